@@ -1,0 +1,155 @@
+//! The capture handler: any method, any sub-path of `/{bin_id}`. Applies the
+//! body limit, stores the request, waits for its commit, then answers with
+//! the bin's configured response.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use uuid::Uuid;
+
+use crate::error::AppError;
+use crate::metrics::Reject;
+use crate::model::{NewRequest, ResponseConfig, now_millis};
+use crate::state::AppState;
+
+/// Response header naming the stored request's id.
+pub const REQUEST_ID_HEADER: &str = "x-hookwire-request-id";
+
+/// Splits a raw URI path into the bin segment and the sub-path after it
+/// (`/` when there is none). The sub-path stays exactly as sent.
+fn split_path(path: &str) -> (&str, &str) {
+    let rest = path.strip_prefix('/').unwrap_or(path);
+    match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    }
+}
+
+/// Handles every request to a capture URL.
+pub async fn capture(State(state): State<AppState>, req: Request) -> Response {
+    let started = Instant::now();
+    match store_request(&state, req).await {
+        Ok((id, size, resp)) => {
+            if resp.delay_ms > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(resp.delay_ms)).await;
+            }
+            state.metrics.captured(size, started.elapsed());
+            configured_response(&resp, id)
+        }
+        Err(e) => {
+            match &e {
+                AppError::NotFound(_) => state.metrics.rejected(Reject::UnknownBin),
+                AppError::PayloadTooLarge(_) => state.metrics.rejected(Reject::BodyTooLarge),
+                AppError::BadRequest(_) => state.metrics.rejected(Reject::BadBody),
+                AppError::Store(_) => state.metrics.db_error(),
+                AppError::Forbidden(_) => {}
+            }
+            e.into_response()
+        }
+    }
+}
+
+/// Reads, checks and commits one capture; returns its id, body size and
+/// the response to give.
+async fn store_request(
+    state: &AppState,
+    req: Request,
+) -> Result<(i64, usize, std::sync::Arc<ResponseConfig>), AppError> {
+    let (parts, body) = req.into_parts();
+    let (bin_segment, path) = split_path(parts.uri.path());
+    let bin_id = Uuid::parse_str(bin_segment).map_err(|_| AppError::no_bin())?;
+    let resp = state.bin_response(bin_id).await?;
+
+    let limit = state.config.max_body_bytes;
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(AppError::PayloadTooLarge(limit));
+    }
+    let body = read_body(body, limit).await?;
+
+    let headers = parts
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let remote_addr = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ci| ci.0.to_string())
+        .unwrap_or_default();
+    let size = body.len();
+    let new = NewRequest {
+        bin_id,
+        received_at: now_millis(),
+        method: parts.method.as_str().to_owned(),
+        path: path.to_owned(),
+        query: parts.uri.query().unwrap_or("").to_owned(),
+        headers,
+        remote_addr,
+        body,
+    };
+    let id = state
+        .store
+        .capture(new)
+        .await?
+        .ok_or_else(AppError::no_bin)?;
+    Ok((id, size, resp))
+}
+
+/// Collects the whole body, refusing it past `limit` bytes.
+async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, AppError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(AppError::PayloadTooLarge(limit))
+        }
+        Err(e) => Err(AppError::BadRequest(format!(
+            "the request body could not be read ({e}); send it again"
+        ))),
+    }
+}
+
+/// Builds a bin's configured answer, tagged with the stored request's id.
+fn configured_response(resp: &ResponseConfig, id: i64) -> Response {
+    let mut out = Response::new(Body::from(resp.body.clone()));
+    *out.status_mut() = StatusCode::from_u16(resp.status).unwrap_or(StatusCode::OK);
+    let headers = out.headers_mut();
+    // Validated when the config was set; a header that still fails to parse
+    // is skipped rather than failing a capture that is already stored.
+    for (name, value) in &resp.headers {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::try_from(name.as_str()),
+            HeaderValue::try_from(value.as_str()),
+        ) {
+            headers.append(n, v);
+        }
+    }
+    headers.insert(REQUEST_ID_HEADER, HeaderValue::from(id));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_path;
+
+    #[test]
+    fn split_keeps_raw_sub_path() {
+        assert_eq!(split_path("/abc"), ("abc", "/"));
+        assert_eq!(split_path("/abc/"), ("abc", "/"));
+        assert_eq!(split_path("/abc/x/%2Fy"), ("abc", "/x/%2Fy"));
+    }
+}

@@ -1,0 +1,136 @@
+//! The command line: `hookwire serve` and `hookwire new`. Every flag also
+//! reads a `HOOKWIRE_*` environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::ServerConfig;
+
+/// Capture, inspect and relay webhooks.
+#[derive(Debug, Parser)]
+#[command(name = "hookwire", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: capture URLs, inspector, API.
+    Serve(ServeArgs),
+    /// Ask a running server for a new capture URL and print it.
+    New(NewArgs),
+}
+
+/// Flags of `hookwire serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Keep it on loopback unless the instance is
+    /// meant to be reached from other machines.
+    #[arg(long, env = "HOOKWIRE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// SQLite database file; created if missing.
+    #[arg(long, env = "HOOKWIRE_DB", default_value = "hookwire.db")]
+    pub db: PathBuf,
+
+    /// Base URL in the URLs the server prints and returns, when it is
+    /// reached through a proxy (e.g. https://hooks.example.com).
+    #[arg(long, env = "HOOKWIRE_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
+
+    /// Largest request body a capture accepts; larger ones get 413.
+    #[arg(long, env = "HOOKWIRE_MAX_BODY_BYTES", default_value_t = 10 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Requests a bin keeps; the oldest go first. 0 keeps all.
+    #[arg(long, env = "HOOKWIRE_MAX_REQUESTS_PER_BIN", default_value_t = 10_000)]
+    pub max_requests_per_bin: u64,
+
+    /// Purge requests older than this (e.g. 12h, 7d, 30d); "off" keeps them.
+    #[arg(long, env = "HOOKWIRE_RETENTION", default_value = "7d", value_parser = parse_retention)]
+    pub retention: Retention,
+}
+
+/// Flags of `hookwire new`.
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The hookwire server to ask.
+    #[arg(long, env = "HOOKWIRE_SERVER", default_value = "http://127.0.0.1:8080")]
+    pub server: String,
+
+    /// The server's access token, when it has one.
+    #[arg(long, env = "HOOKWIRE_ACCESS_TOKEN", hide_env_values = true)]
+    pub access_token: Option<String>,
+}
+
+/// A retention period, or none.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention(pub Option<Duration>);
+
+fn parse_retention(text: &str) -> Result<Retention, String> {
+    if matches!(text, "off" | "0" | "never") {
+        return Ok(Retention(None));
+    }
+    let d = humantime::parse_duration(text)
+        .map_err(|e| format!("{e}: write a duration like 12h, 7d or 30d, or \"off\""))?;
+    if d.is_zero() {
+        return Ok(Retention(None));
+    }
+    Ok(Retention(Some(d)))
+}
+
+fn parse_public_url(text: &str) -> Result<String, String> {
+    if !(text.starts_with("http://") || text.starts_with("https://")) {
+        return Err("must start with http:// or https://, e.g. https://hooks.example.com".into());
+    }
+    Ok(text.trim_end_matches('/').to_owned())
+}
+
+impl ServeArgs {
+    /// The server settings these flags describe.
+    pub fn config(&self) -> ServerConfig {
+        ServerConfig {
+            db_path: self.db.clone(),
+            public_url: self.public_url.clone(),
+            max_body_bytes: self.max_body_bytes,
+            max_requests_per_bin: self.max_requests_per_bin,
+            retention: self.retention.0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retention_parses() {
+        assert_eq!(
+            parse_retention("7d").map(|r| r.0),
+            Ok(Some(Duration::from_secs(7 * 86400)))
+        );
+        assert_eq!(parse_retention("off").map(|r| r.0), Ok(None));
+        assert!(parse_retention("soon").is_err());
+    }
+
+    #[test]
+    fn public_url_is_normalised() {
+        assert_eq!(
+            parse_public_url("https://h.example.com/"),
+            Ok("https://h.example.com".into())
+        );
+        assert!(parse_public_url("h.example.com").is_err());
+    }
+
+    #[test]
+    fn cli_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,32 @@
+//! Runtime configuration handed from the CLI to the server.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything `serve` needs beyond the bound listener.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// SQLite database file.
+    pub db_path: PathBuf,
+    /// Base URL used in the URLs the server prints and returns, without a
+    /// trailing slash. `None`: derived from the request's `Host` header.
+    pub public_url: Option<String>,
+    /// Largest body a capture accepts; larger ones get 413 and are not stored.
+    pub max_body_bytes: usize,
+    /// A bin keeps at most this many of its newest requests; 0 = no cap.
+    pub max_requests_per_bin: u64,
+    /// Requests older than this are purged; `None` keeps them forever.
+    pub retention: Option<Duration>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            db_path: PathBuf::from("hookwire.db"),
+            public_url: None,
+            max_body_bytes: 10 * 1024 * 1024,
+            max_requests_per_bin: 10_000,
+            retention: Some(Duration::from_secs(7 * 24 * 3600)),
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! The one error type of the HTTP layer and its mapping to status codes.
+//! API and capture routes answer JSON; inspector pages wrap it in
+//! [`PageError`] to answer HTML. 5xx details are logged, never sent.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::store::StoreError;
+
+/// What a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// 404, with what was not found and what to do.
+    #[error("{0}")]
+    NotFound(String),
+    /// 400, with what is wrong with the input.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 413: a body over `--max-body-bytes`.
+    #[error("request body is larger than the server's limit of {0} bytes (--max-body-bytes)")]
+    PayloadTooLarge(usize),
+    /// 403: a state change from another site.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 500/503: the database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl AppError {
+    /// The unknown-bin error every route uses.
+    pub fn no_bin() -> Self {
+        Self::NotFound(
+            "no such bin: check the URL, or create a new one with POST /api/bins or on the home page"
+                .into(),
+        )
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Store(StoreError::Closed) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The text shown to the user: the error itself, or a generic line for
+    /// server faults (which are logged here instead).
+    fn public_message(&self) -> String {
+        match self {
+            Self::Store(StoreError::Closed) => "the server is shutting down; try again".into(),
+            Self::Store(e) => {
+                tracing::error!(error = %e, "database error");
+                "internal error: the database failed; see the server log".into()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = serde_json::json!({ "error": self.public_message() });
+        (status, Json(body)).into_response()
+    }
+}
+
+/// An [`AppError`] on an HTML page.
+#[derive(Debug)]
+pub struct PageError(pub AppError);
+
+impl<E: Into<AppError>> From<E> for PageError {
+    fn from(e: E) -> Self {
+        Self(e.into())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let status = self.0.status();
+        let page = crate::web::pages::ErrorPage {
+            status: status.as_u16(),
+            message: self.0.public_message(),
+        };
+        match askama::Template::render(&page) {
+            Ok(html) => (status, Html(html)).into_response(),
+            Err(_) => (status, page.message).into_response(),
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! The `hookwire` binary: parses the command line, starts logging and hands
+//! over to the library.
+
+use anyhow::Context as _;
+use clap::Parser as _;
+use hookwire::cli::{Cli, Command};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("HOOKWIRE_LOG")
+                .unwrap_or_else(|_| EnvFilter::new("hookwire=info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Serve(args) => {
+            let listener = tokio::net::TcpListener::bind(args.listen)
+                .await
+                .with_context(|| format!("cannot listen on {} (--listen)", args.listen))?;
+            let addr = listener.local_addr()?;
+            let config = args.config();
+            let base = config
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{addr}"));
+            eprintln!(
+                "hookwire is listening on {addr}; database {}",
+                config.db_path.display()
+            );
+            eprintln!("open {base}/ and press \"New URL\" to get a capture URL");
+            hookwire::server::serve(listener, config, shutdown_signal()).await
+        }
+        Command::New(args) => {
+            let bin = hookwire::mint::mint(&args.server, args.access_token.as_deref()).await?;
+            println!("capture: {}", bin.capture_url);
+            println!("inspect: {}", bin.inspect_url);
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

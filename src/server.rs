@@ -1,0 +1,146 @@
+//! The HTTP server: the router, the accept loop with hyper's limits, and
+//! graceful shutdown.
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::routing::any;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tower::ServiceExt as _;
+
+use crate::capture::capture;
+use crate::config::ServerConfig;
+use crate::state::AppState;
+use crate::store::{Store, StoreLimits};
+use crate::{retention, web};
+
+/// Largest request head (request line + headers) hyper buffers; past it
+/// hyper answers 431 itself (SPEC §7: headers over 64 KiB).
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// Most header lines a request may carry; more get 431.
+pub const MAX_HEADERS: usize = 256;
+
+/// A client that has not sent its whole request head by then is dropped.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long shutdown waits for in-flight requests (a capture may be held
+/// by its bin's response delay, at most 30 s).
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(35);
+
+/// All routes: the inspector, the API and static files (with their
+/// security headers), then the capture routes, which answer exactly what
+/// the bin is configured to answer.
+pub fn make_app(state: AppState) -> Router {
+    let capture_routes = Router::new()
+        .route("/{bin_id}", any(capture))
+        .route("/{bin_id}/{*path}", any(capture));
+    web::router(state.clone())
+        .merge(capture_routes)
+        .with_state(state)
+}
+
+/// Opens the store, serves `listener` until `shutdown` resolves, then
+/// drains connections and waits for the writer to commit what it holds.
+pub async fn serve(
+    listener: TcpListener,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let limits = StoreLimits {
+        max_requests_per_bin: config.max_requests_per_bin,
+    };
+    let path = config.db_path.clone();
+    let (store, writer) = tokio::task::spawn_blocking(move || Store::open(&path, limits))
+        .await?
+        .with_context(|| format!("opening the database {} (--db)", config.db_path.display()))?;
+    let state = AppState::new(config, store);
+    run(listener, state, shutdown).await;
+    // Every store handle is gone with the state: the writer drains its queue
+    // and stops.
+    tokio::task::spawn_blocking(move || writer.join())
+        .await?
+        .map_err(|_| anyhow::anyhow!("the database writer thread panicked"))?;
+    Ok(())
+}
+
+/// Serves `listener` with `state` until `shutdown` resolves, then stops
+/// accepting and waits (bounded) for open connections to finish.
+pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()>) {
+    let purge = retention::spawn(state.clone());
+    let app = make_app(state);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    // Each connection task holds a sender; `recv` returns None once all of
+    // them have ended.
+    let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.max_buf_size(MAX_HEAD_BYTES)
+        .max_headers(MAX_HEADERS)
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, addr) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off briefly
+                    // instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        // The router, with the peer address attached as axum's `ConnectInfo`.
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(addr));
+            app.clone().oneshot(req.map(Body::new))
+        });
+        let conn = http
+            .serve_connection(TokioIo::new(stream), service)
+            .with_upgrades();
+        let mut stop = stop_rx.clone();
+        let alive = alive_tx.clone();
+        tokio::spawn(async move {
+            let _alive = alive;
+            tokio::pin!(conn);
+            tokio::select! {
+                res = conn.as_mut() => log_conn_end(res),
+                _ = stop.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    log_conn_end(conn.await);
+                }
+            }
+        });
+    }
+    drop(listener);
+    purge.abort();
+    tracing::info!("shutting down: finishing in-flight requests");
+    let _ = stop_tx.send(true);
+    drop(alive_tx);
+    if tokio::time::timeout(DRAIN_TIMEOUT, alive_rx.recv())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections did not finish in time; closing them");
+    }
+}
+
+fn log_conn_end(res: Result<(), hyper::Error>) {
+    if let Err(e) = res {
+        // Clients hanging up mid-request are routine; keep them at debug.
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
+}

@@ -1,0 +1,281 @@
+//! The SQL: row mapping and every statement but the capture insert.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use uuid::Uuid;
+
+use super::StoreError;
+use crate::model::{Bin, CapturedRequest, Header, Millis, NewRequest, ResponseConfig};
+
+fn json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn uuid(text: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+const BIN_COLUMNS: &str =
+    "id, created_at, response_status, response_headers, response_body, response_delay_ms";
+
+fn bin_row(r: &Row<'_>) -> Result<Bin, StoreError> {
+    let id: String = r.get(0)?;
+    let headers: String = r.get(3)?;
+    Ok(Bin {
+        id: uuid(&id)?,
+        created_at: r.get(1)?,
+        response: ResponseConfig {
+            status: r.get(2)?,
+            headers: json(&headers)?,
+            body: r.get(4)?,
+            delay_ms: r.get(5)?,
+        },
+    })
+}
+
+pub(super) fn insert_bin(c: &Connection, bin: &Bin) -> Result<(), StoreError> {
+    let resp = &bin.response;
+    c.prepare_cached(&format!(
+        "INSERT INTO bins ({BIN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+    ))?
+    .execute(params![
+        bin.id.hyphenated().to_string(),
+        bin.created_at,
+        resp.status,
+        to_json(&resp.headers)?,
+        resp.body,
+        resp.delay_ms
+    ])?;
+    Ok(())
+}
+
+pub(super) fn update_response(
+    c: &Connection,
+    id: Uuid,
+    resp: &ResponseConfig,
+) -> Result<bool, StoreError> {
+    let n = c
+        .prepare_cached(
+            "UPDATE bins SET response_status = ?2, response_headers = ?3,
+                 response_body = ?4, response_delay_ms = ?5 WHERE id = ?1",
+        )?
+        .execute(params![
+            id.hyphenated().to_string(),
+            resp.status,
+            to_json(&resp.headers)?,
+            resp.body,
+            resp.delay_ms
+        ])?;
+    Ok(n > 0)
+}
+
+pub(super) fn delete_bin(c: &Connection, id: Uuid) -> Result<bool, StoreError> {
+    let n = c
+        .prepare_cached("DELETE FROM bins WHERE id = ?1")?
+        .execute([id.hyphenated().to_string()])?;
+    Ok(n > 0)
+}
+
+pub(super) fn delete_requests(
+    c: &Connection,
+    bin: Uuid,
+    id: Option<i64>,
+) -> Result<usize, StoreError> {
+    let bin = bin.hyphenated().to_string();
+    Ok(match id {
+        Some(id) => c
+            .prepare_cached("DELETE FROM requests WHERE bin_id = ?1 AND id = ?2")?
+            .execute(params![bin, id])?,
+        None => c
+            .prepare_cached("DELETE FROM requests WHERE bin_id = ?1")?
+            .execute([bin])?,
+    })
+}
+
+pub(super) fn purge_before(
+    c: &Connection,
+    cutoff: Millis,
+    batch: usize,
+) -> Result<usize, StoreError> {
+    Ok(c.prepare_cached(
+        "DELETE FROM requests WHERE id IN
+           (SELECT id FROM requests WHERE received_at < ?1 LIMIT ?2)",
+    )?
+    .execute(params![cutoff, batch])?)
+}
+
+pub(super) fn bin(c: &Connection, id: Uuid) -> Result<Option<Bin>, StoreError> {
+    c.prepare_cached(&format!("SELECT {BIN_COLUMNS} FROM bins WHERE id = ?1"))?
+        .query_row([id.hyphenated().to_string()], |r| Ok(bin_row(r)))
+        .optional()?
+        .transpose()
+}
+
+pub(super) fn recent_bins(c: &Connection, limit: usize) -> Result<Vec<(Bin, u64)>, StoreError> {
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT {BIN_COLUMNS},
+            (SELECT COUNT(*) FROM requests r WHERE r.bin_id = bins.id)
+         FROM bins ORDER BY created_at DESC LIMIT ?1"
+    ))?;
+    let rows = stmt.query_map([limit], |r| Ok(bin_row(r).map(|b| (b, r.get(6)))))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (bin, count) = row??;
+        out.push((bin, count?));
+    }
+    Ok(out)
+}
+
+pub(super) fn count(c: &Connection, bin: Uuid) -> Result<u64, StoreError> {
+    Ok(
+        c.prepare_cached("SELECT COUNT(*) FROM requests WHERE bin_id = ?1")?
+            .query_row([bin.hyphenated().to_string()], |r| r.get(0))?,
+    )
+}
+
+/// Which slice of a bin's requests a listing wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    /// The newest, newest first.
+    Newest,
+    /// Older than this id, newest first.
+    Before(i64),
+    /// Newer than this id, oldest first (tailing).
+    After(i64),
+}
+
+/// A listing request.
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    /// The bin.
+    pub bin: Uuid,
+    /// Page size.
+    pub limit: usize,
+    /// Where the page starts.
+    pub cursor: Cursor,
+    /// Case-insensitive text to find in method, path, query, headers or body.
+    pub search: Option<String>,
+    /// False for listings that show only the summary (the inspector's
+    /// list): bodies are then not read from disk and left empty.
+    pub with_bodies: bool,
+}
+
+/// One page of requests and the cursor for the next (the last id), if any.
+#[derive(Debug)]
+pub struct Page {
+    /// The requests, in the order the cursor asks for.
+    pub requests: Vec<CapturedRequest>,
+    /// Body size of each request (also when bodies were not read).
+    pub body_sizes: Vec<usize>,
+    /// Pass as `before` (or `after` when tailing) to get the next page.
+    pub next: Option<i64>,
+}
+
+/// Escapes `%`, `_` and `\` so user text matches literally in LIKE.
+fn like_pattern(text: &str) -> String {
+    let mut p = String::with_capacity(text.len() + 2);
+    p.push('%');
+    for ch in text.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(ch);
+    }
+    p.push('%');
+    p
+}
+
+pub(super) fn list(c: &Connection, q: &ListQuery) -> Result<Page, StoreError> {
+    let body = if q.with_bodies { "body" } else { "x''" };
+    let (cond, order, cursor) = match q.cursor {
+        Cursor::Newest => ("", "DESC", i64::MAX),
+        Cursor::Before(id) => ("AND id < ?2", "DESC", id),
+        Cursor::After(id) => ("AND id > ?2", "ASC", id),
+    };
+    let search = if q.search.is_some() {
+        r"AND (method LIKE ?4 ESCAPE '\' OR path LIKE ?4 ESCAPE '\' OR query LIKE ?4 ESCAPE '\'
+              OR headers LIKE ?4 ESCAPE '\' OR CAST(body AS TEXT) LIKE ?4 ESCAPE '\')"
+    } else {
+        "AND ?4 IS NULL"
+    };
+    let sql = format!(
+        "SELECT id, bin_id, received_at, method, path, query, headers, remote_addr, {body}, length(body)
+         FROM requests WHERE bin_id = ?1 AND ?2 = ?2 {cond} {search}
+         ORDER BY id {order} LIMIT ?3"
+    );
+    let pattern = q.search.as_deref().map(like_pattern);
+    let mut stmt = c.prepare_cached(&sql)?;
+    let mut rows = stmt.query(params![
+        q.bin.hyphenated().to_string(),
+        cursor,
+        q.limit + 1,
+        pattern
+    ])?;
+    let mut requests = Vec::with_capacity(q.limit.min(1024));
+    let mut body_sizes = Vec::with_capacity(q.limit.min(1024));
+    while let Some(row) = rows.next()? {
+        if requests.len() == q.limit {
+            let next = requests.last().map(|r: &CapturedRequest| r.id);
+            return Ok(Page {
+                requests,
+                body_sizes,
+                next,
+            });
+        }
+        requests.push(request_row(row)?);
+        body_sizes.push(row.get(9)?);
+    }
+    Ok(Page {
+        requests,
+        body_sizes,
+        next: None,
+    })
+}
+
+pub(super) fn request(
+    c: &Connection,
+    bin: Uuid,
+    id: i64,
+) -> Result<Option<CapturedRequest>, StoreError> {
+    c.prepare_cached(
+        "SELECT id, bin_id, received_at, method, path, query, headers, remote_addr, body
+         FROM requests WHERE bin_id = ?1 AND id = ?2",
+    )?
+    .query_row(params![bin.hyphenated().to_string(), id], |r| {
+        Ok(request_row(r))
+    })
+    .optional()?
+    .transpose()
+}
+
+fn request_row(r: &Row<'_>) -> Result<CapturedRequest, StoreError> {
+    let bin: String = r.get(1)?;
+    let headers: String = r.get(6)?;
+    let body: Vec<u8> = r.get(8)?;
+    Ok(CapturedRequest {
+        id: r.get(0)?,
+        req: NewRequest {
+            bin_id: uuid(&bin)?,
+            received_at: r.get(2)?,
+            method: r.get(3)?,
+            path: r.get(4)?,
+            query: r.get(5)?,
+            headers: json::<Vec<Header>>(&headers)?,
+            remote_addr: r.get(7)?,
+            body: body.into(),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_pattern;
+
+    #[test]
+    fn like_pattern_escapes_wildcards() {
+        assert_eq!(like_pattern("a%b_c\\"), r"%a\%b\_c\\%");
+    }
+}

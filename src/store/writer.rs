@@ -1,0 +1,237 @@
+//! The single writer thread. It owns the only read-write connection and
+//! batches whatever jobs are queued into one transaction (group commit):
+//! under load one fsync-free WAL commit serves hundreds of captures, and each
+//! caller is answered only after the commit that holds its write.
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, TransactionBehavior, params};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use super::{StoreError, StoreLimits};
+use crate::model::NewRequest;
+
+/// Jobs taken into one transaction at most: bounds how long the first
+/// caller of a batch waits behind the others.
+const MAX_BATCH: usize = 256;
+
+/// Jobs that may wait for the writer before callers feel back-pressure.
+const QUEUE: usize = 4096;
+
+/// State the writer keeps between jobs. Only the writer touches the tables,
+/// so what it caches here stays exact.
+pub(super) struct WriterState {
+    limits: StoreLimits,
+    /// Request count per bin, loaded on first capture; lets the per-bin cap
+    /// cost nothing until a bin is full.
+    counts: HashMap<Uuid, u64>,
+}
+
+impl WriterState {
+    /// Drops the cached count of one bin (after deletes).
+    pub(super) fn forget(&mut self, bin: Uuid) {
+        self.counts.remove(&bin);
+    }
+
+    /// Drops every cached count (after a purge or a failed commit).
+    pub(super) fn forget_all(&mut self) {
+        self.counts.clear();
+    }
+}
+
+/// A queued write: run inside the batch transaction, answered after commit.
+trait Job: Send {
+    fn run(&mut self, tx: &Connection, state: &mut WriterState);
+    fn finish(self: Box<Self>, commit: Result<(), &str>);
+}
+
+struct Pending<T, F> {
+    f: Option<F>,
+    out: Option<Result<T, StoreError>>,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, F> Job for Pending<T, F>
+where
+    T: Send,
+    F: FnOnce(&Connection, &mut WriterState) -> Result<T, StoreError> + Send,
+{
+    fn run(&mut self, tx: &Connection, state: &mut WriterState) {
+        if let Some(f) = self.f.take() {
+            self.out = Some(in_savepoint(tx, |tx| f(tx, state)));
+        }
+    }
+
+    fn finish(self: Box<Self>, commit: Result<(), &str>) {
+        let out = match commit {
+            Ok(()) => self.out.unwrap_or(Err(StoreError::Closed)),
+            Err(e) => Err(StoreError::Corrupt(format!("commit failed: {e}"))),
+        };
+        // The caller may have gone (client hung up); the write stands.
+        let _ = self.reply.send(out);
+    }
+}
+
+/// Runs `f` so that a failing job undoes only its own writes, never the
+/// other jobs of its batch.
+fn in_savepoint<T>(
+    tx: &Connection,
+    f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    tx.prepare_cached("SAVEPOINT job")?.execute([])?;
+    let out = f(tx);
+    if out.is_err() {
+        tx.prepare_cached("ROLLBACK TO job")?.execute([])?;
+    }
+    tx.prepare_cached("RELEASE job")?.execute([])?;
+    out
+}
+
+/// Handle to the writer thread; the thread ends when every handle is gone
+/// and the queue is drained.
+#[derive(Clone)]
+pub(super) struct Writer {
+    tx: mpsc::Sender<Box<dyn Job>>,
+}
+
+impl Writer {
+    pub(super) fn start(
+        conn: Connection,
+        limits: StoreLimits,
+    ) -> (Self, std::thread::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let state = WriterState {
+            limits,
+            counts: HashMap::new(),
+        };
+        let join = std::thread::Builder::new()
+            .name("hookwire-writer".into())
+            .spawn(move || run_loop(conn, rx, state))
+            .expect("spawning the writer thread");
+        (Self { tx }, join)
+    }
+
+    /// Queues `f` and waits for the commit of the batch it ran in.
+    pub(super) async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &mut WriterState) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel();
+        let job = Box::new(Pending {
+            f: Some(f),
+            out: None,
+            reply,
+        });
+        self.tx.send(job).await.map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+fn run_loop(mut conn: Connection, mut rx: mpsc::Receiver<Box<dyn Job>>, mut state: WriterState) {
+    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let commit = run_batch(&mut conn, &mut state, &mut batch);
+        if let Err(e) = &commit {
+            tracing::error!(error = %e, jobs = batch.len(), "commit failed");
+            state.forget_all();
+        }
+        let commit = commit.as_ref().map(|_| ()).map_err(|e| e.as_str());
+        for job in batch.drain(..) {
+            job.finish(commit);
+        }
+    }
+    tracing::debug!("writer drained and stopped");
+}
+
+fn run_batch(
+    conn: &mut Connection,
+    state: &mut WriterState,
+    batch: &mut [Box<dyn Job>],
+) -> Result<(), String> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| e.to_string())?;
+    for job in batch.iter_mut() {
+        job.run(&tx, state);
+    }
+    tx.commit().map_err(|e| e.to_string())
+}
+
+/// Inserts a capture and applies the per-bin cap in the same transaction.
+/// `None` when the bin is gone.
+pub(super) fn insert_request(
+    tx: &Connection,
+    state: &mut WriterState,
+    r: &NewRequest,
+) -> Result<Option<i64>, StoreError> {
+    let bin = r.bin_id.hyphenated().to_string();
+    let headers =
+        serde_json::to_string(&r.headers).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO requests
+               (bin_id, received_at, method, path, query, headers, remote_addr, body)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
+             WHERE EXISTS (SELECT 1 FROM bins WHERE id = ?1)",
+        )?
+        .execute(params![
+            bin,
+            r.received_at,
+            r.method,
+            r.path,
+            r.query,
+            headers,
+            r.remote_addr,
+            &r.body[..]
+        ])?;
+    if inserted == 0 {
+        return Ok(None);
+    }
+    let id = tx.last_insert_rowid();
+    enforce_cap(tx, state, r.bin_id, &bin)?;
+    Ok(Some(id))
+}
+
+/// Keeps a bin at its newest `max_requests_per_bin` requests.
+fn enforce_cap(
+    tx: &Connection,
+    state: &mut WriterState,
+    id: Uuid,
+    bin: &str,
+) -> Result<(), StoreError> {
+    let cap = state.limits.max_requests_per_bin;
+    if cap == 0 {
+        return Ok(());
+    }
+    let count = match state.counts.get_mut(&id) {
+        Some(c) => {
+            *c += 1;
+            *c
+        }
+        None => {
+            let c: u64 = tx
+                .prepare_cached("SELECT COUNT(*) FROM requests WHERE bin_id = ?1")?
+                .query_row([bin], |r| r.get(0))?;
+            state.counts.insert(id, c);
+            c
+        }
+    };
+    if count > cap {
+        tx.prepare_cached(
+            "DELETE FROM requests WHERE id IN
+               (SELECT id FROM requests WHERE bin_id = ?1 ORDER BY id LIMIT ?2)",
+        )?
+        .execute(params![bin, count - cap])?;
+        state.counts.insert(id, cap);
+    }
+    Ok(())
+}

@@ -1,0 +1,227 @@
+//! The JSON API of SPEC §2: bins, their response, their requests.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::inspector::bin_id;
+use crate::error::AppError;
+use crate::model::{Bin, ResponseConfig, rfc3339};
+use crate::state::AppState;
+use crate::store::{Cursor, ListQuery};
+
+/// Largest page `GET …/requests` returns.
+const MAX_LIMIT: usize = 1000;
+/// Page size when `limit` is not given.
+const DEFAULT_LIMIT: usize = 50;
+
+/// The API routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/bins", post(create_bin))
+        .route("/api/bins/{bin_id}", get(get_bin).delete(delete_bin))
+        .route("/api/bins/{bin_id}/response", put(set_response))
+        .route(
+            "/api/bins/{bin_id}/requests",
+            get(list_requests).delete(clear_requests),
+        )
+        .route(
+            "/api/bins/{bin_id}/requests/{id}",
+            get(get_request).delete(delete_request),
+        )
+        .route("/api/bins/{bin_id}/requests/{id}/body", get(get_body))
+}
+
+fn bin_json(state: &AppState, headers: &HeaderMap, bin: &Bin) -> serde_json::Value {
+    let base = state.base_url(headers);
+    json!({
+        "id": bin.id.to_string(),
+        "capture_url": format!("{base}/{}", bin.id),
+        "inspect_url": format!("{base}/bins/{}", bin.id),
+        "created_at": rfc3339(bin.created_at),
+        "response": bin.response,
+    })
+}
+
+async fn create_bin(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, AppError> {
+    let bin = state.mint_bin().await?;
+    Ok((StatusCode::CREATED, Json(bin_json(&state, &headers, &bin))))
+}
+
+async fn get_bin(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let id = bin_id(&id)?;
+    let bin = state.store.bin(id).await?.ok_or_else(AppError::no_bin)?;
+    let mut body = bin_json(&state, &headers, &bin);
+    body["request_count"] = state.store.count(id).await?.into();
+    Ok(Json(body))
+}
+
+/// Deletes a bin and forgets its cached response.
+pub async fn remove_bin(state: &AppState, id: Uuid) -> Result<(), AppError> {
+    let found = state.store.delete_bin(id).await?;
+    state.bins.remove(id);
+    if found {
+        Ok(())
+    } else {
+        Err(AppError::no_bin())
+    }
+}
+
+async fn delete_bin(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    remove_bin(&state, bin_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Validates and stores a bin's response, then updates the cache that
+/// captures read.
+pub async fn apply_response(
+    state: &AppState,
+    id: Uuid,
+    resp: ResponseConfig,
+) -> Result<(), AppError> {
+    resp.validate().map_err(AppError::BadRequest)?;
+    if !state.store.set_response(id, resp.clone()).await? {
+        return Err(AppError::no_bin());
+    }
+    state.bins.put(id, resp);
+    Ok(())
+}
+
+async fn set_response(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Json<ResponseConfig>, JsonRejection>,
+) -> Result<Json<ResponseConfig>, AppError> {
+    let id = bin_id(&id)?;
+    let Json(resp) = body.map_err(|e| {
+        AppError::BadRequest(format!(
+            "{}; expected {{\"status\":200,\"headers\":[[\"name\",\"value\"]],\"body\":\"…\",\"delay_ms\":0}}",
+            e.body_text()
+        ))
+    })?;
+    apply_response(&state, id, resp.clone()).await?;
+    Ok(Json(resp))
+}
+
+/// Query of `GET …/requests`.
+#[derive(Debug, Deserialize)]
+struct ListParams {
+    limit: Option<usize>,
+    before: Option<i64>,
+    after: Option<i64>,
+    q: Option<String>,
+}
+
+async fn list_requests(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    params: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let id = bin_id(&id)?;
+    let Query(p) = params.map_err(|e| {
+        AppError::BadRequest(format!(
+            "{}; use ?limit=1..1000&before=ID or &after=ID&q=TEXT",
+            e.body_text()
+        ))
+    })?;
+    let cursor = match (p.before, p.after) {
+        (Some(_), Some(_)) => {
+            return Err(AppError::BadRequest(
+                "give either before or after, not both".into(),
+            ));
+        }
+        (Some(b), None) => Cursor::Before(b),
+        (None, Some(a)) => Cursor::After(a),
+        (None, None) => Cursor::Newest,
+    };
+    // Existence check first: an unknown bin is a 404, not an empty list.
+    state.bin_response(id).await?;
+    let page = state
+        .store
+        .list_requests(ListQuery {
+            bin: id,
+            limit: p.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT),
+            cursor,
+            search: p.q.filter(|q| !q.is_empty()),
+            with_bodies: true,
+        })
+        .await?;
+    let requests: Vec<_> = page.requests.iter().map(|r| r.to_json()).collect();
+    Ok(Json(json!({ "requests": requests, "next": page.next })))
+}
+
+async fn clear_requests(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let id = bin_id(&id)?;
+    state.bin_response(id).await?;
+    let deleted = state.store.delete_requests(id, None).await?;
+    Ok(Json(json!({ "deleted": deleted })))
+}
+
+fn no_request() -> AppError {
+    AppError::NotFound("no such request in this bin: it may have been deleted or purged".into())
+}
+
+async fn get_request(
+    State(state): State<AppState>,
+    Path((id, rid)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let (id, rid) = (bin_id(&id)?, request_id(&rid)?);
+    let r = state.store.request(id, rid).await?.ok_or_else(no_request)?;
+    Ok(Json(r.to_json()).into_response())
+}
+
+fn request_id(text: &str) -> Result<i64, AppError> {
+    text.parse().map_err(|_| no_request())
+}
+
+async fn delete_request(
+    State(state): State<AppState>,
+    Path((id, rid)): Path<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    let (id, rid) = (bin_id(&id)?, request_id(&rid)?);
+    match state.store.delete_requests(id, Some(rid)).await? {
+        0 => Err(no_request()),
+        _ => Ok(StatusCode::NO_CONTENT),
+    }
+}
+
+/// The exact body bytes as a download that can never render in our origin.
+async fn get_body(
+    State(state): State<AppState>,
+    Path((id, rid)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let (id, rid) = (bin_id(&id)?, request_id(&rid)?);
+    let r = state.store.request(id, rid).await?.ok_or_else(no_request)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"request-{rid}.bin\""),
+            ),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+            (header::CONTENT_SECURITY_POLICY, "sandbox".to_owned()),
+        ],
+        r.req.body,
+    )
+        .into_response())
+}

@@ -1,0 +1,261 @@
+//! The inspector page of a bin and its forms (response settings, clear,
+//! delete). Server-rendered; every form works without JavaScript.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{Redirect, Response};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::body_view::{self, BodyView};
+use super::pages::{Layout, render};
+use crate::error::{AppError, PageError};
+use crate::model::{CapturedRequest, Header, ResponseConfig, rfc3339};
+use crate::state::AppState;
+use crate::store::{Cursor, ListQuery};
+
+/// Requests listed per page of the inspector.
+const PAGE_SIZE: usize = 100;
+
+/// Parses a bin id from a path segment, as a not-found when it is not one.
+pub fn bin_id(text: &str) -> Result<Uuid, AppError> {
+    Uuid::parse_str(text).map_err(|_| AppError::no_bin())
+}
+
+struct ListItem {
+    id: i64,
+    method: String,
+    target: String,
+    time: String,
+    size: String,
+    selected: bool,
+}
+
+struct Detail {
+    id: i64,
+    method: String,
+    path: String,
+    query: String,
+    time: String,
+    remote_addr: String,
+    size: usize,
+    size_human: String,
+    content_type: String,
+    query_params: Vec<Header>,
+    headers: Vec<Header>,
+    body: BodyView,
+    truncated: bool,
+}
+
+impl Detail {
+    fn new(r: &CapturedRequest) -> Self {
+        let content_type = r.header("content-type").map(str::to_owned);
+        let (body, truncated) = body_view::view(content_type.as_deref(), &r.req.body);
+        Self {
+            id: r.id,
+            method: r.req.method.clone(),
+            path: r.req.path.clone(),
+            query: r.req.query.clone(),
+            time: rfc3339(r.req.received_at),
+            remote_addr: r.req.remote_addr.clone(),
+            size: r.req.body.len(),
+            size_human: body_view::human_size(r.req.body.len()),
+            content_type: content_type.unwrap_or_default(),
+            query_params: form_urlencoded::parse(r.req.query.as_bytes())
+                .into_owned()
+                .collect(),
+            headers: r.req.headers.clone(),
+            body,
+            truncated,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "inspector.html")]
+struct InspectorPage {
+    layout: Layout,
+    bin_id: String,
+    capture_url: String,
+    count: u64,
+    search: String,
+    items: Vec<ListItem>,
+    older: Option<i64>,
+    paged: bool,
+    detail: Option<Detail>,
+    status: u16,
+    headers_text: String,
+    body: String,
+    delay_ms: u64,
+}
+
+/// Query of the inspector page.
+#[derive(Debug, Deserialize, Default)]
+pub struct PageParams {
+    /// The selected request; default the newest.
+    r: Option<i64>,
+    /// List requests older than this id.
+    before: Option<i64>,
+    /// Search text.
+    q: Option<String>,
+}
+
+/// `GET /bins/{bin_id}`.
+pub async fn page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(params): Query<PageParams>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let id = bin_id(&id)?;
+    let bin = state.store.bin(id).await?.ok_or_else(AppError::no_bin)?;
+    let search = params.q.filter(|q| !q.is_empty());
+    let list = state
+        .store
+        .list_requests(ListQuery {
+            bin: id,
+            limit: PAGE_SIZE,
+            cursor: params.before.map_or(Cursor::Newest, Cursor::Before),
+            search: search.clone(),
+            with_bodies: false,
+        })
+        .await?;
+    let selected = params.r.or_else(|| list.requests.first().map(|r| r.id));
+    let detail = match selected {
+        Some(rid) => state.store.request(id, rid).await?.map(|r| Detail::new(&r)),
+        None => None,
+    };
+    let items = list
+        .requests
+        .iter()
+        .zip(&list.body_sizes)
+        .map(|(r, size)| ListItem {
+            id: r.id,
+            method: r.req.method.clone(),
+            target: if r.req.query.is_empty() {
+                r.req.path.clone()
+            } else {
+                format!("{}?{}", r.req.path, r.req.query)
+            },
+            time: rfc3339(r.req.received_at),
+            size: body_view::human_size(*size),
+            selected: Some(r.id) == selected,
+        })
+        .collect();
+    let resp = bin.response;
+    Ok(render(&InspectorPage {
+        layout: Layout::new(&state),
+        bin_id: id.to_string(),
+        capture_url: format!("{}/{id}", state.base_url(&headers)),
+        count: state.store.count(id).await?,
+        search: search.unwrap_or_default(),
+        items,
+        older: list.next,
+        paged: params.before.is_some(),
+        detail,
+        status: resp.status,
+        headers_text: resp
+            .headers
+            .iter()
+            .map(|(n, v)| format!("{n}: {v}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        body: resp.body,
+        delay_ms: resp.delay_ms,
+    }))
+}
+
+/// The response settings form.
+#[derive(Debug, Deserialize)]
+pub struct ResponseForm {
+    status: u16,
+    #[serde(default)]
+    headers: String,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    delay_ms: u64,
+}
+
+/// Parses `Name: value` lines; blank lines are skipped.
+fn parse_header_lines(text: &str) -> Result<Vec<Header>, AppError> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            let (name, value) = line.split_once(':').ok_or_else(|| {
+                AppError::BadRequest(format!(
+                    "header line {line:?} has no colon: write one header per line as Name: value"
+                ))
+            })?;
+            Ok((name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        })
+        .collect()
+}
+
+/// `POST /bins/{bin_id}/response`.
+pub async fn set_response(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form(form): Form<ResponseForm>,
+) -> Result<Redirect, PageError> {
+    let id = bin_id(&id)?;
+    let resp = ResponseConfig {
+        status: form.status,
+        headers: parse_header_lines(&form.headers)?,
+        body: form.body,
+        delay_ms: form.delay_ms,
+    };
+    super::api::apply_response(&state, id, resp).await?;
+    Ok(Redirect::to(&format!("/bins/{id}")))
+}
+
+/// `POST /bins/{bin_id}/clear`: deletes every request of the bin.
+pub async fn clear(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Redirect, PageError> {
+    let id = bin_id(&id)?;
+    state.store.delete_requests(id, None).await?;
+    Ok(Redirect::to(&format!("/bins/{id}")))
+}
+
+/// `POST /bins/{bin_id}/delete`: deletes the bin; back to the home page.
+pub async fn delete_bin(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Redirect, PageError> {
+    let id = bin_id(&id)?;
+    super::api::remove_bin(&state, id).await?;
+    Ok(Redirect::to("/"))
+}
+
+/// `POST /bins/{bin_id}/requests/{id}/delete`.
+pub async fn delete_request(
+    State(state): State<AppState>,
+    Path((id, rid)): Path<(String, i64)>,
+) -> Result<Redirect, PageError> {
+    let id = bin_id(&id)?;
+    state.store.delete_requests(id, Some(rid)).await?;
+    Ok(Redirect::to(&format!("/bins/{id}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_header_lines;
+
+    #[test]
+    fn header_lines_parse_and_reject() {
+        let h = parse_header_lines("Content-Type: text/plain\n\nX-A:  b:c \n").expect("parses");
+        assert_eq!(
+            h,
+            vec![
+                ("content-type".into(), "text/plain".into()),
+                ("x-a".into(), "b:c".into())
+            ]
+        );
+        assert!(parse_header_lines("nocolon").is_err());
+    }
+}

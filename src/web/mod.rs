@@ -1,0 +1,57 @@
+//! Everything that is not a capture: inspector pages, the JSON API, static
+//! files, health and metrics — with the security headers and the
+//! cross-site check they all share.
+
+pub mod api;
+pub mod assets;
+mod body_view;
+mod guard;
+pub mod inspector;
+pub mod pages;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+
+use crate::state::AppState;
+
+/// The inspector, API, static and operational routes.
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/bins", post(pages::create_bin))
+        .route("/bins/{bin_id}", get(inspector::page))
+        .route("/bins/{bin_id}/response", post(inspector::set_response))
+        .route("/bins/{bin_id}/clear", post(inspector::clear))
+        .route("/bins/{bin_id}/delete", post(inspector::delete_bin))
+        .route(
+            "/bins/{bin_id}/requests/{id}/delete",
+            post(inspector::delete_request),
+        )
+        .merge(api::router())
+        .route("/static/{hash}/{file}", get(assets::serve))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            guard::same_origin,
+        ))
+        .layer(axum::middleware::map_response(guard::security_headers))
+}
+
+async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    if state.store.healthy().await {
+        (StatusCode::OK, "ok")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}
