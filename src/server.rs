@@ -20,9 +20,14 @@ use crate::state::AppState;
 use crate::store::{Store, StoreLimits};
 use crate::{retention, web};
 
-/// Largest request head (request line + headers) hyper buffers; past it
-/// hyper answers 431 itself (SPEC §7: headers over 64 KiB).
+/// Largest request head (request line + headers); past it hyper answers
+/// 431 itself (SPEC §7: headers over 64 KiB).
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// hyper's read buffer cap, above the head limit so that a too-large head
+/// is usually read whole before the 431: closing with unread input would
+/// make the kernel reset the connection and lose the answer.
+const READ_BUF_BYTES: usize = 4 * MAX_HEAD_BYTES;
 
 /// Most header lines a request may carry; more get 431.
 pub const MAX_HEADERS: usize = 256;
@@ -40,6 +45,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(35);
 pub fn make_app(state: AppState) -> Router {
     let capture_routes = Router::new()
         .route("/{bin_id}", any(capture))
+        .route("/{bin_id}/", any(capture))
         .route("/{bin_id}/{*path}", any(capture));
     web::router(state.clone())
         .merge(capture_routes)
@@ -81,7 +87,8 @@ pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<O
     // them have ended.
     let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.max_buf_size(MAX_HEAD_BYTES)
+    http.max_buf_size(READ_BUF_BYTES)
+        .max_header_size(MAX_HEAD_BYTES)
         .max_headers(MAX_HEADERS)
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);

@@ -37,12 +37,12 @@ pub fn view(content_type: Option<&str>, body: &[u8]) -> (BodyView, bool) {
         );
     };
     if !truncated {
-        if ct.contains("json") || looks_like_json(text) {
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {
-                if let Ok(pretty) = serde_json::to_string_pretty(&v) {
-                    return (BodyView::Json(pretty), false);
-                }
-            }
+        let pretty = (ct.contains("json") || looks_like_json(text))
+            .then(|| serde_json::from_str::<serde_json::Value>(text).ok())
+            .flatten()
+            .and_then(|v| serde_json::to_string_pretty(&v).ok());
+        if let Some(pretty) = pretty {
+            return (BodyView::Json(pretty), false);
         }
         if ct.starts_with("application/x-www-form-urlencoded") {
             let fields = form_urlencoded::parse(body).into_owned().collect();
@@ -114,6 +114,15 @@ mod tests {
             panic!("not json: {v:?}")
         };
         assert_eq!(p, "{\n  \"z\": 1,\n  \"a\": [\n    true\n  ]\n}");
+    }
+
+    #[test]
+    fn json_numbers_are_shown_as_sent() {
+        let (v, _) = view(None, br#"[10.50, 123456789012345678901234567890]"#);
+        let BodyView::Json(p) = v else {
+            panic!("not json: {v:?}")
+        };
+        assert_eq!(p, "[\n  10.50,\n  123456789012345678901234567890\n]");
     }
 
     #[test]

@@ -1,0 +1,231 @@
+//! The server's life: data survives restarts and `kill -9`; shutdown
+//! finishes in-flight captures; the binary exits 0 on SIGTERM.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use common::{JsonBody, TestServer};
+use serde_json::json;
+
+#[tokio::test]
+async fn requests_and_settings_survive_a_restart() {
+    let s = TestServer::spawn().await;
+    let bin = s.new_bin().await;
+    let body: Vec<u8> = (0..=255u8).rev().collect();
+    s.client
+        .post(s.url(&format!("/{bin}/before")))
+        .body(body.clone())
+        .send()
+        .await
+        .expect("send");
+    s.client
+        .put(s.url(&format!("/api/bins/{bin}/response")))
+        .json_body(&json!({"status": 201, "body": "kept"}))
+        .send()
+        .await
+        .expect("put");
+
+    let s = s.restart().await;
+    let stored = s.requests(&bin).await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0]["path"], "/before");
+    let id = stored[0]["id"].as_i64().expect("id");
+    let raw = s
+        .client
+        .get(s.url(&format!("/api/bins/{bin}/requests/{id}/body")))
+        .send()
+        .await
+        .expect("raw")
+        .bytes()
+        .await
+        .expect("bytes");
+    assert_eq!(raw.as_ref(), &body[..]);
+    let res = s
+        .client
+        .post(s.url(&format!("/{bin}")))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 201);
+    let new_id: i64 = res.headers()["x-hookwire-request-id"]
+        .to_str()
+        .expect("id")
+        .parse()
+        .expect("int");
+    assert!(new_id > id, "ids keep increasing across restarts");
+}
+
+#[tokio::test]
+async fn shutdown_finishes_in_flight_captures() {
+    let s = TestServer::spawn().await;
+    let bin = s.new_bin().await;
+    s.client
+        .put(s.url(&format!("/api/bins/{bin}/response")))
+        .json_body(&json!({"delay_ms": 300}))
+        .send()
+        .await
+        .expect("put");
+    let client = s.client.clone();
+    let url = s.url(&format!("/{bin}"));
+    let in_flight = tokio::spawn(async move { client.post(url).body("x").send().await });
+    // Stored (committed) before the delay starts: wait for that, then stop.
+    while s.requests(&bin).await.is_empty() {
+        tokio::task::yield_now().await;
+    }
+    s.stop().await;
+    let res = in_flight
+        .await
+        .expect("task")
+        .expect("answered, not cut off");
+    assert_eq!(res.status(), 200);
+}
+
+/// The real binary, killed on drop.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `hookwire serve` on a free port; returns it and its base URL.
+fn serve_binary(db: &std::path::Path) -> (Proc, String) {
+    let mut child = Command::new(common::binary())
+        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+        .arg(db)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start hookwire serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("server exited early")
+            .expect("read stderr");
+        if let Some(rest) = line.strip_prefix("hookwire is listening on ") {
+            break rest.split(';').next().expect("addr").to_owned();
+        }
+    };
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (Proc(child), format!("http://{addr}"))
+}
+
+#[tokio::test]
+async fn binary_exits_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (mut proc, base) = serve_binary(&dir.path().join("t.db"));
+    let res = reqwest::get(format!("{base}/healthz"))
+        .await
+        .expect("health");
+    assert_eq!(res.status(), 200);
+    let status = Command::new("kill")
+        .args(["-TERM", &proc.0.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let code = tokio::task::spawn_blocking(move || proc.0.wait().expect("wait"))
+        .await
+        .expect("join");
+    assert!(code.success(), "exit status {code}");
+}
+
+#[tokio::test]
+async fn kill_9_loses_no_acknowledged_capture() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("k.db");
+    let (proc, base) = serve_binary(&db);
+    let client = reqwest::Client::new();
+    let bin: serde_json::Value = serde_json::from_slice(
+        &client
+            .post(format!("{base}/api/bins"))
+            .send()
+            .await
+            .expect("mint")
+            .bytes()
+            .await
+            .expect("body"),
+    )
+    .expect("json");
+    let bin = bin["id"].as_str().expect("id").to_owned();
+
+    // 8 senders post until the server dies; each records what was acked.
+    let (acked_tx, mut acked_rx) = tokio::sync::mpsc::unbounded_channel::<i64>();
+    let mut senders = Vec::new();
+    for w in 0..8 {
+        let (client, url, acked) = (
+            client.clone(),
+            format!("{base}/{bin}/w{w}"),
+            acked_tx.clone(),
+        );
+        senders.push(tokio::spawn(async move {
+            for n in 0..10_000 {
+                match client
+                    .post(&url)
+                    .body(format!("{{\"n\":{n}}}"))
+                    .send()
+                    .await
+                {
+                    Ok(res) if res.status().is_success() => {
+                        let id = res.headers()["x-hookwire-request-id"].to_str().expect("id");
+                        let _ = acked.send(id.parse().expect("int"));
+                    }
+                    _ => break,
+                }
+            }
+        }));
+    }
+    drop(acked_tx);
+    // Kill once a few hundred captures were acknowledged.
+    let mut acked = Vec::new();
+    while acked.len() < 300 {
+        acked.push(acked_rx.recv().await.expect("acks flow"));
+    }
+    drop(proc); // SIGKILL
+    for s in senders {
+        s.await.expect("sender");
+    }
+    while let Some(id) = acked_rx.recv().await {
+        acked.push(id);
+    }
+
+    let (_proc, base) = serve_binary(&db);
+    let mut stored = std::collections::HashSet::new();
+    let mut before: Option<i64> = None;
+    loop {
+        let url = match before {
+            Some(b) => format!("{base}/api/bins/{bin}/requests?limit=1000&before={b}"),
+            None => format!("{base}/api/bins/{bin}/requests?limit=1000"),
+        };
+        let page: serde_json::Value = serde_json::from_slice(
+            &client
+                .get(url)
+                .send()
+                .await
+                .expect("list")
+                .bytes()
+                .await
+                .expect("body"),
+        )
+        .expect("json");
+        for r in page["requests"].as_array().expect("requests") {
+            stored.insert(r["id"].as_i64().expect("id"));
+        }
+        match page["next"].as_i64() {
+            Some(n) => before = Some(n),
+            None => break,
+        }
+    }
+    let lost: Vec<_> = acked.iter().filter(|id| !stored.contains(id)).collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged captures lost: {lost:?}",
+        lost.len()
+    );
+}
