@@ -16,11 +16,7 @@ async fn post(s: &TestServer, bin: &str, path: &str, body: &str) -> i64 {
         .await
         .expect("send");
     assert_eq!(res.status(), 200);
-    res.headers()["x-hookwire-request-id"]
-        .to_str()
-        .expect("id")
-        .parse()
-        .expect("int")
+    common::request_id(&res)
 }
 
 fn ids(page: &Value) -> Vec<i64> {
@@ -139,11 +135,7 @@ async fn search_finds_text_in_path_headers_and_body() {
         .send()
         .await
         .expect("send");
-    let c: i64 = res.headers()["x-hookwire-request-id"]
-        .to_str()
-        .expect("id")
-        .parse()
-        .expect("int");
+    let c: i64 = common::request_id(&res);
 
     let q = |text: &str| format!("/api/bins/{bin}/requests?q={}", urlencode(text));
     assert_eq!(ids(&s.get_json(&q("orders"), 200).await), [a]);

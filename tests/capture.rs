@@ -24,11 +24,7 @@ async fn json_post_round_trips_with_query_and_duplicate_headers() {
         .expect("send");
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "application/json");
-    let id: i64 = res.headers()["x-hookwire-request-id"]
-        .to_str()
-        .expect("ascii")
-        .parse()
-        .expect("integer id");
+    let id: i64 = common::request_id(&res);
     assert_eq!(json(res).await, json!({"ok": true}));
 
     let r = s
@@ -111,10 +107,7 @@ async fn binary_body_round_trips_byte_for_byte() {
         .await
         .expect("send");
     assert_eq!(res.status(), 200);
-    let id = res.headers()["x-hookwire-request-id"]
-        .to_str()
-        .expect("id")
-        .to_owned();
+    let id = common::request_id(&res);
 
     let r = s
         .get_json(&format!("/api/bins/{bin}/requests/{id}"), 200)
@@ -175,20 +168,9 @@ async fn gzip_and_multipart_bodies_are_stored_as_sent() {
         }
         let res = req.send().await.expect("send");
         assert_eq!(res.status(), 200);
-        let id = res.headers()["x-hookwire-request-id"]
-            .to_str()
-            .expect("id")
-            .to_owned();
-        let raw = s
-            .client
-            .get(s.url(&format!("/api/bins/{bin}/requests/{id}/body")))
-            .send()
-            .await
-            .expect("raw")
-            .bytes()
-            .await
-            .expect("bytes");
-        assert_eq!(raw.as_ref(), &body[..], "{ct}");
+        let id = common::request_id(&res);
+        let raw = s.raw_body(&bin, id).await;
+        assert_eq!(raw, body, "{ct}");
     }
 }
 
@@ -405,11 +387,7 @@ async fn concurrent_captures_are_all_stored_with_unique_increasing_ids() {
                 .await
                 .expect("send");
             assert_eq!(res.status(), 200);
-            res.headers()["x-hookwire-request-id"]
-                .to_str()
-                .expect("id")
-                .parse::<i64>()
-                .expect("int")
+            common::request_id(&res)
         }));
     }
     let mut ids = Vec::new();

@@ -60,12 +60,7 @@ async fn inspector_shows_list_and_detail_of_each_body_kind() {
             .body(body)
             .send()
     };
-    let id_of = |res: reqwest::Response| -> String {
-        res.headers()["x-hookwire-request-id"]
-            .to_str()
-            .expect("id")
-            .to_owned()
-    };
+    let id_of = |res: reqwest::Response| -> i64 { common::request_id(&res) };
     let json_id = id_of(
         send(
             "/json?a=1&b=two",

@@ -32,16 +32,8 @@ async fn requests_and_settings_survive_a_restart() {
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0]["path"], "/before");
     let id = stored[0]["id"].as_i64().expect("id");
-    let raw = s
-        .client
-        .get(s.url(&format!("/api/bins/{bin}/requests/{id}/body")))
-        .send()
-        .await
-        .expect("raw")
-        .bytes()
-        .await
-        .expect("bytes");
-    assert_eq!(raw.as_ref(), &body[..]);
+    let raw = s.raw_body(&bin, id).await;
+    assert_eq!(raw, body);
     let res = s
         .client
         .post(s.url(&format!("/{bin}")))
@@ -49,11 +41,7 @@ async fn requests_and_settings_survive_a_restart() {
         .await
         .expect("send");
     assert_eq!(res.status(), 201);
-    let new_id: i64 = res.headers()["x-hookwire-request-id"]
-        .to_str()
-        .expect("id")
-        .parse()
-        .expect("int");
+    let new_id: i64 = common::request_id(&res);
     assert!(new_id > id, "ids keep increasing across restarts");
 }
 

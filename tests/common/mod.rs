@@ -148,6 +148,29 @@ impl Drop for TestServer {
     }
 }
 
+/// The stored request's id a capture answer carries.
+pub fn request_id(res: &reqwest::Response) -> i64 {
+    res.headers()["x-hookwire-request-id"]
+        .to_str()
+        .expect("ascii id")
+        .parse()
+        .expect("integer id")
+}
+
+impl TestServer {
+    /// The exact stored body of a request, through the download route.
+    pub async fn raw_body(&self, bin: &str, id: i64) -> Vec<u8> {
+        let res = self
+            .client
+            .get(self.url(&format!("/api/bins/{bin}/requests/{id}/body")))
+            .send()
+            .await
+            .expect("raw body");
+        assert_eq!(res.status(), 200);
+        res.bytes().await.expect("bytes").to_vec()
+    }
+}
+
 pub async fn json(res: reqwest::Response) -> Value {
     let bytes = res.bytes().await.expect("body");
     serde_json::from_slice(&bytes)
