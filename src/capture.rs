@@ -3,19 +3,22 @@
 //! the bin's configured response.
 
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use crate::error::AppError;
 use crate::metrics::Reject;
 use crate::model::{NewRequest, ResponseConfig, now_millis};
 use crate::state::AppState;
+use crate::tunnel::protocol::RelayResponse;
 
 /// Response header naming the stored request's id.
 pub const REQUEST_ID_HEADER: &str = "x-hookwire-request-id";
@@ -30,11 +33,24 @@ fn split_path(path: &str) -> (&str, &str) {
     }
 }
 
+/// How long a capture waits for a passthrough tunnel's answer before it
+/// answers with the bin's own response (the request is still delivered).
+pub const PASSTHROUGH_DEADLINE: Duration = Duration::from_secs(10);
+
 /// Handles every request to a capture URL.
 pub async fn capture(State(state): State<AppState>, req: Request) -> Response {
     let started = Instant::now();
     match store_request(&state, req).await {
-        Ok((id, size, resp)) => {
+        Ok((id, size, resp, answer)) => {
+            if let Some(answer) = answer {
+                match tokio::time::timeout(PASSTHROUGH_DEADLINE, answer).await {
+                    Ok(Ok(app)) if app.status.is_some() => {
+                        state.metrics.captured(size, started.elapsed());
+                        return app_response(app, id);
+                    }
+                    _ => state.hub.forget_answer(id),
+                }
+            }
             if resp.delay_ms > 0 {
                 tokio::time::sleep(std::time::Duration::from_millis(resp.delay_ms)).await;
             }
@@ -47,19 +63,24 @@ pub async fn capture(State(state): State<AppState>, req: Request) -> Response {
                 AppError::PayloadTooLarge(_) => state.metrics.rejected(Reject::BodyTooLarge),
                 AppError::BadRequest(_) => state.metrics.rejected(Reject::BadBody),
                 AppError::Store(_) => state.metrics.db_error(),
-                AppError::Forbidden(_) => {}
+                AppError::Forbidden(_) | AppError::Conflict(_) => {}
             }
             e.into_response()
         }
     }
 }
 
-/// Reads, checks and commits one capture; returns its id, body size and
-/// the response to give.
-async fn store_request(
-    state: &AppState,
-    req: Request,
-) -> Result<(i64, usize, std::sync::Arc<ResponseConfig>), AppError> {
+/// A stored capture: its id, body size, the bin's response, and the
+/// passthrough tunnel's answer to wait for, if one is connected.
+type Stored = (
+    i64,
+    usize,
+    Arc<ResponseConfig>,
+    Option<oneshot::Receiver<RelayResponse>>,
+);
+
+/// Reads, checks and commits one capture, then wakes the bin's tunnels.
+async fn store_request(state: &AppState, req: Request) -> Result<Stored, AppError> {
     let (parts, body) = req.into_parts();
     let (bin_segment, path) = split_path(parts.uri.path());
     let bin_id = Uuid::parse_str(bin_segment).map_err(|_| AppError::no_bin())?;
@@ -102,12 +123,26 @@ async fn store_request(
         remote_addr,
         body,
     };
+    // The answer is awaited from inside the transaction, before any tunnel
+    // can see (and answer) the request.
+    let (answer_tx, answer_rx) = if state.hub.has_passthrough(bin_id) {
+        let (tx, rx) = oneshot::channel();
+        (Some(tx), Some(rx))
+    } else {
+        (None, None)
+    };
+    let hub = state.hub.clone();
     let id = state
         .store
-        .capture(new)
+        .capture(new, move |id| {
+            if let Some(tx) = answer_tx {
+                hub.expect_answer(id, tx);
+            }
+        })
         .await?
         .ok_or_else(AppError::no_bin)?;
-    Ok((id, size, resp))
+    state.hub.notify(bin_id);
+    Ok((id, size, resp, answer_rx))
 }
 
 /// Collects the whole body, refusing it past `limit` bytes.
@@ -121,6 +156,30 @@ async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, AppErr
             "the request body could not be read ({e}); send it again"
         ))),
     }
+}
+
+/// The local app's answer, as a passthrough tunnel relayed it.
+fn app_response(app: RelayResponse, id: i64) -> Response {
+    let mut out = Response::new(Body::from(app.body));
+    *out.status_mut() = app
+        .status
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::BAD_GATEWAY);
+    let headers = out.headers_mut();
+    for (name, value) in &app.headers {
+        // hyper frames the body itself.
+        if name == "content-length" {
+            continue;
+        }
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::try_from(name.as_str()),
+            HeaderValue::try_from(value.as_str()),
+        ) {
+            headers.append(n, v);
+        }
+    }
+    headers.insert(REQUEST_ID_HEADER, HeaderValue::from(id));
+    out
 }
 
 /// Builds a bin's configured answer, tagged with the stored request's id.

@@ -23,8 +23,93 @@ pub struct Cli {
 pub enum Command {
     /// Run the server: capture URLs, inspector, API.
     Serve(ServeArgs),
+    /// Relay a bin's requests to a local app, e.g. http://localhost:3000.
+    Tunnel(TunnelArgs),
     /// Ask a running server for a new capture URL and print it.
     New(NewArgs),
+}
+
+/// Flags of `hookwire tunnel`.
+#[derive(Debug, Args)]
+pub struct TunnelArgs {
+    /// The bin's capture URL, e.g. http://127.0.0.1:8080/<bin-id>.
+    pub capture_url: String,
+
+    /// The local app to relay to.
+    #[arg(long, env = "HOOKWIRE_TO")]
+    pub to: String,
+
+    /// The server's access token, when it has one (sent in a header, never
+    /// in the URL).
+    #[arg(long, env = "HOOKWIRE_ACCESS_TOKEN", hide_env_values = true)]
+    pub access_token: Option<String>,
+
+    /// Senders get the local app's answer (status, headers, body) instead of
+    /// the bin's configured response, like ngrok.
+    #[arg(long, env = "HOOKWIRE_PASSTHROUGH")]
+    pub passthrough: bool,
+
+    /// The name the server tracks deliveries under; restart with the same
+    /// name to resume where it stopped. Default: this machine's host name.
+    #[arg(long, env = "HOOKWIRE_TUNNEL_NAME", value_parser = parse_name)]
+    pub name: Option<String>,
+
+    /// Relay the bin's stored history first (what this name has not had).
+    #[arg(long, env = "HOOKWIRE_FROM_START")]
+    pub from_start: bool,
+
+    /// Largest body accepted from the server: match the server's setting.
+    #[arg(long, env = "HOOKWIRE_MAX_BODY_BYTES", default_value_t = 10 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+}
+
+fn parse_name(text: &str) -> Result<String, String> {
+    if crate::tunnel::valid_name(text) {
+        Ok(text.to_owned())
+    } else {
+        Err("use 1-64 letters, digits, '-', '_' or '.'".into())
+    }
+}
+
+/// This machine's host name as a tunnel name, or `default`.
+fn host_name() -> String {
+    let raw = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .unwrap_or_default();
+    let name: String = raw
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(64)
+        .collect();
+    if name.is_empty() {
+        "default".into()
+    } else {
+        name
+    }
+}
+
+impl TunnelArgs {
+    /// The client settings these flags describe.
+    pub fn config(&self) -> crate::tunnel::client::TunnelConfig {
+        crate::tunnel::client::TunnelConfig {
+            capture_url: self.capture_url.clone(),
+            to: self.to.clone(),
+            access_token: self.access_token.clone(),
+            passthrough: self.passthrough,
+            name: self.name.clone().unwrap_or_else(host_name),
+            from_start: self.from_start,
+            max_message: crate::tunnel::protocol::max_message(self.max_body_bytes),
+        }
+    }
 }
 
 /// Flags of `hookwire serve`.

@@ -20,6 +20,9 @@ pub enum AppError {
     /// 413: a body over `--max-body-bytes`.
     #[error("request body is larger than the server's limit of {0} bytes (--max-body-bytes)")]
     PayloadTooLarge(usize),
+    /// 409: the action needs something that is not there (a tunnel).
+    #[error("{0}")]
+    Conflict(String),
     /// 403: a state change from another site.
     #[error("{0}")]
     Forbidden(String),
@@ -43,6 +46,7 @@ impl AppError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Store(StoreError::Closed) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -8,6 +8,7 @@
 //! - [`store`]: SQLite: the group-committing writer thread, readers, migrations.
 //! - [`model`]: bins, requests, response configs: plain data.
 //! - [`web`]: inspector pages, JSON API, static assets, security guards.
+//! - [`tunnel`]: the WebSocket tunnel: protocol, server hub and sessions, client.
 //! - [`retention`]: the background purge of old requests.
 //! - [`metrics`]: the counters behind `/metrics`.
 //! - [`mint`]: `hookwire new`, the client side of `POST /api/bins`.
@@ -25,4 +26,5 @@ pub mod retention;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod tunnel;
 pub mod web;

@@ -34,6 +34,9 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("open {base}/ and press \"New URL\" to get a capture URL");
             hookwire::server::serve(listener, config, shutdown_signal()).await
         }
+        Command::Tunnel(args) => {
+            hookwire::tunnel::client::run(args.config(), shutdown_signal()).await
+        }
         Command::New(args) => {
             let bin = hookwire::mint::mint(&args.server, args.access_token.as_deref()).await?;
             println!("capture: {}", bin.capture_url);

@@ -144,6 +144,46 @@ pub struct CapturedRequest {
     pub id: i64,
     /// Everything that arrived.
     pub req: NewRequest,
+    /// What tunnels made of it, oldest first (empty when not loaded).
+    pub deliveries: Vec<Delivery>,
+}
+
+/// One relay of a request to a tunnel's local app, with the app's answer.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The tunnel's `--name`.
+    pub tunnel: String,
+    /// True when sent again on request (replay), not in the live stream.
+    pub replay: bool,
+    /// The app's status; `None` when the relay failed for good.
+    pub status: Option<u16>,
+    /// The app's response headers.
+    pub headers: Vec<Header>,
+    /// The app's response body.
+    pub body: axum::body::Bytes,
+    /// From relaying the request to the app's answer, measured by the client.
+    pub latency_ms: f64,
+    /// When the server recorded it.
+    pub delivered_at: Millis,
+    /// Why the relay failed for good, if it did.
+    pub error: Option<String>,
+}
+
+impl Delivery {
+    /// The delivery object of SPEC §2 (with the app's headers and body).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "tunnel": self.tunnel,
+            "replay": self.replay,
+            "status": self.status,
+            "latency_ms": self.latency_ms,
+            "delivered_at": rfc3339(self.delivered_at),
+            "error": self.error,
+            "headers": self.headers,
+            "body_base64": base64::engine::general_purpose::STANDARD.encode(&self.body),
+            "body_text": std::str::from_utf8(&self.body).ok(),
+        })
+    }
 }
 
 impl CapturedRequest {
@@ -172,7 +212,7 @@ impl CapturedRequest {
             body_base64: base64::engine::general_purpose::STANDARD.encode(&r.body),
             body_text: std::str::from_utf8(&r.body).ok(),
             signature: None,
-            deliveries: [],
+            deliveries: self.deliveries.iter().map(Delivery::to_json).collect(),
         }
     }
 }
@@ -193,6 +233,5 @@ pub struct RequestJson<'a> {
     body_text: Option<&'a str>,
     /// Filled by signature verification (a later issue); null until then.
     signature: Option<()>,
-    /// Filled by the tunnel (a later issue); empty until then.
-    deliveries: [(); 0],
+    deliveries: Vec<serde_json::Value>,
 }

@@ -11,7 +11,7 @@ use axum::routing::any;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tower::ServiceExt as _;
 
 use crate::capture::capture;
@@ -81,8 +81,8 @@ pub async fn serve(
 /// accepting and waits (bounded) for open connections to finish.
 pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()>) {
     let purge = retention::spawn(state.clone());
+    let stopping = state.stopping.clone();
     let app = make_app(state);
-    let (stop_tx, stop_rx) = watch::channel(false);
     // Each connection task holds a sender; `recv` returns None once all of
     // them have ended.
     let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
@@ -118,7 +118,7 @@ pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<O
         let conn = http
             .serve_connection(TokioIo::new(stream), service)
             .with_upgrades();
-        let mut stop = stop_rx.clone();
+        let mut stop = stopping.subscribe();
         let alive = alive_tx.clone();
         tokio::spawn(async move {
             let _alive = alive;
@@ -135,7 +135,7 @@ pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<O
     drop(listener);
     purge.abort();
     tracing::info!("shutting down: finishing in-flight requests");
-    let _ = stop_tx.send(true);
+    stopping.send_replace(true);
     drop(alive_tx);
     if tokio::time::timeout(DRAIN_TIMEOUT, alive_rx.recv())
         .await

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use axum::http::HeaderMap;
+use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::config::ServerConfig;
@@ -12,6 +13,7 @@ use crate::error::AppError;
 use crate::metrics::Metrics;
 use crate::model::{Bin, ResponseConfig, now_millis};
 use crate::store::Store;
+use crate::tunnel::hub::Hub;
 use crate::web::assets::Assets;
 
 /// Everything a handler can reach.
@@ -27,6 +29,11 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Embedded static files.
     pub assets: Arc<Assets>,
+    /// Connected tunnels.
+    pub hub: Hub,
+    /// Flips to true when the server stops: long-lived tasks (tunnel
+    /// sessions) end on it.
+    pub stopping: Arc<watch::Sender<bool>>,
 }
 
 impl AppState {
@@ -38,6 +45,8 @@ impl AppState {
             bins: BinCache::default(),
             metrics: Arc::default(),
             assets: Arc::new(Assets::new()),
+            hub: Hub::default(),
+            stopping: Arc::new(watch::channel(false).0),
         }
     }
 

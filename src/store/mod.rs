@@ -7,6 +7,7 @@
 mod queries;
 mod readers;
 mod schema;
+mod tunnels;
 mod writer;
 
 use std::path::Path;
@@ -19,7 +20,7 @@ pub use queries::{Cursor, ListQuery, Page};
 use readers::Readers;
 use writer::Writer;
 
-use crate::model::{Bin, CapturedRequest, Millis, NewRequest, ResponseConfig};
+use crate::model::{Bin, CapturedRequest, Delivery, Millis, NewRequest, ResponseConfig};
 
 /// What can go wrong below the HTTP layer.
 #[derive(Debug, thiserror::Error)]
@@ -78,9 +79,61 @@ impl Store {
 
     /// Stores a captured request; resolves once its transaction committed.
     /// `None` when the bin does not exist (deleted since it was looked up).
-    pub async fn capture(&self, req: NewRequest) -> Result<Option<i64>, StoreError> {
+    /// `on_id` runs with the new id inside the transaction, before any
+    /// reader can see the row: the tunnel uses it to await the answer of a
+    /// request no tunnel can have picked up yet.
+    pub async fn capture(
+        &self,
+        req: NewRequest,
+        on_id: impl FnOnce(i64) + Send + 'static,
+    ) -> Result<Option<i64>, StoreError> {
         self.writer
-            .run(move |tx, state| writer::insert_request(tx, state, &req))
+            .run(move |tx, state| {
+                let id = writer::insert_request(tx, state, &req)?;
+                if let Some(id) = id {
+                    on_id(id);
+                }
+                Ok(id)
+            })
+            .await
+    }
+
+    /// Registers a tunnel name on a bin; returns the id up to which it has
+    /// had every request (see `tunnels::open_tunnel`).
+    pub async fn open_tunnel(
+        &self,
+        bin: Uuid,
+        name: String,
+        from_start: bool,
+    ) -> Result<i64, StoreError> {
+        self.writer
+            .run(move |tx, _| tunnels::open_tunnel(tx, bin, &name, from_start))
+            .await
+    }
+
+    /// Requests after `after` that tunnel `name` has not had, oldest first.
+    pub async fn pending(
+        &self,
+        bin: Uuid,
+        name: String,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<CapturedRequest>, StoreError> {
+        self.readers
+            .run(move |c| tunnels::pending(c, bin, &name, after, limit))
+            .await
+    }
+
+    /// Stores a delivery and moves the tunnel's position to `through`.
+    pub async fn record_delivery(
+        &self,
+        bin: Uuid,
+        request_id: i64,
+        delivery: Delivery,
+        through: Option<i64>,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .run(move |tx, _| tunnels::record_delivery(tx, bin, request_id, &delivery, through))
             .await
     }
 
@@ -146,7 +199,7 @@ impl Store {
 
     /// A page of a bin's requests.
     pub async fn list_requests(&self, q: ListQuery) -> Result<Page, StoreError> {
-        self.readers.run(move |c| queries::list(c, &q)).await
+        self.readers.run(move |c| queries::list_full(c, &q)).await
     }
 
     /// One request of a bin.

@@ -235,23 +235,41 @@ pub(super) fn list(c: &Connection, q: &ListQuery) -> Result<Page, StoreError> {
     })
 }
 
+/// [`list`], with each request's deliveries when bodies are wanted too.
+pub(super) fn list_full(c: &Connection, q: &ListQuery) -> Result<Page, StoreError> {
+    let mut page = list(c, q)?;
+    if q.with_bodies {
+        super::tunnels::attach_deliveries(c, &mut page.requests)?;
+    }
+    Ok(page)
+}
+
 pub(super) fn request(
     c: &Connection,
     bin: Uuid,
     id: i64,
 ) -> Result<Option<CapturedRequest>, StoreError> {
-    c.prepare_cached(
-        "SELECT id, bin_id, received_at, method, path, query, headers, remote_addr, body
-         FROM requests WHERE bin_id = ?1 AND id = ?2",
-    )?
-    .query_row(params![bin.hyphenated().to_string(), id], |r| {
-        Ok(request_row(r))
-    })
-    .optional()?
-    .transpose()
+    let found = c
+        .prepare_cached(&format!(
+            "SELECT {REQUEST_COLUMNS} FROM requests WHERE bin_id = ?1 AND id = ?2"
+        ))?
+        .query_row(params![bin.hyphenated().to_string(), id], |r| {
+            Ok(request_row(r))
+        })
+        .optional()?
+        .transpose()?;
+    let Some(r) = found else { return Ok(None) };
+    let mut one = [r];
+    super::tunnels::attach_deliveries(c, &mut one)?;
+    let [r] = one;
+    Ok(Some(r))
 }
 
-fn request_row(r: &Row<'_>) -> Result<CapturedRequest, StoreError> {
+/// The columns [`request_row`] reads, in order.
+pub(super) const REQUEST_COLUMNS: &str =
+    "id, bin_id, received_at, method, path, query, headers, remote_addr, body";
+
+pub(super) fn request_row(r: &Row<'_>) -> Result<CapturedRequest, StoreError> {
     let bin: String = r.get(1)?;
     let headers: String = r.get(6)?;
     let body: Vec<u8> = r.get(8)?;
@@ -267,6 +285,7 @@ fn request_row(r: &Row<'_>) -> Result<CapturedRequest, StoreError> {
             remote_addr: r.get(7)?,
             body: body.into(),
         },
+        deliveries: Vec::new(),
     })
 }
 

@@ -5,7 +5,10 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// The migrations in order; the database's `user_version` is how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_tunnels.sql"),
+];
 
 /// Settings every connection needs. WAL lets readers run beside the writer;
 /// `synchronous=NORMAL` in WAL mode survives a killed process (the commit is

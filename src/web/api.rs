@@ -36,6 +36,72 @@ pub fn router() -> Router<AppState> {
             get(get_request).delete(delete_request),
         )
         .route("/api/bins/{bin_id}/requests/{id}/body", get(get_body))
+        .route("/api/bins/{bin_id}/requests/{id}/replay", post(replay))
+        .route("/api/bins/{bin_id}/tunnel", get(crate::tunnel::upgrade))
+}
+
+/// How long a replay waits for the tunnels' answers before it answers 202.
+const REPLAY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Sends a stored request to the bin's connected tunnels again; waits
+/// (bounded) for their answers.
+pub async fn replay_request(
+    state: &AppState,
+    id: Uuid,
+    rid: i64,
+) -> Result<(StatusCode, serde_json::Value), AppError> {
+    state.store.request(id, rid).await?.ok_or_else(no_request)?;
+    let asked = state.hub.replay(id, rid);
+    if asked.is_empty() {
+        return Err(AppError::Conflict(
+            "no tunnel is connected to this bin: start `hookwire tunnel <capture-url> --to http://localhost:3000` and try again"
+                .into(),
+        ));
+    }
+    let names: Vec<String> = asked.iter().map(|(n, _)| n.clone()).collect();
+    let wait_all = futures_util::future::join_all(
+        asked
+            .into_iter()
+            .map(|(name, rx)| async move { rx.await.ok().map(|r| (name, r)) }),
+    );
+    match tokio::time::timeout(REPLAY_WAIT, wait_all).await {
+        Ok(answers) => {
+            let deliveries: Vec<_> = answers
+                .into_iter()
+                .flatten()
+                .map(|(tunnel, r)| {
+                    crate::model::Delivery {
+                        tunnel,
+                        replay: true,
+                        status: r.status,
+                        headers: r.headers,
+                        body: r.body,
+                        latency_ms: r.latency_ms,
+                        delivered_at: crate::model::now_millis(),
+                        error: r.error,
+                    }
+                    .to_json()
+                })
+                .collect();
+            Ok((
+                StatusCode::OK,
+                json!({ "replayed_to": names, "deliveries": deliveries }),
+            ))
+        }
+        Err(_) => Ok((
+            StatusCode::ACCEPTED,
+            json!({ "replayed_to": names, "deliveries": [], "pending": true }),
+        )),
+    }
+}
+
+async fn replay(
+    State(state): State<AppState>,
+    Path((id, rid)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let (id, rid) = (bin_id(&id)?, request_id(&rid)?);
+    let (status, body) = replay_request(&state, id, rid).await?;
+    Ok((status, Json(body)).into_response())
 }
 
 fn bin_json(state: &AppState, headers: &HeaderMap, bin: &Bin) -> serde_json::Value {
@@ -66,6 +132,7 @@ async fn get_bin(
     let bin = state.store.bin(id).await?.ok_or_else(AppError::no_bin)?;
     let mut body = bin_json(&state, &headers, &bin);
     body["request_count"] = state.store.count(id).await?.into();
+    body["tunnels"] = state.hub.connected(id).into();
     Ok(Json(body))
 }
 

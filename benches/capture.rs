@@ -1,0 +1,375 @@
+//! Load benchmark for durable capture (SPEC §8): hookwire's requests/s
+//! against a bare hyper server that answers 200 without storing anything,
+//! then hookwire's latency at half its own maximum rate, and its RSS.
+//!
+//! Both servers run as child processes on 127.0.0.1; the load generator
+//! (64 keep-alive HTTP/1.1 connections, 1 KiB JSON POSTs) runs here.
+//!
+//! Run: `cargo bench --bench capture`. `HOOKWIRE_BENCH_SECS=3` shortens
+//! every measured phase (default 10 s). The numbers are printed, not
+//! asserted; the run fails only when a server does not start or most
+//! requests fail.
+
+use std::io::{BufRead as _, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail, ensure};
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::client::conn::http1::SendRequest;
+use hyper::{Method, Request, Response, StatusCode, header};
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::MissedTickBehavior;
+
+type Body = Full<Bytes>;
+
+const CONNECTIONS: usize = 64;
+const BODY_BYTES: usize = 1024;
+const WARMUP: Duration = Duration::from_secs(1);
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(15);
+/// A request (or connect) taking longer counts as an error; keeps a stalled
+/// server from hanging the run.
+const TIMEOUT: Duration = Duration::from_secs(5);
+/// Re-executing this binary with this argument runs the baseline server.
+const BASELINE_ARG: &str = "--bare-hyper-server";
+
+fn main() -> Result<()> {
+    if std::env::args().any(|a| a == BASELINE_ARG) {
+        return bare_server();
+    }
+    let secs = std::env::var("HOOKWIRE_BENCH_SECS").map_or(Ok(10), |v| v.trim().parse::<u64>());
+    let secs = secs.context("HOOKWIRE_BENCH_SECS: whole seconds")?;
+    ensure!(secs > 0, "HOOKWIRE_BENCH_SECS must be at least 1");
+    tokio::runtime::Runtime::new()
+        .context("building the load generator's runtime")?
+        .block_on(bench(secs))
+}
+
+async fn bench(secs: u64) -> Result<()> {
+    let dir = tempfile::tempdir().context("creating a temporary directory")?;
+    let (body, measure) = (json_body()?, Duration::from_secs(secs));
+    let run = |addr, path: &Arc<str>, rate| load(addr, path.clone(), body.clone(), measure, rate);
+    println!(
+        "capture benchmark: {CONNECTIONS} connections, {BODY_BYTES}-byte JSON POSTs, \
+         {secs} s per phase, loopback"
+    );
+
+    // Baseline first, then stopped, so it never competes with hookwire.
+    let (baseline, base_addr) = start_baseline().await?;
+    let base = run(base_addr, &"/hook".into(), None).await?;
+    drop(baseline);
+    base.check("baseline")?;
+
+    let (hookwire, hw_addr) = start_hookwire(dir.path()).await?;
+    let capture_path = mint_bin(hw_addr).await?;
+    let rss_idle = rss_mib(hookwire.0.id());
+    let hw = run(hw_addr, &capture_path, None).await?;
+    let rss_loaded = rss_mib(hookwire.0.id());
+    hw.check("hookwire")?;
+
+    let half_rate = hw.rate() / 2.0;
+    let paced = run(hw_addr, &capture_path, Some(half_rate)).await?;
+    paced.check("hookwire at 50% load")?;
+    drop(hookwire);
+
+    let ratio = hw.rate() / base.rate();
+    let mib = |v: Option<f64>| v.map_or("n/a".to_owned(), |m| format!("{m:.1} MiB"));
+    println!("baseline (bare hyper)   : {}", base.line());
+    println!("hookwire capture        : {}", hw.line());
+    println!("ratio hookwire/baseline :  {ratio:.2}   (target >= 0.50)");
+    println!(
+        "hookwire at 50% load    : {}  (target p99 <= 10 ms; asked {half_rate:.0} req/s)",
+        paced.line()
+    );
+    println!(
+        "hookwire RSS            :  idle {}, loaded {} (target idle <= 30 MiB)",
+        mib(rss_idle),
+        mib(rss_loaded)
+    );
+    Ok(())
+}
+
+/// A child process killed when dropped, so panics and early returns do not
+/// leave servers behind.
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The baseline: hyper answering 200 after reading the whole body, like
+/// hookwire (keep-alive and TCP_NODELAY too), but storing nothing.
+fn bare_server() -> Result<()> {
+    let rt = tokio::runtime::Runtime::new().context("building the baseline's runtime")?;
+    rt.block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        println!("{}", listener.local_addr()?.port());
+        // The parent holds our stdin; EOF means it is gone, so stop too.
+        std::thread::spawn(|| {
+            let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+            std::process::exit(0);
+        });
+        loop {
+            let (stream, _) = listener.accept().await.context("baseline accept")?;
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(|req: Request<Incoming>| async move {
+                    req.into_body().collect().await?;
+                    Ok::<_, hyper::Error>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .keep_alive(true)
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    })
+}
+
+async fn start_baseline() -> Result<(ChildGuard, SocketAddr)> {
+    let exe = std::env::current_exe().context("locating the bench binary")?;
+    let mut child = Command::new(exe)
+        .arg(BASELINE_ARG)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting the baseline server")?;
+    let stdout = child.stdout.take().context("baseline stdout")?;
+    let guard = ChildGuard(child);
+    let read = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).map(|_| line)
+    });
+    let line = tokio::time::timeout(STARTUP_TIMEOUT, read)
+        .await
+        .context("the baseline server did not print its port")???;
+    let port: u16 = line
+        .trim()
+        .parse()
+        .with_context(|| format!("the baseline server printed {line:?}, not a port"))?;
+    Ok((guard, SocketAddr::from(([127, 0, 0, 1], port))))
+}
+
+/// Starts `hookwire serve` on a free loopback port and waits for /healthz.
+async fn start_hookwire(dir: &Path) -> Result<(ChildGuard, SocketAddr)> {
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .context("picking a free port")?;
+    let log_path = dir.join("hookwire.log");
+    let log = std::fs::File::create(&log_path).context("creating hookwire's log file")?;
+    let child = Command::new(env!("CARGO_BIN_EXE_hookwire"))
+        .args(["serve", "--listen", &addr.to_string(), "--db"])
+        .arg(dir.join("bench.db"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .context("starting hookwire")?;
+    let mut guard = ChildGuard(child);
+    let started = Instant::now();
+    loop {
+        let probe = request(addr, Method::GET, "/healthz");
+        if let Ok(Ok((StatusCode::OK, _))) = tokio::time::timeout(TIMEOUT, probe).await {
+            return Ok((guard, addr));
+        }
+        let exited = guard.0.try_wait().context("checking hookwire")?;
+        if exited.is_some() || started.elapsed() > STARTUP_TIMEOUT {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            bail!("hookwire did not become healthy on {addr} ({exited:?}); its log:\n{log}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Mints a bin and returns its capture URL's path.
+async fn mint_bin(addr: SocketAddr) -> Result<Arc<str>> {
+    let (status, body) = request(addr, Method::POST, "/api/bins").await?;
+    ensure!(status == StatusCode::CREATED, "POST /api/bins: {status}");
+    let json: serde_json::Value = serde_json::from_slice(&body).context("POST /api/bins JSON")?;
+    let url = json["capture_url"].as_str().context("no capture_url")?;
+    let uri: hyper::Uri = url.parse().context("capture_url is not a URI")?;
+    Ok(uri.path().into())
+}
+
+async fn connect(addr: SocketAddr) -> Result<SendRequest<Body>> {
+    let stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    Ok(sender)
+}
+
+fn build(addr: SocketAddr, method: Method, path: &str, body: Bytes) -> Result<Request<Body>> {
+    Ok(Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, addr.to_string())
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Full::new(body))?)
+}
+
+/// One request on a fresh connection (start-up and minting only).
+async fn request(addr: SocketAddr, method: Method, path: &str) -> Result<(StatusCode, Bytes)> {
+    let req = build(addr, method, path, Bytes::new())?;
+    let resp = connect(addr).await?.send_request(req).await?;
+    let status = resp.status();
+    Ok((status, resp.into_body().collect().await?.to_bytes()))
+}
+
+/// A valid JSON object of exactly BODY_BYTES bytes.
+fn json_body() -> Result<Bytes> {
+    let head = r#"{"event":"invoice.paid","attempt":1,"data":{"id":"in_1234567890","note":""#;
+    let tail = r#""}}"#;
+    let pad = "x".repeat(BODY_BYTES - head.len() - tail.len());
+    let text = format!("{head}{pad}{tail}");
+    serde_json::from_str::<serde_json::Value>(&text).context("the bench body is not JSON")?;
+    Ok(Bytes::from(text))
+}
+
+/// What one measured phase saw.
+struct Phase {
+    ok: u64,
+    errors: u64,
+    elapsed: Duration,
+    /// Latencies of the successful requests, microseconds, sorted.
+    latencies_us: Vec<u32>,
+}
+
+impl Phase {
+    fn rate(&self) -> f64 {
+        self.ok as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn percentile_ms(&self, p: f64) -> f64 {
+        let n = self.latencies_us.len();
+        let i = ((p * n as f64).ceil() as usize).clamp(1, n.max(1)) - 1;
+        self.latencies_us
+            .get(i)
+            .map_or(f64::NAN, |&us| f64::from(us) / 1000.0)
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "{:6.0} req/s  p50 {:.2} ms  p99 {:.2} ms  (errors: {})",
+            self.rate(),
+            self.percentile_ms(0.50),
+            self.percentile_ms(0.99),
+            self.errors
+        )
+    }
+
+    fn check(&self, what: &str) -> Result<()> {
+        ensure!(
+            self.ok > 0 && self.errors <= self.ok,
+            "{what}: most requests failed ({} ok, {} errors)",
+            self.ok,
+            self.errors
+        );
+        Ok(())
+    }
+}
+
+/// Drives CONNECTIONS connections for WARMUP then `measure`, and reports
+/// the requests that both started and finished inside `measure`. With
+/// `rate` (req/s, all connections together), each connection sends at
+/// its share of it; without, back to back.
+async fn load(
+    addr: SocketAddr,
+    path: Arc<str>,
+    body: Bytes,
+    measure: Duration,
+    rate: Option<f64>,
+) -> Result<Phase> {
+    let measure_from = Instant::now() + WARMUP;
+    let stop_at = measure_from + measure;
+    let period = rate.map(|r| Duration::from_secs_f64(CONNECTIONS as f64 / r.max(1.0)));
+    let mut tasks = Vec::with_capacity(CONNECTIONS);
+    for i in 0..CONNECTIONS {
+        let (path, body) = (path.clone(), body.clone());
+        // Paced connections are staggered so they do not fire in lockstep.
+        let mut ticker = period.map(|p| {
+            let start = tokio::time::Instant::now() + p.mul_f64(i as f64 / CONNECTIONS as f64);
+            let mut t = tokio::time::interval_at(start, p);
+            t.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            t
+        });
+        tasks.push(tokio::spawn(async move {
+            let (mut ok, mut errors, mut lat) = (0u64, 0u64, Vec::new());
+            let mut sender: Option<SendRequest<Body>> = None;
+            while Instant::now() < stop_at {
+                if let Some(t) = ticker.as_mut() {
+                    t.tick().await;
+                }
+                let s = match sender.as_mut() {
+                    Some(s) => s,
+                    None => match tokio::time::timeout(TIMEOUT, connect(addr)).await {
+                        Ok(Ok(s)) => sender.insert(s),
+                        _ => {
+                            if Instant::now() >= measure_from {
+                                errors += 1;
+                            }
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                            continue;
+                        }
+                    },
+                };
+                let req = build(addr, Method::POST, &path, body.clone())?;
+                let started = Instant::now();
+                let result = tokio::time::timeout(TIMEOUT, async {
+                    s.ready().await?;
+                    let resp = s.send_request(req).await?;
+                    let status = resp.status();
+                    // Drained so the connection can carry the next request.
+                    resp.into_body().collect().await?;
+                    Ok::<_, hyper::Error>(status)
+                })
+                .await;
+                let done = Instant::now();
+                if !matches!(result, Ok(Ok(_))) {
+                    sender = None;
+                }
+                if started < measure_from || done > stop_at {
+                    continue;
+                }
+                match result {
+                    Ok(Ok(status)) if status.is_success() => {
+                        ok += 1;
+                        let us = (done - started).as_micros();
+                        lat.push(u32::try_from(us).unwrap_or(u32::MAX));
+                    }
+                    _ => errors += 1,
+                }
+            }
+            Ok::<_, anyhow::Error>((ok, errors, lat))
+        }));
+    }
+    let (mut ok, mut errors, mut latencies_us) = (0, 0, Vec::new());
+    for task in tasks {
+        let (o, e, lat) = task.await.context("a load task panicked")??;
+        (ok, errors) = (ok + o, errors + e);
+        latencies_us.extend(lat);
+    }
+    latencies_us.sort_unstable();
+    Ok(Phase {
+        ok,
+        errors,
+        elapsed: measure,
+        latencies_us,
+    })
+}
+
+/// VmRSS of `pid` in MiB; None where /proc is not available.
+fn rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}

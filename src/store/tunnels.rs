@@ -1,0 +1,148 @@
+//! SQL of the tunnel: each named tunnel's position in its bin, the requests
+//! it still has to get, and the deliveries (the local app's answers).
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, Row, params};
+use uuid::Uuid;
+
+use super::StoreError;
+use super::queries::{REQUEST_COLUMNS, request_row};
+use crate::model::{CapturedRequest, Delivery, Header};
+
+/// Registers a tunnel name on its bin (if new) and returns the id up to
+/// which it has everything. A new name starts after the bin's newest
+/// request, or before all of them with `from_start`, which also rewinds a
+/// known name (what it already got is still skipped, see [`pending`]).
+pub(super) fn open_tunnel(
+    tx: &Connection,
+    bin: Uuid,
+    name: &str,
+    from_start: bool,
+) -> Result<i64, StoreError> {
+    let bin = bin.hyphenated().to_string();
+    if from_start {
+        tx.prepare_cached(
+            "INSERT INTO tunnels (bin_id, name, delivered_through) VALUES (?1, ?2, 0)
+             ON CONFLICT (bin_id, name) DO UPDATE SET delivered_through = 0",
+        )?
+        .execute(params![bin, name])?;
+    } else {
+        tx.prepare_cached(
+            "INSERT INTO tunnels (bin_id, name, delivered_through)
+             VALUES (?1, ?2, (SELECT COALESCE(MAX(id), 0) FROM requests WHERE bin_id = ?1))
+             ON CONFLICT (bin_id, name) DO NOTHING",
+        )?
+        .execute(params![bin, name])?;
+    }
+    Ok(tx
+        .prepare_cached("SELECT delivered_through FROM tunnels WHERE bin_id = ?1 AND name = ?2")?
+        .query_row(params![bin, name], |r| r.get(0))?)
+}
+
+/// The bin's requests after `after` that the tunnel has not had yet, oldest
+/// first. The NOT EXISTS covers the few answered beyond the stored position
+/// (answers may come back out of order).
+pub(super) fn pending(
+    c: &Connection,
+    bin: Uuid,
+    name: &str,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<CapturedRequest>, StoreError> {
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT {REQUEST_COLUMNS} FROM requests r
+         WHERE bin_id = ?1 AND id > ?2 AND NOT EXISTS
+           (SELECT 1 FROM deliveries d WHERE d.request_id = r.id AND d.tunnel = ?3 AND d.replay = 0)
+         ORDER BY id LIMIT ?4"
+    ))?;
+    let mut rows = stmt.query(params![bin.hyphenated().to_string(), after, name, limit])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(request_row(row)?);
+    }
+    Ok(out)
+}
+
+/// Stores a delivery and, in the same transaction, moves the tunnel's
+/// position forward to `through` (never back).
+pub(super) fn record_delivery(
+    tx: &Connection,
+    bin: Uuid,
+    request_id: i64,
+    d: &Delivery,
+    through: Option<i64>,
+) -> Result<(), StoreError> {
+    let headers =
+        serde_json::to_string(&d.headers).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    tx.prepare_cached(
+        "INSERT INTO deliveries
+           (request_id, tunnel, replay, status, headers, body, latency_ms, delivered_at, error)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
+         WHERE EXISTS (SELECT 1 FROM requests WHERE id = ?1)",
+    )?
+    .execute(params![
+        request_id,
+        d.tunnel,
+        d.replay,
+        d.status,
+        headers,
+        &d.body[..],
+        d.latency_ms,
+        d.delivered_at,
+        d.error
+    ])?;
+    if let Some(through) = through {
+        tx.prepare_cached(
+            "UPDATE tunnels SET delivered_through = MAX(delivered_through, ?3)
+             WHERE bin_id = ?1 AND name = ?2",
+        )?
+        .execute(params![bin.hyphenated().to_string(), d.tunnel, through])?;
+    }
+    Ok(())
+}
+
+fn delivery_row(r: &Row<'_>) -> Result<(i64, Delivery), StoreError> {
+    let headers: String = r.get(5)?;
+    let body: Vec<u8> = r.get(6)?;
+    Ok((
+        r.get(0)?,
+        Delivery {
+            tunnel: r.get(1)?,
+            replay: r.get(2)?,
+            status: r.get(3)?,
+            latency_ms: r.get(4)?,
+            headers: serde_json::from_str::<Vec<Header>>(&headers)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            body: body.into(),
+            delivered_at: r.get(7)?,
+            error: r.get(8)?,
+        },
+    ))
+}
+
+/// Fills in the deliveries of `requests`, oldest first.
+pub(super) fn attach_deliveries(
+    c: &Connection,
+    requests: &mut [CapturedRequest],
+) -> Result<(), StoreError> {
+    if requests.is_empty() {
+        return Ok(());
+    }
+    let placeholders = vec!["?"; requests.len()].join(",");
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT request_id, tunnel, replay, status, latency_ms, headers, body, delivered_at, error
+         FROM deliveries WHERE request_id IN ({placeholders}) ORDER BY id"
+    ))?;
+    let ids: Vec<i64> = requests.iter().map(|r| r.id).collect();
+    let mut rows = stmt.query(rusqlite::params_from_iter(&ids))?;
+    let mut by_request: HashMap<i64, Vec<Delivery>> = HashMap::new();
+    while let Some(row) = rows.next()? {
+        let (id, d) = delivery_row(row)?;
+        by_request.entry(id).or_default().push(d);
+    }
+    for r in requests {
+        r.deliveries = by_request.remove(&r.id).unwrap_or_default();
+    }
+    Ok(())
+}

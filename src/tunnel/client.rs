@@ -1,0 +1,304 @@
+//! `hookwire tunnel`: holds one WebSocket to the server, relays each
+//! request to the local app and sends the app's answers back. Reconnects
+//! with backoff and jitter; the server resends whatever was not answered.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use futures_util::{SinkExt as _, StreamExt as _};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{self, Message};
+
+use super::protocol::{self, DEAD_AFTER, Frame, PING_EVERY, RelayRequest, RelayResponse};
+use super::relay::{LocalApp, jitter};
+use crate::model::{now_millis, rfc3339};
+
+/// What `hookwire tunnel` was asked to do.
+#[derive(Debug, Clone)]
+pub struct TunnelConfig {
+    /// The bin's capture URL, e.g. `http://127.0.0.1:8080/<bin-id>`.
+    pub capture_url: String,
+    /// The local app, e.g. `http://localhost:3000`.
+    pub to: String,
+    /// Sent as `Authorization: Bearer` at the upgrade.
+    pub access_token: Option<String>,
+    /// The sender gets the app's answer.
+    pub passthrough: bool,
+    /// The name the server tracks deliveries under.
+    pub name: String,
+    /// Start with the bin's stored history.
+    pub from_start: bool,
+    /// Largest message accepted from the server (its body limit + framing).
+    pub max_message: usize,
+}
+
+/// Longest pause between reconnect attempts.
+const RECONNECT_MAX: Duration = Duration::from_secs(30);
+
+/// How long a stop waits for the delivery under way.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// Splits a capture URL into the server's base URL and the bin id.
+pub fn split_capture_url(url: &str) -> anyhow::Result<(String, uuid::Uuid)> {
+    let trimmed = url.trim_end_matches('/');
+    let (base, id) = trimmed
+        .rsplit_once('/')
+        .filter(|(base, _)| base.starts_with("http://") || base.starts_with("https://"))
+        .with_context(|| {
+            format!("{url:?} is not a capture URL like http://127.0.0.1:8080/<bin-id>")
+        })?;
+    let id = uuid::Uuid::parse_str(id)
+        .with_context(|| format!("{url:?} does not end in a bin id (a UUID)"))?;
+    Ok((base.to_owned(), id))
+}
+
+/// How a connection attempt or session ended.
+enum Outcome {
+    /// Asked to stop: exit.
+    Stopped,
+    /// Try again after a pause.
+    Retry(String),
+}
+
+/// Runs until `shutdown` resolves (Ctrl-C) or a fatal error (bad token,
+/// unknown bin, unsupported version).
+pub async fn run(cfg: TunnelConfig, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let (base, bin) = split_capture_url(&cfg.capture_url)?;
+    let app = LocalApp::new(&cfg.to)?;
+    tokio::pin!(shutdown);
+    let mut from_start = cfg.from_start;
+    let mut pause = Duration::from_millis(250);
+    loop {
+        let url = tunnel_url(&base, bin, &cfg, from_start);
+        let outcome = tokio::select! {
+            connected = connect(&url, &cfg) => match connected? {
+                Ok(ws) => {
+                    // Only the first session starts from the bin's history.
+                    from_start = false;
+                    pause = Duration::from_millis(250);
+                    session(ws, &app, &cfg, &mut shutdown).await
+                }
+                Err(why) => Outcome::Retry(why),
+            },
+            () = &mut shutdown => Outcome::Stopped,
+        };
+        match outcome {
+            Outcome::Stopped => return Ok(()),
+            Outcome::Retry(why) => {
+                let wait = jitter(pause);
+                eprintln!("{why}; reconnecting in {:.1} s", wait.as_secs_f64());
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = &mut shutdown => return Ok(()),
+                }
+                pause = (pause * 2).min(RECONNECT_MAX);
+            }
+        }
+    }
+}
+
+fn tunnel_url(base: &str, bin: uuid::Uuid, cfg: &TunnelConfig, from_start: bool) -> String {
+    let ws_base = base
+        .strip_prefix("https://")
+        .map(|rest| format!("wss://{rest}"))
+        .unwrap_or_else(|| base.replacen("http://", "ws://", 1));
+    format!(
+        "{ws_base}/api/bins/{bin}/tunnel?v={}&name={}&from_start={}&passthrough={}",
+        protocol::VERSION,
+        cfg.name,
+        u8::from(from_start),
+        u8::from(cfg.passthrough)
+    )
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Connects; `Ok(Err(_))` is worth retrying, `Err(_)` is fatal.
+async fn connect(url: &str, cfg: &TunnelConfig) -> anyhow::Result<Result<Ws, String>> {
+    let mut request = url
+        .into_client_request()
+        .with_context(|| format!("{url} is not a valid tunnel URL"))?;
+    if let Some(token) = &cfg.access_token {
+        request.headers_mut().insert(
+            "authorization",
+            format!("Bearer {token}")
+                .parse()
+                .context("the access token has characters a header cannot carry")?,
+        );
+    }
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(cfg.max_message))
+        .max_frame_size(Some(cfg.max_message));
+    match tokio_tungstenite::connect_async_with_config(request, Some(config), true).await {
+        Ok((ws, _)) => Ok(Ok(ws)),
+        Err(tungstenite::Error::Http(res)) => {
+            let status = res.status();
+            let body = res
+                .body()
+                .as_deref()
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default()
+                .into_owned();
+            match status.as_u16() {
+                401 | 403 => bail!(
+                    "the server refused the access token ({status}): pass the right one with --access-token or HOOKWIRE_ACCESS_TOKEN"
+                ),
+                404 => bail!(
+                    "the server has no such bin ({status}): check the capture URL, or mint one with `hookwire new`"
+                ),
+                400 => bail!("the server refused the tunnel ({status}): {body}"),
+                _ => Ok(Err(format!(
+                    "server answered {status} to the tunnel upgrade"
+                ))),
+            }
+        }
+        Err(tungstenite::Error::Url(e)) => {
+            bail!("{url}: {e} (https capture URLs need a TLS-enabled build)")
+        }
+        Err(e) => Ok(Err(format!("cannot reach the server: {e}"))),
+    }
+}
+
+/// One connected session: relays until the connection drops or a stop.
+async fn session(
+    ws: Ws,
+    app: &LocalApp,
+    cfg: &TunnelConfig,
+    shutdown: &mut (impl Future<Output = ()> + Unpin),
+) -> Outcome {
+    let (mut sink, mut stream) = ws.split();
+    // Answers of finished deliveries, to send back.
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<RelayResponse>();
+    // Requests waiting for their turn (ordered mode); bounded by the
+    // server's window.
+    let (queue_tx, queue_rx) = mpsc::unbounded_channel::<RelayRequest>();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut workers = JoinSet::new();
+    if !cfg.passthrough {
+        workers.spawn(deliver_in_order(
+            app.clone(),
+            queue_rx,
+            stop_rx,
+            done_tx.clone(),
+        ));
+    }
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_heard = Instant::now();
+    let outcome = loop {
+        tokio::select! {
+            msg = stream.next() => {
+                last_heard = Instant::now();
+                match msg {
+                    Some(Ok(Message::Binary(bytes))) => match Frame::decode(bytes) {
+                        Ok(Frame::Hello(h)) => eprintln!(
+                            "tunnel {:?} connected: relaying bin {} to {}{}",
+                            h.tunnel, h.bin_id, cfg.to,
+                            if h.passthrough { " (passthrough: senders get the app's answer)" } else { "" }
+                        ),
+                        Ok(Frame::Request(req)) => {
+                            if cfg.passthrough || req.replay {
+                                let (app, done) = (app.clone(), done_tx.clone());
+                                workers.spawn(async move { deliver_one(&app, req, &done).await });
+                            } else if queue_tx.send(req).is_err() {
+                                break Outcome::Retry("delivery worker stopped".into());
+                            }
+                        }
+                        Ok(Frame::Response(_)) => break Outcome::Retry("protocol error: the server sent a response".into()),
+                        Err(e) => break Outcome::Retry(format!("protocol error: {e}")),
+                    },
+                    Some(Ok(Message::Close(frame))) => {
+                        let why = frame.map(|f| f.reason.to_string()).unwrap_or_default();
+                        break Outcome::Retry(format!("server closed the tunnel: {why}"));
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => break Outcome::Retry(format!("connection lost: {e}")),
+                    None => break Outcome::Retry("connection closed".into()),
+                }
+            }
+            Some(resp) = done_rx.recv() => {
+                if let Err(e) = sink.send(Message::Binary(Frame::Response(resp).encode().into())).await {
+                    break Outcome::Retry(format!("connection lost: {e}"));
+                }
+            }
+            _ = ping.tick() => {
+                if last_heard.elapsed() > DEAD_AFTER {
+                    break Outcome::Retry(format!("no word from the server for {} s", DEAD_AFTER.as_secs()));
+                }
+                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    break Outcome::Retry("connection lost".into());
+                }
+            }
+            () = &mut *shutdown => break Outcome::Stopped,
+        }
+    };
+    if let Outcome::Stopped = outcome {
+        // Finish the deliveries under way and report them; requests still
+        // queued were not sent to the app and come again next time.
+        let _ = stop_tx.send(true);
+        drop(queue_tx);
+        drop(done_tx);
+        let finish = async {
+            while let Some(resp) = done_rx.recv().await {
+                let _ = sink
+                    .send(Message::Binary(Frame::Response(resp).encode().into()))
+                    .await;
+            }
+        };
+        let _ = tokio::time::timeout(STOP_GRACE, finish).await;
+        let _ = sink.send(Message::Close(None)).await;
+        let _ = sink.flush().await;
+        eprintln!("tunnel stopped");
+    }
+    workers.abort_all();
+    outcome
+}
+
+/// Ordered mode: one delivery at a time, in arrival order. On stop it
+/// finishes the delivery under way and leaves the rest queued: those were
+/// never sent to the app, and the server sends them again next time.
+async fn deliver_in_order(
+    app: LocalApp,
+    mut queue: mpsc::UnboundedReceiver<RelayRequest>,
+    stop: watch::Receiver<bool>,
+    done: mpsc::UnboundedSender<RelayResponse>,
+) {
+    while let Some(req) = queue.recv().await {
+        if *stop.borrow() {
+            return;
+        }
+        deliver_one(&app, req, &done).await;
+    }
+}
+
+async fn deliver_one(
+    app: &LocalApp,
+    req: RelayRequest,
+    done: &mpsc::UnboundedSender<RelayResponse>,
+) {
+    let resp = app.deliver(&req).await;
+    let target = if req.query.is_empty() {
+        req.path.clone()
+    } else {
+        format!("{}?{}", req.path, req.query)
+    };
+    let status = resp.status.map_or_else(
+        || format!("failed: {}", resp.error.as_deref().unwrap_or("?")),
+        |s| s.to_string(),
+    );
+    println!(
+        "{} {} {} -> {} {:.1} ms{}",
+        rfc3339(now_millis()),
+        req.method,
+        target,
+        status,
+        resp.latency_ms,
+        if req.replay { " (replay)" } else { "" }
+    );
+    let _ = done.send(resp);
+}

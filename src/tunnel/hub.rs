@@ -1,0 +1,219 @@
+//! The server's registry of connected tunnels: who to wake when a bin
+//! captures, which captures wait for an app's answer (passthrough), and
+//! one live connection per tunnel name.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::{Notify, OwnedMutexGuard, mpsc, oneshot};
+use uuid::Uuid;
+
+use super::protocol::RelayResponse;
+
+/// What a connected session can be told to do.
+#[derive(Debug)]
+pub enum Command {
+    /// Send this stored request again; answer on `reply`.
+    Replay {
+        /// The stored request.
+        request_id: i64,
+        /// The app's answer, or nothing if the tunnel went away first.
+        reply: oneshot::Sender<RelayResponse>,
+    },
+    /// Another connection took this tunnel name: close.
+    Replaced,
+}
+
+/// The hub's view of one connected session.
+struct Session {
+    /// Distinguishes a reconnected session from the one it replaced.
+    conn: u64,
+    passthrough: bool,
+    wake: Arc<Notify>,
+    commands: mpsc::Sender<Command>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Bin → tunnel name → its connected session.
+    bins: HashMap<Uuid, HashMap<String, Session>>,
+    /// One lock per (bin, name), held by a session for its whole life, so a
+    /// reconnect reads its position only after the old session recorded
+    /// every answer it got.
+    slots: HashMap<(Uuid, String), Arc<tokio::sync::Mutex<()>>>,
+    /// Captures awaiting an app's answer (passthrough), by request id.
+    waiters: HashMap<i64, oneshot::Sender<RelayResponse>>,
+    next_conn: u64,
+}
+
+/// Cheap, cloneable handle to the registry (clones share it).
+#[derive(Clone, Default)]
+pub struct Hub {
+    /// A std mutex: every use is a few map operations, never held across
+    /// an `.await`.
+    inner: Arc<Mutex<Inner>>,
+}
+
+/// A session's registration; dropping it unregisters the session.
+pub struct Attached {
+    hub: Hub,
+    bin: Uuid,
+    name: String,
+    conn: u64,
+    /// Woken when the bin captured something.
+    pub wake: Arc<Notify>,
+    /// Replays and close orders for this session.
+    pub commands: mpsc::Receiver<Command>,
+    _slot: OwnedMutexGuard<()>,
+}
+
+impl Hub {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding this lock leaves plain maps behind; keep
+        // serving with them.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes tunnel `name` of `bin` for a new connection: tells any session
+    /// holding it to close, and waits until it has finished.
+    pub async fn claim(&self, bin: Uuid, name: &str) -> OwnedMutexGuard<()> {
+        let slot = {
+            let inner = &mut *self.lock();
+            if let Some(old) = inner.bins.get(&bin).and_then(|s| s.get(name)) {
+                let _ = old.commands.try_send(Command::Replaced);
+            }
+            inner
+                .slots
+                .entry((bin, name.to_owned()))
+                .or_default()
+                .clone()
+        };
+        slot.lock_owned().await
+    }
+
+    /// Registers a session that holds its name's slot.
+    pub fn attach(
+        &self,
+        bin: Uuid,
+        name: &str,
+        passthrough: bool,
+        slot: OwnedMutexGuard<()>,
+    ) -> Attached {
+        let wake = Arc::new(Notify::new());
+        // Replays are rare and each is awaited by an API call; a small
+        // queue is plenty, and a full one answers "busy".
+        let (tx, rx) = mpsc::channel(64);
+        let mut inner = self.lock();
+        inner.next_conn += 1;
+        let conn = inner.next_conn;
+        inner.bins.entry(bin).or_default().insert(
+            name.to_owned(),
+            Session {
+                conn,
+                passthrough,
+                wake: wake.clone(),
+                commands: tx,
+            },
+        );
+        Attached {
+            hub: self.clone(),
+            bin,
+            name: name.to_owned(),
+            conn,
+            wake,
+            commands: rx,
+            _slot: slot,
+        }
+    }
+
+    /// Wakes the bin's sessions: there is something new to relay.
+    pub fn notify(&self, bin: Uuid) {
+        if let Some(sessions) = self.lock().bins.get(&bin) {
+            for s in sessions.values() {
+                s.wake.notify_one();
+            }
+        }
+    }
+
+    /// True when a passthrough tunnel of the bin is connected.
+    pub fn has_passthrough(&self, bin: Uuid) -> bool {
+        self.lock()
+            .bins
+            .get(&bin)
+            .is_some_and(|s| s.values().any(|s| s.passthrough))
+    }
+
+    /// Names of the bin's connected tunnels.
+    pub fn connected(&self, bin: Uuid) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .lock()
+            .bins
+            .get(&bin)
+            .map(|s| s.keys().cloned().collect())
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    /// How many tunnels are connected, over all bins.
+    pub fn connected_count(&self) -> usize {
+        self.lock().bins.values().map(HashMap::len).sum()
+    }
+
+    /// Asks each connected tunnel of the bin to relay a request again;
+    /// returns the tunnel names asked with a receiver for each answer.
+    pub fn replay(
+        &self,
+        bin: Uuid,
+        request_id: i64,
+    ) -> Vec<(String, oneshot::Receiver<RelayResponse>)> {
+        let inner = self.lock();
+        let Some(sessions) = inner.bins.get(&bin) else {
+            return Vec::new();
+        };
+        sessions
+            .iter()
+            .filter_map(|(name, s)| {
+                let (reply, rx) = oneshot::channel();
+                s.commands
+                    .try_send(Command::Replay { request_id, reply })
+                    .ok()
+                    .map(|()| (name.clone(), rx))
+            })
+            .collect()
+    }
+
+    /// Registers a capture that waits for the app's answer to `request_id`.
+    pub fn expect_answer(&self, request_id: i64, tx: oneshot::Sender<RelayResponse>) {
+        self.lock().waiters.insert(request_id, tx);
+    }
+
+    /// Hands an app's answer to the capture waiting for it, if any.
+    pub fn answer(&self, request_id: i64, resp: &RelayResponse) {
+        if let Some(tx) = self.lock().waiters.remove(&request_id) {
+            let _ = tx.send(resp.clone());
+        }
+    }
+
+    /// Stops waiting for an answer (timeout, or the tunnel went away).
+    pub fn forget_answer(&self, request_id: i64) {
+        self.lock().waiters.remove(&request_id);
+    }
+}
+
+impl Drop for Attached {
+    fn drop(&mut self) {
+        let mut inner = self.hub.lock();
+        if let Some(sessions) = inner.bins.get_mut(&self.bin) {
+            if sessions
+                .get(&self.name)
+                .is_some_and(|s| s.conn == self.conn)
+            {
+                sessions.remove(&self.name);
+            }
+            if sessions.is_empty() {
+                inner.bins.remove(&self.bin);
+            }
+        }
+    }
+}

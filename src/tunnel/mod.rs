@@ -1,0 +1,86 @@
+//! The tunnel: `hookwire tunnel` holds one WebSocket to the server and
+//! relays each captured request to a local app.
+//!
+//! - [`protocol`]: the wire format, limits and timeouts.
+//! - [`hub`]: the server's registry of connected tunnels.
+//! - [`session`]: the server side of one connection.
+//! - [`client`]: the `hookwire tunnel` command.
+//! - [`relay`]: the client's calls to the local app.
+
+pub mod client;
+pub mod hub;
+pub mod protocol;
+pub mod relay;
+pub mod session;
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use serde::Deserialize;
+
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::web::inspector::bin_id;
+
+/// Query of the tunnel upgrade.
+#[derive(Debug, Deserialize)]
+pub struct UpgradeParams {
+    /// Protocol version the client speaks.
+    v: Option<u8>,
+    /// Tunnel name.
+    name: Option<String>,
+    /// `1`: start with the bin's whole history.
+    #[serde(default)]
+    from_start: Option<String>,
+    /// `1`: captures wait for this tunnel's answers.
+    #[serde(default)]
+    passthrough: Option<String>,
+}
+
+fn flag(v: Option<&str>) -> bool {
+    matches!(v, Some("1" | "true" | "yes"))
+}
+
+/// A tunnel name: what `--name` accepts.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// `GET /api/bins/{bin_id}/tunnel`: the WebSocket upgrade.
+pub async fn upgrade(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(p): Query<UpgradeParams>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, AppError> {
+    let bin = bin_id(&id)?;
+    if p.v != Some(protocol::VERSION) {
+        return Err(AppError::BadRequest(format!(
+            "tunnel protocol version {:?} is not supported; this server speaks {}: use the same hookwire version on both sides",
+            p.v,
+            protocol::VERSION
+        )));
+    }
+    let name = p.name.unwrap_or_else(|| "default".into());
+    if !valid_name(&name) {
+        return Err(AppError::BadRequest(
+            "tunnel name must be 1-64 letters, digits, '-', '_' or '.' (--name)".into(),
+        ));
+    }
+    state.bin_response(bin).await?;
+    let max = protocol::max_message(state.config.max_body_bytes);
+    let params = session::Params {
+        bin,
+        name,
+        from_start: flag(p.from_start.as_deref()),
+        passthrough: flag(p.passthrough.as_deref()),
+    };
+    Ok(ws
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| session::run(state, socket, params)))
+}

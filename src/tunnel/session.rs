@@ -1,0 +1,359 @@
+//! The server side of one tunnel connection: streams the bin's requests the
+//! tunnel has not had (backlog first, then live), records each answer as a
+//! delivery together with the tunnel's new position, and hands answers to
+//! waiting passthrough captures.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Instant;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use tokio::sync::{Semaphore, oneshot};
+use tokio::task::JoinSet;
+use uuid::Uuid;
+
+use super::hub::Command;
+use super::protocol::{
+    DEAD_AFTER, Frame, Hello, MAX_IN_FLIGHT, PING_EVERY, ProtocolError, RelayRequest, RelayResponse,
+};
+use crate::model::{CapturedRequest, Delivery, now_millis};
+use crate::state::AppState;
+
+/// Delivery records written at once per session: bounds memory when the
+/// client answers faster than the database commits.
+const RECORDS_IN_FLIGHT: usize = 256;
+
+/// WebSocket close codes (RFC 6455 §7.4.1).
+const CLOSE_NORMAL: u16 = 1000;
+const CLOSE_PROTOCOL: u16 = 1002;
+const CLOSE_ERROR: u16 = 1011;
+
+/// Who a session relays for.
+pub struct Params {
+    /// The bin.
+    pub bin: Uuid,
+    /// The tunnel's name.
+    pub name: String,
+    /// Start with the bin's whole history.
+    pub from_start: bool,
+    /// Captures wait for this tunnel's answers.
+    pub passthrough: bool,
+}
+
+/// A relay the client has not answered yet.
+struct InFlight {
+    request_id: i64,
+    /// Set for replays: who waits for the answer.
+    replay: Option<oneshot::Sender<RelayResponse>>,
+}
+
+/// Why a session ended, for the log and the close frame.
+enum End {
+    ClientClosed,
+    Replaced,
+    Dead,
+    Protocol(ProtocolError),
+    Store(String),
+    ServerStopping,
+}
+
+struct Session {
+    state: AppState,
+    bin: Uuid,
+    name: String,
+    socket: WebSocket,
+    /// Highest request id sent in the live stream.
+    last_sent: i64,
+    /// Ids sent in the live stream and not answered yet.
+    live: BTreeSet<i64>,
+    in_flight: HashMap<u64, InFlight>,
+    next_seq: u64,
+    /// True while the database may hold requests not yet sent.
+    behind: bool,
+    records: JoinSet<()>,
+    record_slots: std::sync::Arc<Semaphore>,
+    last_heard: Instant,
+}
+
+/// Runs one tunnel connection to its end.
+pub async fn run(state: AppState, socket: WebSocket, p: Params) {
+    let slot = state.hub.claim(p.bin, &p.name).await;
+    let through = match state
+        .store
+        .open_tunnel(p.bin, p.name.clone(), p.from_start)
+        .await
+    {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(error = %e, "opening tunnel failed");
+            let mut socket = socket;
+            let _ = socket
+                .send(close(
+                    CLOSE_ERROR,
+                    "server database error; reconnecting may help",
+                ))
+                .await;
+            return;
+        }
+    };
+    let mut attached = state.hub.attach(p.bin, &p.name, p.passthrough, slot);
+    tracing::info!(bin = %p.bin, tunnel = %p.name, through, passthrough = p.passthrough, "tunnel connected");
+    let mut s = Session {
+        state,
+        bin: p.bin,
+        name: p.name,
+        socket,
+        last_sent: through,
+        live: BTreeSet::new(),
+        in_flight: HashMap::new(),
+        next_seq: 0,
+        behind: true,
+        records: JoinSet::new(),
+        record_slots: std::sync::Arc::new(Semaphore::new(RECORDS_IN_FLIGHT)),
+        last_heard: Instant::now(),
+    };
+    let hello = Frame::Hello(Hello {
+        tunnel: s.name.clone(),
+        bin_id: s.bin.to_string(),
+        delivered_through: through,
+        passthrough: p.passthrough,
+        max_in_flight: MAX_IN_FLIGHT,
+    });
+    let end = match s.send(hello).await {
+        Ok(()) => s.serve(&mut attached).await,
+        Err(e) => e,
+    };
+    let (code, reason) = match &end {
+        End::ClientClosed => (None, String::new()),
+        End::Replaced => (
+            Some(CLOSE_NORMAL),
+            "replaced by a newer connection with the same --name".into(),
+        ),
+        End::ServerStopping => (Some(CLOSE_NORMAL), "server shutting down".into()),
+        End::Dead => (None, "no message for 30 s".into()),
+        End::Protocol(e) => (Some(CLOSE_PROTOCOL), format!("protocol error: {e}")),
+        End::Store(e) => (Some(CLOSE_ERROR), format!("server database error: {e}")),
+    };
+    match &end {
+        End::Protocol(_) | End::Store(_) | End::Dead => {
+            tracing::warn!(bin = %s.bin, tunnel = %s.name, %reason, "tunnel closed");
+        }
+        _ => tracing::info!(bin = %s.bin, tunnel = %s.name, %reason, "tunnel closed"),
+    }
+    if let Some(code) = code {
+        let _ = tokio::time::timeout(PING_EVERY, s.socket.send(close(code, &reason))).await;
+    }
+    // Captures waiting on this tunnel fall back to the bin's response now
+    // rather than at their deadline.
+    for f in s.in_flight.values() {
+        s.state.hub.forget_answer(f.request_id);
+    }
+    // Every answer received is recorded before the name is free again, so
+    // a reconnect resumes exactly after it.
+    while s.records.join_next().await.is_some() {}
+    drop(attached);
+}
+
+fn close(code: u16, reason: &str) -> Message {
+    // Close reasons are limited to 123 bytes.
+    let mut end = reason.len().min(120);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason[..end].into(),
+    }))
+}
+
+impl Session {
+    async fn serve(&mut self, attached: &mut super::hub::Attached) -> End {
+        let mut ping = tokio::time::interval(PING_EVERY);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut stopping = self.state.stopping.subscribe();
+        loop {
+            if *stopping.borrow_and_update() {
+                return End::ServerStopping;
+            }
+            if let Err(end) = self.fill_window().await {
+                return end;
+            }
+            tokio::select! {
+                () = attached.wake.notified() => self.behind = true,
+                cmd = attached.commands.recv() => match cmd {
+                    Some(Command::Replay { request_id, reply }) => {
+                        if let Err(end) = self.replay(request_id, reply).await {
+                            return end;
+                        }
+                    }
+                    Some(Command::Replaced) | None => return End::Replaced,
+                },
+                msg = self.socket.recv() => {
+                    self.last_heard = Instant::now();
+                    match msg {
+                        Some(Ok(Message::Binary(bytes))) => match Frame::decode(bytes) {
+                            Ok(Frame::Response(r)) => {
+                                if let Err(end) = self.answered(r).await {
+                                    return end;
+                                }
+                            }
+                            Ok(_) => return End::Protocol(ProtocolError::Meta("only response messages go client to server".into())),
+                            Err(e) => return End::Protocol(e),
+                        },
+                        Some(Ok(Message::Text(_))) => return End::Protocol(ProtocolError::Text),
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                        Some(Ok(Message::Close(_))) | None => return End::ClientClosed,
+                        Some(Err(e)) => {
+                            tracing::debug!(error = %e, "tunnel read failed");
+                            return End::ClientClosed;
+                        }
+                    }
+                }
+                _ = ping.tick() => {
+                    if self.last_heard.elapsed() > DEAD_AFTER {
+                        return End::Dead;
+                    }
+                    if self.socket_send(Message::Ping(Default::default())).await.is_err() {
+                        return End::Dead;
+                    }
+                }
+                _ = stopping.changed() => return End::ServerStopping,
+            }
+        }
+    }
+
+    /// Sends stored requests while the window has room and the database
+    /// may hold more.
+    async fn fill_window(&mut self) -> Result<(), End> {
+        while self.behind && self.live.len() < MAX_IN_FLIGHT {
+            let room = MAX_IN_FLIGHT - self.live.len();
+            let batch = self
+                .state
+                .store
+                .pending(self.bin, self.name.clone(), self.last_sent, room)
+                .await
+                .map_err(|e| End::Store(e.to_string()))?;
+            self.behind = batch.len() == room;
+            for r in batch {
+                self.last_sent = r.id;
+                self.live.insert(r.id);
+                self.relay(r, None).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn replay(
+        &mut self,
+        request_id: i64,
+        reply: oneshot::Sender<RelayResponse>,
+    ) -> Result<(), End> {
+        match self.state.store.request(self.bin, request_id).await {
+            Ok(Some(r)) => self.relay(r, Some(reply)).await,
+            // Deleted meanwhile: dropping `reply` tells the caller.
+            Ok(None) => Ok(()),
+            Err(e) => Err(End::Store(e.to_string())),
+        }
+    }
+
+    async fn relay(
+        &mut self,
+        r: CapturedRequest,
+        replay: Option<oneshot::Sender<RelayResponse>>,
+    ) -> Result<(), End> {
+        self.next_seq += 1;
+        let seq = self.next_seq;
+        let frame = Frame::Request(RelayRequest {
+            seq,
+            request_id: r.id,
+            method: r.req.method,
+            path: r.req.path,
+            query: r.req.query,
+            headers: r.req.headers,
+            replay: replay.is_some(),
+            body: r.req.body,
+        });
+        self.in_flight.insert(
+            seq,
+            InFlight {
+                request_id: r.id,
+                replay,
+            },
+        );
+        self.send(frame).await
+    }
+
+    /// The client answered: hand the answer on and record it.
+    async fn answered(&mut self, resp: RelayResponse) -> Result<(), End> {
+        let Some(f) = self.in_flight.remove(&resp.seq) else {
+            return Err(End::Protocol(ProtocolError::Meta(format!(
+                "answer to unknown seq {}",
+                resp.seq
+            ))));
+        };
+        let replay = f.replay.is_some();
+        let through = if replay {
+            None
+        } else {
+            self.live.remove(&f.request_id);
+            self.state.hub.answer(f.request_id, &resp);
+            // Everything below the oldest unanswered request is delivered.
+            Some(
+                self.live
+                    .first()
+                    .map_or(self.last_sent, |oldest| oldest - 1),
+            )
+        };
+        let delivery = Delivery {
+            tunnel: self.name.clone(),
+            replay,
+            status: resp.status,
+            headers: resp.headers.clone(),
+            body: resp.body.clone(),
+            latency_ms: resp.latency_ms,
+            delivered_at: now_millis(),
+            error: resp.error.clone(),
+        };
+        if let Some(reply) = f.replay {
+            let _ = reply.send(resp);
+        }
+        let permit = self
+            .record_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| End::Store("recorder closed".into()))?;
+        let (store, metrics, bin) = (
+            self.state.store.clone(),
+            self.state.metrics.clone(),
+            self.bin,
+        );
+        let request_id = f.request_id;
+        self.records.spawn(async move {
+            let _permit = permit;
+            if let Err(e) = store
+                .record_delivery(bin, request_id, delivery, through)
+                .await
+            {
+                metrics.db_error();
+                tracing::error!(error = %e, request_id, "recording a delivery failed");
+            }
+        });
+        // Reap finished recorders so the set stays small.
+        while self.records.try_join_next().is_some() {}
+        Ok(())
+    }
+
+    async fn send(&mut self, frame: Frame) -> Result<(), End> {
+        self.socket_send(Message::Binary(frame.encode().into()))
+            .await
+    }
+
+    /// Sends with a deadline: a peer that stopped reading is dead.
+    async fn socket_send(&mut self, msg: Message) -> Result<(), End> {
+        match tokio::time::timeout(DEAD_AFTER, self.socket.send(msg)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(End::ClientClosed),
+            Err(_) => Err(End::Dead),
+        }
+    }
+}
