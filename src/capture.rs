@@ -63,7 +63,7 @@ pub async fn capture(State(state): State<AppState>, req: Request) -> Response {
                 AppError::PayloadTooLarge(_) => state.metrics.rejected(Reject::BodyTooLarge),
                 AppError::BadRequest(_) => state.metrics.rejected(Reject::BadBody),
                 AppError::Store(_) => state.metrics.db_error(),
-                AppError::Forbidden(_) | AppError::Conflict(_) => {}
+                AppError::Forbidden(_) | AppError::Conflict(_) | AppError::Unauthorized(_) => {}
             }
             e.into_response()
         }

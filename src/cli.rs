@@ -140,6 +140,11 @@ pub struct ServeArgs {
     /// Purge requests older than this (e.g. 12h, 7d, 30d); "off" keeps them.
     #[arg(long, env = "HOOKWIRE_RETENTION", default_value = "7d", value_parser = parse_retention)]
     pub retention: Retention,
+
+    /// Require this token for the inspector (login page), the API and
+    /// tunnels (Authorization: Bearer). Capture URLs stay public.
+    #[arg(long, env = "HOOKWIRE_ACCESS_TOKEN", hide_env_values = true)]
+    pub access_token: Option<String>,
 }
 
 /// Flags of `hookwire new`.
@@ -186,6 +191,11 @@ impl ServeArgs {
             max_body_bytes: self.max_body_bytes,
             max_requests_per_bin: self.max_requests_per_bin,
             retention: self.retention.0,
+            access_token: self
+                .access_token
+                .as_deref()
+                .filter(|t| !t.is_empty())
+                .map(crate::config::Secret::new),
         }
     }
 }

@@ -17,6 +17,30 @@ pub struct ServerConfig {
     pub max_requests_per_bin: u64,
     /// Requests older than this are purged; `None` keeps them forever.
     pub retention: Option<Duration>,
+    /// Protects the inspector, the API and tunnels; captures stay public.
+    pub access_token: Option<Secret>,
+}
+
+/// A secret whose `Debug` never shows it, so it cannot leak into logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value, for comparing or sending; never for printing.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(****)")
+    }
 }
 
 impl Default for ServerConfig {
@@ -27,6 +51,7 @@ impl Default for ServerConfig {
             max_body_bytes: 10 * 1024 * 1024,
             max_requests_per_bin: 10_000,
             retention: Some(Duration::from_secs(7 * 24 * 3600)),
+            access_token: None,
         }
     }
 }

@@ -20,6 +20,9 @@ pub enum AppError {
     /// 413: a body over `--max-body-bytes`.
     #[error("request body is larger than the server's limit of {0} bytes (--max-body-bytes)")]
     PayloadTooLarge(usize),
+    /// 401: the access token is missing or wrong.
+    #[error("{0}")]
+    Unauthorized(String),
     /// 409: the action needs something that is not there (a tunnel).
     #[error("{0}")]
     Conflict(String),
@@ -47,6 +50,7 @@ impl AppError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Store(StoreError::Closed) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

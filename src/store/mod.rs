@@ -4,6 +4,7 @@
 //! Every rusqlite call runs off the async runtime: writes on the writer
 //! thread, reads on `spawn_blocking` with a pooled read connection.
 
+mod checkpoint;
 mod queries;
 mod readers;
 mod schema;
@@ -49,6 +50,7 @@ pub struct StoreLimits {
 pub struct Store {
     writer: Writer,
     readers: Arc<Readers>,
+    _checkpointer: Arc<checkpoint::Checkpointer>,
 }
 
 /// How many read connections run queries at once: enough for the inspector
@@ -66,12 +68,15 @@ impl Store {
         let mut conn = Connection::open(path)?;
         schema::configure(&conn)?;
         schema::migrate(&mut conn)?;
-        let (writer, join) = Writer::start(conn, limits);
+        conn.pragma_update(None, "wal_autocheckpoint", checkpoint::WRITER_FALLBACK_PAGES)?;
+        let checkpointer = checkpoint::Checkpointer::start(path)?;
         let readers = Readers::open(path, READERS)?;
+        let (writer, join) = Writer::start(conn, limits);
         Ok((
             Self {
                 writer,
                 readers: Arc::new(readers),
+                _checkpointer: Arc::new(checkpointer),
             },
             join,
         ))

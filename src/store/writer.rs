@@ -2,6 +2,11 @@
 //! batches whatever jobs are queued into one transaction (group commit):
 //! under load one fsync-free WAL commit serves hundreds of captures, and each
 //! caller is answered only after the commit that holds its write.
+//!
+//! Jobs are single statements or tolerate being partly applied when a
+//! later statement fails: a savepoint per job would copy every page it
+//! touches to a sub-journal, on the hot path, for an error that in practice
+//! fails the whole commit anyway.
 
 use std::collections::HashMap;
 
@@ -26,6 +31,9 @@ pub(super) struct WriterState {
     /// Request count per bin, loaded on first capture; lets the per-bin cap
     /// cost nothing until a bin is full.
     counts: HashMap<Uuid, u64>,
+    /// Bins over the cap in the batch under way: trimmed once, just before
+    /// the commit, so a burst of k captures costs one delete of k rows.
+    over_cap: Vec<Uuid>,
 }
 
 impl WriterState {
@@ -37,6 +45,25 @@ impl WriterState {
     /// Drops every cached count (after a purge or a failed commit).
     pub(super) fn forget_all(&mut self) {
         self.counts.clear();
+    }
+
+    /// Deletes the oldest requests of each bin the batch took over its cap.
+    fn trim(&mut self, tx: &Connection) -> Result<(), StoreError> {
+        let cap = self.limits.max_requests_per_bin;
+        for id in self.over_cap.drain(..) {
+            let Some(count) = self.counts.get_mut(&id) else {
+                continue;
+            };
+            if *count > cap {
+                tx.prepare_cached(
+                    "DELETE FROM requests WHERE id IN
+                       (SELECT id FROM requests WHERE bin_id = ?1 ORDER BY id LIMIT ?2)",
+                )?
+                .execute(params![id.hyphenated().to_string(), *count - cap])?;
+                *count = cap;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -59,7 +86,7 @@ where
 {
     fn run(&mut self, tx: &Connection, state: &mut WriterState) {
         if let Some(f) = self.f.take() {
-            self.out = Some(in_savepoint(tx, |tx| f(tx, state)));
+            self.out = Some(f(tx, state));
         }
     }
 
@@ -71,21 +98,6 @@ where
         // The caller may have gone (client hung up); the write stands.
         let _ = self.reply.send(out);
     }
-}
-
-/// Runs `f` so that a failing job undoes only its own writes, never the
-/// other jobs of its batch.
-fn in_savepoint<T>(
-    tx: &Connection,
-    f: impl FnOnce(&Connection) -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
-    tx.prepare_cached("SAVEPOINT job")?.execute([])?;
-    let out = f(tx);
-    if out.is_err() {
-        tx.prepare_cached("ROLLBACK TO job")?.execute([])?;
-    }
-    tx.prepare_cached("RELEASE job")?.execute([])?;
-    out
 }
 
 /// Handle to the writer thread; the thread ends when every handle is gone
@@ -104,6 +116,7 @@ impl Writer {
         let state = WriterState {
             limits,
             counts: HashMap::new(),
+            over_cap: Vec::new(),
         };
         let join = std::thread::Builder::new()
             .name("hookwire-writer".into())
@@ -163,6 +176,7 @@ fn run_batch(
     for job in batch.iter_mut() {
         job.run(&tx, state);
     }
+    state.trim(&tx).map_err(|e| e.to_string())?;
     tx.commit().map_err(|e| e.to_string())
 }
 
@@ -197,12 +211,13 @@ pub(super) fn insert_request(
         return Ok(None);
     }
     let id = tx.last_insert_rowid();
-    enforce_cap(tx, state, r.bin_id, &bin)?;
+    count_capture(tx, state, r.bin_id, &bin)?;
     Ok(Some(id))
 }
 
-/// Keeps a bin at its newest `max_requests_per_bin` requests.
-fn enforce_cap(
+/// Counts a capture against its bin's cap; a bin over it is trimmed at the
+/// end of the batch (see [`WriterState::trim`]).
+fn count_capture(
     tx: &Connection,
     state: &mut WriterState,
     id: Uuid,
@@ -225,13 +240,8 @@ fn enforce_cap(
             c
         }
     };
-    if count > cap {
-        tx.prepare_cached(
-            "DELETE FROM requests WHERE id IN
-               (SELECT id FROM requests WHERE bin_id = ?1 ORDER BY id LIMIT ?2)",
-        )?
-        .execute(params![bin, count - cap])?;
-        state.counts.insert(id, cap);
+    if count > cap && !state.over_cap.contains(&id) {
+        state.over_cap.push(id);
     }
     Ok(())
 }

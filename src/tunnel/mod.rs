@@ -15,6 +15,7 @@ pub mod session;
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 
@@ -55,9 +56,17 @@ pub async fn upgrade(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(p): Query<UpgradeParams>,
+    headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, AppError> {
     let bin = bin_id(&id)?;
+    // A page on another site must not ride a signed-in browser's cookie
+    // into a tunnel (browsers send Origin on WebSocket upgrades).
+    if crate::web::guard::is_cross_site(&state, &headers) {
+        return Err(AppError::Forbidden(
+            "cross-site WebSocket refused: tunnels connect with `hookwire tunnel`".into(),
+        ));
+    }
     if p.v != Some(protocol::VERSION) {
         return Err(AppError::BadRequest(format!(
             "tunnel protocol version {:?} is not supported; this server speaks {}: use the same hookwire version on both sides",

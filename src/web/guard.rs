@@ -44,7 +44,8 @@ pub async fn same_origin(State(state): State<AppState>, req: Request, next: Next
     next.run(req).await
 }
 
-fn is_cross_site(state: &AppState, headers: &HeaderMap) -> bool {
+/// True when a browser says the request comes from another site.
+pub fn is_cross_site(state: &AppState, headers: &HeaderMap) -> bool {
     if let Some(site) = headers.get("sec-fetch-site") {
         return !matches!(site.as_bytes(), b"same-origin" | b"none");
     }

@@ -4,8 +4,9 @@
 
 pub mod api;
 pub mod assets;
+pub mod auth;
 mod body_view;
-mod guard;
+pub mod guard;
 pub mod inspector;
 pub mod pages;
 
@@ -19,7 +20,8 @@ use crate::state::AppState;
 
 /// The inspector, API, static and operational routes.
 pub fn router(state: AppState) -> Router<AppState> {
-    Router::new()
+    // Behind the access token, when the server has one.
+    let protected = Router::new()
         .route("/", get(pages::home))
         .route("/bins", post(pages::create_bin))
         .route("/bins/{bin_id}", get(inspector::page))
@@ -31,9 +33,17 @@ pub fn router(state: AppState) -> Router<AppState> {
             post(inspector::delete_request),
         )
         .merge(api::router())
+        .route("/metrics", get(metrics))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require,
+        ));
+    Router::new()
+        .merge(protected)
+        .route("/login", get(auth::login_page).post(auth::login))
+        .route("/logout", post(auth::logout))
         .route("/static/{hash}/{file}", get(assets::serve))
         .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
         .layer(axum::middleware::from_fn_with_state(
             state,
             guard::same_origin,

@@ -15,6 +15,8 @@ pub struct Layout {
     pub css: String,
     /// Hashed URL of the script.
     pub js: String,
+    /// The server has an access token: show "Sign out".
+    pub auth: bool,
 }
 
 impl Layout {
@@ -23,6 +25,7 @@ impl Layout {
         Self {
             css: state.assets.url("style.css"),
             js: state.assets.url("app.js"),
+            auth: state.config.access_token.is_some(),
         }
     }
 }

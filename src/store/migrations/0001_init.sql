@@ -22,4 +22,3 @@ CREATE TABLE requests (
     body        BLOB NOT NULL
 );
 CREATE INDEX requests_by_bin ON requests(bin_id, id);
-CREATE INDEX requests_by_time ON requests(received_at);

@@ -1,0 +1,998 @@
+//! The tunnel (SPEC §4): `hookwire tunnel` as the real binary, relaying a
+//! bin's requests to a real local HTTP app. Byte-exact relay, nothing lost
+//! across disconnects, exactly once across graceful restarts, at least once
+//! across `kill -9`, retries while the app is down, passthrough, replay, and
+//! malformed frames closing only their own tunnel.
+
+mod common;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io::{BufRead as _, BufReader, Read};
+use std::net::SocketAddr;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use common::{TestServer, json};
+use futures_util::{SinkExt as _, StreamExt as _};
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_tungstenite::tungstenite::{self, Message, protocol::frame::coding::CloseCode};
+
+/// Upper bound of every wait for an event.
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Headers that describe the hop, not the request: never relayed as-is.
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "content-length",
+];
+
+// ---------------------------------------------------------------------------
+// Waiting
+// ---------------------------------------------------------------------------
+
+/// Polls `check` until it yields a value; panics with `what` after [`WAIT`].
+async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {WAIT:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until the bin's connected tunnels are exactly `want`.
+async fn wait_tunnels(s: &TestServer, bin: &str, want: &[&str]) {
+    let path = format!("/api/bins/{bin}");
+    eventually(&format!("tunnels of {bin} to be {want:?}"), || async {
+        let v = s.get_json(&path, 200).await;
+        (v["tunnels"] == json!(want)).then_some(())
+    })
+    .await;
+}
+
+/// Waits until stored request `id` has at least `n` deliveries; returns them.
+async fn wait_deliveries(s: &TestServer, bin: &str, id: i64, n: usize) -> Vec<Value> {
+    let path = format!("/api/bins/{bin}/requests/{id}");
+    eventually(&format!("{n} deliveries of request {id}"), || async {
+        let v = s.get_json(&path, 200).await;
+        let d = v["deliveries"].as_array().expect("deliveries").clone();
+        (d.len() >= n).then_some(d)
+    })
+    .await
+}
+
+/// Waits until every request of the bin has a live (non-replay) delivery
+/// by `tunnel`; returns the requests, oldest first.
+async fn wait_all_delivered(s: &TestServer, bin: &str, tunnel: &str) -> Vec<Value> {
+    eventually(
+        &format!("every request delivered by {tunnel:?}"),
+        || async {
+            let mut all = s.requests(bin).await;
+            all.reverse();
+            all.iter()
+                .all(|r| {
+                    r["deliveries"]
+                        .as_array()
+                        .expect("deliveries")
+                        .iter()
+                        .any(|d| d["tunnel"] == tunnel && d["replay"] == false)
+                })
+                .then_some(all)
+        },
+    )
+    .await
+}
+
+// ---------------------------------------------------------------------------
+// The local app
+// ---------------------------------------------------------------------------
+
+/// One request as the local app received it.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    /// Path and query, as on the request line.
+    target: String,
+    /// In the order hyper reports them (duplicates kept, in order).
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Seen {
+    fn header_values(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// The `x-hookwire-request-id` it carried (exactly one).
+    fn request_id(&self) -> i64 {
+        let ids = self.header_values("x-hookwire-request-id");
+        assert_eq!(ids.len(), 1, "one x-hookwire-request-id: {self:?}");
+        ids[0].parse().expect("integer request id")
+    }
+
+    /// The counter of a body like `{"n":7}`.
+    fn counter(&self) -> u64 {
+        let v: Value = serde_json::from_slice(&self.body).expect("JSON body");
+        v["n"].as_u64().expect("n")
+    }
+}
+
+/// What the app answers.
+#[derive(Debug, Clone)]
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    /// Pause after recording a request, before answering.
+    delay: Duration,
+}
+
+impl Default for Answer {
+    fn default() -> Self {
+        Self {
+            status: 201,
+            headers: vec![("x-app".into(), "yes".into())],
+            body: b"hello".to_vec(),
+            delay: Duration::ZERO,
+        }
+    }
+}
+
+struct AppShared {
+    seen: Mutex<Vec<Seen>>,
+    /// How many requests arrived so far.
+    count: watch::Sender<usize>,
+    answer: Mutex<Answer>,
+}
+
+/// A real HTTP/1 app on 127.0.0.1: records every request, answers with
+/// [`Answer`]. Stopping closes the listener and every open connection;
+/// `restart` listens on the same port again.
+struct LocalApp {
+    addr: SocketAddr,
+    shared: Arc<AppShared>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl LocalApp {
+    async fn start() -> Self {
+        Self::start_with(Answer::default()).await
+    }
+
+    async fn start_with(answer: Answer) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind app");
+        let addr = listener.local_addr().expect("app addr");
+        let shared = Arc::new(AppShared {
+            seen: Mutex::new(Vec::new()),
+            count: watch::channel(0).0,
+            answer: Mutex::new(answer),
+        });
+        let task = tokio::spawn(serve_app(listener, shared.clone()));
+        Self {
+            addr,
+            shared,
+            task: Some(task),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Closes the listener and all connections; waits until they are gone.
+    async fn stop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+
+    /// Listens on the same port again.
+    async fn restart(&mut self) {
+        self.stop().await;
+        let listener = TcpListener::bind(self.addr).await.expect("rebind app");
+        self.task = Some(tokio::spawn(serve_app(listener, self.shared.clone())));
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.shared.seen.lock().expect("lock").clone()
+    }
+
+    fn set_delay(&self, delay: Duration) {
+        self.shared.answer.lock().expect("lock").delay = delay;
+    }
+
+    /// Waits until at least `n` requests arrived; returns all of them.
+    async fn wait_for(&self, n: usize) -> Vec<Seen> {
+        let mut rx = self.shared.count.subscribe();
+        let waited = tokio::time::timeout(WAIT, rx.wait_for(|c| *c >= n)).await;
+        let seen = self.seen();
+        assert!(
+            waited.is_ok(),
+            "timed out waiting for the app to receive {n} requests; it got {}",
+            seen.len()
+        );
+        seen
+    }
+}
+
+impl Drop for LocalApp {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Accept loop; the connections live in a `JoinSet` owned by this task, so
+/// aborting it closes them too.
+async fn serve_app(listener: TcpListener, shared: Arc<AppShared>) {
+    let mut conns = JoinSet::new();
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let shared = shared.clone();
+        conns.spawn(async move {
+            let service = hyper::service::service_fn(move |req| answer(shared.clone(), req));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+        while conns.try_join_next().is_some() {}
+    }
+}
+
+async fn answer(
+    shared: Arc<AppShared>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = req.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    let seen = Seen {
+        method: parts.method.as_str().to_owned(),
+        target: parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_default(),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body: body.to_vec(),
+    };
+    shared.seen.lock().expect("lock").push(seen);
+    shared.count.send_modify(|c| *c += 1);
+    let a = shared.answer.lock().expect("lock").clone();
+    if !a.delay.is_zero() {
+        tokio::time::sleep(a.delay).await;
+    }
+    let mut res = Response::new(Full::new(Bytes::from(a.body)));
+    *res.status_mut() = StatusCode::from_u16(a.status).expect("status");
+    for (n, v) in &a.headers {
+        res.headers_mut().append(
+            HeaderName::from_bytes(n.as_bytes()).expect("header name"),
+            HeaderValue::from_str(v).expect("header value"),
+        );
+    }
+    Ok(res)
+}
+
+// ---------------------------------------------------------------------------
+// The tunnel client (the real binary)
+// ---------------------------------------------------------------------------
+
+type Lines = Arc<Mutex<Vec<String>>>;
+
+/// `hookwire tunnel` running as a child process; killed on drop.
+struct Tunnel {
+    child: Child,
+    stdout: Lines,
+    stderr: Lines,
+}
+
+/// Keeps reading a pipe into `lines` so the child never blocks on it.
+fn drain(pipe: impl Read + Send + 'static, lines: Lines) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).split(b'\n') {
+            let Ok(line) = line else { break };
+            lines
+                .lock()
+                .expect("lock")
+                .push(String::from_utf8_lossy(&line).into_owned());
+        }
+    });
+}
+
+impl Tunnel {
+    fn start(s: &TestServer, bin: &str, app: &LocalApp, name: &str, flags: &[&str]) -> Self {
+        let mut cmd = Command::new(common::binary());
+        cmd.arg("tunnel")
+            .arg(s.url(&format!("/{bin}")))
+            .args(["--to", &app.url(), "--name", name])
+            .args(flags)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for var in [
+            "HOOKWIRE_TO",
+            "HOOKWIRE_ACCESS_TOKEN",
+            "HOOKWIRE_PASSTHROUGH",
+            "HOOKWIRE_TUNNEL_NAME",
+            "HOOKWIRE_FROM_START",
+            "HOOKWIRE_MAX_BODY_BYTES",
+        ] {
+            cmd.env_remove(var);
+        }
+        let mut child = cmd.spawn().expect("start hookwire tunnel");
+        let (stdout, stderr) = (Lines::default(), Lines::default());
+        drain(child.stdout.take().expect("stdout"), stdout.clone());
+        drain(child.stderr.take().expect("stderr"), stderr.clone());
+        Self {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Starts a client and waits until the server lists it as connected.
+    async fn connect(
+        s: &TestServer,
+        bin: &str,
+        app: &LocalApp,
+        name: &str,
+        flags: &[&str],
+    ) -> Self {
+        let t = Self::start(s, bin, app, name, flags);
+        wait_tunnels(s, bin, &[name]).await;
+        t
+    }
+
+    fn stdout(&self) -> Vec<String> {
+        self.stdout.lock().expect("lock").clone()
+    }
+
+    fn stderr(&self) -> Vec<String> {
+        self.stderr.lock().expect("lock").clone()
+    }
+
+    /// Ctrl-C.
+    fn interrupt(&self) {
+        let ok = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(ok.success(), "kill -INT failed");
+    }
+
+    /// `kill -9`.
+    fn kill9(&mut self) {
+        self.child.kill().expect("kill -9");
+    }
+
+    /// Waits (bounded) for the process to exit.
+    async fn exited(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "tunnel client did not exit; stderr: {:#?}",
+                self.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// SIGINT, then waits for a clean exit.
+    async fn stop(mut self) {
+        self.interrupt();
+        let status = self.exited().await;
+        assert!(
+            status.success(),
+            "graceful stop exits 0, got {status}; stderr: {:#?}",
+            self.stderr()
+        );
+    }
+}
+
+impl Drop for Tunnel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Captures
+// ---------------------------------------------------------------------------
+
+/// Captures `{"n":i}` for each `i` in `range`, one after the other; returns
+/// the stored ids in order.
+async fn capture_numbered(
+    s: &TestServer,
+    bin: &str,
+    range: std::ops::Range<u64>,
+) -> Vec<(u64, i64)> {
+    let url = s.url(&format!("/{bin}/seq"));
+    let mut ids = Vec::new();
+    for n in range {
+        let res = s
+            .client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(format!("{{\"n\":{n}}}"))
+            .send()
+            .await
+            .expect("capture");
+        assert_eq!(res.status(), 200);
+        ids.push((n, common::request_id(&res)));
+    }
+    ids
+}
+
+/// The (counter, request id) pairs the app received, in arrival order.
+fn received(seen: &[Seen]) -> Vec<(u64, i64)> {
+    seen.iter().map(|r| (r.counter(), r.request_id())).collect()
+}
+
+// ---------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relays_method_path_query_headers_and_body_byte_for_byte() {
+    let s = TestServer::spawn().await;
+    let bin = s.new_bin().await;
+    // The app answers with bytes that are not UTF-8 either.
+    let app = LocalApp::start_with(Answer {
+        headers: vec![("x-app".into(), "yes".into()), ("x-app".into(), "2".into())],
+        body: vec![0xff, 0x00, b'o', b'k', 0xfe],
+        ..Answer::default()
+    })
+    .await;
+    let tunnel = Tunnel::connect(&s, &bin, &app, "exact", &[]).await;
+
+    let mut binary: Vec<u8> = (0..=255u8).collect();
+    binary.extend_from_slice(b"\xc3\x28 not utf-8 \xed\xa0\x80\xff");
+    let res = s
+        .client
+        .put(s.url(&format!("/{bin}/a/b?x=1&x=2")))
+        .header("content-type", "application/octet-stream")
+        .header("x-dup", "1")
+        .header("X-Mixed-Case", "Value")
+        .header("x-dup", "2")
+        .body(binary.clone())
+        .send()
+        .await
+        .expect("capture binary");
+    assert_eq!(res.status(), 200);
+    let first = common::request_id(&res);
+
+    // A gzip-encoded body stays compressed: relayed as the same bytes.
+    let gzip: Vec<u8> = vec![
+        31, 139, 8, 0, 0, 0, 0, 0, 2, 3, 171, 86, 74, 45, 75, 205, 43, 81, 178, 82, 42, 40, 45,
+        206, 80, 210, 81, 202, 83, 178, 50, 172, 5, 0, 56, 77, 127, 164, 22, 0, 0, 0,
+    ];
+    let res = s
+        .client
+        .post(s.url(&format!("/{bin}/gz")))
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(gzip.clone())
+        .send()
+        .await
+        .expect("capture gzip");
+    assert_eq!(res.status(), 200);
+    let second = common::request_id(&res);
+
+    let seen = app.wait_for(2).await;
+    assert_eq!(seen.len(), 2, "each request once: {seen:#?}");
+    let cases = [
+        (&seen[0], first, "PUT", "/a/b?x=1&x=2", &binary),
+        (&seen[1], second, "POST", "/gz", &gzip),
+    ];
+    for (got, id, method, target, body) in cases {
+        assert_eq!(got.method, method);
+        assert_eq!(got.target, target);
+        assert_eq!(&got.body, body, "body byte for byte");
+        assert_eq!(got.request_id(), id, "x-hookwire-request-id");
+        assert_eq!(
+            got.header_values("content-length"),
+            [body.len().to_string()],
+            "content-length recomputed"
+        );
+        // Every captured header, in order with duplicates, minus the
+        // hop-by-hop ones; nothing else but the id and the length.
+        let stored = s
+            .get_json(&format!("/api/bins/{bin}/requests/{id}"), 200)
+            .await;
+        let captured: Vec<(String, String)> =
+            serde_json::from_value(stored["headers"].clone()).expect("header pairs");
+        let want: Vec<_> = captured
+            .into_iter()
+            .filter(|(n, _)| !HOP_BY_HOP.contains(&n.as_str()))
+            .collect();
+        let relayed: Vec<_> = got
+            .headers
+            .iter()
+            .filter(|(n, _)| n != "content-length" && n != "x-hookwire-request-id")
+            .cloned()
+            .collect();
+        assert_eq!(relayed, want, "relayed headers of request {id}");
+    }
+    assert_eq!(seen[0].header_values("x-dup"), ["1", "2"]);
+    assert_eq!(seen[0].header_values("x-mixed-case"), ["Value"]);
+    assert_eq!(seen[1].header_values("content-encoding"), ["gzip"]);
+
+    // The app's answer is stored as the delivery, bytes included.
+    for id in [first, second] {
+        let d = wait_deliveries(&s, &bin, id, 1).await;
+        assert_eq!(d.len(), 1);
+        let d = &d[0];
+        assert_eq!(d["tunnel"], "exact");
+        assert_eq!(d["replay"], false);
+        assert_eq!(d["status"], 201);
+        assert_eq!(d["error"], Value::Null);
+        assert!(d["latency_ms"].as_f64().expect("latency") >= 0.0);
+        assert!(d["delivered_at"].as_str().expect("time").ends_with('Z'));
+        let headers: Vec<(String, String)> =
+            serde_json::from_value(d["headers"].clone()).expect("header pairs");
+        let app_headers: Vec<_> = headers.iter().filter(|(n, _)| n == "x-app").collect();
+        assert_eq!(
+            app_headers,
+            [
+                &("x-app".into(), "yes".into()),
+                &("x-app".into(), "2".into())
+            ]
+        );
+        assert_eq!(
+            base64::engine::general_purpose::STANDARD
+                .decode(d["body_base64"].as_str().expect("base64"))
+                .expect("valid base64"),
+            [0xff, 0x00, b'o', b'k', 0xfe]
+        );
+        assert_eq!(d["body_text"], Value::Null);
+    }
+
+    // One line per delivery on stdout; the status line on stderr.
+    let out = eventually("two delivery lines on stdout", || async {
+        let out = tunnel.stdout();
+        (out.len() >= 2).then_some(out)
+    })
+    .await;
+    assert!(
+        out[0].contains(" PUT /a/b?x=1&x=2 -> 201 ") && out[0].ends_with(" ms"),
+        "{out:?}"
+    );
+    assert!(out[0].split(' ').next().expect("time").ends_with('Z'));
+    assert!(out[1].contains(" POST /gz -> 201 "), "{out:?}");
+    let connected = format!(
+        "tunnel \"exact\" connected: relaying bin {bin} to {}",
+        app.url()
+    );
+    assert!(
+        tunnel.stderr().iter().any(|l| l.starts_with(&connected)),
+        "{:#?}",
+        tunnel.stderr()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_requests_captured_while_disconnected_arrive_in_order_once() {
+    let s = TestServer::spawn().await;
+    let bin = s.new_bin().await;
+    let app = LocalApp::start().await;
+    // The name's position exists from this first connection on.
+    Tunnel::connect(&s, &bin, &app, "laptop", &[])
+        .await
+        .stop()
+        .await;
+    wait_tunnels(&s, &bin, &[]).await;
+
+    let sent = capture_numbered(&s, &bin, 0..1000).await;
+    assert!(app.seen().is_empty());
+
+    let _tunnel = Tunnel::connect(&s, &bin, &app, "laptop", &[]).await;
+    let seen = app.wait_for(1000).await;
+    let got = received(&seen);
+    assert_eq!(got.len(), sent.len());
+    assert!(got == sent, "all 1,000 in capture order, each once");
+    // Recorded: each request has exactly one delivery, and nothing more
+    // came to the app meanwhile.
+    let stored = wait_all_delivered(&s, &bin, "laptop").await;
+    assert_eq!(stored.len(), 1000);
+    for r in &stored {
+        assert_eq!(r["deliveries"].as_array().expect("deliveries").len(), 1);
+    }
+    assert_eq!(app.seen().len(), 1000);
+}
+
+/// Checks a stream of (counter, id) receptions against what was sent when
+/// a client died once mid-stream: everything at least once, in order
+/// within each connection, and the only duplicates are a tail of the first
+/// connection's deliveries (the requests in flight), at most the window.
+fn check_at_least_once(sent: &[(u64, i64)], got: &[(u64, i64)]) -> usize {
+    let by_id: std::collections::HashMap<i64, u64> = sent.iter().map(|&(n, id)| (id, n)).collect();
+    for (n, id) in got {
+        assert_eq!(by_id.get(id), Some(n), "request {id} carried its own body");
+    }
+    // Split where the ids go back: the second connection starts there.
+    let cut = got
+        .windows(2)
+        .position(|w| w[1].1 <= w[0].1)
+        .map_or(got.len(), |i| i + 1);
+    let (first, second) = got.split_at(cut);
+    assert!(
+        second.windows(2).all(|w| w[0].1 < w[1].1),
+        "the second connection delivers in order: {second:?}"
+    );
+    let dups: Vec<i64> = second
+        .iter()
+        .map(|r| r.1)
+        .filter(|id| first.iter().any(|r| r.1 == *id))
+        .collect();
+    let tail: Vec<i64> = first[first.len() - dups.len()..]
+        .iter()
+        .map(|r| r.1)
+        .collect();
+    assert_eq!(
+        dups, tail,
+        "duplicates are the requests in flight at the kill"
+    );
+    assert!(dups.len() <= 64, "{} duplicates", dups.len());
+    let mut ids: Vec<i64> = got.iter().map(|r| r.1).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let want: Vec<i64> = sent.iter().map(|r| r.1).collect();
+    assert_eq!(ids, want, "every captured request reached the app");
+    dups.len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_stream_loses_nothing_and_repeats_only_in_flight_requests() {
+    let s = TestServer::spawn().await;
+    let bin = s.new_bin().await;
+    let app = LocalApp::start().await;
+    app.set_delay(Duration::from_millis(5));
+    let mut tunnel = Tunnel::connect(&s, &bin, &app, "crashy", &[]).await;
+    let sent = capture_numbered(&s, &bin, 0..200).await;
+    app.wait_for(40).await;
+    tunnel.kill9();
+    tunnel.exited().await;
+    wait_tunnels(&s, &bin, &[]).await;
+    let before = app.seen().len();
+    assert!(before < 200, "killed mid-stream ({before} delivered)");
+
+    let _tunnel = Tunnel::connect(&s, &bin, &app, "crashy", &[]).await;
+    let stored = wait_all_delivered(&s, &bin, "crashy").await;
+    assert_eq!(stored.len(), 200);
+    let dups = check_at_least_once(&sent, &received(&app.seen()));
+    assert_eq!(app.seen().len(), 200 + dups);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_restart_mid_stream_delivers_exactly_once() {
+    let s = TestServer::spawn().await;
+    let bin = s.new_bin().await;
+    let app = LocalApp::start().await;
+    app.set_delay(Duration::from_millis(5));
+    let tunnel = Tunnel::connect(&s, &bin, &app, "calm", &[]).await;
+    let sent = capture_numbered(&s, &bin, 0..200).await;
+    app.wait_for(40).await;
+    tunnel.stop().await;
+    wait_tunnels(&s, &bin, &[]).await;
+    let before = app.seen().len();
+    assert!(before < 200, "stopped mid-stream ({before} delivered)");
+
+    let tunnel = Tunnel::connect(&s, &bin, &app, "calm", &[]).await;
+    let stored = wait_all_delivered(&s, &bin, "calm").await;
+    assert_eq!(stored.len(), 200);
+    for r in &stored {
+        assert_eq!(r["deliveries"].as_array().expect("deliveries").len(), 1);
+    }
+    let got = received(&app.seen());
+    assert!(got == sent, "exactly once, in order: {got:?}");
+    // Stdout lines: one per delivery over both runs (this run's only here).
+    let lines = tunnel.stdout();
+    assert!(lines.iter().all(|l| l.contains(" POST /seq -> 201 ")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_wait_while_the_app_is_down_and_arrive_in_order() {
+    let s = TestServer::spawn().await;
+    let bin = s.new_bin().await;
+    let mut app = LocalApp::start().await;
+    app.stop().await;
+    let tunnel = Tunnel::connect(&s, &bin, &app, "patient", &[]).await;
+    let sent = capture_numbered(&s, &bin, 0..10).await;
+    // The client retries with backoff: wait for two failed attempts.
+    eventually("two failed attempts to reach the app", || async {
+        let failures = tunnel
+            .stderr()
+            .iter()
+            .filter(|l| l.contains("did not answer"))
+            .count();
+        (failures >= 2).then_some(())
+    })
+    .await;
+    assert!(app.seen().is_empty());
+
+    app.restart().await;
+    let seen = app.wait_for(10).await;
+    assert!(received(&seen) == sent, "in order, once: {seen:#?}");
+    for r in wait_all_delivered(&s, &bin, "patient").await {
+        let d = r["deliveries"].as_array().expect("deliveries");
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0]["status"], 201);
+    }
+    assert_eq!(app.seen().len(), 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_5xx_answer_is_an_answer_and_is_not_retried() {
+    let s = TestServer::spawn().await;
+    let bin = s.new_bin().await;
+    let app = LocalApp::start_with(Answer {
+        status: 503,
+        body: b"busy".to_vec(),
+        ..Answer::default()
+    })
+    .await;
+    let _tunnel = Tunnel::connect(&s, &bin, &app, "fivexx", &[]).await;
+    let sent = capture_numbered(&s, &bin, 0..3).await;
+    // A retried request would never get its delivery recorded.
+    for r in wait_all_delivered(&s, &bin, "fivexx").await {
+        let d = r["deliveries"].as_array().expect("deliveries");
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0]["status"], 503);
+        assert_eq!(d[0]["body_text"], "busy");
+        assert_eq!(d[0]["error"], Value::Null);
+    }
+    assert!(received(&app.seen()) == sent);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passthrough_answers_with_the_app_and_falls_back_when_disconnected() {
+    let s = TestServer::spawn().await;
+    let bin = s.new_bin().await;
+    let app = LocalApp::start().await;
+    let tunnel = Tunnel::connect(&s, &bin, &app, "pt", &["--passthrough"]).await;
+    assert!(
+        eventually("the connected line", || async {
+            let err = tunnel.stderr();
+            err.iter().any(|l| l.contains("connected")).then_some(err)
+        })
+        .await
+        .iter()
+        .any(|l| l.contains("(passthrough")),
+        "stderr mentions passthrough"
+    );
+
+    let res = s
+        .client
+        .post(s.url(&format!("/{bin}/live?q=1")))
+        .body("first")
+        .send()
+        .await
+        .expect("capture");
+    assert_eq!(res.status(), 201, "the app's status");
+    assert_eq!(res.headers()["x-app"], "yes");
+    let first = common::request_id(&res);
+    assert_eq!(res.bytes().await.expect("body").as_ref(), b"hello");
+    let seen = app.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].request_id(), first);
+    assert_eq!(seen[0].target, "/live?q=1");
+    assert_eq!(seen[0].body, b"first");
+
+    tunnel.stop().await;
+    wait_tunnels(&s, &bin, &[]).await;
+    // No tunnel: the bin's own response, and the request waits.
+    let res = s
+        .client
+        .post(s.url(&format!("/{bin}/later")))
+        .body("second")
+        .send()
+        .await
+        .expect("capture");
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().get("x-app").is_none());
+    let second = common::request_id(&res);
+    assert_eq!(json(res).await, json!({"ok": true}));
+    assert_eq!(app.seen().len(), 1);
+
+    // The same name picks it up (and only it).
+    let tunnel = Tunnel::connect(&s, &bin, &app, "pt", &["--passthrough"]).await;
+    let seen = app.wait_for(2).await;
+    assert_eq!(seen[1].request_id(), second);
+    assert_eq!(seen[1].body, b"second");
+    wait_deliveries(&s, &bin, second, 1).await;
+    tunnel.stop().await;
+    wait_tunnels(&s, &bin, &[]).await;
+
+    // A new name with --from-start gets the whole history.
+    let _tunnel = Tunnel::connect(&s, &bin, &app, "fresh", &["--from-start"]).await;
+    let seen = app.wait_for(4).await;
+    let ids: Vec<i64> = seen.iter().map(Seen::request_id).collect();
+    assert_eq!(ids, [first, second, first, second]);
+    for id in [first, second] {
+        let d = wait_deliveries(&s, &bin, id, 2).await;
+        let tunnels: Vec<&Value> = d.iter().map(|d| &d["tunnel"]).collect();
+        assert_eq!(tunnels, ["pt", "fresh"]);
+        assert!(d.iter().all(|d| d["status"] == 201 && d["replay"] == false));
+    }
+    assert_eq!(app.seen().len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_sends_the_request_again_and_records_it() {
+    let s = TestServer::spawn().await;
+    let bin = s.new_bin().await;
+    let app = LocalApp::start().await;
+    let tunnel = Tunnel::connect(&s, &bin, &app, "rp", &[]).await;
+    let res = s
+        .client
+        .post(s.url(&format!("/{bin}/hook?a=b")))
+        .header("x-dup", "1")
+        .header("x-dup", "2")
+        .body("payload")
+        .send()
+        .await
+        .expect("capture");
+    let id = common::request_id(&res);
+    wait_deliveries(&s, &bin, id, 1).await;
+
+    let replay = s.url(&format!("/api/bins/{bin}/requests/{id}/replay"));
+    let res = s.client.post(&replay).send().await.expect("replay");
+    assert_eq!(res.status(), 200);
+    let v = json(res).await;
+    assert_eq!(v["replayed_to"], json!(["rp"]));
+    let d = v["deliveries"].as_array().expect("deliveries");
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0]["tunnel"], "rp");
+    assert_eq!(d[0]["replay"], true);
+    assert_eq!(d[0]["status"], 201);
+    assert_eq!(d[0]["body_text"], "hello");
+
+    let seen = app.seen();
+    assert_eq!(seen.len(), 2, "replayed once");
+    assert_eq!(seen[1].request_id(), id, "same x-hookwire-request-id");
+    assert_eq!(seen[1].method, seen[0].method);
+    assert_eq!(seen[1].target, "/hook?a=b");
+    assert_eq!(seen[1].body, b"payload");
+    assert_eq!(seen[1].headers, seen[0].headers, "same request again");
+
+    let d = wait_deliveries(&s, &bin, id, 2).await;
+    assert_eq!(d.len(), 2);
+    assert_eq!(d[0]["replay"], false);
+    assert_eq!(d[1]["replay"], true);
+    assert_eq!(d[1]["status"], 201);
+    let out = eventually("the replay line on stdout", || async {
+        let out = tunnel.stdout();
+        (out.len() >= 2).then_some(out)
+    })
+    .await;
+    assert!(!out[0].ends_with(" (replay)"), "{out:?}");
+    assert!(out[1].ends_with(" (replay)"), "{out:?}");
+
+    // An unknown request is 404, connected or not.
+    let res = s
+        .client
+        .post(s.url(&format!("/api/bins/{bin}/requests/999999/replay")))
+        .send()
+        .await
+        .expect("replay unknown");
+    assert_eq!(res.status(), 404);
+    assert!(json(res).await["error"].is_string());
+
+    tunnel.stop().await;
+    wait_tunnels(&s, &bin, &[]).await;
+    let res = s.client.post(&replay).send().await.expect("replay");
+    assert_eq!(res.status(), 409);
+    assert!(json(res).await["error"].is_string());
+    assert_eq!(app.seen().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_frame_closes_only_its_own_tunnel() {
+    let s = TestServer::spawn().await;
+    let bin = s.new_bin().await;
+    let app = LocalApp::start().await;
+    let _good = Tunnel::connect(&s, &bin, &app, "good", &[]).await;
+
+    let ws_url = format!("ws://{}/api/bins/{bin}/tunnel?v=1&name=bad", s.addr);
+    let (mut ws, _) = tokio_tungstenite::connect_async(&ws_url)
+        .await
+        .expect("upgrade");
+    let hello = loop {
+        match tokio::time::timeout(WAIT, ws.next()).await {
+            Ok(Some(Ok(Message::Binary(b)))) => break b,
+            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => {}
+            other => panic!("expected the hello, got {other:?}"),
+        }
+    };
+    assert_eq!(&hello[..2], [1, 1], "version 1, kind hello");
+    let meta_len = u32::from_be_bytes([hello[2], hello[3], hello[4], hello[5]]) as usize;
+    let meta: Value = serde_json::from_slice(&hello[6..6 + meta_len]).expect("hello JSON");
+    assert_eq!(meta["tunnel"], "bad");
+    assert_eq!(meta["bin_id"], bin.as_str());
+    wait_tunnels(&s, &bin, &["bad", "good"]).await;
+
+    ws.send(Message::Binary(vec![9u8, 9, 9].into()))
+        .await
+        .expect("send garbage");
+    let close = loop {
+        match tokio::time::timeout(WAIT, ws.next()).await {
+            Ok(Some(Ok(Message::Close(frame)))) => break frame,
+            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => {}
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    let close = close.expect("close frame with a code");
+    assert_eq!(close.code, CloseCode::Protocol, "1002: {close:?}");
+    assert_eq!(u16::from(close.code), 1002);
+    assert!(!close.reason.is_empty(), "a reason: {close:?}");
+    wait_tunnels(&s, &bin, &["good"]).await;
+
+    // The server and the other tunnel carry on.
+    let sent = capture_numbered(&s, &bin, 0..3).await;
+    let seen = app.wait_for(3).await;
+    assert!(received(&seen) == sent);
+    wait_all_delivered(&s, &bin, "good").await;
+
+    // Another protocol version is refused before the upgrade.
+    let ws_url = format!("ws://{}/api/bins/{bin}/tunnel?v=99&name=future", s.addr);
+    match tokio_tungstenite::connect_async(&ws_url).await {
+        Err(tungstenite::Error::Http(res)) => {
+            assert_eq!(res.status(), 400);
+            let body = String::from_utf8_lossy(res.body().as_deref().unwrap_or_default());
+            assert!(body.contains("version"), "{body}");
+        }
+        other => panic!("expected HTTP 400, got {other:?}"),
+    }
+    wait_tunnels(&s, &bin, &["good"]).await;
+}
