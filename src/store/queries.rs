@@ -95,16 +95,29 @@ pub(super) fn delete_requests(
     })
 }
 
+/// Deletes up to `batch` of the oldest requests received before `cutoff`.
+/// Ids grow with arrival time, so it walks from the oldest id and stops at
+/// the first newer request: no index on the time is needed, and a purge
+/// with nothing to do reads one row.
 pub(super) fn purge_before(
     c: &Connection,
     cutoff: Millis,
     batch: usize,
 ) -> Result<usize, StoreError> {
-    Ok(c.prepare_cached(
-        "DELETE FROM requests WHERE id IN
-           (SELECT id FROM requests WHERE received_at < ?1 LIMIT ?2)",
-    )?
-    .execute(params![cutoff, batch])?)
+    let mut stmt =
+        c.prepare_cached("SELECT id, received_at FROM requests ORDER BY id LIMIT ?1")?;
+    let mut rows = stmt.query([batch])?;
+    let mut last = None;
+    while let Some(row) = rows.next()? {
+        if row.get::<_, Millis>(1)? >= cutoff {
+            break;
+        }
+        last = Some(row.get::<_, i64>(0)?);
+    }
+    drop(rows);
+    let Some(last) = last else { return Ok(0) };
+    Ok(c.prepare_cached("DELETE FROM requests WHERE id <= ?1")?
+        .execute([last])?)
 }
 
 pub(super) fn bin(c: &Connection, id: Uuid) -> Result<Option<Bin>, StoreError> {
