@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::body_view::{self, BodyView};
 use super::pages::{Layout, render};
 use crate::error::{AppError, PageError};
-use crate::model::{CapturedRequest, Header, ResponseConfig, rfc3339};
+use crate::model::{CapturedRequest, Delivery, Header, ResponseConfig, rfc3339};
 use crate::state::AppState;
 use crate::store::{Cursor, ListQuery};
 
@@ -47,6 +47,43 @@ struct Detail {
     headers: Vec<Header>,
     body: BodyView,
     truncated: bool,
+    deliveries: Vec<DeliveryView>,
+}
+
+/// A tunnel's relay of the request, as the inspector shows it.
+struct DeliveryView {
+    tunnel: String,
+    replay: bool,
+    status: String,
+    latency: String,
+    time: String,
+    headers: Vec<Header>,
+    body: BodyView,
+    truncated: bool,
+}
+
+impl DeliveryView {
+    fn new(d: &Delivery) -> Self {
+        let content_type = d
+            .headers
+            .iter()
+            .find(|(n, _)| n == "content-type")
+            .map(|(_, v)| v.as_str());
+        let (body, truncated) = body_view::view(content_type, &d.body);
+        Self {
+            tunnel: d.tunnel.clone(),
+            replay: d.replay,
+            status: d.status.map_or_else(
+                || format!("failed: {}", d.error.as_deref().unwrap_or("no answer")),
+                |s| s.to_string(),
+            ),
+            latency: format!("{:.1} ms", d.latency_ms),
+            time: rfc3339(d.delivered_at),
+            headers: d.headers.clone(),
+            body,
+            truncated,
+        }
+    }
 }
 
 impl Detail {
@@ -69,6 +106,7 @@ impl Detail {
             headers: r.req.headers.clone(),
             body,
             truncated,
+            deliveries: r.deliveries.iter().map(DeliveryView::new).collect(),
         }
     }
 }
@@ -89,6 +127,7 @@ struct InspectorPage {
     headers_text: String,
     body: String,
     delay_ms: u64,
+    tunnels: Vec<String>,
 }
 
 /// Query of the inspector page.
@@ -164,6 +203,7 @@ pub async fn page(
             .join("\n"),
         body: resp.body,
         delay_ms: resp.delay_ms,
+        tunnels: state.hub.connected(id),
     }))
 }
 
@@ -230,6 +270,17 @@ pub async fn delete_bin(
     let id = bin_id(&id)?;
     super::api::remove_bin(&state, id).await?;
     Ok(Redirect::to("/"))
+}
+
+/// `POST /bins/{bin_id}/requests/{id}/replay`: sends it to the connected
+/// tunnels again, then shows it with their answers.
+pub async fn replay(
+    State(state): State<AppState>,
+    Path((id, rid)): Path<(String, i64)>,
+) -> Result<Redirect, PageError> {
+    let id = bin_id(&id)?;
+    super::api::replay_request(&state, id, rid).await?;
+    Ok(Redirect::to(&format!("/bins/{id}?r={rid}")))
 }
 
 /// `POST /bins/{bin_id}/requests/{id}/delete`.

@@ -32,6 +32,10 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/bins/{bin_id}/requests/{id}/delete",
             post(inspector::delete_request),
         )
+        .route(
+            "/bins/{bin_id}/requests/{id}/replay",
+            post(inspector::replay),
+        )
         .merge(api::router())
         .route("/metrics", get(metrics))
         .route_layer(axum::middleware::from_fn_with_state(
