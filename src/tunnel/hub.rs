@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::{Notify, OwnedMutexGuard, mpsc, oneshot};
+use tokio::sync::{Notify, OwnedMutexGuard, mpsc, oneshot, watch};
 use uuid::Uuid;
 
 use super::protocol::RelayResponse;
@@ -20,8 +20,6 @@ pub enum Command {
         /// The app's answer, or nothing if the tunnel went away first.
         reply: oneshot::Sender<RelayResponse>,
     },
-    /// Another connection took this tunnel name: close.
-    Replaced,
 }
 
 /// The hub's view of one connected session.
@@ -33,14 +31,29 @@ struct Session {
     commands: mpsc::Sender<Command>,
 }
 
+/// One tunnel name of one bin: a lock its session holds for its whole
+/// life, so a reconnect reads its position only after the old session
+/// recorded every answer it got; and a claim counter that tells the
+/// holder a newer connection wants the name.
+#[derive(Clone)]
+struct Slot {
+    lock: Arc<tokio::sync::Mutex<()>>,
+    claims: Arc<watch::Sender<u64>>,
+}
+
+/// A claimed tunnel name, held until the session ends.
+pub struct Claim {
+    guard: OwnedMutexGuard<()>,
+    kicked: watch::Receiver<u64>,
+    generation: u64,
+}
+
 #[derive(Default)]
 struct Inner {
     /// Bin → tunnel name → its connected session.
     bins: HashMap<Uuid, HashMap<String, Session>>,
-    /// One lock per (bin, name), held by a session for its whole life, so a
-    /// reconnect reads its position only after the old session recorded
-    /// every answer it got.
-    slots: HashMap<(Uuid, String), Arc<tokio::sync::Mutex<()>>>,
+    /// Per (bin, name).
+    slots: HashMap<(Uuid, String), Slot>,
     /// Captures awaiting an app's answer (passthrough), by request id.
     waiters: HashMap<i64, oneshot::Sender<RelayResponse>>,
     next_conn: u64,
@@ -62,8 +75,13 @@ pub struct Attached {
     conn: u64,
     /// Woken when the bin captured something.
     pub wake: Arc<Notify>,
-    /// Replays and close orders for this session.
+    /// Replays for this session.
     pub commands: mpsc::Receiver<Command>,
+    /// The name's claim generation; a value other than this session's
+    /// means a newer connection claimed the name.
+    pub kicked: watch::Receiver<u64>,
+    /// This session's claim generation.
+    pub generation: u64,
     _slot: OwnedMutexGuard<()>,
 }
 
@@ -76,19 +94,25 @@ impl Hub {
 
     /// Takes tunnel `name` of `bin` for a new connection: tells any session
     /// holding it to close, and waits until it has finished.
-    pub async fn claim(&self, bin: Uuid, name: &str) -> OwnedMutexGuard<()> {
-        let slot = {
+    pub async fn claim(&self, bin: Uuid, name: &str) -> Claim {
+        let (lock, kicked, generation) = {
             let inner = &mut *self.lock();
-            if let Some(old) = inner.bins.get(&bin).and_then(|s| s.get(name)) {
-                let _ = old.commands.try_send(Command::Replaced);
-            }
-            inner
+            let slot = inner
                 .slots
                 .entry((bin, name.to_owned()))
-                .or_default()
-                .clone()
+                .or_insert_with(|| Slot {
+                    lock: Arc::default(),
+                    claims: Arc::new(watch::channel(0).0),
+                });
+            let generation = *slot.claims.borrow() + 1;
+            slot.claims.send_replace(generation);
+            (slot.lock.clone(), slot.claims.subscribe(), generation)
         };
-        slot.lock_owned().await
+        Claim {
+            guard: lock.lock_owned().await,
+            kicked,
+            generation,
+        }
     }
 
     /// Registers a session that holds its name's slot.
@@ -97,7 +121,7 @@ impl Hub {
         bin: Uuid,
         name: &str,
         passthrough: bool,
-        slot: OwnedMutexGuard<()>,
+        claim: Claim,
     ) -> Attached {
         let wake = Arc::new(Notify::new());
         // Replays are rare and each is awaited by an API call; a small
@@ -122,7 +146,9 @@ impl Hub {
             conn,
             wake,
             commands: rx,
-            _slot: slot,
+            kicked: claim.kicked,
+            generation: claim.generation,
+            _slot: claim.guard,
         }
     }
 

@@ -174,6 +174,9 @@ impl Session {
             if *stopping.borrow_and_update() {
                 return End::ServerStopping;
             }
+            if *attached.kicked.borrow_and_update() != attached.generation {
+                return End::Replaced;
+            }
             if let Err(end) = self.fill_window().await {
                 return end;
             }
@@ -185,8 +188,13 @@ impl Session {
                             return end;
                         }
                     }
-                    Some(Command::Replaced) | None => return End::Replaced,
+                    None => return End::Replaced,
                 },
+                res = attached.kicked.changed() => {
+                    if res.is_err() || *attached.kicked.borrow_and_update() != attached.generation {
+                        return End::Replaced;
+                    }
+                }
                 msg = self.socket.recv() => {
                     self.last_heard = Instant::now();
                     match msg {
