@@ -91,5 +91,9 @@ pub async fn upgrade(
     Ok(ws
         .max_message_size(max)
         .max_frame_size(max)
+        // tungstenite's 128 KiB default buffers make every idle tunnel
+        // cost ~140 KiB; webhooks are small and large ones still fit.
+        .read_buffer_size(protocol::SOCKET_BUFFER)
+        .write_buffer_size(protocol::SOCKET_BUFFER)
         .on_upgrade(move |socket| session::run(state, socket, params)))
 }

@@ -61,6 +61,10 @@ pub const DEAD_AFTER: Duration = Duration::from_secs(30);
 /// Requests the server sends ahead of the client's answers.
 pub const MAX_IN_FLIGHT: usize = 64;
 
+/// Read and write buffer of a tunnel WebSocket (larger messages still
+/// pass; this is only what an idle connection holds).
+pub const SOCKET_BUFFER: usize = 8 * 1024;
+
 /// The largest message either side accepts, for a server body limit.
 pub fn max_message(max_body_bytes: usize) -> usize {
     max_body_bytes + MAX_META + PREFIX
