@@ -32,8 +32,12 @@ impl Checkpointer {
             .name("hookwire-checkpoint".into())
             .spawn(move || {
                 loop {
-                    let stopping = matches!(rx.recv_timeout(EVERY), Err(mpsc::RecvTimeoutError::Disconnected));
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    let stopping = matches!(
+                        rx.recv_timeout(EVERY),
+                        Err(mpsc::RecvTimeoutError::Disconnected)
+                    );
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
                         tracing::warn!(error = %e, "WAL checkpoint failed");
                     }
                     if stopping {

@@ -68,7 +68,11 @@ impl Store {
         let mut conn = Connection::open(path)?;
         schema::configure(&conn)?;
         schema::migrate(&mut conn)?;
-        conn.pragma_update(None, "wal_autocheckpoint", checkpoint::WRITER_FALLBACK_PAGES)?;
+        conn.pragma_update(
+            None,
+            "wal_autocheckpoint",
+            checkpoint::WRITER_FALLBACK_PAGES,
+        )?;
         let checkpointer = checkpoint::Checkpointer::start(path)?;
         let readers = Readers::open(path, READERS)?;
         let (writer, join) = Writer::start(conn, limits);

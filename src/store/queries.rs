@@ -104,8 +104,7 @@ pub(super) fn purge_before(
     cutoff: Millis,
     batch: usize,
 ) -> Result<usize, StoreError> {
-    let mut stmt =
-        c.prepare_cached("SELECT id, received_at FROM requests ORDER BY id LIMIT ?1")?;
+    let mut stmt = c.prepare_cached("SELECT id, received_at FROM requests ORDER BY id LIMIT ?1")?;
     let mut rows = stmt.query([batch])?;
     let mut last = None;
     while let Some(row) = rows.next()? {

@@ -116,13 +116,7 @@ impl Hub {
     }
 
     /// Registers a session that holds its name's slot.
-    pub fn attach(
-        &self,
-        bin: Uuid,
-        name: &str,
-        passthrough: bool,
-        claim: Claim,
-    ) -> Attached {
+    pub fn attach(&self, bin: Uuid, name: &str, passthrough: bool, claim: Claim) -> Attached {
         let wake = Arc::new(Notify::new());
         // Replays are rare and each is awaited by an API call; a small
         // queue is plenty, and a full one answers "busy".

@@ -193,7 +193,10 @@ mod tests {
     #[test]
     fn cookie_is_found_among_others() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_static("a=1; hookwire_session=abc; b=2"));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; hookwire_session=abc; b=2"),
+        );
         assert_eq!(cookie(&h), Some("abc"));
     }
 
