@@ -85,7 +85,12 @@ async fn captures_health_and_login_stay_public() {
         .await
         .expect("capture");
     assert_eq!(res.status(), 200);
-    let res = s.client.get(s.url("/healthz")).send().await.expect("health");
+    let res = s
+        .client
+        .get(s.url("/healthz"))
+        .send()
+        .await
+        .expect("health");
     assert_eq!(res.status(), 200);
     let res = s.client.get(s.url("/login")).send().await.expect("login");
     assert_eq!(res.status(), 200);
@@ -128,11 +133,17 @@ async fn inspector_redirects_to_login_and_the_cookie_opens_it() {
         .expect("login");
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()["location"], page.as_str());
-    let cookie = res.headers()["set-cookie"].to_str().expect("cookie").to_owned();
+    let cookie = res.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .to_owned();
     for attr in ["HttpOnly", "SameSite=Strict", "Path=/"] {
         assert!(cookie.contains(attr), "{cookie}");
     }
-    assert!(!cookie.contains(TOKEN), "the cookie must not carry the token itself");
+    assert!(
+        !cookie.contains(TOKEN),
+        "the cookie must not carry the token itself"
+    );
     let session = cookie.split(';').next().expect("pair").to_owned();
 
     let res = s
@@ -187,7 +198,12 @@ async fn secure_cookie_behind_https() {
         .send()
         .await
         .expect("login");
-    assert!(res.headers()["set-cookie"].to_str().expect("c").contains("Secure"));
+    assert!(
+        res.headers()["set-cookie"]
+            .to_str()
+            .expect("c")
+            .contains("Secure")
+    );
 }
 
 fn run_binary(args: &[&str]) -> std::process::Output {
@@ -237,5 +253,9 @@ async fn tunnel_and_new_with_a_wrong_token_fail_at_once_with_a_clear_error() {
     })
     .await
     .expect("join");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
