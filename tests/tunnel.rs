@@ -1034,9 +1034,6 @@ async fn a_malformed_frame_closes_only_its_own_tunnel() {
 /// frame metadata can be larger than the head (non-UTF-8 header bytes are
 /// stored as U+FFFD, 3 bytes each; `"` and `\` are escaped in JSON).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: a captured head whose JSON metadata exceeds MAX_META (128 KiB) is sent anyway; \
-            the client refuses the frame, reconnects every ~0.2 s and gets it again: \
-            that request and every later one are never delivered"]
 async fn a_request_with_a_large_non_utf8_header_is_relayed() {
     let s = TestServer::spawn().await;
     let bin = s.new_bin().await;
@@ -1068,4 +1065,34 @@ async fn a_request_with_a_large_non_utf8_header_is_relayed() {
     assert_eq!(seen[0].request_id(), id);
     assert_eq!(seen[0].body, b"big head");
     assert_eq!(received(&seen[1..]), sent, "later requests are not held up");
+}
+
+/// Two clients with the same name would displace each other forever; the
+/// older one stops with an error that says what to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_client_with_the_same_name_takes_over_and_the_first_stops() {
+    let s = TestServer::spawn().await;
+    let bin = s.new_bin().await;
+    let app = LocalApp::start().await;
+    let mut first = Tunnel::connect(&s, &bin, &app, "twin", &[]).await;
+    let second = Tunnel::start(&s, &bin, &app, "twin", &[]);
+    let status = first.exited().await;
+    assert!(
+        !status.success(),
+        "the displaced client exits with an error"
+    );
+    assert!(
+        first
+            .stderr()
+            .iter()
+            .any(|l| l.contains("took over") && l.contains("--name")),
+        "{:#?}",
+        first.stderr()
+    );
+    // The newer one keeps the name and delivers.
+    wait_tunnels(&s, &bin, &["twin"]).await;
+    let sent = capture_numbered(&s, &bin, 0..3).await;
+    let seen = app.wait_for(3).await;
+    assert_eq!(received(&seen), sent);
+    second.stop().await;
 }

@@ -13,7 +13,9 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use super::protocol::{self, DEAD_AFTER, Frame, PING_EVERY, RelayRequest, RelayResponse};
+use super::protocol::{
+    self, CLOSE_REPLACED, DEAD_AFTER, Frame, PING_EVERY, RelayRequest, RelayResponse,
+};
 use super::relay::{LocalApp, jitter};
 use crate::model::{now_millis, rfc3339};
 
@@ -62,7 +64,14 @@ enum Outcome {
     Stopped,
     /// Try again after a pause.
     Retry(String),
+    /// Give up with this error.
+    Fatal(String),
 }
+
+/// A session that lasted this long was healthy: the next reconnect starts
+/// with a short pause again. (Resetting on every connect would make a
+/// session that fails at once reconnect several times a second.)
+const STABLE_SESSION: Duration = Duration::from_secs(30);
 
 /// Runs until `shutdown` resolves (Ctrl-C) or a fatal error (bad token,
 /// unknown bin, unsupported version).
@@ -79,8 +88,12 @@ pub async fn run(cfg: TunnelConfig, shutdown: impl Future<Output = ()>) -> anyho
                 Ok(ws) => {
                     // Only the first session starts from the bin's history.
                     from_start = false;
-                    pause = Duration::from_millis(250);
-                    session(ws, &app, &cfg, &mut shutdown).await
+                    let started = Instant::now();
+                    let outcome = session(ws, &app, &cfg, &mut shutdown).await;
+                    if started.elapsed() >= STABLE_SESSION {
+                        pause = Duration::from_millis(250);
+                    }
+                    outcome
                 }
                 Err(why) => Outcome::Retry(why),
             },
@@ -88,6 +101,7 @@ pub async fn run(cfg: TunnelConfig, shutdown: impl Future<Output = ()>) -> anyho
         };
         match outcome {
             Outcome::Stopped => return Ok(()),
+            Outcome::Fatal(why) => bail!(why),
             Outcome::Retry(why) => {
                 let wait = jitter(pause);
                 eprintln!("{why}; reconnecting in {:.1} s", wait.as_secs_f64());
@@ -213,7 +227,15 @@ async fn session(
                         Err(e) => break Outcome::Retry(format!("protocol error: {e}")),
                     },
                     Some(Ok(Message::Close(frame))) => {
+                        let replaced = frame.as_ref().is_some_and(|f| u16::from(f.code) == CLOSE_REPLACED);
                         let why = frame.map(|f| f.reason.to_string()).unwrap_or_default();
+                        if replaced {
+                            break Outcome::Fatal(format!(
+                                "another `hookwire tunnel --name {}` connected to this bin and took over; \
+                                 stopping this one (give each tunnel its own --name)",
+                                cfg.name
+                            ));
+                        }
                         break Outcome::Retry(format!("server closed the tunnel: {why}"));
                     }
                     Some(Ok(_)) => {}

@@ -45,8 +45,10 @@ use crate::model::Header;
 /// The protocol version this build speaks.
 pub const VERSION: u8 = 1;
 
-/// Largest metadata object: request heads are at most 64 KiB when captured.
-pub const MAX_META: usize = 128 * 1024;
+/// Largest metadata object. A captured head is at most 64 KiB, but stored
+/// headers grow: each byte that is not UTF-8 becomes U+FFFD (3 bytes), and
+/// JSON escapes `"` and `\` (2 bytes): 3 × 64 KiB plus field names.
+pub const MAX_META: usize = 512 * 1024;
 
 /// Fixed bytes before the metadata.
 const PREFIX: usize = 6;
@@ -64,6 +66,11 @@ pub const MAX_IN_FLIGHT: usize = 64;
 /// Read and write buffer of a tunnel WebSocket (larger messages still
 /// pass; this is only what an idle connection holds).
 pub const SOCKET_BUFFER: usize = 8 * 1024;
+
+/// Close code of a tunnel displaced by a newer connection with the same
+/// name (4000-4999 are for applications): the older client stops rather
+/// than reconnect and displace the newer one in turn.
+pub const CLOSE_REPLACED: u16 = 4000;
 
 /// The largest message either side accepts, for a server body limit.
 pub fn max_message(max_body_bytes: usize) -> usize {
@@ -167,6 +174,17 @@ const REQUEST: u8 = 2;
 const RESPONSE: u8 = 3;
 
 impl Frame {
+    /// The message bytes, refused when the metadata is over [`MAX_META`]
+    /// (the peer would refuse the message).
+    pub fn encode_checked(&self) -> Result<Vec<u8>, ProtocolError> {
+        let bytes = self.encode();
+        let meta_len = u32::from_be_bytes([bytes[2], bytes[3], bytes[4], bytes[5]]) as usize;
+        if meta_len > MAX_META {
+            return Err(ProtocolError::MetaLength(meta_len));
+        }
+        Ok(bytes)
+    }
+
     /// The message bytes.
     pub fn encode(&self) -> Vec<u8> {
         let (kind, meta, body): (u8, Result<Vec<u8>, _>, &[u8]) = match self {

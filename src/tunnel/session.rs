@@ -13,7 +13,8 @@ use uuid::Uuid;
 
 use super::hub::Command;
 use super::protocol::{
-    DEAD_AFTER, Frame, Hello, MAX_IN_FLIGHT, PING_EVERY, ProtocolError, RelayRequest, RelayResponse,
+    CLOSE_REPLACED, DEAD_AFTER, Frame, Hello, MAX_IN_FLIGHT, PING_EVERY, ProtocolError,
+    RelayRequest, RelayResponse,
 };
 use crate::model::{CapturedRequest, Delivery, now_millis};
 use crate::state::AppState;
@@ -125,7 +126,7 @@ pub async fn run(state: AppState, socket: WebSocket, p: Params) {
     let (code, reason) = match &end {
         End::ClientClosed => (None, String::new()),
         End::Replaced => (
-            Some(CLOSE_NORMAL),
+            Some(CLOSE_REPLACED),
             "replaced by a newer connection with the same --name".into(),
         ),
         End::ServerStopping => (Some(CLOSE_NORMAL), "server shutting down".into()),
@@ -287,7 +288,22 @@ impl Session {
                 replay,
             },
         );
-        self.send(frame).await
+        match frame.encode_checked() {
+            Ok(bytes) => self.socket_send(Message::Binary(bytes.into())).await,
+            // Cannot be relayed at all: record it as failed for good rather
+            // than let it block the stream.
+            Err(e) => {
+                self.answered(RelayResponse {
+                    seq,
+                    status: None,
+                    headers: Vec::new(),
+                    latency_ms: 0.0,
+                    error: Some(format!("not relayed: {e}")),
+                    body: Default::default(),
+                })
+                .await
+            }
+        }
     }
 
     /// The client answered: hand the answer on and record it.
