@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
+use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tokio::sync::oneshot;
@@ -51,11 +52,11 @@ pub async fn capture(State(state): State<AppState>, req: Request) -> Response {
                     _ => state.hub.forget_answer(id),
                 }
             }
-            if resp.delay_ms > 0 {
-                tokio::time::sleep(std::time::Duration::from_millis(resp.delay_ms)).await;
+            if !resp.delay.is_zero() {
+                tokio::time::sleep(resp.delay).await;
             }
             state.metrics.captured(size, started.elapsed());
-            configured_response(&resp, id)
+            resp.to_response(id)
         }
         Err(e) => {
             match &e {
@@ -75,7 +76,7 @@ pub async fn capture(State(state): State<AppState>, req: Request) -> Response {
 type Stored = (
     i64,
     usize,
-    Arc<ResponseConfig>,
+    Arc<PreparedResponse>,
     Option<oneshot::Receiver<RelayResponse>>,
 );
 
@@ -182,23 +183,49 @@ fn app_response(app: RelayResponse, id: i64) -> Response {
     out
 }
 
-/// Builds a bin's configured answer, tagged with the stored request's id.
-fn configured_response(resp: &ResponseConfig, id: i64) -> Response {
-    let mut out = Response::new(Body::from(resp.body.clone()));
-    *out.status_mut() = StatusCode::from_u16(resp.status).unwrap_or(StatusCode::OK);
-    let headers = out.headers_mut();
-    // Validated when the config was set; a header that still fails to parse
-    // is skipped rather than failing a capture that is already stored.
-    for (name, value) in &resp.headers {
-        if let (Ok(n), Ok(v)) = (
-            HeaderName::try_from(name.as_str()),
-            HeaderValue::try_from(value.as_str()),
-        ) {
-            headers.append(n, v);
+/// A bin's response, ready to send: headers parsed once when the response
+/// is set, not on every capture.
+#[derive(Debug)]
+pub struct PreparedResponse {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+    /// Wait after the commit, before answering.
+    pub delay: Duration,
+}
+
+impl From<&ResponseConfig> for PreparedResponse {
+    fn from(resp: &ResponseConfig) -> Self {
+        let mut headers = HeaderMap::new();
+        // Validated when the config was set; a header that still fails to
+        // parse (a row edited by hand) is skipped rather than failing captures.
+        for (name, value) in &resp.headers {
+            if let (Ok(n), Ok(v)) = (
+                HeaderName::try_from(name.as_str()),
+                HeaderValue::try_from(value.as_str()),
+            ) {
+                headers.append(n, v);
+            }
+        }
+        Self {
+            status: StatusCode::from_u16(resp.status).unwrap_or(StatusCode::OK),
+            headers,
+            body: Bytes::from(resp.body.clone()),
+            delay: Duration::from_millis(resp.delay_ms),
         }
     }
-    headers.insert(REQUEST_ID_HEADER, HeaderValue::from(id));
-    out
+}
+
+impl PreparedResponse {
+    /// The answer to a stored capture.
+    fn to_response(&self, id: i64) -> Response {
+        let mut out = Response::new(Body::from(self.body.clone()));
+        *out.status_mut() = self.status;
+        let headers = out.headers_mut();
+        headers.clone_from(&self.headers);
+        headers.insert(REQUEST_ID_HEADER, HeaderValue::from(id));
+        out
+    }
 }
 
 #[cfg(test)]

@@ -29,9 +29,6 @@ pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// make the kernel reset the connection and lose the answer.
 const READ_BUF_BYTES: usize = 4 * MAX_HEAD_BYTES;
 
-/// Most header lines a request may carry; more get 431.
-pub const MAX_HEADERS: usize = 256;
-
 /// A client that has not sent its whole request head by then is dropped.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -89,7 +86,8 @@ pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<O
     let mut http = hyper::server::conn::http1::Builder::new();
     http.max_buf_size(READ_BUF_BYTES)
         .max_header_size(MAX_HEAD_BYTES)
-        .max_headers(MAX_HEADERS)
+        // No max_headers: hyper's default (100 lines, more get 431) parses
+        // into a stack array; any other value allocates one per request.
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
 

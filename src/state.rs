@@ -8,6 +8,7 @@ use axum::http::HeaderMap;
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use crate::capture::PreparedResponse;
 use crate::config::ServerConfig;
 use crate::error::AppError;
 use crate::metrics::Metrics;
@@ -52,12 +53,12 @@ impl AppState {
 
     /// The response a bin gives, from the cache or the database; a
     /// not-found error when the bin does not exist.
-    pub async fn bin_response(&self, id: Uuid) -> Result<Arc<ResponseConfig>, AppError> {
+    pub async fn bin_response(&self, id: Uuid) -> Result<Arc<PreparedResponse>, AppError> {
         if let Some(resp) = self.bins.get(id) {
             return Ok(resp);
         }
         let bin = self.store.bin(id).await?.ok_or_else(AppError::no_bin)?;
-        Ok(self.bins.put(id, bin.response))
+        Ok(self.bins.put(id, &bin.response))
     }
 
     /// Creates a bin with the default response.
@@ -68,7 +69,7 @@ impl AppState {
             response: ResponseConfig::default(),
         };
         self.store.create_bin(bin.clone()).await?;
-        self.bins.put(bin.id, bin.response.clone());
+        self.bins.put(bin.id, &bin.response);
         Ok(bin)
     }
 
@@ -91,17 +92,17 @@ impl AppState {
 #[derive(Clone, Default)]
 pub struct BinCache {
     /// A std lock: held for a map lookup or insert, never across `.await`.
-    map: Arc<RwLock<HashMap<Uuid, Arc<ResponseConfig>>>>,
+    map: Arc<RwLock<HashMap<Uuid, Arc<PreparedResponse>>>>,
 }
 
 impl BinCache {
-    fn get(&self, id: Uuid) -> Option<Arc<ResponseConfig>> {
+    fn get(&self, id: Uuid) -> Option<Arc<PreparedResponse>> {
         self.map.read().ok()?.get(&id).cloned()
     }
 
     /// Records a bin's (new) response config.
-    pub fn put(&self, id: Uuid, resp: ResponseConfig) -> Arc<ResponseConfig> {
-        let resp = Arc::new(resp);
+    pub fn put(&self, id: Uuid, resp: &ResponseConfig) -> Arc<PreparedResponse> {
+        let resp = Arc::new(PreparedResponse::from(resp));
         if let Ok(mut map) = self.map.write() {
             map.insert(id, resp.clone());
         }

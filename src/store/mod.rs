@@ -96,9 +96,13 @@ impl Store {
         req: NewRequest,
         on_id: impl FnOnce(i64) + Send + 'static,
     ) -> Result<Option<i64>, StoreError> {
+        // Serialised here, on the caller's thread, to keep the writer's
+        // share of each capture small.
+        let headers =
+            serde_json::to_string(&req.headers).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.writer
             .run(move |tx, state| {
-                let id = writer::insert_request(tx, state, &req)?;
+                let id = writer::insert_request(tx, state, &req, &headers)?;
                 if let Some(id) = id {
                     on_id(id);
                 }

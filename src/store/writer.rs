@@ -180,22 +180,20 @@ fn run_batch(
     tx.commit().map_err(|e| e.to_string())
 }
 
-/// Inserts a capture and applies the per-bin cap in the same transaction.
-/// `None` when the bin is gone.
+/// Inserts a capture (`headers` already JSON) and counts it against its
+/// bin's cap. `None` when the bin is gone (the foreign key refuses it).
 pub(super) fn insert_request(
     tx: &Connection,
     state: &mut WriterState,
     r: &NewRequest,
+    headers: &str,
 ) -> Result<Option<i64>, StoreError> {
     let bin = r.bin_id.hyphenated().to_string();
-    let headers =
-        serde_json::to_string(&r.headers).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let inserted = tx
         .prepare_cached(
             "INSERT INTO requests
                (bin_id, received_at, method, path, query, headers, remote_addr, body)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
-             WHERE EXISTS (SELECT 1 FROM bins WHERE id = ?1)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?
         .execute(params![
             bin,
@@ -206,9 +204,15 @@ pub(super) fn insert_request(
             headers,
             r.remote_addr,
             &r.body[..]
-        ])?;
-    if inserted == 0 {
-        return Ok(None);
+        ]);
+    match inserted {
+        Ok(_) => {}
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(e.into()),
     }
     let id = tx.last_insert_rowid();
     count_capture(tx, state, r.bin_id, &bin)?;

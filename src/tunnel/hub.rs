@@ -3,6 +3,7 @@
 //! one live connection per tunnel name.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{Notify, OwnedMutexGuard, mpsc, oneshot, watch};
@@ -65,6 +66,10 @@ pub struct Hub {
     /// A std mutex: every use is a few map operations, never held across
     /// an `.await`.
     inner: Arc<Mutex<Inner>>,
+    /// Sessions connected, over all bins: captures skip the lock when none
+    /// is. SeqCst: a capture that reads 0 after its commit must not miss a
+    /// session that registered before reading the database.
+    sessions: Arc<AtomicUsize>,
 }
 
 /// A session's registration; dropping it unregisters the session.
@@ -122,6 +127,7 @@ impl Hub {
         // queue is plenty, and a full one answers "busy".
         let (tx, rx) = mpsc::channel(64);
         let mut inner = self.lock();
+        self.sessions.fetch_add(1, Ordering::SeqCst);
         inner.next_conn += 1;
         let conn = inner.next_conn;
         inner.bins.entry(bin).or_default().insert(
@@ -148,6 +154,9 @@ impl Hub {
 
     /// Wakes the bin's sessions: there is something new to relay.
     pub fn notify(&self, bin: Uuid) {
+        if self.sessions.load(Ordering::SeqCst) == 0 {
+            return;
+        }
         if let Some(sessions) = self.lock().bins.get(&bin) {
             for s in sessions.values() {
                 s.wake.notify_one();
@@ -157,6 +166,9 @@ impl Hub {
 
     /// True when a passthrough tunnel of the bin is connected.
     pub fn has_passthrough(&self, bin: Uuid) -> bool {
+        if self.sessions.load(Ordering::SeqCst) == 0 {
+            return false;
+        }
         self.lock()
             .bins
             .get(&bin)
@@ -177,7 +189,7 @@ impl Hub {
 
     /// How many tunnels are connected, over all bins.
     pub fn connected_count(&self) -> usize {
-        self.lock().bins.values().map(HashMap::len).sum()
+        self.sessions.load(Ordering::SeqCst)
     }
 
     /// Asks each connected tunnel of the bin to relay a request again;
@@ -224,6 +236,7 @@ impl Hub {
 impl Drop for Attached {
     fn drop(&mut self) {
         let mut inner = self.hub.lock();
+        self.hub.sessions.fetch_sub(1, Ordering::SeqCst);
         if let Some(sessions) = inner.bins.get_mut(&self.bin) {
             if sessions
                 .get(&self.name)

@@ -166,7 +166,7 @@ pub async fn apply_response(
     if !state.store.set_response(id, resp.clone()).await? {
         return Err(AppError::no_bin());
     }
-    state.bins.put(id, resp);
+    state.bins.put(id, &resp);
     Ok(())
 }
 
