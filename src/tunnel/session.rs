@@ -231,9 +231,11 @@ impl Session {
     }
 
     /// Sends stored requests while the window has room and the database
-    /// may hold more.
+    /// may hold more. A backlog is refilled once half the window is
+    /// answered, not after every answer: one read per 32 requests instead
+    /// of one per request.
     async fn fill_window(&mut self) -> Result<(), End> {
-        while self.behind && self.live.len() < MAX_IN_FLIGHT {
+        while self.behind && self.live.len() <= MAX_IN_FLIGHT / 2 {
             let room = MAX_IN_FLIGHT - self.live.len();
             let batch = self
                 .state
