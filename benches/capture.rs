@@ -72,6 +72,14 @@ async fn bench(secs: u64) -> Result<()> {
     let rss_loaded = rss_mib(hookwire.0.id());
     hw.check("hookwire")?;
 
+    // The same load on a bin with a GitHub secret: every request carries a
+    // valid X-Hub-Signature-256 (all requests do; bins without secrets
+    // skip the check).
+    let signed_path = mint_bin(hw_addr).await?;
+    set_secret(hw_addr, &signed_path).await?;
+    let signed = run(hw_addr, &signed_path, None).await?;
+    signed.check("hookwire with a secret")?;
+
     let half_rate = hw.rate() / 2.0;
     let paced = run(hw_addr, &capture_path, Some(half_rate)).await?;
     paced.check("hookwire at 50% load")?;
@@ -82,6 +90,11 @@ async fn bench(secs: u64) -> Result<()> {
     println!("baseline (bare hyper)   : {}", base.line());
     println!("hookwire capture        : {}", hw.line());
     println!("ratio hookwire/baseline :  {ratio:.2}   (target >= 0.50)");
+    println!("hookwire, GitHub secret : {}", signed.line());
+    println!(
+        "ratio with/without secret: {:.2}   (every capture verified)",
+        signed.rate() / hw.rate()
+    );
     println!(
         "hookwire at 50% load    : {}  (target p99 <= 10 ms; asked {half_rate:.0} req/s)",
         paced.line()
@@ -207,13 +220,38 @@ async fn connect(addr: SocketAddr) -> Result<SendRequest<Body>> {
     Ok(sender)
 }
 
+/// The GitHub secret of the signed phase.
+const SECRET: &[u8] = b"bench-secret";
+
 fn build(addr: SocketAddr, method: Method, path: &str, body: Bytes) -> Result<Request<Body>> {
+    let signature = format!(
+        "sha256={}",
+        hex::encode(hookwire::verify::hmac_sha256(SECRET, &[&body]))
+    );
     Ok(Request::builder()
         .method(method)
         .uri(path)
         .header(header::HOST, addr.to_string())
         .header(header::CONTENT_TYPE, "application/json")
+        .header("x-hub-signature-256", signature)
         .body(Full::new(body))?)
+}
+
+/// Gives the bin behind `capture_path` the GitHub secret.
+async fn set_secret(addr: SocketAddr, capture_path: &str) -> Result<()> {
+    let path = format!("/api/bins{capture_path}/secrets");
+    let body = Bytes::from(format!(
+        r#"{{"github":"{}"}}"#,
+        std::str::from_utf8(SECRET).context("ascii secret")?
+    ));
+    let req = build(addr, Method::PUT, &path, body)?;
+    let resp = connect(addr).await?.send_request(req).await?;
+    ensure!(
+        resp.status() == StatusCode::OK,
+        "PUT {path}: {}",
+        resp.status()
+    );
+    Ok(())
 }
 
 /// One request on a fresh connection (start-up and minting only).

@@ -18,11 +18,34 @@ use uuid::Uuid;
 use crate::error::AppError;
 use crate::metrics::Reject;
 use crate::model::{NewRequest, ResponseConfig, now_millis};
-use crate::state::AppState;
+use crate::state::{AppState, CachedBin};
 use crate::tunnel::protocol::RelayResponse;
+use crate::verify::{Secrets, Signature, Signed};
 
 /// Response header naming the stored request's id.
 pub const REQUEST_ID_HEADER: &str = "x-hookwire-request-id";
+
+/// Checks a request against its bin's secrets. `base` is the public base
+/// URL the sender was given (Twilio signs the full URL).
+pub fn verify_request(secrets: &Secrets, r: &NewRequest, base: &str) -> Option<Signature> {
+    let mut url = format!("{base}/{}", r.bin_id);
+    if r.path != "/" {
+        url.push_str(&r.path);
+    }
+    if !r.query.is_empty() {
+        url.push('?');
+        url.push_str(&r.query);
+    }
+    crate::verify::check(
+        secrets,
+        &Signed {
+            headers: &r.headers,
+            body: &r.body,
+            received_at: r.received_at,
+            url: &url,
+        },
+    )
+}
 
 /// Splits a raw URI path into the bin segment and the sub-path after it
 /// (`/` when there is none). The sub-path stays exactly as sent.
@@ -42,7 +65,8 @@ pub const PASSTHROUGH_DEADLINE: Duration = Duration::from_secs(10);
 pub async fn capture(State(state): State<AppState>, req: Request) -> Response {
     let started = Instant::now();
     match store_request(&state, req).await {
-        Ok((id, size, resp, answer)) => {
+        Ok((id, size, bin, answer)) => {
+            let resp = &bin.response;
             if let Some(answer) = answer {
                 match tokio::time::timeout(PASSTHROUGH_DEADLINE, answer).await {
                     Ok(Ok(app)) if app.status.is_some() => {
@@ -76,7 +100,7 @@ pub async fn capture(State(state): State<AppState>, req: Request) -> Response {
 type Stored = (
     i64,
     usize,
-    Arc<PreparedResponse>,
+    Arc<CachedBin>,
     Option<oneshot::Receiver<RelayResponse>>,
 );
 
@@ -85,7 +109,7 @@ async fn store_request(state: &AppState, req: Request) -> Result<Stored, AppErro
     let (parts, body) = req.into_parts();
     let (bin_segment, path) = split_path(parts.uri.path());
     let bin_id = Uuid::parse_str(bin_segment).map_err(|_| AppError::no_bin())?;
-    let resp = state.bin_response(bin_id).await?;
+    let bin = state.cached_bin(bin_id).await?;
 
     let limit = state.config.max_body_bytes;
     let declared = parts
@@ -114,7 +138,7 @@ async fn store_request(state: &AppState, req: Request) -> Result<Stored, AppErro
         .map(|ci| ci.0.to_string())
         .unwrap_or_default();
     let size = body.len();
-    let new = NewRequest {
+    let mut new = NewRequest {
         bin_id,
         received_at: now_millis(),
         method: parts.method.as_str().to_owned(),
@@ -123,7 +147,12 @@ async fn store_request(state: &AppState, req: Request) -> Result<Stored, AppErro
         headers,
         remote_addr,
         body,
+        signature: None,
     };
+    if !bin.secrets.is_empty() {
+        let base = state.base_url(&parts.headers);
+        new.signature = verify_request(&bin.secrets, &new, &base);
+    }
     // The answer is awaited from inside the transaction, before any tunnel
     // can see (and answer) the request.
     let (answer_tx, answer_rx) = if state.hub.has_passthrough(bin_id) {
@@ -143,7 +172,7 @@ async fn store_request(state: &AppState, req: Request) -> Result<Stored, AppErro
         .await?
         .ok_or_else(AppError::no_bin)?;
     state.hub.notify(bin_id);
-    Ok((id, size, resp, answer_rx))
+    Ok((id, size, bin, answer_rx))
 }
 
 /// Collects the whole body, refusing it past `limit` bytes.

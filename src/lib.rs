@@ -9,6 +9,7 @@
 //! - [`model`]: bins, requests, response configs: plain data.
 //! - [`web`]: inspector pages, JSON API, static assets, security guards.
 //! - [`tunnel`]: the WebSocket tunnel: protocol, server hub and sessions, client.
+//! - [`verify`]: signature checks per scheme (Standard Webhooks, Stripe, GitHub, …).
 //! - [`retention`]: the background purge of old requests.
 //! - [`metrics`]: the counters behind `/metrics`.
 //! - [`mint`]: `hookwire new`, the client side of `POST /api/bins`.
@@ -27,4 +28,5 @@ pub mod server;
 pub mod state;
 pub mod store;
 pub mod tunnel;
+pub mod verify;
 pub mod web;

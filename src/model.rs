@@ -114,6 +114,8 @@ pub struct Bin {
     pub created_at: Millis,
     /// What its capture URL answers.
     pub response: ResponseConfig,
+    /// Secrets its requests are verified with.
+    pub secrets: crate::verify::Secrets,
 }
 
 /// A request as it arrived, before it has an id.
@@ -135,6 +137,8 @@ pub struct NewRequest {
     pub remote_addr: String,
     /// The body, byte for byte.
     pub body: axum::body::Bytes,
+    /// The signature check against the bin's secrets, if any applied.
+    pub signature: Option<crate::verify::Signature>,
 }
 
 /// A stored request.
@@ -211,7 +215,7 @@ impl CapturedRequest {
             body_size: r.body.len(),
             body_base64: base64::engine::general_purpose::STANDARD.encode(&r.body),
             body_text: std::str::from_utf8(&r.body).ok(),
-            signature: None,
+            signature: r.signature.as_ref(),
             deliveries: self.deliveries.iter().map(Delivery::to_json).collect(),
         }
     }
@@ -231,7 +235,6 @@ pub struct RequestJson<'a> {
     body_size: usize,
     body_base64: String,
     body_text: Option<&'a str>,
-    /// Filled by signature verification (a later issue); null until then.
-    signature: Option<()>,
+    signature: Option<&'a crate::verify::Signature>,
     deliveries: Vec<serde_json::Value>,
 }

@@ -15,6 +15,7 @@ use crate::metrics::Metrics;
 use crate::model::{Bin, ResponseConfig, now_millis};
 use crate::store::Store;
 use crate::tunnel::hub::Hub;
+use crate::verify::Secrets;
 use crate::web::assets::Assets;
 
 /// Everything a handler can reach.
@@ -24,7 +25,7 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     /// The database.
     pub store: Store,
-    /// Response config per bin, so captures skip a database read.
+    /// Response and secrets per bin, so captures skip a database read.
     pub bins: BinCache,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
@@ -51,14 +52,14 @@ impl AppState {
         }
     }
 
-    /// The response a bin gives, from the cache or the database; a
+    /// What captures need of a bin, from the cache or the database; a
     /// not-found error when the bin does not exist.
-    pub async fn bin_response(&self, id: Uuid) -> Result<Arc<PreparedResponse>, AppError> {
-        if let Some(resp) = self.bins.get(id) {
-            return Ok(resp);
+    pub async fn cached_bin(&self, id: Uuid) -> Result<Arc<CachedBin>, AppError> {
+        if let Some(bin) = self.bins.get(id) {
+            return Ok(bin);
         }
         let bin = self.store.bin(id).await?.ok_or_else(AppError::no_bin)?;
-        Ok(self.bins.put(id, &bin.response))
+        Ok(self.bins.put(&bin))
     }
 
     /// Creates a bin with the default response.
@@ -67,49 +68,65 @@ impl AppState {
             id: Uuid::new_v4(),
             created_at: now_millis(),
             response: ResponseConfig::default(),
+            secrets: Secrets::default(),
         };
         self.store.create_bin(bin.clone()).await?;
-        self.bins.put(bin.id, &bin.response);
+        self.bins.put(&bin);
         Ok(bin)
     }
 
     /// The base URL for links the server hands out: `--public-url`, else
     /// the `Host` the client used.
     pub fn base_url(&self, headers: &HeaderMap) -> String {
-        if let Some(url) = &self.config.public_url {
-            return url.clone();
+        self.public_base(
+            headers
+                .get(axum::http::header::HOST)
+                .and_then(|h| h.to_str().ok()),
+        )
+    }
+
+    /// `--public-url`, else `http://` and the given `Host`.
+    pub fn public_base(&self, host: Option<&str>) -> String {
+        match &self.config.public_url {
+            Some(url) => url.clone(),
+            None => format!("http://{}", host.unwrap_or("127.0.0.1")),
         }
-        let host = headers
-            .get(axum::http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("127.0.0.1");
-        format!("http://{host}")
     }
 }
 
-/// Bin id → its response config. Entries are replaced when the response
-/// changes and removed when the bin is deleted; both go through here.
+/// What a capture needs of its bin.
+pub struct CachedBin {
+    /// The answer, ready to send.
+    pub response: PreparedResponse,
+    /// What requests are verified with.
+    pub secrets: Secrets,
+}
+
+/// Bin id → what captures need of it. Entries are dropped whenever the bin
+/// changes (response, secrets, deletion) and reloaded by the next capture.
 #[derive(Clone, Default)]
 pub struct BinCache {
     /// A std lock: held for a map lookup or insert, never across `.await`.
-    map: Arc<RwLock<HashMap<Uuid, Arc<PreparedResponse>>>>,
+    map: Arc<RwLock<HashMap<Uuid, Arc<CachedBin>>>>,
 }
 
 impl BinCache {
-    fn get(&self, id: Uuid) -> Option<Arc<PreparedResponse>> {
+    fn get(&self, id: Uuid) -> Option<Arc<CachedBin>> {
         self.map.read().ok()?.get(&id).cloned()
     }
 
-    /// Records a bin's (new) response config.
-    pub fn put(&self, id: Uuid, resp: &ResponseConfig) -> Arc<PreparedResponse> {
-        let resp = Arc::new(PreparedResponse::from(resp));
+    fn put(&self, bin: &Bin) -> Arc<CachedBin> {
+        let cached = Arc::new(CachedBin {
+            response: PreparedResponse::from(&bin.response),
+            secrets: bin.secrets.clone(),
+        });
         if let Ok(mut map) = self.map.write() {
-            map.insert(id, resp.clone());
+            map.insert(bin.id, cached.clone());
         }
-        resp
+        cached
     }
 
-    /// Forgets a deleted bin.
+    /// Forgets a bin that changed or went.
     pub fn remove(&self, id: Uuid) {
         if let Ok(mut map) = self.map.write() {
             map.remove(&id);

@@ -98,11 +98,11 @@ impl Store {
     ) -> Result<Option<i64>, StoreError> {
         // Serialised here, on the caller's thread, to keep the writer's
         // share of each capture small.
-        let headers =
-            serde_json::to_string(&req.headers).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let headers = queries::to_json(&req.headers)?;
+        let signature = req.signature.as_ref().map(queries::to_json).transpose()?;
         self.writer
             .run(move |tx, state| {
-                let id = writer::insert_request(tx, state, &req, &headers)?;
+                let id = writer::insert_request(tx, state, &req, &headers, signature.as_deref())?;
                 if let Some(id) = id {
                     on_id(id);
                 }
@@ -161,6 +161,28 @@ impl Store {
     pub async fn set_response(&self, id: Uuid, resp: ResponseConfig) -> Result<bool, StoreError> {
         self.writer
             .run(move |tx, _| queries::update_response(tx, id, &resp))
+            .await
+    }
+
+    /// Replaces a bin's verification secrets; false when the bin does not
+    /// exist.
+    pub async fn set_secrets(
+        &self,
+        id: Uuid,
+        secrets: crate::verify::Secrets,
+    ) -> Result<bool, StoreError> {
+        self.writer
+            .run(move |tx, _| queries::update_secrets(tx, id, &secrets))
+            .await
+    }
+
+    /// Stores re-checked signatures of requests.
+    pub async fn set_signatures(
+        &self,
+        checked: Vec<(i64, Option<crate::verify::Signature>)>,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .run(move |tx, _| queries::update_signatures(tx, &checked))
             .await
     }
 

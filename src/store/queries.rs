@@ -10,7 +10,7 @@ fn json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+pub(super) fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
@@ -18,8 +18,8 @@ fn uuid(text: &str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-const BIN_COLUMNS: &str =
-    "id, created_at, response_status, response_headers, response_body, response_delay_ms";
+const BIN_COLUMNS: &str = "id, created_at, response_status, response_headers, response_body, \
+                           response_delay_ms, secrets";
 
 fn bin_row(r: &Row<'_>) -> Result<Bin, StoreError> {
     let id: String = r.get(0)?;
@@ -33,13 +33,14 @@ fn bin_row(r: &Row<'_>) -> Result<Bin, StoreError> {
             body: r.get(4)?,
             delay_ms: r.get(5)?,
         },
+        secrets: json(&r.get::<_, String>(6)?)?,
     })
 }
 
 pub(super) fn insert_bin(c: &Connection, bin: &Bin) -> Result<(), StoreError> {
     let resp = &bin.response;
     c.prepare_cached(&format!(
-        "INSERT INTO bins ({BIN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+        "INSERT INTO bins ({BIN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
     ))?
     .execute(params![
         bin.id.hyphenated().to_string(),
@@ -47,7 +48,8 @@ pub(super) fn insert_bin(c: &Connection, bin: &Bin) -> Result<(), StoreError> {
         resp.status,
         to_json(&resp.headers)?,
         resp.body,
-        resp.delay_ms
+        resp.delay_ms,
+        to_json(&bin.secrets)?
     ])?;
     Ok(())
 }
@@ -70,6 +72,30 @@ pub(super) fn update_response(
             resp.delay_ms
         ])?;
     Ok(n > 0)
+}
+
+pub(super) fn update_secrets(
+    c: &Connection,
+    id: Uuid,
+    secrets: &crate::verify::Secrets,
+) -> Result<bool, StoreError> {
+    let n = c
+        .prepare_cached("UPDATE bins SET secrets = ?2 WHERE id = ?1")?
+        .execute(params![id.hyphenated().to_string(), to_json(secrets)?])?;
+    Ok(n > 0)
+}
+
+/// Stores re-checked signatures.
+pub(super) fn update_signatures(
+    c: &Connection,
+    checked: &[(i64, Option<crate::verify::Signature>)],
+) -> Result<(), StoreError> {
+    let mut stmt = c.prepare_cached("UPDATE requests SET signature = ?2 WHERE id = ?1")?;
+    for (id, sig) in checked {
+        let sig = sig.as_ref().map(to_json).transpose()?;
+        stmt.execute(params![id, sig])?;
+    }
+    Ok(())
 }
 
 pub(super) fn delete_bin(c: &Connection, id: Uuid) -> Result<bool, StoreError> {
@@ -132,7 +158,7 @@ pub(super) fn recent_bins(c: &Connection, limit: usize) -> Result<Vec<(Bin, u64)
             (SELECT COUNT(*) FROM requests r WHERE r.bin_id = bins.id)
          FROM bins ORDER BY created_at DESC LIMIT ?1"
     ))?;
-    let rows = stmt.query_map([limit], |r| Ok(bin_row(r).map(|b| (b, r.get(6)))))?;
+    let rows = stmt.query_map([limit], |r| Ok(bin_row(r).map(|b| (b, r.get(7)))))?;
     let mut out = Vec::new();
     for row in rows {
         let (bin, count) = row??;
@@ -214,7 +240,8 @@ pub(super) fn list(c: &Connection, q: &ListQuery) -> Result<Page, StoreError> {
         "AND ?4 IS NULL"
     };
     let sql = format!(
-        "SELECT id, bin_id, received_at, method, path, query, headers, remote_addr, {body}, length(body)
+        "SELECT id, bin_id, received_at, method, path, query, headers, remote_addr, {body}, signature,
+                length(body)
          FROM requests WHERE bin_id = ?1 AND ?2 = ?2 {cond} {search}
          ORDER BY id {order} LIMIT ?3"
     );
@@ -238,7 +265,7 @@ pub(super) fn list(c: &Connection, q: &ListQuery) -> Result<Page, StoreError> {
             });
         }
         requests.push(request_row(row)?);
-        body_sizes.push(row.get(9)?);
+        body_sizes.push(row.get(10)?);
     }
     Ok(Page {
         requests,
@@ -279,12 +306,13 @@ pub(super) fn request(
 
 /// The columns [`request_row`] reads, in order.
 pub(super) const REQUEST_COLUMNS: &str =
-    "id, bin_id, received_at, method, path, query, headers, remote_addr, body";
+    "id, bin_id, received_at, method, path, query, headers, remote_addr, body, signature";
 
 pub(super) fn request_row(r: &Row<'_>) -> Result<CapturedRequest, StoreError> {
     let bin: String = r.get(1)?;
     let headers: String = r.get(6)?;
     let body: Vec<u8> = r.get(8)?;
+    let signature: Option<String> = r.get(9)?;
     Ok(CapturedRequest {
         id: r.get(0)?,
         req: NewRequest {
@@ -296,6 +324,7 @@ pub(super) fn request_row(r: &Row<'_>) -> Result<CapturedRequest, StoreError> {
             headers: json::<Vec<Header>>(&headers)?,
             remote_addr: r.get(7)?,
             body: body.into(),
+            signature: signature.as_deref().map(json).transpose()?,
         },
         deliveries: Vec::new(),
     })

@@ -8,6 +8,7 @@ use super::StoreError;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_tunnels.sql"),
+    include_str!("migrations/0003_signatures.sql"),
 ];
 
 /// Settings every connection needs. WAL lets readers run beside the writer;

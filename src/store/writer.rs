@@ -180,20 +180,22 @@ fn run_batch(
     tx.commit().map_err(|e| e.to_string())
 }
 
-/// Inserts a capture (`headers` already JSON) and counts it against its
-/// bin's cap. `None` when the bin is gone (the foreign key refuses it).
+/// Inserts a capture (`headers` and `signature` already JSON) and counts
+/// it against its bin's cap. `None` when the bin is gone (the foreign key
+/// refuses it).
 pub(super) fn insert_request(
     tx: &Connection,
     state: &mut WriterState,
     r: &NewRequest,
     headers: &str,
+    signature: Option<&str>,
 ) -> Result<Option<i64>, StoreError> {
     let bin = r.bin_id.hyphenated().to_string();
     let inserted = tx
         .prepare_cached(
             "INSERT INTO requests
-               (bin_id, received_at, method, path, query, headers, remote_addr, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+               (bin_id, received_at, method, path, query, headers, remote_addr, body, signature)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?
         .execute(params![
             bin,
@@ -203,7 +205,8 @@ pub(super) fn insert_request(
             r.query,
             headers,
             r.remote_addr,
-            &r.body[..]
+            &r.body[..],
+            signature
         ]);
     match inserted {
         Ok(_) => {}

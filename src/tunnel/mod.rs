@@ -80,7 +80,7 @@ pub async fn upgrade(
             "tunnel name must be 1-64 letters, digits, '-', '_' or '.' (--name)".into(),
         ));
     }
-    state.bin_response(bin).await?;
+    state.cached_bin(bin).await?;
     let max = protocol::max_message(state.config.max_body_bytes);
     let params = session::Params {
         bin,

@@ -15,6 +15,7 @@ use crate::error::AppError;
 use crate::model::{Bin, ResponseConfig, rfc3339};
 use crate::state::AppState;
 use crate::store::{Cursor, ListQuery};
+use crate::verify::Secrets;
 
 /// Largest page `GET …/requests` returns.
 const MAX_LIMIT: usize = 1000;
@@ -27,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/bins", post(create_bin))
         .route("/api/bins/{bin_id}", get(get_bin).delete(delete_bin))
         .route("/api/bins/{bin_id}/response", put(set_response))
+        .route("/api/bins/{bin_id}/secrets", put(set_secrets))
         .route(
             "/api/bins/{bin_id}/requests",
             get(list_requests).delete(clear_requests),
@@ -112,6 +114,7 @@ fn bin_json(state: &AppState, headers: &HeaderMap, bin: &Bin) -> serde_json::Val
         "inspect_url": format!("{base}/bins/{}", bin.id),
         "created_at": rfc3339(bin.created_at),
         "response": bin.response,
+        "secrets": bin.secrets.masked(),
     })
 }
 
@@ -163,10 +166,11 @@ pub async fn apply_response(
     resp: ResponseConfig,
 ) -> Result<(), AppError> {
     resp.validate().map_err(AppError::BadRequest)?;
-    if !state.store.set_response(id, resp.clone()).await? {
+    let found = state.store.set_response(id, resp).await?;
+    state.bins.remove(id);
+    if !found {
         return Err(AppError::no_bin());
     }
-    state.bins.put(id, &resp);
     Ok(())
 }
 
@@ -184,6 +188,82 @@ async fn set_response(
     })?;
     apply_response(&state, id, resp.clone()).await?;
     Ok(Json(resp))
+}
+
+/// Replaces a bin's secrets and re-checks its stored requests with them;
+/// returns how many were re-checked.
+pub async fn apply_secrets(
+    state: &AppState,
+    id: Uuid,
+    secrets: Secrets,
+) -> Result<usize, AppError> {
+    secrets.validate().map_err(AppError::BadRequest)?;
+    let found = state.store.set_secrets(id, secrets.clone()).await?;
+    state.bins.remove(id);
+    if !found {
+        return Err(AppError::no_bin());
+    }
+    let secrets = std::sync::Arc::new(secrets);
+    let mut rechecked = 0;
+    let mut cursor = Cursor::After(0);
+    loop {
+        let page = state
+            .store
+            .list_requests(ListQuery {
+                bin: id,
+                limit: RECHECK_PAGE,
+                cursor,
+                search: None,
+                with_bodies: true,
+            })
+            .await?;
+        let Some(last) = page.requests.last().map(|r| r.id) else {
+            break;
+        };
+        let (state2, secrets) = (state.clone(), secrets.clone());
+        // HMACs over large bodies: off the async runtime.
+        let checked = tokio::task::spawn_blocking(move || {
+            page.requests
+                .iter()
+                .map(|r| {
+                    let base = state2.public_base(r.header("host"));
+                    (
+                        r.id,
+                        crate::capture::verify_request(&secrets, &r.req, &base),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|_| AppError::Store(crate::store::StoreError::Closed))?;
+        rechecked += checked.len();
+        state.store.set_signatures(checked).await?;
+        if page.next.is_none() {
+            break;
+        }
+        cursor = Cursor::After(last);
+    }
+    Ok(rechecked)
+}
+
+/// Requests re-checked per read when secrets change.
+const RECHECK_PAGE: usize = 500;
+
+async fn set_secrets(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Json<Secrets>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let id = bin_id(&id)?;
+    let Json(secrets) = body.map_err(|e| {
+        AppError::BadRequest(format!(
+            "{}; expected any of {{\"standard-webhooks\",\"stripe\",\"github\",\"slack\",\"shopify\",\"twilio\": \"secret\", \"header\": {{\"name\",\"value\"}}}}",
+            e.body_text()
+        ))
+    })?;
+    let masked = secrets.masked();
+    let rechecked = apply_secrets(&state, id, secrets).await?;
+    Ok(Json(json!({ "secrets": masked, "rechecked": rechecked })))
 }
 
 /// Query of `GET …/requests`.
@@ -218,7 +298,7 @@ async fn list_requests(
         (None, None) => Cursor::Newest,
     };
     // Existence check first: an unknown bin is a 404, not an empty list.
-    state.bin_response(id).await?;
+    state.cached_bin(id).await?;
     let page = state
         .store
         .list_requests(ListQuery {
@@ -238,7 +318,7 @@ async fn clear_requests(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, AppError> {
     let id = bin_id(&id)?;
-    state.bin_response(id).await?;
+    state.cached_bin(id).await?;
     let deleted = state.store.delete_requests(id, None).await?;
     Ok(Json(json!({ "deleted": deleted })))
 }

@@ -15,6 +15,8 @@ use crate::error::{AppError, PageError};
 use crate::model::{CapturedRequest, Delivery, Header, ResponseConfig, rfc3339};
 use crate::state::AppState;
 use crate::store::{Cursor, ListQuery};
+use crate::verify::secrets::HeaderRule;
+use crate::verify::{Secrets, Signature};
 
 /// Requests listed per page of the inspector.
 const PAGE_SIZE: usize = 100;
@@ -31,6 +33,7 @@ struct ListItem {
     time: String,
     size: String,
     selected: bool,
+    signature: Option<Signature>,
 }
 
 struct Detail {
@@ -48,6 +51,7 @@ struct Detail {
     body: BodyView,
     truncated: bool,
     deliveries: Vec<DeliveryView>,
+    signature: Option<Signature>,
 }
 
 /// A tunnel's relay of the request, as the inspector shows it.
@@ -107,6 +111,7 @@ impl Detail {
             body,
             truncated,
             deliveries: r.deliveries.iter().map(DeliveryView::new).collect(),
+            signature: r.req.signature.clone(),
         }
     }
 }
@@ -128,6 +133,8 @@ struct InspectorPage {
     body: String,
     delay_ms: u64,
     tunnels: Vec<String>,
+    /// Configured secrets: scheme and masked value.
+    secrets: Vec<(String, String)>,
 }
 
 /// Query of the inspector page.
@@ -181,6 +188,7 @@ pub async fn page(
             time: rfc3339(r.req.received_at),
             size: body_view::human_size(*size),
             selected: Some(r.id) == selected,
+            signature: r.req.signature.clone(),
         })
         .collect();
     let resp = bin.response;
@@ -204,7 +212,99 @@ pub async fn page(
         body: resp.body,
         delay_ms: resp.delay_ms,
         tunnels: state.hub.connected(id),
+        secrets: masked_secrets(&bin.secrets),
     }))
+}
+
+fn masked_secrets(secrets: &Secrets) -> Vec<(String, String)> {
+    match secrets.masked() {
+        serde_json::Value::Object(map) => map
+            .into_iter()
+            .map(|(k, v)| {
+                let shown = match v {
+                    serde_json::Value::String(s) => s,
+                    other => format!(
+                        "{}: {}",
+                        other["name"].as_str().unwrap_or(""),
+                        other["value"].as_str().unwrap_or("")
+                    ),
+                };
+                (k, shown)
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The add-a-secret form.
+#[derive(Debug, Deserialize)]
+pub struct SecretForm {
+    scheme: String,
+    secret: String,
+    #[serde(default)]
+    header_name: String,
+}
+
+/// The remove-a-secret form.
+#[derive(Debug, Deserialize)]
+pub struct RemoveSecretForm {
+    scheme: String,
+}
+
+/// Sets (`Some`) or removes (`None`) one scheme's secret.
+fn with_secret(
+    mut s: Secrets,
+    scheme: &str,
+    secret: Option<(String, String)>,
+) -> Result<Secrets, AppError> {
+    let value = secret.as_ref().map(|(v, _)| v.trim().to_owned());
+    match scheme {
+        "standard-webhooks" => s.standard_webhooks = value,
+        "stripe" => s.stripe = value,
+        "github" => s.github = value,
+        "slack" => s.slack = value,
+        "shopify" => s.shopify = value,
+        "twilio" => s.twilio = value,
+        "header" => {
+            s.header = secret.map(|(value, name)| HeaderRule {
+                name: name.trim().to_owned(),
+                value,
+            });
+        }
+        other => return Err(AppError::BadRequest(format!("unknown scheme {other:?}"))),
+    }
+    Ok(s)
+}
+
+/// `POST /bins/{bin_id}/secrets`: adds or replaces one scheme's secret and
+/// re-checks the stored requests.
+pub async fn set_secret(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form(form): Form<SecretForm>,
+) -> Result<Redirect, PageError> {
+    let id = bin_id(&id)?;
+    let bin = state.store.bin(id).await?.ok_or_else(AppError::no_bin)?;
+    let secrets = with_secret(
+        bin.secrets,
+        &form.scheme,
+        Some((form.secret, form.header_name)),
+    )?;
+    super::api::apply_secrets(&state, id, secrets).await?;
+    Ok(Redirect::to(&format!("/bins/{id}")))
+}
+
+/// `POST /bins/{bin_id}/secrets/remove`.
+pub async fn remove_secret(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form(form): Form<RemoveSecretForm>,
+) -> Result<Redirect, PageError> {
+    let id = bin_id(&id)?;
+    let bin = state.store.bin(id).await?.ok_or_else(AppError::no_bin)?;
+    let secrets = with_secret(bin.secrets, &form.scheme, None)?;
+    super::api::apply_secrets(&state, id, secrets).await?;
+    Ok(Redirect::to(&format!("/bins/{id}")))
 }
 
 /// The response settings form.

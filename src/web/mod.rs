@@ -27,6 +27,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/bins/{bin_id}", get(inspector::page))
         .route("/bins/{bin_id}/response", post(inspector::set_response))
         .route("/bins/{bin_id}/clear", post(inspector::clear))
+        .route("/bins/{bin_id}/secrets", post(inspector::set_secret))
+        .route(
+            "/bins/{bin_id}/secrets/remove",
+            post(inspector::remove_secret),
+        )
         .route("/bins/{bin_id}/delete", post(inspector::delete_bin))
         .route(
             "/bins/{bin_id}/requests/{id}/delete",

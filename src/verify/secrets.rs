@@ -1,0 +1,151 @@
+//! The verification secrets a bin holds, as set by `PUT …/secrets`. Never
+//! shown back in full, never in logs (`Debug` masks them).
+
+use serde::{Deserialize, Serialize};
+
+/// A static header rule: `name` must carry `value`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderRule {
+    /// Header name (matched case-insensitively).
+    pub name: String,
+    /// The exact value.
+    pub value: String,
+}
+
+/// One secret per scheme, any subset.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Secrets {
+    /// `whsec_<base64>` (Standard Webhooks, Svix).
+    #[serde(rename = "standard-webhooks", skip_serializing_if = "Option::is_none")]
+    pub standard_webhooks: Option<String>,
+    /// `whsec_…` endpoint secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stripe: Option<String>,
+    /// The webhook secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub github: Option<String>,
+    /// The app's signing secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slack: Option<String>,
+    /// The app's client secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shopify: Option<String>,
+    /// The account's auth token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub twilio: Option<String>,
+    /// A static header (AssemblyAI's webhook_auth_header_name/value).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header: Option<HeaderRule>,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.schemes()).finish()
+    }
+}
+
+/// Shows the last four characters of a secret at most, and only of a long one.
+fn mask(secret: &str) -> String {
+    let n = secret.chars().count();
+    if n < 12 {
+        return "****".into();
+    }
+    let tail: String = secret.chars().skip(n - 4).collect();
+    format!("****{tail}")
+}
+
+impl Secrets {
+    /// The schemes that have a secret.
+    pub fn schemes(&self) -> Vec<&'static str> {
+        [
+            ("standard-webhooks", self.standard_webhooks.is_some()),
+            ("stripe", self.stripe.is_some()),
+            ("github", self.github.is_some()),
+            ("slack", self.slack.is_some()),
+            ("shopify", self.shopify.is_some()),
+            ("twilio", self.twilio.is_some()),
+            ("header", self.header.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(s, set)| set.then_some(s))
+        .collect()
+    }
+
+    /// True when the bin checks nothing.
+    pub fn is_empty(&self) -> bool {
+        self.schemes().is_empty()
+    }
+
+    /// What may be shown: which schemes are set, masked.
+    pub fn masked(&self) -> serde_json::Value {
+        let mut out = serde_json::Map::new();
+        for (scheme, secret) in [
+            ("standard-webhooks", &self.standard_webhooks),
+            ("stripe", &self.stripe),
+            ("github", &self.github),
+            ("slack", &self.slack),
+            ("shopify", &self.shopify),
+            ("twilio", &self.twilio),
+        ] {
+            if let Some(s) = secret {
+                out.insert(scheme.into(), mask(s).into());
+            }
+        }
+        if let Some(h) = &self.header {
+            out.insert(
+                "header".into(),
+                serde_json::json!({ "name": h.name, "value": mask(&h.value) }),
+            );
+        }
+        out.into()
+    }
+
+    /// Checks what a user set, saying what to fix.
+    pub fn validate(&self) -> Result<(), String> {
+        for (scheme, secret) in [
+            ("standard-webhooks", &self.standard_webhooks),
+            ("stripe", &self.stripe),
+            ("github", &self.github),
+            ("slack", &self.slack),
+            ("shopify", &self.shopify),
+            ("twilio", &self.twilio),
+        ] {
+            if secret.as_deref().is_some_and(|s| s.trim().is_empty()) {
+                return Err(format!(
+                    "the {scheme} secret is empty: leave it out instead"
+                ));
+            }
+        }
+        if let Some(s) = &self.standard_webhooks {
+            super::standard_webhooks::key(s).map_err(|f| f.to_string())?;
+        }
+        let bad_header = self.header.as_ref().is_some_and(|h| {
+            axum::http::HeaderName::try_from(h.name.as_str()).is_err() || h.value.is_empty()
+        });
+        if bad_header {
+            return Err("header needs a valid name and a non-empty value".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_masked_and_never_debug_printed() {
+        let s: Secrets = serde_json::from_str(
+            r#"{"stripe":"whsec_abcdefghijklmnop","header":{"name":"X-Auth","value":"tok"}}"#,
+        )
+        .expect("parses");
+        assert_eq!(format!("{s:?}"), r#"["stripe", "header"]"#);
+        assert_eq!(
+            s.masked(),
+            serde_json::json!({"stripe": "****mnop", "header": {"name": "X-Auth", "value": "****"}})
+        );
+        assert!(serde_json::from_str::<Secrets>(r#"{"strpe":"x"}"#).is_err());
+    }
+}
