@@ -87,6 +87,9 @@ pub async fn capture(State(state): State<AppState>, req: Request) -> Response {
                 AppError::NotFound(_) => state.metrics.rejected(Reject::UnknownBin),
                 AppError::PayloadTooLarge(_) => state.metrics.rejected(Reject::BodyTooLarge),
                 AppError::BadRequest(_) => state.metrics.rejected(Reject::BadBody),
+                AppError::TooManyRequests(_) => state.metrics.rejected(Reject::RateLimited),
+                AppError::InsufficientStorage(_) => state.metrics.rejected(Reject::Quota),
+                AppError::BodyTimeout(_) => state.metrics.rejected(Reject::BodyTimeout),
                 AppError::Store(_) => state.metrics.db_error(),
                 AppError::Forbidden(_) | AppError::Conflict(_) | AppError::Unauthorized(_) => {}
             }
@@ -110,6 +113,9 @@ async fn store_request(state: &AppState, req: Request) -> Result<Stored, AppErro
     let (bin_segment, path) = split_path(parts.uri.path());
     let bin_id = Uuid::parse_str(bin_segment).map_err(|_| AppError::no_bin())?;
     let bin = state.cached_bin(bin_id).await?;
+    if let Some(rate) = &state.rate {
+        rate.take(bin_id).map_err(AppError::TooManyRequests)?;
+    }
 
     let limit = state.config.max_body_bytes;
     let declared = parts
@@ -120,7 +126,16 @@ async fn store_request(state: &AppState, req: Request) -> Result<Stored, AppErro
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(AppError::PayloadTooLarge(limit));
     }
-    let body = read_body(body, limit).await?;
+    // A trickled body must not hold a connection (and its buffer) forever.
+    let deadline = state.config.body_deadline;
+    let body = tokio::time::timeout(deadline, read_body(body, limit))
+        .await
+        .map_err(|_| AppError::BodyTimeout(deadline.as_secs()))??;
+    if let Some(quota) = &state.quota {
+        quota
+            .reserve(body.len() as u64)
+            .map_err(AppError::InsufficientStorage)?;
+    }
 
     let headers = parts
         .headers

@@ -145,6 +145,24 @@ pub struct ServeArgs {
     /// tunnels (Authorization: Bearer). Capture URLs stay public.
     #[arg(long, env = "HOOKWIRE_ACCESS_TOKEN", hide_env_values = true)]
     pub access_token: Option<String>,
+
+    /// Captures a bin accepts per second, bursts up to twice that; more get
+    /// 429 with Retry-After. 0 = no limit.
+    #[arg(long, env = "HOOKWIRE_RATE_LIMIT", default_value_t = 0)]
+    pub rate_limit: u32,
+
+    /// Body bytes all bins may store together; past it captures get 507.
+    /// 0 = no quota.
+    #[arg(long, env = "HOOKWIRE_MAX_STORED_BYTES", default_value_t = 0)]
+    pub max_stored_bytes: u64,
+
+    /// Connections served at once; more wait in the listen backlog.
+    #[arg(long, env = "HOOKWIRE_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+
+    /// Log format: text, or json (one object per line) for log collectors.
+    #[arg(long, env = "HOOKWIRE_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
 }
 
 /// Flags of `hookwire new`.
@@ -196,6 +214,10 @@ impl ServeArgs {
                 .as_deref()
                 .filter(|t| !t.is_empty())
                 .map(crate::config::Secret::new),
+            rate_limit: self.rate_limit,
+            max_stored_bytes: self.max_stored_bytes,
+            max_connections: self.max_connections.max(1),
+            ..ServerConfig::default()
         }
     }
 }

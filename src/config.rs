@@ -19,6 +19,14 @@ pub struct ServerConfig {
     pub retention: Option<Duration>,
     /// Protects the inspector, the API and tunnels; captures stay public.
     pub access_token: Option<Secret>,
+    /// Captures a bin accepts per second (bursts up to twice that); 0 = no limit.
+    pub rate_limit: u32,
+    /// Body bytes all bins may store together; 0 = no quota.
+    pub max_stored_bytes: u64,
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// How long a capture's body may take to arrive once its head has.
+    pub body_deadline: Duration,
 }
 
 /// A secret whose `Debug` never shows it, so it cannot leak into logs.
@@ -52,6 +60,10 @@ impl Default for ServerConfig {
             max_requests_per_bin: 10_000,
             retention: Some(Duration::from_secs(7 * 24 * 3600)),
             access_token: None,
+            rate_limit: 0,
+            max_stored_bytes: 0,
+            max_connections: 1024,
+            body_deadline: Duration::from_secs(60),
         }
     }
 }

@@ -20,6 +20,17 @@ pub enum AppError {
     /// 413: a body over `--max-body-bytes`.
     #[error("request body is larger than the server's limit of {0} bytes (--max-body-bytes)")]
     PayloadTooLarge(usize),
+    /// 429: the bin's rate limit; retry after this long.
+    #[error("this bin takes at most --rate-limit captures per second; retry after {} s", .0.as_secs().max(1))]
+    TooManyRequests(std::time::Duration),
+    /// 507: the stored-bytes quota is used up.
+    #[error(
+        "the server's storage quota of {0} body bytes (--max-stored-bytes) is used up: clear old bins or requests"
+    )]
+    InsufficientStorage(u64),
+    /// 408: the body did not arrive in time.
+    #[error("the request body did not arrive within {0} s; send it again without pauses")]
+    BodyTimeout(u64),
     /// 401: the access token is missing or wrong.
     #[error("{0}")]
     Unauthorized(String),
@@ -51,6 +62,9 @@ impl AppError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
+            Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Store(StoreError::Closed) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -73,8 +87,17 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let retry = match &self {
+            Self::TooManyRequests(wait) => Some(wait.as_secs().max(1)),
+            _ => None,
+        };
         let body = serde_json::json!({ "error": self.public_message() });
-        (status, Json(body)).into_response()
+        let mut res = (status, Json(body)).into_response();
+        if let Some(secs) = retry {
+            res.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        res
     }
 }
 

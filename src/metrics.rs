@@ -19,17 +19,68 @@ pub enum Reject {
     BodyTooLarge,
     /// 400: the body could not be read (client hung up, bad chunking).
     BadBody,
+    /// 429: over the bin's rate limit.
+    RateLimited,
+    /// 507: over the stored-bytes quota.
+    Quota,
+    /// 408: the body came too slowly.
+    BodyTimeout,
 }
 
 impl Reject {
-    const ALL: [Reject; 3] = [Reject::UnknownBin, Reject::BodyTooLarge, Reject::BadBody];
+    const ALL: [Reject; 6] = [
+        Reject::UnknownBin,
+        Reject::BodyTooLarge,
+        Reject::BadBody,
+        Reject::RateLimited,
+        Reject::Quota,
+        Reject::BodyTimeout,
+    ];
 
     fn label(self) -> &'static str {
         match self {
             Reject::UnknownBin => "unknown_bin",
             Reject::BodyTooLarge => "body_too_large",
             Reject::BadBody => "bad_body",
+            Reject::RateLimited => "rate_limited",
+            Reject::Quota => "quota",
+            Reject::BodyTimeout => "body_timeout",
         }
+    }
+}
+
+/// A latency histogram with the [`BUCKETS`] bounds.
+#[derive(Debug, Default)]
+struct Histogram {
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    fn observe(&self, took: Duration) {
+        let secs = took.as_secs_f64();
+        if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
+            self.buckets[i].fetch_add(1, Relaxed);
+        }
+        self.count.fetch_add(1, Relaxed);
+        self.sum_micros
+            .fetch_add(u64::try_from(took.as_micros()).unwrap_or(u64::MAX), Relaxed);
+    }
+
+    fn render(&self, s: &mut String, name: &str, help: &str) {
+        let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (b, n) in BUCKETS.iter().zip(&self.buckets) {
+            cumulative += n.load(Relaxed);
+            let _ = writeln!(s, "{name}_bucket{{le=\"{b}\"}} {cumulative}");
+        }
+        let count = self.count.load(Relaxed);
+        let _ = writeln!(
+            s,
+            "{name}_bucket{{le=\"+Inf\"}} {count}\n{name}_sum {}\n{name}_count {count}",
+            self.sum_micros.load(Relaxed) as f64 / 1e6
+        );
     }
 }
 
@@ -38,11 +89,10 @@ impl Reject {
 pub struct Metrics {
     captured: AtomicU64,
     captured_bytes: AtomicU64,
-    rejected: [AtomicU64; 3],
+    rejected: [AtomicU64; 6],
     db_errors: AtomicU64,
-    latency_buckets: [AtomicU64; BUCKETS.len()],
-    latency_count: AtomicU64,
-    latency_sum_micros: AtomicU64,
+    capture_latency: Histogram,
+    delivery_latency: Histogram,
 }
 
 impl Metrics {
@@ -50,13 +100,12 @@ impl Metrics {
     pub fn captured(&self, bytes: usize, took: Duration) {
         self.captured.fetch_add(1, Relaxed);
         self.captured_bytes.fetch_add(bytes as u64, Relaxed);
-        let secs = took.as_secs_f64();
-        if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
-            self.latency_buckets[i].fetch_add(1, Relaxed);
-        }
-        self.latency_count.fetch_add(1, Relaxed);
-        self.latency_sum_micros
-            .fetch_add(u64::try_from(took.as_micros()).unwrap_or(u64::MAX), Relaxed);
+        self.capture_latency.observe(took);
+    }
+
+    /// A tunnel's local app answered after `took` (measured by the client).
+    pub fn delivered(&self, took: Duration) {
+        self.delivery_latency.observe(took);
     }
 
     /// A capture was refused.
@@ -70,7 +119,7 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition.
-    pub fn render(&self) -> String {
+    pub fn render(&self, tunnels: usize) -> String {
         let mut s = String::with_capacity(2048);
         let _ = writeln!(
             s,
@@ -106,26 +155,21 @@ impl Metrics {
              hookwire_db_errors_total {}",
             self.db_errors.load(Relaxed)
         );
-        let _ = writeln!(
-            s,
-            "# HELP hookwire_capture_duration_seconds Time from request to acknowledgement, commit included.\n\
-             # TYPE hookwire_capture_duration_seconds histogram"
+        self.capture_latency.render(
+            &mut s,
+            "hookwire_capture_duration_seconds",
+            "Time from request to acknowledgement, commit included.",
         );
-        let mut cumulative = 0;
-        for (b, n) in BUCKETS.iter().zip(&self.latency_buckets) {
-            cumulative += n.load(Relaxed);
-            let _ = writeln!(
-                s,
-                "hookwire_capture_duration_seconds_bucket{{le=\"{b}\"}} {cumulative}"
-            );
-        }
-        let count = self.latency_count.load(Relaxed);
+        self.delivery_latency.render(
+            &mut s,
+            "hookwire_delivery_duration_seconds",
+            "Time the tunnels' local apps took to answer relayed requests.",
+        );
         let _ = writeln!(
             s,
-            "hookwire_capture_duration_seconds_bucket{{le=\"+Inf\"}} {count}\n\
-             hookwire_capture_duration_seconds_sum {}\n\
-             hookwire_capture_duration_seconds_count {count}",
-            self.latency_sum_micros.load(Relaxed) as f64 / 1e6
+            "# HELP hookwire_tunnels_connected Tunnel clients connected now.\n\
+             # TYPE hookwire_tunnels_connected gauge\n\
+             hookwire_tunnels_connected {tunnels}"
         );
         s
     }
@@ -141,11 +185,12 @@ mod tests {
         m.captured(10, Duration::from_micros(300));
         m.captured(10, Duration::from_millis(3));
         m.captured(10, Duration::from_secs(9));
-        let text = m.render();
+        let text = m.render(2);
         assert!(text.contains("hookwire_capture_duration_seconds_bucket{le=\"0.0005\"} 1\n"));
         assert!(text.contains("hookwire_capture_duration_seconds_bucket{le=\"0.005\"} 2\n"));
         assert!(text.contains("hookwire_capture_duration_seconds_bucket{le=\"2.5\"} 2\n"));
         assert!(text.contains("hookwire_capture_duration_seconds_bucket{le=\"+Inf\"} 3\n"));
         assert!(text.contains("hookwire_captured_bytes_total 30\n"));
+        assert!(text.contains("hookwire_tunnels_connected 2\n"));
     }
 }

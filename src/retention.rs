@@ -1,4 +1,5 @@
-//! The background purge of requests older than `--retention`.
+//! Housekeeping in the background: the purge of requests older than
+//! `--retention`, and the recount of stored bytes for `--max-stored-bytes`.
 
 use std::time::Duration;
 
@@ -12,40 +13,55 @@ const PURGE_BATCH: usize = 1000;
 /// Longest pause between purges.
 const MAX_INTERVAL: Duration = Duration::from_secs(60);
 
-/// Starts the purge loop; it runs until the returned handle is aborted.
-/// Does nothing when retention is off.
+/// Starts the housekeeping loop; it runs until the returned handle is
+/// aborted. Does nothing when there is no retention and no quota.
 pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let Some(retention) = state.config.retention else {
+        if state.config.retention.is_none() && state.quota.is_none() {
             return;
-        };
+        }
         // A short retention is checked often enough to hold to it roughly.
-        let every = (retention / 2).clamp(Duration::from_millis(100), MAX_INTERVAL);
-        let keep_ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+        let every = state.config.retention.map_or(MAX_INTERVAL, |r| {
+            (r / 2).clamp(Duration::from_millis(100), MAX_INTERVAL)
+        });
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let cutoff = now_millis().saturating_sub(keep_ms);
-            let mut purged = 0;
-            loop {
-                match state.store.purge_before(cutoff, PURGE_BATCH).await {
-                    Ok(n) => {
-                        purged += n;
-                        if n < PURGE_BATCH {
-                            break;
-                        }
-                    }
-                    Err(e) => {
-                        state.metrics.db_error();
-                        tracing::error!(error = %e, "retention purge failed");
-                        break;
-                    }
-                }
+            if let Some(retention) = state.config.retention {
+                purge(&state, retention).await;
             }
-            if purged > 0 {
-                tracing::info!(purged, "purged requests older than the retention");
+            if let Some(quota) = &state.quota {
+                match state.store.stored_bytes().await {
+                    Ok(used) => quota.recount(used),
+                    Err(e) => tracing::error!(error = %e, "counting stored bytes failed"),
+                }
             }
         }
     })
+}
+
+/// Deletes what is older than the retention, a batch at a time.
+async fn purge(state: &AppState, retention: Duration) {
+    let keep_ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+    let cutoff = now_millis().saturating_sub(keep_ms);
+    let mut purged = 0;
+    loop {
+        match state.store.purge_before(cutoff, PURGE_BATCH).await {
+            Ok(n) => {
+                purged += n;
+                if n < PURGE_BATCH {
+                    break;
+                }
+            }
+            Err(e) => {
+                state.metrics.db_error();
+                tracing::error!(error = %e, "retention purge failed");
+                break;
+            }
+        }
+    }
+    if purged > 0 {
+        tracing::info!(purged, "purged requests older than the retention");
+    }
 }

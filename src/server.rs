@@ -10,8 +10,10 @@ use axum::extract::ConnectInfo;
 use axum::routing::any;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
+
+use tokio::sync::{Semaphore, mpsc};
 use tower::ServiceExt as _;
 
 use crate::capture::capture;
@@ -79,6 +81,7 @@ pub async fn serve(
 pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()>) {
     let purge = retention::spawn(state.clone());
     let stopping = state.stopping.clone();
+    let max_connections = state.config.max_connections;
     let app = make_app(state);
     // Each connection task holds a sender; `recv` returns None once all of
     // them have ended.
@@ -91,8 +94,18 @@ pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<O
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
 
+    // One permit per connection: past --max-connections, new clients wait
+    // in the kernel's listen backlog instead of costing memory here.
+    let slots = Arc::new(Semaphore::new(max_connections));
     tokio::pin!(shutdown);
     loop {
+        let permit = tokio::select! {
+            permit = slots.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
         let (stream, addr) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(conn) => conn,
@@ -120,6 +133,7 @@ pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<O
         let alive = alive_tx.clone();
         tokio::spawn(async move {
             let _alive = alive;
+            let _permit = permit;
             tokio::pin!(conn);
             tokio::select! {
                 res = conn.as_mut() => log_conn_end(res),

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::capture::PreparedResponse;
 use crate::config::ServerConfig;
 use crate::error::AppError;
+use crate::limits::{RateLimiter, StoredBytes};
 use crate::metrics::Metrics;
 use crate::model::{Bin, ResponseConfig, now_millis};
 use crate::store::Store;
@@ -33,6 +34,10 @@ pub struct AppState {
     pub assets: Arc<Assets>,
     /// Connected tunnels.
     pub hub: Hub,
+    /// `--rate-limit`, when set.
+    pub rate: Option<Arc<RateLimiter>>,
+    /// `--max-stored-bytes`, when set.
+    pub quota: Option<Arc<StoredBytes>>,
     /// Flips to true when the server stops: long-lived tasks (tunnel
     /// sessions) end on it.
     pub stopping: Arc<watch::Sender<bool>>,
@@ -42,13 +47,15 @@ impl AppState {
     /// State over an opened store.
     pub fn new(config: ServerConfig, store: Store) -> Self {
         Self {
-            config: Arc::new(config),
             store,
             bins: BinCache::default(),
             metrics: Arc::default(),
             assets: Arc::new(Assets::new()),
             hub: Hub::default(),
+            rate: RateLimiter::new(config.rate_limit).map(Arc::new),
+            quota: StoredBytes::new(config.max_stored_bytes).map(Arc::new),
             stopping: Arc::new(watch::channel(false).0),
+            config: Arc::new(config),
         }
     }
 

@@ -143,44 +143,50 @@ async fn kill_9_loses_no_acknowledged_capture() {
     .expect("json");
     let bin = bin["id"].as_str().expect("id").to_owned();
 
-    // 8 senders post until the server dies; each records what was acked.
-    let (acked_tx, mut acked_rx) = tokio::sync::mpsc::unbounded_channel::<i64>();
-    let mut senders = Vec::new();
-    for w in 0..8 {
-        let (client, url, acked) = (
-            client.clone(),
-            format!("{base}/{bin}/w{w}"),
-            acked_tx.clone(),
-        );
-        senders.push(tokio::spawn(async move {
-            for n in 0..10_000 {
-                match client
-                    .post(&url)
-                    .body(format!("{{\"n\":{n}}}"))
-                    .send()
-                    .await
-                {
-                    Ok(res) if res.status().is_success() => {
-                        let id = res.headers()["x-hookwire-request-id"].to_str().expect("id");
-                        let _ = acked.send(id.parse().expect("int"));
-                    }
-                    _ => break,
-                }
-            }
-        }));
-    }
-    drop(acked_tx);
-    // Kill once a few hundred captures were acknowledged.
+    // Three rounds: 8 senders post until the server is killed with
+    // SIGKILL mid-load; each records what was acknowledged. The server is
+    // restarted on the same file for the next round.
     let mut acked = Vec::new();
-    while acked.len() < 300 {
-        acked.push(acked_rx.recv().await.expect("acks flow"));
-    }
-    drop(proc); // SIGKILL
-    for s in senders {
-        s.await.expect("sender");
-    }
-    while let Some(id) = acked_rx.recv().await {
-        acked.push(id);
+    let mut running = Some((proc, base));
+    for round in 0..3 {
+        let (proc, base) = running.take().unwrap_or_else(|| serve_binary(&db));
+        let (acked_tx, mut acked_rx) = tokio::sync::mpsc::unbounded_channel::<i64>();
+        let mut senders = Vec::new();
+        for w in 0..8 {
+            let (client, url, acked) = (
+                client.clone(),
+                format!("{base}/{bin}/r{round}w{w}"),
+                acked_tx.clone(),
+            );
+            senders.push(tokio::spawn(async move {
+                for n in 0..10_000 {
+                    match client
+                        .post(&url)
+                        .body(format!("{{\"n\":{n}}}"))
+                        .send()
+                        .await
+                    {
+                        Ok(res) if res.status().is_success() => {
+                            let _ = acked.send(common::request_id(&res));
+                        }
+                        _ => break,
+                    }
+                }
+            }));
+        }
+        drop(acked_tx);
+        // Kill once a couple of hundred captures were acknowledged.
+        let start = acked.len();
+        while acked.len() < start + 200 {
+            acked.push(acked_rx.recv().await.expect("acks flow"));
+        }
+        drop(proc); // SIGKILL
+        for s in senders {
+            s.await.expect("sender");
+        }
+        while let Some(id) = acked_rx.recv().await {
+            acked.push(id);
+        }
     }
 
     let (_proc, base) = serve_binary(&db);

@@ -249,6 +249,19 @@ impl Store {
         self.readers.run(move |c| queries::count(c, bin)).await
     }
 
+    /// Body bytes stored by all bins.
+    pub async fn stored_bytes(&self) -> Result<u64, StoreError> {
+        self.readers
+            .run(|c| {
+                Ok(c.query_row(
+                    "SELECT COALESCE(SUM(length(body)), 0) FROM requests",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .await
+    }
+
     /// True when a read query succeeds: what `/healthz` reports.
     pub async fn healthy(&self) -> bool {
         self.readers

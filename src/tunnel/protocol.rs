@@ -316,4 +316,39 @@ mod tests {
             Err(ProtocolError::Meta(_))
         ));
     }
+
+    proptest::proptest! {
+        /// Arbitrary bytes never panic the decoder: a bad message is an
+        /// error that closes one tunnel, nothing worse.
+        #[test]
+        fn any_bytes_decode_or_fail_cleanly(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let _ = Frame::decode(bytes.into());
+        }
+
+        /// Prefixes that look right with arbitrary metadata and bodies.
+        #[test]
+        fn well_framed_noise_fails_cleanly(
+            kind in 0u8..5,
+            meta in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+        ) {
+            let mut msg = vec![VERSION, kind];
+            msg.extend_from_slice(&(meta.len() as u32).to_be_bytes());
+            msg.extend_from_slice(&meta);
+            msg.extend_from_slice(&body);
+            let _ = Frame::decode(msg.into());
+        }
+
+        /// Any request survives encoding with its body byte for byte.
+        #[test]
+        fn requests_round_trip(
+            path in ".{0,40}",
+            headers in proptest::collection::vec((".{0,12}", ".{0,24}"), 0..6),
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
+        ) {
+            let r = RelayRequest { path, headers, body: body.into(), ..request() };
+            let f = Frame::Request(r);
+            proptest::prop_assert_eq!(Frame::decode(f.encode().into()), Ok(f));
+        }
+    }
 }

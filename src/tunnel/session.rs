@@ -329,6 +329,13 @@ impl Session {
                     .map_or(self.last_sent, |oldest| oldest - 1),
             )
         };
+        if resp.status.is_some() {
+            self.state
+                .metrics
+                .delivered(std::time::Duration::from_secs_f64(
+                    resp.latency_ms.max(0.0) / 1000.0,
+                ));
+        }
         let delivery = Delivery {
             tunnel: self.name.clone(),
             replay,
