@@ -1,7 +1,7 @@
 //! GitHub: `X-Hub-Signature-256: sha256=<hex>`, HMAC-SHA256 of the body
 //! keyed with the webhook secret. No timestamp.
 
-use super::{Failure, Signed, hmac_sha256, same};
+use super::{Failure, Signed, expect_mac, hmac_sha256};
 
 const HEADER: &str = "x-hub-signature-256";
 
@@ -14,11 +14,7 @@ pub fn verify(secret: &str, req: &Signed<'_>) -> Result<(), Failure> {
         .ok_or_else(|| Failure::Malformed(HEADER.into(), "expected sha256=<hex>".into()))?;
     let sig = hex::decode(sig)
         .map_err(|_| Failure::Malformed(HEADER.into(), "the signature is not hex".into()))?;
-    if same(&sig, &hmac_sha256(secret.as_bytes(), &[req.body])) {
-        Ok(())
-    } else {
-        Err(Failure::BadSignature)
-    }
+    expect_mac(&sig, &hmac_sha256(secret.as_bytes(), &[req.body]))
 }
 
 #[cfg(test)]

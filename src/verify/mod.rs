@@ -138,6 +138,15 @@ pub fn hmac_sha1(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
+/// `Ok` when the signature sent is the one computed (constant time).
+pub fn expect_mac(sent: &[u8], computed: &[u8]) -> Result<(), Failure> {
+    if same(sent, computed) {
+        Ok(())
+    } else {
+        Err(Failure::BadSignature)
+    }
+}
+
 /// Constant-time equality of two byte strings.
 pub fn same(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()

@@ -57,20 +57,25 @@ fn mask(secret: &str) -> String {
 }
 
 impl Secrets {
+    /// The schemes keyed by a plain secret, by name.
+    fn keyed(&self) -> [(&'static str, &Option<String>); 6] {
+        [
+            ("standard-webhooks", &self.standard_webhooks),
+            ("stripe", &self.stripe),
+            ("github", &self.github),
+            ("slack", &self.slack),
+            ("shopify", &self.shopify),
+            ("twilio", &self.twilio),
+        ]
+    }
+
     /// The schemes that have a secret.
     pub fn schemes(&self) -> Vec<&'static str> {
-        [
-            ("standard-webhooks", self.standard_webhooks.is_some()),
-            ("stripe", self.stripe.is_some()),
-            ("github", self.github.is_some()),
-            ("slack", self.slack.is_some()),
-            ("shopify", self.shopify.is_some()),
-            ("twilio", self.twilio.is_some()),
-            ("header", self.header.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(s, set)| set.then_some(s))
-        .collect()
+        self.keyed()
+            .into_iter()
+            .filter_map(|(scheme, secret)| secret.is_some().then_some(scheme))
+            .chain(self.header.is_some().then_some("header"))
+            .collect()
     }
 
     /// True when the bin checks nothing.
@@ -81,14 +86,7 @@ impl Secrets {
     /// What may be shown: which schemes are set, masked.
     pub fn masked(&self) -> serde_json::Value {
         let mut out = serde_json::Map::new();
-        for (scheme, secret) in [
-            ("standard-webhooks", &self.standard_webhooks),
-            ("stripe", &self.stripe),
-            ("github", &self.github),
-            ("slack", &self.slack),
-            ("shopify", &self.shopify),
-            ("twilio", &self.twilio),
-        ] {
+        for (scheme, secret) in self.keyed() {
             if let Some(s) = secret {
                 out.insert(scheme.into(), mask(s).into());
             }
@@ -104,14 +102,7 @@ impl Secrets {
 
     /// Checks what a user set, saying what to fix.
     pub fn validate(&self) -> Result<(), String> {
-        for (scheme, secret) in [
-            ("standard-webhooks", &self.standard_webhooks),
-            ("stripe", &self.stripe),
-            ("github", &self.github),
-            ("slack", &self.slack),
-            ("shopify", &self.shopify),
-            ("twilio", &self.twilio),
-        ] {
+        for (scheme, secret) in self.keyed() {
             if secret.as_deref().is_some_and(|s| s.trim().is_empty()) {
                 return Err(format!(
                     "the {scheme} secret is empty: leave it out instead"

@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use super::{Failure, Signed, hmac_sha256, same};
+use super::{Failure, Signed, expect_mac, hmac_sha256};
 
 const HEADER: &str = "x-shopify-hmac-sha256";
 
@@ -14,11 +14,7 @@ pub fn verify(secret: &str, req: &Signed<'_>) -> Result<(), Failure> {
     let sig = STANDARD
         .decode(value.trim())
         .map_err(|_| Failure::Malformed(HEADER.into(), "the signature is not base64".into()))?;
-    if same(&sig, &hmac_sha256(secret.as_bytes(), &[req.body])) {
-        Ok(())
-    } else {
-        Err(Failure::BadSignature)
-    }
+    expect_mac(&sig, &hmac_sha256(secret.as_bytes(), &[req.body]))
 }
 
 #[cfg(test)]

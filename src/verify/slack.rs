@@ -2,7 +2,7 @@
 //! `v0:{X-Slack-Request-Timestamp}:{body}` with the signing secret;
 //! 5 minutes.
 
-use super::{Failure, Signed, hmac_sha256, same};
+use super::{Failure, Signed, expect_mac, hmac_sha256};
 
 const SIGNATURE: &str = "x-slack-signature";
 const TIMESTAMP: &str = "x-slack-request-timestamp";
@@ -22,11 +22,7 @@ pub fn verify(secret: &str, req: &Signed<'_>) -> Result<(), Failure> {
         secret.as_bytes(),
         &[b"v0:", ts.trim().as_bytes(), b":", req.body],
     );
-    if same(&sig, &expected) {
-        Ok(())
-    } else {
-        Err(Failure::BadSignature)
-    }
+    expect_mac(&sig, &expected)
 }
 
 #[cfg(test)]

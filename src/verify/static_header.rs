@@ -2,17 +2,13 @@
 //! AssemblyAI's `webhook_auth_header_name` / `webhook_auth_header_value` do.
 
 use super::secrets::HeaderRule;
-use super::{Failure, Signed, same};
+use super::{Failure, Signed, expect_mac};
 
 /// Verifies one request.
 pub fn verify(rule: &HeaderRule, req: &Signed<'_>) -> Result<(), Failure> {
     let name = rule.name.to_ascii_lowercase();
     let value = req.require(&name)?;
-    if same(value.as_bytes(), rule.value.as_bytes()) {
-        Ok(())
-    } else {
-        Err(Failure::BadSignature)
-    }
+    expect_mac(value.as_bytes(), rule.value.as_bytes())
 }
 
 #[cfg(test)]
