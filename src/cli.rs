@@ -61,6 +61,11 @@ pub struct TunnelArgs {
     /// Largest body accepted from the server: match the server's setting.
     #[arg(long, env = "HOOKWIRE_MAX_BODY_BYTES", default_value_t = 10 * 1024 * 1024)]
     pub max_body_bytes: usize,
+
+    /// PEM certificate(s) to trust besides the public roots, for an https
+    /// server with a private CA or a self-signed certificate.
+    #[arg(long, env = "HOOKWIRE_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 fn parse_name(text: &str) -> Result<String, String> {
@@ -99,8 +104,8 @@ fn host_name() -> String {
 
 impl TunnelArgs {
     /// The client settings these flags describe.
-    pub fn config(&self) -> crate::tunnel::client::TunnelConfig {
-        crate::tunnel::client::TunnelConfig {
+    pub fn config(&self) -> anyhow::Result<crate::tunnel::client::TunnelConfig> {
+        Ok(crate::tunnel::client::TunnelConfig {
             capture_url: self.capture_url.clone(),
             to: self.to.clone(),
             access_token: self.access_token.clone(),
@@ -108,7 +113,8 @@ impl TunnelArgs {
             name: self.name.clone().unwrap_or_else(host_name),
             from_start: self.from_start,
             max_message: crate::tunnel::protocol::max_message(self.max_body_bytes),
-        }
+            tls: crate::tls::client_config(self.ca_cert.as_deref())?,
+        })
     }
 }
 
@@ -160,6 +166,14 @@ pub struct ServeArgs {
     #[arg(long, env = "HOOKWIRE_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
 
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key).
+    #[arg(long, env = "HOOKWIRE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "HOOKWIRE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
     /// Log format: text, or json (one object per line) for log collectors.
     #[arg(long, env = "HOOKWIRE_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
@@ -202,8 +216,12 @@ fn parse_public_url(text: &str) -> Result<String, String> {
 
 impl ServeArgs {
     /// The server settings these flags describe.
-    pub fn config(&self) -> ServerConfig {
-        ServerConfig {
+    pub fn config(&self) -> anyhow::Result<ServerConfig> {
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
+            _ => None,
+        };
+        Ok(ServerConfig {
             db_path: self.db.clone(),
             public_url: self.public_url.clone(),
             max_body_bytes: self.max_body_bytes,
@@ -217,8 +235,9 @@ impl ServeArgs {
             rate_limit: self.rate_limit,
             max_stored_bytes: self.max_stored_bytes,
             max_connections: self.max_connections.max(1),
+            tls,
             ..ServerConfig::default()
-        }
+        })
     }
 }
 

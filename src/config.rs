@@ -27,6 +27,8 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// How long a capture's body may take to arrive once its head has.
     pub body_deadline: Duration,
+    /// Serve HTTPS with this certificate and key (`--tls-cert`, `--tls-key`).
+    pub tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
 /// A secret whose `Debug` never shows it, so it cannot leak into logs.
@@ -64,6 +66,7 @@ impl Default for ServerConfig {
             max_stored_bytes: 0,
             max_connections: 1024,
             body_deadline: Duration::from_secs(60),
+            tls: None,
         }
     }
 }

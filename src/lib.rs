@@ -8,6 +8,7 @@
 //! - [`store`]: SQLite: the group-committing writer thread, readers, migrations.
 //! - [`model`]: bins, requests, response configs: plain data.
 //! - [`web`]: inspector pages, JSON API, static assets, security guards.
+//! - [`tls`]: rustls configs for `--tls-cert`/`--tls-key` and `wss://`.
 //! - [`tunnel`]: the WebSocket tunnel: protocol, server hub and sessions, client.
 //! - [`verify`]: signature checks per scheme (Standard Webhooks, Stripe, GitHub, …).
 //! - [`retention`]: the background purge of old requests.
@@ -29,6 +30,7 @@ pub mod retention;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod tls;
 pub mod tunnel;
 pub mod verify;
 pub mod web;

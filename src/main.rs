@@ -22,20 +22,37 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("cannot listen on {} (--listen)", args.listen))?;
             let addr = listener.local_addr()?;
-            let config = args.config();
+            let config = args.config()?;
+            let scheme = if config.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
             let base = config
                 .public_url
                 .clone()
-                .unwrap_or_else(|| format!("http://{addr}"));
+                .unwrap_or_else(|| format!("{scheme}://{addr}"));
             eprintln!(
                 "hookwire is listening on {addr}; database {}",
                 config.db_path.display()
             );
+            match (&config.access_token, addr.ip().is_loopback()) {
+                (Some(_), _) => eprintln!(
+                    "access token required for the inspector, API and tunnels; capture URLs are public"
+                ),
+                (None, true) => eprintln!(
+                    "no access token: only this machine can reach the server (--listen {addr})"
+                ),
+                (None, false) => eprintln!(
+                    "WARNING: listening on {addr} with no access token: anyone who can reach it \
+                     can read every captured request. Set --access-token (or HOOKWIRE_ACCESS_TOKEN)."
+                ),
+            }
             eprintln!("open {base}/ and press \"New URL\" to get a capture URL");
             hookwire::server::serve(listener, config, shutdown_signal()).await
         }
         Command::Tunnel(args) => {
-            hookwire::tunnel::client::run(args.config(), shutdown_signal()).await
+            hookwire::tunnel::client::run(args.config()?, shutdown_signal()).await
         }
         Command::New(args) => {
             let bin = hookwire::mint::mint(&args.server, args.access_token.as_deref()).await?;

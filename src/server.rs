@@ -34,6 +34,9 @@ const READ_BUF_BYTES: usize = 4 * MAX_HEAD_BYTES;
 /// A client that has not sent its whole request head by then is dropped.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// A client that has not finished its TLS handshake by then is dropped.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How long shutdown waits for in-flight requests (a capture may be held
 /// by its bin's response delay, at most 30 s).
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(35);
@@ -82,6 +85,11 @@ pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<O
     let purge = retention::spawn(state.clone());
     let stopping = state.stopping.clone();
     let max_connections = state.config.max_connections;
+    let tls = state
+        .config
+        .tls
+        .clone()
+        .map(tokio_rustls::TlsAcceptor::from);
     let app = make_app(state);
     // Each connection task holds a sender; `recv` returns None once all of
     // them have ended.
@@ -126,20 +134,21 @@ pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<O
             req.extensions_mut().insert(ConnectInfo(addr));
             app.clone().oneshot(req.map(Body::new))
         });
-        let conn = http
-            .serve_connection(TokioIo::new(stream), service)
-            .with_upgrades();
-        let mut stop = stopping.subscribe();
+        let (http, tls) = (http.clone(), tls.clone());
+        let stop = stopping.subscribe();
         let alive = alive_tx.clone();
         tokio::spawn(async move {
             let _alive = alive;
             let _permit = permit;
-            tokio::pin!(conn);
-            tokio::select! {
-                res = conn.as_mut() => log_conn_end(res),
-                _ = stop.changed() => {
-                    conn.as_mut().graceful_shutdown();
-                    log_conn_end(conn.await);
+            match tls {
+                None => serve_connection(&http, stream, service, stop).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
+                    {
+                        Ok(Ok(stream)) => serve_connection(&http, stream, service, stop).await,
+                        Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!("TLS handshake timed out"),
+                    }
                 }
             }
         });
@@ -154,6 +163,33 @@ pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<O
         .is_err()
     {
         tracing::warn!("some connections did not finish in time; closing them");
+    }
+}
+
+/// Serves one connection (plain or TLS) until it ends or the server stops.
+async fn serve_connection<I, S>(
+    http: &hyper::server::conn::http1::Builder,
+    io: I,
+    service: S,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::HttpService<Incoming> + Send,
+    S::Future: Send + 'static,
+    S::ResBody: Send + 'static,
+    <S::ResBody as hyper::body::Body>::Data: Send,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let conn = http
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        res = conn.as_mut() => log_conn_end(res),
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            log_conn_end(conn.await);
+        }
     }
 }
 

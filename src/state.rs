@@ -96,7 +96,14 @@ impl AppState {
     pub fn public_base(&self, host: Option<&str>) -> String {
         match &self.config.public_url {
             Some(url) => url.clone(),
-            None => format!("http://{}", host.unwrap_or("127.0.0.1")),
+            None => {
+                let scheme = if self.config.tls.is_some() {
+                    "https"
+                } else {
+                    "http"
+                };
+                format!("{scheme}://{}", host.unwrap_or("127.0.0.1"))
+            }
         }
     }
 }

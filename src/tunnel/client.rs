@@ -36,6 +36,8 @@ pub struct TunnelConfig {
     pub from_start: bool,
     /// Largest message accepted from the server (its body limit + framing).
     pub max_message: usize,
+    /// Trust roots for `https://` servers.
+    pub tls: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
 }
 
 /// Longest pause between reconnect attempts.
@@ -129,8 +131,40 @@ fn tunnel_url(base: &str, bin: uuid::Uuid, cfg: &TunnelConfig, from_start: bool)
     )
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+/// A plain or TLS stream to the server.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
+type Ws = tokio_tungstenite::WebSocketStream<Box<dyn Io>>;
+
+/// The TCP (and, for `wss://`, TLS) connection to the server.
+async fn open_stream(
+    request: &tungstenite::handshake::client::Request,
+    cfg: &TunnelConfig,
+) -> Result<Box<dyn Io>, String> {
+    let uri = request.uri();
+    let host = uri
+        .host()
+        .unwrap_or_default()
+        .trim_matches(['[', ']'])
+        .to_owned();
+    let tls = uri.scheme_str() == Some("wss");
+    let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
+        .await
+        .map_err(|e| format!("cannot reach the server: {e}"))?;
+    let _ = tcp.set_nodelay(true);
+    if !tls {
+        return Ok(Box::new(tcp));
+    }
+    let name = rustls_pki_types::ServerName::try_from(host.clone())
+        .map_err(|e| format!("{host} is not a valid TLS server name: {e}"))?;
+    tokio_rustls::TlsConnector::from(cfg.tls.clone())
+        .connect(name, tcp)
+        .await
+        .map(|s| Box::new(s) as Box<dyn Io>)
+        .map_err(|e| format!("TLS with the server failed: {e} (a private CA? pass --ca-cert)"))
+}
 
 /// Connects; `Ok(Err(_))` is worth retrying, `Err(_)` is fatal.
 async fn connect(url: &str, cfg: &TunnelConfig) -> anyhow::Result<Result<Ws, String>> {
@@ -148,7 +182,11 @@ async fn connect(url: &str, cfg: &TunnelConfig) -> anyhow::Result<Result<Ws, Str
     let config = WebSocketConfig::default()
         .max_message_size(Some(cfg.max_message))
         .max_frame_size(Some(cfg.max_message));
-    match tokio_tungstenite::connect_async_with_config(request, Some(config), true).await {
+    let stream = match open_stream(&request, cfg).await {
+        Ok(s) => s,
+        Err(why) => return Ok(Err(why)),
+    };
+    match tokio_tungstenite::client_async_with_config(request, stream, Some(config)).await {
         Ok((ws, _)) => Ok(Ok(ws)),
         Err(tungstenite::Error::Http(res)) => {
             let status = res.status();
@@ -171,9 +209,7 @@ async fn connect(url: &str, cfg: &TunnelConfig) -> anyhow::Result<Result<Ws, Str
                 ))),
             }
         }
-        Err(tungstenite::Error::Url(e)) => {
-            bail!("{url}: {e} (https capture URLs need a TLS-enabled build)")
-        }
+        Err(tungstenite::Error::Url(e)) => bail!("{url}: {e}"),
         Err(e) => Ok(Err(format!("cannot reach the server: {e}"))),
     }
 }

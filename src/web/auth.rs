@@ -147,11 +147,12 @@ pub async fn login(
         *res.status_mut() = StatusCode::UNAUTHORIZED;
         return res;
     }
-    let https = state
-        .config
-        .public_url
-        .as_deref()
-        .is_some_and(|u| u.starts_with("https://"))
+    let https = state.config.tls.is_some()
+        || state
+            .config
+            .public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
         || headers
             .get("x-forwarded-proto")
             .is_some_and(|p| p.as_bytes().eq_ignore_ascii_case(b"https"));

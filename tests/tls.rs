@@ -1,0 +1,199 @@
+//! HTTPS with `--tls-cert`/`--tls-key` (rustls), and a tunnel over `wss://`
+//! trusting a self-signed certificate with `--ca-cert`.
+
+mod common;
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::TestServer;
+use rustls_pki_types::ServerName;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::rustls;
+
+/// A self-signed certificate for localhost, written as PEM files.
+struct Cert {
+    dir: tempfile::TempDir,
+    der: rustls_pki_types::CertificateDer<'static>,
+}
+
+impl Cert {
+    fn new() -> Self {
+        let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("cert");
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::write(dir.path().join("cert.pem"), ck.cert.pem()).expect("write cert");
+        std::fs::write(dir.path().join("key.pem"), ck.signing_key.serialize_pem())
+            .expect("write key");
+        Self {
+            der: ck.cert.der().clone(),
+            dir,
+        }
+    }
+
+    fn cert(&self) -> std::path::PathBuf {
+        self.dir.path().join("cert.pem")
+    }
+
+    fn key(&self) -> std::path::PathBuf {
+        self.dir.path().join("key.pem")
+    }
+}
+
+/// One HTTP/1.1 request over TLS; returns the raw answer.
+async fn https(s: &TestServer, cert: &Cert, request: String) -> String {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.der.clone()).expect("root");
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let tcp = TcpStream::connect(s.addr).await.expect("connect");
+    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost").expect("name"), tcp)
+        .await
+        .expect("TLS handshake with the server's certificate");
+    tls.write_all(request.as_bytes()).await.expect("write");
+    let mut out = Vec::new();
+    let _ = tls.read_to_end(&mut out).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn body_of(answer: &str) -> &str {
+    answer.split_once("\r\n\r\n").map_or("", |(_, b)| b)
+}
+
+#[tokio::test]
+async fn serves_https_and_captures_over_it() {
+    let cert = Cert::new();
+    let config = hookwire::tls::server_config(&cert.cert(), &cert.key()).expect("tls config");
+    let s = TestServer::spawn_with(|c| c.tls = Some(config)).await;
+
+    let minted = https(
+        &s,
+        &cert,
+        "POST /api/bins HTTP/1.1\r\nhost: localhost\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".into(),
+    )
+    .await;
+    assert!(minted.starts_with("HTTP/1.1 201"), "{minted}");
+    let v: serde_json::Value = serde_json::from_str(body_of(&minted)).expect("json");
+    let bin = v["id"].as_str().expect("id").to_owned();
+    assert!(
+        v["capture_url"]
+            .as_str()
+            .expect("url")
+            .starts_with("https://localhost/"),
+        "{v}"
+    );
+
+    let captured = https(
+        &s,
+        &cert,
+        format!("POST /{bin}/tls HTTP/1.1\r\nhost: localhost\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello"),
+    )
+    .await;
+    assert!(captured.starts_with("HTTP/1.1 200"), "{captured}");
+    let listed = https(
+        &s,
+        &cert,
+        format!(
+            "GET /api/bins/{bin}/requests HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n"
+        ),
+    )
+    .await;
+    assert!(listed.contains(r#""body_text":"hello""#), "{listed}");
+
+    // Plain HTTP to the TLS port is refused without harming the server.
+    let plain = s.raw(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n").await;
+    assert!(!plain.starts_with("HTTP/1.1 200"), "{plain}");
+    let health = https(
+        &s,
+        &cert,
+        "GET /healthz HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n".into(),
+    )
+    .await;
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+}
+
+// Multi-threaded: this test blocks a thread reading the client's stderr
+// while the in-process server must keep running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tunnel_connects_over_wss_with_a_private_ca() {
+    let cert = Cert::new();
+    let config = hookwire::tls::server_config(&cert.cert(), &cert.key()).expect("tls config");
+    let s = TestServer::spawn_with(|c| c.tls = Some(config)).await;
+    let minted = https(
+        &s,
+        &cert,
+        "POST /api/bins HTTP/1.1\r\nhost: localhost\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".into(),
+    )
+    .await;
+    let v: serde_json::Value = serde_json::from_str(body_of(&minted)).expect("json");
+    let bin = v["id"].as_str().expect("id").to_owned();
+
+    // A local app that answers 204 to one request and reports it.
+    let app = TcpListener::bind("127.0.0.1:0").await.expect("bind app");
+    let app_url = format!("http://{}", app.local_addr().expect("addr"));
+    let got = tokio::spawn(async move {
+        let (mut c, _) = app.accept().await.expect("relay arrives");
+        let mut buf = vec![0u8; 4096];
+        let mut seen = Vec::new();
+        while !String::from_utf8_lossy(&seen).contains("over-wss") {
+            let n = c.read(&mut buf).await.expect("read");
+            assert!(n > 0, "relay closed early");
+            seen.extend_from_slice(&buf[..n]);
+        }
+        c.write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
+            .await
+            .expect("answer");
+        String::from_utf8_lossy(&seen).into_owned()
+    });
+
+    let capture_url = format!("https://localhost:{}/{bin}", s.addr.port());
+    let mut child = Command::new(common::binary())
+        .args(["tunnel", &capture_url, "--to", &app_url, "--name", "wss"])
+        .arg("--ca-cert")
+        .arg(cert.cert())
+        .env_remove("HOOKWIRE_ACCESS_TOKEN")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start tunnel");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut lines = Vec::new();
+    loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|_| panic!("tunnel did not connect over wss: {lines:#?}"));
+        if line.contains("connected: relaying") {
+            break;
+        }
+        lines.push(line);
+    }
+    let captured = https(
+        &s,
+        &cert,
+        format!("POST /{bin}/x HTTP/1.1\r\nhost: localhost\r\ncontent-length: 8\r\nconnection: close\r\n\r\nover-wss"),
+    )
+    .await;
+    assert!(captured.starts_with("HTTP/1.1 200"), "{captured}");
+    let seen = tokio::time::timeout(Duration::from_secs(10), got)
+        .await
+        .expect("delivered within 10 s")
+        .expect("app task");
+    assert!(seen.starts_with("POST /x HTTP/1.1"), "{seen}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
