@@ -119,7 +119,7 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition.
-    pub fn render(&self, tunnels: usize) -> String {
+    pub fn render(&self, tunnels: usize, backlog: Option<u64>) -> String {
         let mut s = String::with_capacity(2048);
         let _ = writeln!(
             s,
@@ -171,6 +171,14 @@ impl Metrics {
              # TYPE hookwire_tunnels_connected gauge\n\
              hookwire_tunnels_connected {tunnels}"
         );
+        if let Some(backlog) = backlog {
+            let _ = writeln!(
+                s,
+                "# HELP hookwire_tunnel_backlog Requests not yet delivered to a tunnel name that has connected before.\n\
+                 # TYPE hookwire_tunnel_backlog gauge\n\
+                 hookwire_tunnel_backlog {backlog}"
+            );
+        }
         s
     }
 }
@@ -185,12 +193,13 @@ mod tests {
         m.captured(10, Duration::from_micros(300));
         m.captured(10, Duration::from_millis(3));
         m.captured(10, Duration::from_secs(9));
-        let text = m.render(2);
+        let text = m.render(2, Some(7));
         assert!(text.contains("hookwire_capture_duration_seconds_bucket{le=\"0.0005\"} 1\n"));
         assert!(text.contains("hookwire_capture_duration_seconds_bucket{le=\"0.005\"} 2\n"));
         assert!(text.contains("hookwire_capture_duration_seconds_bucket{le=\"2.5\"} 2\n"));
         assert!(text.contains("hookwire_capture_duration_seconds_bucket{le=\"+Inf\"} 3\n"));
         assert!(text.contains("hookwire_captured_bytes_total 30\n"));
         assert!(text.contains("hookwire_tunnels_connected 2\n"));
+        assert!(text.contains("hookwire_tunnel_backlog 7\n"));
     }
 }

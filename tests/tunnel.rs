@@ -662,6 +662,19 @@ async fn a_thousand_requests_captured_while_disconnected_arrive_in_order_once() 
 
     let sent = capture_numbered(&s, &bin, 0..1000).await;
     assert!(app.seen().is_empty());
+    let metrics = s
+        .client
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("hookwire_tunnel_backlog 1000\n"),
+        "the stopped laptop's backlog is visible"
+    );
 
     let _tunnel = Tunnel::connect(&s, &bin, &app, "laptop", &[]).await;
     let seen = app.wait_for(1000).await;

@@ -249,6 +249,21 @@ impl Store {
         self.readers.run(move |c| queries::count(c, bin)).await
     }
 
+    /// Requests waiting for delivery, over every tunnel name ever connected
+    /// (a stopped laptop's backlog counts).
+    pub async fn tunnel_backlog(&self) -> Result<u64, StoreError> {
+        self.readers
+            .run(|c| {
+                Ok(c.query_row(
+                    "SELECT COUNT(*) FROM tunnels t JOIN requests r
+                       ON r.bin_id = t.bin_id AND r.id > t.delivered_through",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .await
+    }
+
     /// Body bytes stored by all bins.
     pub async fn stored_bytes(&self) -> Result<u64, StoreError> {
         self.readers

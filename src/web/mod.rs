@@ -71,6 +71,10 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(state.hub.connected_count()),
+        state.metrics.render(
+            state.hub.connected_count(),
+            // A failed count is left out rather than failing the scrape.
+            state.store.tunnel_backlog().await.ok(),
+        ),
     )
 }
