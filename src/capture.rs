@@ -21,6 +21,7 @@ use crate::model::{NewRequest, ResponseConfig, now_millis};
 use crate::state::{AppState, CachedBin};
 use crate::tunnel::protocol::RelayResponse;
 use crate::verify::{Secrets, Signature, Signed};
+use crate::web::live::Summary;
 
 /// Response header naming the stored request's id.
 pub const REQUEST_ID_HEADER: &str = "x-hookwire-request-id";
@@ -163,7 +164,16 @@ async fn store_request(state: &AppState, req: Request) -> Result<Stored, AppErro
         remote_addr,
         body,
         signature: None,
+        retry_key: None,
     };
+    // Bodies past this are not parsed for a job id (header ids still count).
+    const KEY_BODY_LIMIT: usize = 256 * 1024;
+    let key_body: &[u8] = if new.body.len() <= KEY_BODY_LIMIT {
+        &new.body
+    } else {
+        &[]
+    };
+    new.retry_key = crate::web::retries::idempotency_key(&new.headers, key_body);
     if !bin.secrets.is_empty() {
         let base = state.base_url(&parts.headers);
         new.signature = verify_request(&bin.secrets, &new, &base);
@@ -177,6 +187,8 @@ async fn store_request(state: &AppState, req: Request) -> Result<Stored, AppErro
         (None, None)
     };
     let hub = state.hub.clone();
+    // Only when an inspector page is open: the summary for its live list.
+    let summary = (state.live.receiver_count() > 0).then(|| Summary::new(0, &new));
     let id = state
         .store
         .capture(new, move |id| {
@@ -187,6 +199,10 @@ async fn store_request(state: &AppState, req: Request) -> Result<Stored, AppErro
         .await?
         .ok_or_else(AppError::no_bin)?;
     state.hub.notify(bin_id);
+    if let Some(mut summary) = summary {
+        summary.id = id;
+        let _ = state.live.send(summary);
+    }
     Ok((id, size, bin, answer_rx))
 }
 

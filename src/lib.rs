@@ -12,6 +12,7 @@
 //! - [`tunnel`]: the WebSocket tunnel: protocol, server hub and sessions, client.
 //! - [`verify`]: signature checks per scheme (Standard Webhooks, Stripe, GitHub, …).
 //! - [`retention`]: the background purge of old requests.
+//! - [`indexer`]: fills the full-text search index in the background.
 //! - [`limits`]: per-bin rate limit and the stored-bytes quota.
 //! - [`metrics`]: the counters behind `/metrics`.
 //! - [`mint`]: `hookwire new`, the client side of `POST /api/bins`.
@@ -22,6 +23,7 @@ pub mod capture;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod indexer;
 pub mod limits;
 pub mod metrics;
 pub mod mint;

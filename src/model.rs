@@ -139,6 +139,8 @@ pub struct NewRequest {
     pub body: axum::body::Bytes,
     /// The signature check against the bin's secrets, if any applied.
     pub signature: Option<crate::verify::Signature>,
+    /// The sender's idempotency key, when it sent one: retries share it.
+    pub retry_key: Option<String>,
 }
 
 /// A stored request.
@@ -216,6 +218,7 @@ impl CapturedRequest {
             body_base64: base64::engine::general_purpose::STANDARD.encode(&r.body),
             body_text: std::str::from_utf8(&r.body).ok(),
             signature: r.signature.as_ref(),
+            idempotency_key: r.retry_key.as_deref(),
             deliveries: self.deliveries.iter().map(Delivery::to_json).collect(),
         }
     }
@@ -236,5 +239,6 @@ pub struct RequestJson<'a> {
     body_base64: String,
     body_text: Option<&'a str>,
     signature: Option<&'a crate::verify::Signature>,
+    idempotency_key: Option<&'a str>,
     deliveries: Vec<serde_json::Value>,
 }

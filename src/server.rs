@@ -20,7 +20,7 @@ use crate::capture::capture;
 use crate::config::ServerConfig;
 use crate::state::AppState;
 use crate::store::{Store, StoreLimits};
-use crate::{retention, web};
+use crate::{indexer, retention, web};
 
 /// Largest request head (request line + headers); past it hyper answers
 /// 431 itself (SPEC §7: headers over 64 KiB).
@@ -83,6 +83,7 @@ pub async fn serve(
 /// accepting and waits (bounded) for open connections to finish.
 pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()>) {
     let purge = retention::spawn(state.clone());
+    let index = indexer::spawn(state.clone());
     let stopping = state.stopping.clone();
     let max_connections = state.config.max_connections;
     let tls = state
@@ -155,6 +156,7 @@ pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<O
     }
     drop(listener);
     purge.abort();
+    index.abort();
     tracing::info!("shutting down: finishing in-flight requests");
     stopping.send_replace(true);
     drop(alive_tx);

@@ -41,6 +41,8 @@ pub struct AppState {
     /// Flips to true when the server stops: long-lived tasks (tunnel
     /// sessions) end on it.
     pub stopping: Arc<watch::Sender<bool>>,
+    /// New captures, for inspector pages kept open (Server-Sent Events).
+    pub live: tokio::sync::broadcast::Sender<crate::web::live::Summary>,
 }
 
 impl AppState {
@@ -55,6 +57,7 @@ impl AppState {
             rate: RateLimiter::new(config.rate_limit).map(Arc::new),
             quota: StoredBytes::new(config.max_stored_bytes).map(Arc::new),
             stopping: Arc::new(watch::channel(false).0),
+            live: tokio::sync::broadcast::channel(crate::web::live::CAPACITY).0,
             config: Arc::new(config),
         }
     }

@@ -29,3 +29,85 @@ for (const el of document.querySelectorAll("time[datetime]")) {
     el.textContent = when.toLocaleString();
   }
 }
+
+// Live list: new requests arrive over Server-Sent Events and are added at
+// the top. Captured data is only ever set as text, never as HTML.
+const inspector = document.querySelector(".inspector[data-bin]");
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function humanSize(n) {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+function listItem(bin, s) {
+  const li = el("li");
+  li.dataset.id = String(s.id);
+  const a = el("a");
+  a.href = `/bins/${encodeURIComponent(bin)}?r=${s.id}`;
+  a.append(el("span", `method m-${s.method}`, s.method), el("span", "target", s.target));
+  const meta = el("span", "meta");
+  const time = el("time", "", new Date(s.time).toLocaleString());
+  time.setAttribute("datetime", s.time);
+  meta.append(time, ` · ${humanSize(s.size)} · #${s.id} `);
+  if (s.signature) {
+    const ok = s.signature.verified;
+    meta.append(el("span", `sig ${ok ? "ok" : "bad"}`, `${ok ? "\u2713" : "\u2717"} ${s.signature.scheme}`));
+  }
+  a.append(meta);
+  li.append(a);
+  return li;
+}
+
+if (inspector && inspector.dataset.live === "1" && window.EventSource) {
+  const bin = inspector.dataset.bin;
+  const list = document.getElementById("requests");
+  const count = document.getElementById("count");
+  const fresh = document.getElementById("new-count");
+  let arrived = 0;
+  const events = new EventSource(`/bins/${encodeURIComponent(bin)}/events`);
+  events.addEventListener("request", (e) => {
+    const s = JSON.parse(e.data);
+    if (list.querySelector(`li[data-id="${s.id}"]`)) return;
+    document.getElementById("empty")?.remove();
+    list.prepend(listItem(bin, s));
+    count.textContent = String(Number(count.textContent) + 1);
+    arrived += 1;
+    fresh.textContent = ` · ${arrived} new`;
+    fresh.hidden = false;
+    document.body.dataset.lastLive = String(s.id);
+  });
+  events.addEventListener("reload", () => window.location.reload());
+}
+
+// Keyboard: j / ArrowDown for the next (older) request, k / ArrowUp for the
+// previous (newer) one, / to search.
+document.addEventListener("keydown", (e) => {
+  if (e.ctrlKey || e.metaKey || e.altKey) return;
+  if (e.target.closest && e.target.closest("input, textarea, select")) return;
+  const items = [...document.querySelectorAll("ol.requests li")];
+  if (e.key === "/") {
+    const search = document.querySelector("input[name=q]");
+    if (search) {
+      e.preventDefault();
+      search.focus();
+    }
+    return;
+  }
+  const step = { j: 1, ArrowDown: 1, k: -1, ArrowUp: -1 }[e.key];
+  if (!step || items.length === 0) return;
+  const at = items.findIndex((li) => li.classList.contains("selected"));
+  const next = items[Math.min(Math.max(at + step, 0), items.length - 1)];
+  const link = next && next.querySelector("a");
+  if (link && next !== items[at]) {
+    e.preventDefault();
+    window.location.href = link.href;
+  }
+});

@@ -90,7 +90,7 @@ async fn inspector_shows_list_and_detail_of_each_body_kind() {
     );
 
     let (_, html) = page(&s, &format!("/bins/{bin}?r={json_id}")).await;
-    assert!(html.contains("3 requests"));
+    assert!(html.contains(r#"<span id="count">3</span> requests"#));
     for path in ["/json?a=1&amp;b=two", "/form", "/bin"] {
         assert!(html.contains(path), "list shows {path}");
     }
@@ -308,4 +308,54 @@ async fn static_assets_are_served_with_long_caching() {
         .await
         .expect("404");
     assert_eq!(res.status(), 404);
+}
+
+#[tokio::test]
+async fn a_senders_retries_are_grouped_with_their_gaps() {
+    let s = TestServer::spawn().await;
+    let bin = s.new_bin().await;
+    let body =
+        r#"{"job_id":"550e8400-e29b-41d4-a716-446655440000","status":"success","cost":"0.0015"}"#;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let res = s
+            .client
+            .post(s.url(&format!("/{bin}/hooks/eden")))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("send");
+        ids.push(common::request_id(&res));
+    }
+    // A different job is not a retry.
+    s.client
+        .post(s.url(&format!("/{bin}/hooks/eden")))
+        .body(r#"{"job_id":"other","status":"success"}"#)
+        .send()
+        .await
+        .expect("send");
+    let r = s
+        .get_json(&format!("/api/bins/{bin}/requests/{}", ids[1]), 200)
+        .await;
+    assert_eq!(
+        r["idempotency_key"],
+        "job_id:550e8400-e29b-41d4-a716-446655440000 status:success"
+    );
+    let (_, html) = page(&s, &format!("/bins/{bin}?r={}", ids[1])).await;
+    assert!(
+        html.contains("Retries: the sender delivered this 3 times"),
+        "{html}"
+    );
+    for id in &ids {
+        assert!(
+            html.contains(&format!("?r={id}\">#{id}</a>")),
+            "attempt #{id} listed"
+        );
+    }
+    assert_eq!(
+        html.matches(">retry</span>").count(),
+        3,
+        "badges on the three attempts only"
+    );
 }

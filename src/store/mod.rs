@@ -249,6 +249,21 @@ impl Store {
         self.readers.run(move |c| queries::count(c, bin)).await
     }
 
+    /// Every request of a bin sharing an idempotency key, oldest first.
+    pub async fn attempts(&self, bin: Uuid, key: String) -> Result<Vec<(i64, Millis)>, StoreError> {
+        self.readers
+            .run(move |c| queries::attempts(c, bin, &key))
+            .await
+    }
+
+    /// Adds up to `batch` new requests to the search index; returns how
+    /// many (0 once it has caught up).
+    pub async fn index_batch(&self, batch: usize) -> Result<usize, StoreError> {
+        self.writer
+            .run(move |tx, _| queries::index_batch(tx, batch))
+            .await
+    }
+
     /// Requests waiting for delivery, over every tunnel name ever connected
     /// (a stopped laptop's backlog counts).
     pub async fn tunnel_backlog(&self) -> Result<u64, StoreError> {
@@ -283,5 +298,144 @@ impl Store {
             .run(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
             .await
             .is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::now_millis;
+
+    fn request(bin: Uuid, method: &str, path: &str, body: &str) -> NewRequest {
+        NewRequest {
+            bin_id: bin,
+            received_at: now_millis(),
+            method: method.into(),
+            path: path.into(),
+            query: String::new(),
+            headers: vec![("x-provider".into(), "AssemblyAI".into())],
+            remote_addr: "127.0.0.1:1".into(),
+            body: body.as_bytes().to_vec().into(),
+            signature: None,
+            retry_key: None,
+        }
+    }
+
+    fn query(bin: Uuid, search: Option<&str>, method: Option<&str>) -> ListQuery {
+        ListQuery {
+            bin,
+            limit: 50,
+            cursor: Cursor::Newest,
+            search: search.map(str::to_owned),
+            with_bodies: false,
+            method: method.map(str::to_owned),
+        }
+    }
+
+    #[tokio::test]
+    async fn search_uses_the_index_and_the_unindexed_tail() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (store, _writer) = Store::open(
+            &dir.path().join("s.db"),
+            StoreLimits {
+                max_requests_per_bin: 0,
+            },
+        )
+        .expect("open");
+        let bin = Uuid::new_v4();
+        store
+            .create_bin(Bin {
+                id: bin,
+                created_at: now_millis(),
+                response: ResponseConfig::default(),
+                secrets: crate::verify::Secrets::default(),
+            })
+            .await
+            .expect("bin");
+        let ids = |page: Page| page.requests.iter().map(|r| r.id).collect::<Vec<_>>();
+        let a = store
+            .capture(
+                request(bin, "POST", "/a", r#"{"transcript_id":"needle-1"}"#),
+                |_| {},
+            )
+            .await
+            .expect("a")
+            .expect("id");
+        let b = store
+            .capture(request(bin, "GET", "/b", "plain text"), |_| {})
+            .await
+            .expect("b")
+            .expect("id");
+        assert_eq!(store.index_batch(100).await.expect("index"), 2);
+        assert_eq!(store.index_batch(100).await.expect("index"), 0, "caught up");
+        // Indexed: found through FTS, case-insensitively, as a substring.
+        assert_eq!(
+            ids(store
+                .list_requests(query(bin, Some("NEEDLE"), None))
+                .await
+                .expect("q")),
+            [a]
+        );
+        assert_eq!(
+            ids(store
+                .list_requests(query(bin, Some("assemblyai"), None))
+                .await
+                .expect("q")),
+            [b, a]
+        );
+        // Not indexed yet: found through LIKE.
+        let c = store
+            .capture(request(bin, "PUT", "/c", "needle-2"), |_| {})
+            .await
+            .expect("c")
+            .expect("id");
+        assert_eq!(
+            ids(store
+                .list_requests(query(bin, Some("needle"), None))
+                .await
+                .expect("q")),
+            [c, a]
+        );
+        // Shorter than a trigram: LIKE everywhere.
+        assert_eq!(
+            ids(store
+                .list_requests(query(bin, Some("/b"), None))
+                .await
+                .expect("q")),
+            [b]
+        );
+        // Method filter, alone and with search.
+        assert_eq!(
+            ids(store
+                .list_requests(query(bin, None, Some("GET")))
+                .await
+                .expect("q")),
+            [b]
+        );
+        assert_eq!(
+            ids(store
+                .list_requests(query(bin, Some("needle"), Some("PUT")))
+                .await
+                .expect("q")),
+            [c]
+        );
+        // Deleted requests leave the index.
+        store.delete_requests(bin, Some(a)).await.expect("delete");
+        store.index_batch(100).await.expect("index");
+        assert_eq!(
+            ids(store
+                .list_requests(query(bin, Some("needle"), None))
+                .await
+                .expect("q")),
+            [c]
+        );
+        // Quotes in the text are literal.
+        assert!(
+            ids(store
+                .list_requests(query(bin, Some(r#"x"y"#), None))
+                .await
+                .expect("q"))
+            .is_empty()
+        );
     }
 }

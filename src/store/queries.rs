@@ -74,6 +74,49 @@ pub(super) fn update_response(
     Ok(n > 0)
 }
 
+/// Indexes up to `batch` requests past the indexer's position; returns how
+/// many.
+pub(super) fn index_batch(c: &Connection, batch: usize) -> Result<usize, StoreError> {
+    let through: i64 = c
+        .prepare_cached("SELECT indexed_through FROM fts_state")?
+        .query_row([], |r| r.get(0))?;
+    let last: Option<i64> = c
+        .prepare_cached(
+            "SELECT MAX(id) FROM (SELECT id FROM requests WHERE id > ?1 ORDER BY id LIMIT ?2)",
+        )?
+        .query_row(params![through, batch], |r| r.get(0))?;
+    let Some(last) = last else { return Ok(0) };
+    // Bodies are indexed up to 64 KiB: enough to find a webhook by content
+    // without making the index as large as the bodies.
+    let n = c
+        .prepare_cached(
+            "INSERT INTO requests_fts (rowid, doc)
+             SELECT id, method || ' ' || path || ' ' || query || ' ' || headers || ' '
+                        || CAST(substr(body, 1, 65536) AS TEXT)
+             FROM requests WHERE id > ?1 AND id <= ?2",
+        )?
+        .execute(params![through, last])?;
+    c.prepare_cached("UPDATE fts_state SET indexed_through = ?1")?
+        .execute([last])?;
+    Ok(n)
+}
+
+/// Every request of a bin with this idempotency key: (id, arrival), oldest
+/// first.
+pub(super) fn attempts(
+    c: &Connection,
+    bin: Uuid,
+    key: &str,
+) -> Result<Vec<(i64, Millis)>, StoreError> {
+    let mut stmt = c.prepare_cached(
+        "SELECT id, received_at FROM requests WHERE bin_id = ?1 AND retry_key = ?2 ORDER BY id LIMIT 1000",
+    )?;
+    let rows = stmt.query_map(params![bin.hyphenated().to_string(), key], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 pub(super) fn update_secrets(
     c: &Connection,
     id: Uuid,
@@ -196,6 +239,8 @@ pub struct ListQuery {
     pub cursor: Cursor,
     /// Case-insensitive text to find in method, path, query, headers or body.
     pub search: Option<String>,
+    /// Only requests with this method.
+    pub method: Option<String>,
     /// False for listings that show only the summary (the inspector's
     /// list): bodies are then not read from disk and left empty.
     pub with_bodies: bool,
@@ -233,16 +278,32 @@ pub(super) fn list(c: &Connection, q: &ListQuery) -> Result<Page, StoreError> {
         Cursor::Before(id) => ("AND id < ?2", "DESC", id),
         Cursor::After(id) => ("AND id > ?2", "ASC", id),
     };
-    let search = if q.search.is_some() {
-        r"AND (method LIKE ?4 ESCAPE '\' OR path LIKE ?4 ESCAPE '\' OR query LIKE ?4 ESCAPE '\'
-              OR headers LIKE ?4 ESCAPE '\' OR CAST(body AS TEXT) LIKE ?4 ESCAPE '\')"
-    } else {
-        "AND ?4 IS NULL"
+    // Search: the trigram index for what the indexer has reached (text of
+    // 3+ characters), LIKE for the rest. ?5 is the FTS phrase.
+    let like = r"(method LIKE ?4 ESCAPE '\' OR path LIKE ?4 ESCAPE '\' OR query LIKE ?4 ESCAPE '\'
+              OR headers LIKE ?4 ESCAPE '\' OR CAST(body AS TEXT) LIKE ?4 ESCAPE '\')";
+    let phrase = q
+        .search
+        .as_deref()
+        .filter(|t| t.chars().count() >= 3)
+        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")));
+    let search = match (&q.search, &phrase) {
+        (None, _) => "AND ?4 IS NULL AND ?5 IS NULL".to_owned(),
+        (Some(_), None) => format!("AND ?5 IS NULL AND {like}"),
+        // One IN set, so a rare word probes a few rows instead of walking
+        // the whole bin.
+        (Some(_), Some(_)) => format!(
+            "AND id IN (SELECT rowid FROM requests_fts WHERE requests_fts MATCH ?5
+                        UNION ALL
+                        SELECT id FROM requests WHERE bin_id = ?1
+                          AND id > (SELECT indexed_through FROM fts_state) AND {like})"
+        ),
     };
     let sql = format!(
         "SELECT id, bin_id, received_at, method, path, query, headers, remote_addr, {body}, signature,
-                length(body)
+                retry_key, length(body)
          FROM requests WHERE bin_id = ?1 AND ?2 = ?2 {cond} {search}
+               AND (?6 IS NULL OR method = ?6)
          ORDER BY id {order} LIMIT ?3"
     );
     let pattern = q.search.as_deref().map(like_pattern);
@@ -251,7 +312,9 @@ pub(super) fn list(c: &Connection, q: &ListQuery) -> Result<Page, StoreError> {
         q.bin.hyphenated().to_string(),
         cursor,
         q.limit + 1,
-        pattern
+        pattern,
+        phrase,
+        q.method
     ])?;
     let mut requests = Vec::with_capacity(q.limit.min(1024));
     let mut body_sizes = Vec::with_capacity(q.limit.min(1024));
@@ -265,7 +328,7 @@ pub(super) fn list(c: &Connection, q: &ListQuery) -> Result<Page, StoreError> {
             });
         }
         requests.push(request_row(row)?);
-        body_sizes.push(row.get(10)?);
+        body_sizes.push(row.get(11)?);
     }
     Ok(Page {
         requests,
@@ -305,14 +368,14 @@ pub(super) fn request(
 }
 
 /// The columns [`request_row`] reads, in order.
-pub(super) const REQUEST_COLUMNS: &str =
-    "id, bin_id, received_at, method, path, query, headers, remote_addr, body, signature";
+pub(super) const REQUEST_COLUMNS: &str = "id, bin_id, received_at, method, path, query, headers, remote_addr, body, signature, retry_key";
 
 pub(super) fn request_row(r: &Row<'_>) -> Result<CapturedRequest, StoreError> {
     let bin: String = r.get(1)?;
     let headers: String = r.get(6)?;
     let body: Vec<u8> = r.get(8)?;
     let signature: Option<String> = r.get(9)?;
+    let retry_key: Option<String> = r.get(10)?;
     Ok(CapturedRequest {
         id: r.get(0)?,
         req: NewRequest {
@@ -325,6 +388,7 @@ pub(super) fn request_row(r: &Row<'_>) -> Result<CapturedRequest, StoreError> {
             remote_addr: r.get(7)?,
             body: body.into(),
             signature: signature.as_deref().map(json).transpose()?,
+            retry_key,
         },
         deliveries: Vec::new(),
     })

@@ -9,6 +9,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_tunnels.sql"),
     include_str!("migrations/0003_signatures.sql"),
+    include_str!("migrations/0004_search.sql"),
+    include_str!("migrations/0005_retries.sql"),
 ];
 
 /// Settings every connection needs. WAL lets readers run beside the writer;

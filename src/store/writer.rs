@@ -194,8 +194,9 @@ pub(super) fn insert_request(
     let inserted = tx
         .prepare_cached(
             "INSERT INTO requests
-               (bin_id, received_at, method, path, query, headers, remote_addr, body, signature)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+               (bin_id, received_at, method, path, query, headers, remote_addr, body, signature,
+                retry_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?
         .execute(params![
             bin,
@@ -206,7 +207,8 @@ pub(super) fn insert_request(
             headers,
             r.remote_addr,
             &r.body[..],
-            signature
+            signature,
+            r.retry_key
         ]);
     match inserted {
         Ok(_) => {}

@@ -40,6 +40,12 @@ pub fn router() -> Router<AppState> {
         .route("/api/bins/{bin_id}/requests/{id}/body", get(get_body))
         .route("/api/bins/{bin_id}/requests/{id}/replay", post(replay))
         .route("/api/bins/{bin_id}/tunnel", get(crate::tunnel::upgrade))
+        .route(
+            "/api/bins/{bin_id}/requests/{id}/export",
+            get(super::export::export_request),
+        )
+        .route("/api/bins/{bin_id}/export", get(super::export::export_bin))
+        .route("/api/bins/{bin_id}/import", post(super::export::import))
 }
 
 /// How long a replay waits for the tunnels' answers before it answers 202.
@@ -215,6 +221,7 @@ pub async fn apply_secrets(
                 cursor,
                 search: None,
                 with_bodies: true,
+                method: None,
             })
             .await?;
         let Some(last) = page.requests.last().map(|r| r.id) else {
@@ -273,6 +280,7 @@ struct ListParams {
     before: Option<i64>,
     after: Option<i64>,
     q: Option<String>,
+    method: Option<String>,
 }
 
 async fn list_requests(
@@ -307,6 +315,10 @@ async fn list_requests(
             cursor,
             search: p.q.filter(|q| !q.is_empty()),
             with_bodies: true,
+            method: p
+                .method
+                .filter(|m| !m.is_empty())
+                .map(|m| m.to_ascii_uppercase()),
         })
         .await?;
     let requests: Vec<_> = page.requests.iter().map(|r| r.to_json()).collect();

@@ -34,6 +34,17 @@ struct ListItem {
     size: String,
     selected: bool,
     signature: Option<Signature>,
+    /// Another listed request carries the same idempotency key.
+    retry: bool,
+}
+
+/// One attempt of a sender's retried delivery.
+struct Attempt {
+    id: i64,
+    time: String,
+    /// Seconds after the previous attempt ("" for the first).
+    gap: String,
+    current: bool,
 }
 
 struct Detail {
@@ -52,6 +63,7 @@ struct Detail {
     truncated: bool,
     deliveries: Vec<DeliveryView>,
     signature: Option<Signature>,
+    retry_key: Option<String>,
 }
 
 /// A tunnel's relay of the request, as the inspector shows it.
@@ -73,7 +85,11 @@ impl DeliveryView {
             .iter()
             .find(|(n, _)| n == "content-type")
             .map(|(_, v)| v.as_str());
-        let (body, truncated) = body_view::view(content_type, &d.body);
+        let (body, truncated) = body_view::view(
+            content_type,
+            body_view::header(&d.headers, "content-encoding"),
+            &d.body,
+        );
         Self {
             tunnel: d.tunnel.clone(),
             replay: d.replay,
@@ -93,7 +109,11 @@ impl DeliveryView {
 impl Detail {
     fn new(r: &CapturedRequest) -> Self {
         let content_type = r.header("content-type").map(str::to_owned);
-        let (body, truncated) = body_view::view(content_type.as_deref(), &r.req.body);
+        let (body, truncated) = body_view::view(
+            content_type.as_deref(),
+            r.header("content-encoding"),
+            &r.req.body,
+        );
         Self {
             id: r.id,
             method: r.req.method.clone(),
@@ -112,8 +132,29 @@ impl Detail {
             truncated,
             deliveries: r.deliveries.iter().map(DeliveryView::new).collect(),
             signature: r.req.signature.clone(),
+            retry_key: r.req.retry_key.clone(),
         }
     }
+}
+
+/// Attempts in arrival order with the gap before each.
+fn attempt_list(found: &[(i64, i64)], current: Option<i64>) -> Vec<Attempt> {
+    let mut previous: Option<i64> = None;
+    found
+        .iter()
+        .map(|&(id, at)| {
+            let gap = previous.map_or(String::new(), |p| {
+                format!("+{:.1} s", (at - p) as f64 / 1000.0)
+            });
+            previous = Some(at);
+            Attempt {
+                id,
+                time: rfc3339(at),
+                gap,
+                current: Some(id) == current,
+            }
+        })
+        .collect()
 }
 
 #[derive(Template)]
@@ -135,6 +176,66 @@ struct InspectorPage {
     tunnels: Vec<String>,
     /// Configured secrets: scheme and masked value.
     secrets: Vec<(String, String)>,
+    /// The method filter ("" for all).
+    method: String,
+    /// The sender's attempts at the selected request, when it retried.
+    attempts: Vec<Attempt>,
+    /// Arrivals over the listed requests' time span, for the burst chart.
+    timeline: Vec<Bar>,
+    /// What the timeline spans, e.g. "last 100 over 12 min".
+    timeline_label: String,
+}
+
+/// One bar of the burst chart (SVG units; attributes, not inline CSS, so
+/// the strict CSP holds).
+struct Bar {
+    x: usize,
+    y: usize,
+    height: usize,
+    count: usize,
+}
+
+/// Bars of the burst chart.
+const BARS: usize = 40;
+
+/// Buckets arrival times into [`BARS`] bars over their span.
+fn timeline(times: &[i64]) -> (Vec<Bar>, String) {
+    let (Some(&min), Some(&max)) = (times.iter().min(), times.iter().max()) else {
+        return (Vec::new(), String::new());
+    };
+    let span = (max - min).max(1);
+    let mut counts = [0usize; BARS];
+    for t in times {
+        let i = usize::try_from((t - min) * (BARS as i64 - 1) / span).unwrap_or(0);
+        counts[i.min(BARS - 1)] += 1;
+    }
+    let top = counts.iter().copied().max().unwrap_or(1).max(1);
+    let bars = counts
+        .iter()
+        .enumerate()
+        .map(|(i, &count)| {
+            let height = if count == 0 {
+                0
+            } else {
+                (count * 28 / top).max(2)
+            };
+            Bar {
+                x: i * 6,
+                y: 30 - height,
+                height,
+                count,
+            }
+        })
+        .collect();
+    let secs = span / 1000;
+    let label = if secs < 120 {
+        format!("{} requests over {secs} s", times.len())
+    } else if secs < 7200 {
+        format!("{} requests over {} min", times.len(), secs / 60)
+    } else {
+        format!("{} requests over {} h", times.len(), secs / 3600)
+    };
+    (bars, label)
 }
 
 /// Query of the inspector page.
@@ -146,6 +247,8 @@ pub struct PageParams {
     before: Option<i64>,
     /// Search text.
     q: Option<String>,
+    /// Only this method.
+    method: Option<String>,
 }
 
 /// `GET /bins/{bin_id}`.
@@ -158,6 +261,10 @@ pub async fn page(
     let id = bin_id(&id)?;
     let bin = state.store.bin(id).await?.ok_or_else(AppError::no_bin)?;
     let search = params.q.filter(|q| !q.is_empty());
+    let method = params
+        .method
+        .filter(|m| !m.is_empty())
+        .map(|m| m.to_ascii_uppercase());
     let list = state
         .store
         .list_requests(ListQuery {
@@ -166,12 +273,25 @@ pub async fn page(
             cursor: params.before.map_or(Cursor::Newest, Cursor::Before),
             search: search.clone(),
             with_bodies: false,
+            method: method.clone(),
         })
         .await?;
     let selected = params.r.or_else(|| list.requests.first().map(|r| r.id));
     let detail = match selected {
         Some(rid) => state.store.request(id, rid).await?.map(|r| Detail::new(&r)),
         None => None,
+    };
+    let attempts = match detail.as_ref().and_then(|d| d.retry_key.clone()) {
+        Some(key) => {
+            let current = detail.as_ref().map(|d| d.id);
+            let found = state.store.attempts(id, key).await?;
+            if found.len() > 1 {
+                attempt_list(&found, current)
+            } else {
+                Vec::new()
+            }
+        }
+        None => Vec::new(),
     };
     let items = list
         .requests
@@ -189,8 +309,17 @@ pub async fn page(
             size: body_view::human_size(*size),
             selected: Some(r.id) == selected,
             signature: r.req.signature.clone(),
+            retry: r.req.retry_key.as_ref().is_some_and(|k| {
+                list.requests
+                    .iter()
+                    .filter(|o| o.req.retry_key.as_ref() == Some(k))
+                    .count()
+                    > 1
+            }),
         })
         .collect();
+    let times: Vec<i64> = list.requests.iter().map(|r| r.req.received_at).collect();
+    let (timeline, timeline_label) = timeline(&times);
     let resp = bin.response;
     Ok(render(&InspectorPage {
         layout: Layout::new(&state),
@@ -213,6 +342,10 @@ pub async fn page(
         delay_ms: resp.delay_ms,
         tunnels: state.hub.connected(id),
         secrets: masked_secrets(&bin.secrets),
+        method: method.unwrap_or_default(),
+        attempts,
+        timeline,
+        timeline_label,
     }))
 }
 
@@ -395,7 +528,17 @@ pub async fn delete_request(
 
 #[cfg(test)]
 mod tests {
-    use super::parse_header_lines;
+    use super::{parse_header_lines, timeline};
+
+    #[test]
+    fn timeline_shows_bursts() {
+        let (bars, label) = timeline(&[0, 1000, 1000, 1000, 60_000]);
+        assert_eq!(bars.len(), 40);
+        assert_eq!(bars.iter().map(|b| b.count).sum::<usize>(), 5);
+        assert_eq!(bars.iter().map(|b| b.height).max(), Some(28));
+        assert_eq!(label, "5 requests over 60 s");
+        assert!(timeline(&[]).0.is_empty());
+    }
 
     #[test]
     fn header_lines_parse_and_reject() {

@@ -6,9 +6,12 @@ pub mod api;
 pub mod assets;
 pub mod auth;
 mod body_view;
+pub mod export;
 pub mod guard;
 pub mod inspector;
+pub mod live;
 pub mod pages;
+pub mod retries;
 
 use axum::Router;
 use axum::extract::State;
@@ -25,6 +28,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/", get(pages::home))
         .route("/bins", post(pages::create_bin))
         .route("/bins/{bin_id}", get(inspector::page))
+        .route("/bins/{bin_id}/events", get(live::events))
         .route("/bins/{bin_id}/response", post(inspector::set_response))
         .route("/bins/{bin_id}/clear", post(inspector::clear))
         .route("/bins/{bin_id}/secrets", post(inspector::set_secret))

@@ -1,0 +1,976 @@
+//! Export of captured requests — the API's JSON, HAR 1.2, a curl command —
+//! and import of such documents back into a bin.
+//!
+//! - `GET /api/bins/{bin}/requests/{id}/export?format=curl|har|json[&to=URL]`
+//! - `GET /api/bins/{bin}/export?format=har|json[&to=URL]`: the whole bin,
+//!   oldest first, streamed page by page.
+//! - `POST /api/bins/{bin}/import`: a HAR document, a JSON array of request
+//!   objects, `{"requests":[…]}` or one request object; each becomes a new
+//!   capture of the bin.
+//!
+//! The curl command feeds every non-empty body through
+//! `printf '%s' 'BASE64' | base64 -d | curl … --data-binary @-`: one rule that
+//! is byte-exact for any body (NUL, invalid UTF-8, trailing newlines) and
+//! needs no shell escaping of the body.
+
+use std::time::UNIX_EPOCH;
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::uri::PathAndQuery;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::inspector::bin_id;
+use crate::error::AppError;
+use crate::model::{CapturedRequest, Header, Millis, NewRequest, now_millis, rfc3339};
+use crate::state::AppState;
+use crate::store::{Cursor, ListQuery};
+
+/// Most requests one import may hold (a bin keeps 10,000 by default).
+pub const MAX_IMPORT_REQUESTS: usize = 10_000;
+
+/// Requests read from the store per page of a whole-bin export.
+const EXPORT_PAGE: usize = 32;
+
+/// What the imported requests' `remote_addr` says.
+const IMPORTED_ADDR: &str = "imported";
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// The export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Curl,
+    Har,
+    Json,
+}
+
+/// Query of the export routes.
+#[derive(Debug, Deserialize)]
+pub struct ExportParams {
+    /// `curl`, `har` or `json` (default `json`).
+    format: Option<String>,
+    /// Base URL that replaces the capture URL in curl commands and HAR
+    /// urls, e.g. `http://localhost:3000/hooks` (the sub-path is appended).
+    to: Option<String>,
+}
+
+fn params(p: Result<Query<ExportParams>, QueryRejection>) -> Result<ExportParams, AppError> {
+    let Query(p) = p.map_err(|e| {
+        AppError::BadRequest(format!(
+            "{}; use ?format=curl|har|json and optionally &to=http://host/path",
+            e.body_text()
+        ))
+    })?;
+    if let Some(to) = &p.to {
+        let ok = (to.starts_with("http://") || to.starts_with("https://"))
+            && to.parse::<axum::http::Uri>().is_ok();
+        if !ok {
+            return Err(AppError::BadRequest(format!(
+                "to={to:?} is not an http:// or https:// URL; use e.g. to=http://localhost:3000"
+            )));
+        }
+    }
+    Ok(p)
+}
+
+fn format(p: &ExportParams, curl_allowed: bool) -> Result<Format, AppError> {
+    match p.format.as_deref().unwrap_or("json") {
+        "curl" if curl_allowed => Ok(Format::Curl),
+        "curl" => Err(AppError::BadRequest(
+            "format=curl exports one request: use /api/bins/{bin}/requests/{id}/export?format=curl, or format=har|json for the whole bin".into(),
+        )),
+        "har" => Ok(Format::Har),
+        "json" => Ok(Format::Json),
+        other if curl_allowed => Err(AppError::BadRequest(format!(
+            "unknown format {other:?}: use format=curl, har or json"
+        ))),
+        other => Err(AppError::BadRequest(format!(
+            "unknown format {other:?}: use format=har or json"
+        ))),
+    }
+}
+
+fn no_request() -> AppError {
+    AppError::NotFound("no such request in this bin: it may have been deleted or purged".into())
+}
+
+/// Where exported requests point: `to`, else the bin's capture URL as this
+/// client reaches the server.
+fn target(state: &AppState, headers: &HeaderMap, bin: Uuid, p: &ExportParams) -> String {
+    match &p.to {
+        Some(to) => to.trim_end_matches('/').to_owned(),
+        None => format!("{}/{bin}", state.base_url(headers)),
+    }
+}
+
+/// The full URL of a captured request sent to `target` (a capture URL or
+/// an app's base URL): the raw sub-path and raw query appended.
+pub fn request_url(target: &str, r: &NewRequest) -> String {
+    let after_scheme = target.find("://").map_or(0, |i| i + 3);
+    let has_path = target[after_scheme..].contains('/');
+    let mut url = target.to_owned();
+    if r.path != "/" || !has_path {
+        url.push_str(&r.path);
+    }
+    if !r.query.is_empty() {
+        url.push('?');
+        url.push_str(&r.query);
+    }
+    url
+}
+
+/// `GET /api/bins/{bin}/requests/{id}/export`.
+pub async fn export_request(
+    State(state): State<AppState>,
+    Path((id, rid)): Path<(String, String)>,
+    headers: HeaderMap,
+    query: Result<Query<ExportParams>, QueryRejection>,
+) -> Result<Response, AppError> {
+    let p = params(query)?;
+    let fmt = format(&p, true)?;
+    let id = bin_id(&id)?;
+    let rid: i64 = rid.parse().map_err(|_| no_request())?;
+    let r = state.store.request(id, rid).await?.ok_or_else(no_request)?;
+    let target = target(&state, &headers, id, &p);
+    Ok(match fmt {
+        Format::Curl => (
+            [
+                (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("inline; filename=\"request-{rid}.sh\""),
+                ),
+            ],
+            curl_command(&r, &request_url(&target, &r.req)),
+        )
+            .into_response(),
+        Format::Har => download(
+            format!("request-{rid}.har"),
+            har_log(vec![har_entry(&r, &target)]).to_string(),
+        ),
+        Format::Json => download(
+            format!("request-{rid}.json"),
+            serde_json::to_string(&r.to_json())
+                .map_err(|e| AppError::BadRequest(format!("the request did not serialise: {e}")))?,
+        ),
+    })
+}
+
+fn download(filename: String, body: impl Into<Body>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/json".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+        ],
+        body.into(),
+    )
+        .into_response()
+}
+
+/// Quotes a word for a POSIX shell: single quotes, `'` as `'\''`.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// A shell command that sends the request again to `url`: method, every
+/// header in order (duplicates kept; `host` and `content-length` are
+/// curl's to set) and the exact body, piped in as base64. Headers curl
+/// would add on its own (`User-Agent`, `Accept`, a form `Content-Type`,
+/// `Expect`) are suppressed when the request did not carry them.
+pub fn curl_command(r: &CapturedRequest, url: &str) -> String {
+    let q = &r.req;
+    let has_body = !q.body.is_empty();
+    let mut args: Vec<String> = vec![
+        "curl".into(),
+        "--http1.1".into(),
+        "--globoff".into(),
+        "--path-as-is".into(),
+    ];
+    if q.method == "HEAD" && !has_body {
+        args.push("--head".into());
+    } else {
+        args.push(format!("-X {}", shell_quote(&q.method)));
+    }
+    let has = |name: &str| q.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+    for (name, value) in &q.headers {
+        let lower = name.to_ascii_lowercase();
+        if lower == "host" || lower == "content-length" {
+            continue;
+        }
+        // A chunked framing header without a body would make the server
+        // wait for chunks that never come.
+        if lower == "transfer-encoding" && !has_body {
+            continue;
+        }
+        // `name;` is curl's way to send a header with an empty value.
+        let line = if value.is_empty() {
+            format!("{name};")
+        } else {
+            format!("{name}: {value}")
+        };
+        args.push(format!("-H {}", shell_quote(&line)));
+    }
+    let mut suppress = vec!["User-Agent", "Accept"];
+    if has_body {
+        suppress.extend(["Content-Type", "Expect"]);
+    }
+    for name in suppress {
+        if !has(name) {
+            args.push(format!("-H {}", shell_quote(&format!("{name}:"))));
+        }
+    }
+    if has_body {
+        args.push("--data-binary @-".into());
+    }
+    args.push(shell_quote(url));
+    let curl = args.join(" \\\n  ");
+    if has_body {
+        format!(
+            "printf '%s' {} | base64 -d | {curl}\n",
+            shell_quote(&B64.encode(&q.body))
+        )
+    } else {
+        format!("{curl}\n")
+    }
+}
+
+/// A HAR `content`/`postData` object: the text when the bytes are UTF-8,
+/// else base64 with `"encoding": "base64"`.
+fn har_content(mime: &str, body: &[u8]) -> Value {
+    let mut c = json!({ "mimeType": mime, "size": body.len() });
+    match std::str::from_utf8(body) {
+        Ok(text) => c["text"] = text.into(),
+        Err(_) => {
+            c["text"] = B64.encode(body).into();
+            c["encoding"] = "base64".into();
+        }
+    }
+    c
+}
+
+fn har_headers(headers: &[Header]) -> Vec<Value> {
+    headers
+        .iter()
+        .map(|(name, value)| json!({ "name": name, "value": value }))
+        .collect()
+}
+
+fn content_type(headers: &[Header]) -> &str {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        .map_or("", |(_, v)| v.as_str())
+}
+
+/// One HAR 1.2 entry. hookwire does not store the bin's answer per
+/// request, so the response is the first tunnel delivery's answer when
+/// there is one (its latency as `wait`), else status 0 and empty content.
+pub fn har_entry(r: &CapturedRequest, target: &str) -> Value {
+    let q = &r.req;
+    let query: Vec<Value> = form_urlencoded::parse(q.query.as_bytes())
+        .map(|(name, value)| json!({ "name": name, "value": value }))
+        .collect();
+    let mut request = json!({
+        "method": q.method,
+        "url": request_url(target, q),
+        "httpVersion": "HTTP/1.1",
+        "cookies": [],
+        "headers": har_headers(&q.headers),
+        "queryString": query,
+        "headersSize": -1,
+        "bodySize": q.body.len(),
+    });
+    if !q.body.is_empty() {
+        request["postData"] = har_content(content_type(&q.headers), &q.body);
+    }
+    let (response, wait) = match r.deliveries.first() {
+        Some(d) => {
+            let status = d.status.unwrap_or(0);
+            let mut resp = json!({
+                "status": status,
+                "statusText": StatusCode::from_u16(status)
+                    .ok()
+                    .and_then(|s| s.canonical_reason())
+                    .unwrap_or(""),
+                "httpVersion": "HTTP/1.1",
+                "cookies": [],
+                "headers": har_headers(&d.headers),
+                "content": har_content(content_type(&d.headers), &d.body),
+                "redirectURL": d.headers.iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case("location"))
+                    .map_or("", |(_, v)| v.as_str()),
+                "headersSize": -1,
+                "bodySize": d.body.len(),
+                "_tunnel": d.tunnel,
+            });
+            if let Some(error) = &d.error {
+                resp["_error"] = error.as_str().into();
+            }
+            (resp, d.latency_ms.max(0.0))
+        }
+        None => (
+            json!({
+                "status": 0,
+                "statusText": "",
+                "httpVersion": "",
+                "cookies": [],
+                "headers": [],
+                "content": { "size": 0, "mimeType": "" },
+                "redirectURL": "",
+                "headersSize": -1,
+                "bodySize": -1,
+                "comment": "not delivered to a tunnel; hookwire does not store the bin's own answer per request",
+            }),
+            0.0,
+        ),
+    };
+    json!({
+        "startedDateTime": rfc3339(q.received_at),
+        "time": wait,
+        "request": request,
+        "response": response,
+        "cache": {},
+        "timings": { "send": 0, "wait": wait, "receive": 0 },
+        "_hookwire_id": r.id,
+    })
+}
+
+fn creator() -> Value {
+    json!({ "name": "hookwire", "version": env!("CARGO_PKG_VERSION") })
+}
+
+/// A HAR 1.2 document around `entries`.
+pub fn har_log(entries: Vec<Value>) -> Value {
+    json!({ "log": { "version": "1.2", "creator": creator(), "entries": entries } })
+}
+
+/// Where a whole-bin export stands between pages.
+struct Walk {
+    state: AppState,
+    bin: Uuid,
+    format: Format,
+    target: String,
+    /// Last id written.
+    after: i64,
+    /// The newest id when the export began: later captures are left out,
+    /// so a busy bin's export ends.
+    through: i64,
+    /// The document's head, until it is written.
+    head: Option<Vec<u8>>,
+    /// Whether an entry was written (the next one needs a `,`).
+    wrote: bool,
+    done: bool,
+}
+
+impl Walk {
+    async fn next_chunk(&mut self) -> Result<Vec<u8>, AppError> {
+        let page = self
+            .state
+            .store
+            .list_requests(ListQuery {
+                bin: self.bin,
+                limit: EXPORT_PAGE,
+                cursor: Cursor::After(self.after),
+                search: None,
+                with_bodies: true,
+                method: None,
+            })
+            .await?;
+        let mut out = self.head.take().unwrap_or_default();
+        for r in page.requests.iter().take_while(|r| r.id <= self.through) {
+            if self.wrote {
+                out.push(b',');
+            }
+            self.wrote = true;
+            let written = match self.format {
+                Format::Json => serde_json::to_writer(&mut out, &r.to_json()),
+                _ => serde_json::to_writer(&mut out, &har_entry(r, &self.target)),
+            };
+            written
+                .map_err(|e| AppError::BadRequest(format!("a request did not serialise: {e}")))?;
+            self.after = r.id;
+        }
+        let past = page.requests.last().is_none_or(|r| r.id >= self.through);
+        if page.next.is_none() || past {
+            out.extend_from_slice(b"]}");
+            if self.format == Format::Har {
+                out.push(b'}');
+            }
+            self.done = true;
+        }
+        Ok(out)
+    }
+}
+
+/// `GET /api/bins/{bin}/export`: every request of the bin, oldest first,
+/// read and written a page at a time.
+pub async fn export_bin(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    query: Result<Query<ExportParams>, QueryRejection>,
+) -> Result<Response, AppError> {
+    let p = params(query)?;
+    let fmt = format(&p, false)?;
+    let id = bin_id(&id)?;
+    state.cached_bin(id).await?;
+    let newest = state
+        .store
+        .list_requests(ListQuery {
+            bin: id,
+            limit: 1,
+            cursor: Cursor::Newest,
+            search: None,
+            with_bodies: false,
+            method: None,
+        })
+        .await?;
+    let through = newest.requests.first().map_or(0, |r| r.id);
+    let head = match fmt {
+        Format::Har => {
+            let mut h = b"{\"log\":{\"version\":\"1.2\",\"creator\":".to_vec();
+            h.extend_from_slice(creator().to_string().as_bytes());
+            h.extend_from_slice(b",\"entries\":[");
+            h
+        }
+        _ => format!(
+            "{{\"bin_id\":\"{id}\",\"exported_at\":\"{}\",\"requests\":[",
+            rfc3339(now_millis())
+        )
+        .into_bytes(),
+    };
+    let walk = Walk {
+        target: target(&state, &headers, id, &p),
+        state,
+        bin: id,
+        format: fmt,
+        after: 0,
+        through,
+        head: Some(head),
+        wrote: false,
+        done: false,
+    };
+    let stream = futures_util::stream::unfold(walk, |mut walk| async move {
+        if walk.done {
+            return None;
+        }
+        match walk.next_chunk().await {
+            Ok(chunk) => Some((Ok(Bytes::from(chunk)), walk)),
+            Err(e) => {
+                // The status is already sent: cut the body short so the
+                // client sees a broken download, not a complete-looking one.
+                tracing::error!(error = %e, bin = %walk.bin, "export failed");
+                walk.done = true;
+                Some((Err(std::io::Error::other(e.to_string())), walk))
+            }
+        }
+    });
+    let ext = if fmt == Format::Har { "har" } else { "json" };
+    Ok(download(
+        format!("bin-{id}.{ext}"),
+        Body::from_stream(stream),
+    ))
+}
+
+/// Largest import document: room for a body of `--max-body-bytes` written
+/// both as base64 and as escaped text, and never under 64 MiB.
+fn import_limit(max_body_bytes: usize) -> usize {
+    max_body_bytes.saturating_mul(8).max(64 * 1024 * 1024)
+}
+
+/// A request read from an import document, before it has a bin.
+struct Imported {
+    received_at: Option<Millis>,
+    method: String,
+    path: String,
+    query: String,
+    headers: Vec<Header>,
+    body: Bytes,
+}
+
+fn bad(at: &str, what: impl std::fmt::Display) -> AppError {
+    AppError::BadRequest(format!("{at}: {what}"))
+}
+
+fn str_field<'a>(v: &'a Value, at: &str, key: &str) -> Result<Option<&'a str>, AppError> {
+    match v.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(bad(at, format!("{key} must be a string"))),
+    }
+}
+
+/// RFC 3339 to [`Millis`]; `Z`, `+00:00` and other offsets are understood.
+fn parse_time(text: &str) -> Option<Millis> {
+    let b = text.as_bytes();
+    let (local, offset_secs) = match b.len().checked_sub(6) {
+        Some(i) if i >= 19 && matches!(b[i], b'+' | b'-') && b[i + 3] == b':' => {
+            let hours: i64 = text.get(i + 1..i + 3)?.parse().ok()?;
+            let minutes: i64 = text.get(i + 4..)?.parse().ok()?;
+            let sign = if b[i] == b'+' { 1 } else { -1 };
+            (&text[..i], sign * (hours * 3600 + minutes * 60))
+        }
+        _ => (text.trim_end_matches(['Z', 'z']), 0),
+    };
+    let t = humantime::parse_rfc3339_weak(local).ok()?;
+    let ms = i64::try_from(t.duration_since(UNIX_EPOCH).ok()?.as_millis()).ok()?;
+    ms.checked_sub(offset_secs * 1000)
+}
+
+fn time_field(v: &Value, at: &str, key: &str) -> Result<Option<Millis>, AppError> {
+    str_field(v, at, key)?
+        .map(|t| {
+            parse_time(t).ok_or_else(|| {
+                bad(
+                    at,
+                    format!("{key} {t:?} is not an RFC 3339 time like 2026-11-23T03:36:34.123Z"),
+                )
+            })
+        })
+        .transpose()
+}
+
+fn decode_base64(text: &str, at: &str, key: &str) -> Result<Bytes, AppError> {
+    B64.decode(text.trim())
+        .map(Bytes::from)
+        .map_err(|e| bad(at, format!("{key} is not valid base64: {e}")))
+}
+
+/// A request object as `GET …/requests/{id}` returns it; only method is
+/// required.
+fn from_json(v: &Value, at: &str) -> Result<Imported, AppError> {
+    if !v.is_object() {
+        return Err(bad(
+            at,
+            "expected a request object with method, path, query, headers, body_base64",
+        ));
+    }
+    let method = str_field(v, at, "method")?.ok_or_else(|| bad(at, "method is missing"))?;
+    let headers = match v.get("headers") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(list)) => list
+            .iter()
+            .map(|h| match h {
+                Value::Array(pair) => match pair.as_slice() {
+                    [Value::String(n), Value::String(v)] => Ok((n.clone(), v.clone())),
+                    _ => Err(()),
+                },
+                Value::Object(_) => match (h.get("name"), h.get("value")) {
+                    (Some(Value::String(n)), Some(Value::String(v))) => Ok((n.clone(), v.clone())),
+                    _ => Err(()),
+                },
+                _ => Err(()),
+            })
+            .collect::<Result<_, ()>>()
+            .map_err(|()| bad(at, "headers must be a list of [\"name\", \"value\"] pairs"))?,
+        Some(_) => {
+            return Err(bad(
+                at,
+                "headers must be a list of [\"name\", \"value\"] pairs",
+            ));
+        }
+    };
+    let body = match (
+        str_field(v, at, "body_base64")?,
+        str_field(v, at, "body_text")?,
+    ) {
+        (Some(b64), _) => decode_base64(b64, at, "body_base64")?,
+        (None, Some(text)) => Bytes::copy_from_slice(text.as_bytes()),
+        (None, None) => Bytes::new(),
+    };
+    match v.get("body_size") {
+        None | Some(Value::Null) => {}
+        Some(n) => match n.as_u64() {
+            Some(n) if n == body.len() as u64 => {}
+            Some(n) => {
+                return Err(bad(
+                    at,
+                    format!("body_size is {n} but the body holds {} bytes", body.len()),
+                ));
+            }
+            None => return Err(bad(at, "body_size must be a whole number")),
+        },
+    }
+    Ok(Imported {
+        received_at: time_field(v, at, "received_at")?,
+        method: method.to_owned(),
+        path: str_field(v, at, "path")?.unwrap_or("/").to_owned(),
+        query: str_field(v, at, "query")?.unwrap_or("").to_owned(),
+        headers,
+        body,
+    })
+}
+
+/// Splits a URL into the sub-path after a bin id (the whole path when its
+/// first segment is not a bin id) and the raw query.
+fn split_url(url: &str) -> (String, String) {
+    let url = url.split('#').next().unwrap_or("");
+    let rest = match url.find("://") {
+        Some(i) => {
+            let after = &url[i + 3..];
+            after.find(['/', '?']).map_or("", |j| &after[j..])
+        }
+        None => url,
+    };
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let trimmed = path.strip_prefix('/').unwrap_or(path);
+    let (first, sub) = match trimmed.find('/') {
+        Some(i) => (&trimmed[..i], &trimmed[i..]),
+        None => (trimmed, ""),
+    };
+    let path = if Uuid::parse_str(first).is_ok() {
+        sub
+    } else {
+        path
+    };
+    let path = if path.is_empty() { "/" } else { path };
+    (path.to_owned(), query.to_owned())
+}
+
+/// One HAR entry's request.
+fn from_har(entry: &Value, at: &str) -> Result<Imported, AppError> {
+    let req = entry
+        .get("request")
+        .filter(|r| r.is_object())
+        .ok_or_else(|| bad(at, "request is missing"))?;
+    let method = req
+        .get("method")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad(at, "request.method must be a string"))?;
+    let url = req
+        .get("url")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad(at, "request.url must be a string"))?;
+    let (path, query) = split_url(url);
+    let mut headers = Vec::new();
+    match req.get("headers") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(list)) => {
+            for h in list {
+                let (Some(name), Some(value)) = (
+                    h.get("name").and_then(Value::as_str),
+                    h.get("value").and_then(Value::as_str),
+                ) else {
+                    return Err(bad(
+                        at,
+                        "request.headers must be a list of {\"name\", \"value\"} objects",
+                    ));
+                };
+                // HTTP/2 pseudo-headers (:authority, :path, …) are not headers.
+                if !name.starts_with(':') {
+                    headers.push((name.to_owned(), value.to_owned()));
+                }
+            }
+        }
+        Some(_) => {
+            return Err(bad(
+                at,
+                "request.headers must be a list of {\"name\", \"value\"} objects",
+            ));
+        }
+    }
+    let body = match req.get("postData") {
+        None | Some(Value::Null) => Bytes::new(),
+        Some(pd) if pd.is_object() => {
+            let encoding = str_field(pd, at, "encoding")?;
+            match (pd.get("text").and_then(Value::as_str), encoding) {
+                (Some(text), Some("base64")) => decode_base64(text, at, "request.postData.text")?,
+                (Some(_), Some(other)) => {
+                    return Err(bad(
+                        at,
+                        format!(
+                            "request.postData.encoding {other:?} is not supported: use base64 or leave it out"
+                        ),
+                    ));
+                }
+                (Some(text), None) => Bytes::copy_from_slice(text.as_bytes()),
+                // Form posts recorded as params only.
+                (None, _) => {
+                    let mut form = form_urlencoded::Serializer::new(String::new());
+                    for p in pd
+                        .get("params")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
+                        if let Some(name) = p.get("name").and_then(Value::as_str) {
+                            form.append_pair(
+                                name,
+                                p.get("value").and_then(Value::as_str).unwrap_or(""),
+                            );
+                        }
+                    }
+                    Bytes::from(form.finish())
+                }
+            }
+        }
+        Some(_) => return Err(bad(at, "request.postData must be an object")),
+    };
+    Ok(Imported {
+        received_at: time_field(entry, at, "startedDateTime")?,
+        method: method.to_owned(),
+        path,
+        query,
+        headers,
+        body,
+    })
+}
+
+/// Checks what the tunnel and the exports will need of a request: a valid
+/// method, request target and headers (names lower-cased, as captured).
+fn validate(mut r: Imported, at: &str, max_body: usize) -> Result<Imported, AppError> {
+    Method::from_bytes(r.method.as_bytes())
+        .map_err(|_| bad(at, format!("method {:?} is not an HTTP method", r.method)))?;
+    if !r.path.starts_with('/') {
+        return Err(bad(at, format!("path {:?} must start with /", r.path)));
+    }
+    let target = if r.query.is_empty() {
+        r.path.clone()
+    } else {
+        format!("{}?{}", r.path, r.query)
+    };
+    PathAndQuery::try_from(target.as_str())
+        .map_err(|_| bad(at, format!("{target:?} is not a valid path and query")))?;
+    for (name, value) in &mut r.headers {
+        let parsed = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| bad(at, format!("{name:?} is not a valid header name")))?;
+        *name = parsed.as_str().to_owned();
+        HeaderValue::from_str(value).map_err(|_| {
+            bad(
+                at,
+                format!("the value of header {name:?} is not a valid header value"),
+            )
+        })?;
+    }
+    if r.body.len() > max_body {
+        return Err(bad(
+            at,
+            format!(
+                "the body of {} bytes is over the server's limit of {max_body} bytes (--max-body-bytes)",
+                r.body.len()
+            ),
+        ));
+    }
+    Ok(r)
+}
+
+/// Reads an import document into requests, or says what is wrong with it.
+fn parse_document(doc: &Value, max_body: usize) -> Result<Vec<Imported>, AppError> {
+    const SHAPE: &str = "expected a HAR document ({\"log\":{\"entries\":[…]}}), a JSON array of request objects, {\"requests\":[…]} or one request object";
+    let (list, har, name): (&[Value], bool, &str) = if let Some(log) = doc.get("log") {
+        let entries = log
+            .get("entries")
+            .and_then(Value::as_array)
+            .ok_or_else(|| {
+                AppError::BadRequest("a HAR document needs log.entries, a list".into())
+            })?;
+        (entries, true, "log.entries")
+    } else if let Value::Array(list) = doc {
+        (list, false, "")
+    } else if let Some(requests) = doc.get("requests") {
+        let list = requests.as_array().ok_or_else(|| {
+            AppError::BadRequest("requests must be a list of request objects".into())
+        })?;
+        (list, false, "requests")
+    } else if doc.get("method").is_some() {
+        (std::slice::from_ref(doc), false, "request")
+    } else {
+        return Err(AppError::BadRequest(SHAPE.into()));
+    };
+    if list.len() > MAX_IMPORT_REQUESTS {
+        return Err(AppError::BadRequest(format!(
+            "the document holds {} requests; import at most {MAX_IMPORT_REQUESTS} at a time",
+            list.len()
+        )));
+    }
+    list.iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let at = if name == "request" {
+                name.to_owned()
+            } else {
+                format!("{name}[{i}]")
+            };
+            let r = if har {
+                from_har(v, &at)?
+            } else {
+                from_json(v, &at)?
+            };
+            validate(r, &at, max_body)
+        })
+        .collect()
+}
+
+fn too_large(limit: usize) -> Response {
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        Json(json!({ "error": format!(
+            "the import document is over {limit} bytes; split it into several imports"
+        ) })),
+    )
+        .into_response()
+}
+
+/// `POST /api/bins/{bin}/import`: stores each request of the document as
+/// a new capture of the bin, in order; answers `{"imported": N, "ids": […]}`.
+pub async fn import(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, AppError> {
+    let id = bin_id(&id)?;
+    let bin = state.cached_bin(id).await?;
+    let limit = import_limit(state.config.max_body_bytes);
+    let deadline = state.config.body_deadline;
+    let bytes = match tokio::time::timeout(deadline, Limited::new(body, limit).collect()).await {
+        Err(_) => return Err(AppError::BodyTimeout(deadline.as_secs())),
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            return Ok(too_large(limit));
+        }
+        Ok(Err(e)) => {
+            return Err(AppError::BadRequest(format!(
+                "the document could not be read ({e}); send it again"
+            )));
+        }
+    };
+    let max_body = state.config.max_body_bytes;
+    // Parsing and signature checks of up to 10,000 bodies: off the runtime.
+    let state2 = state.clone();
+    let secrets = bin.secrets.clone();
+    let requests = tokio::task::spawn_blocking(move || {
+        let doc: Value = serde_json::from_slice(&bytes).map_err(|e| {
+            AppError::BadRequest(format!(
+                "the body is not JSON ({e}); send a HAR document or a hookwire JSON export"
+            ))
+        })?;
+        let now = now_millis();
+        let requests = parse_document(&doc, max_body)?
+            .into_iter()
+            .map(|r| {
+                let mut new = NewRequest {
+                    bin_id: id,
+                    received_at: r.received_at.unwrap_or(now),
+                    method: r.method,
+                    path: r.path,
+                    query: r.query,
+                    headers: r.headers,
+                    remote_addr: IMPORTED_ADDR.to_owned(),
+                    body: r.body,
+                    signature: None,
+                    retry_key: None,
+                };
+                new.retry_key = super::retries::idempotency_key(&new.headers, &new.body);
+                if !secrets.is_empty() {
+                    let host = new
+                        .headers
+                        .iter()
+                        .find(|(n, _)| n == "host")
+                        .map(|(_, v)| v.as_str());
+                    let base = state2.public_base(host);
+                    new.signature = crate::capture::verify_request(&secrets, &new, &base);
+                }
+                new
+            })
+            .collect::<Vec<_>>();
+        Ok::<_, AppError>(requests)
+    })
+    .await
+    .map_err(|_| AppError::Store(crate::store::StoreError::Closed))??;
+
+    if let Some(quota) = &state.quota {
+        let total: u64 = requests.iter().map(|r| r.body.len() as u64).sum();
+        quota
+            .reserve(total)
+            .map_err(AppError::InsufficientStorage)?;
+    }
+    let mut ids = Vec::with_capacity(requests.len());
+    for new in requests {
+        let rid = state
+            .store
+            .capture(new, |_| {})
+            .await?
+            .ok_or_else(AppError::no_bin)?;
+        ids.push(rid);
+    }
+    if !ids.is_empty() {
+        // Connected tunnels relay imported requests like any capture.
+        state.hub.notify(id);
+    }
+    Ok(Json(json!({ "imported": ids.len(), "ids": ids })).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_single_quotes() {
+        assert_eq!(shell_quote("a'b"), r"'a'\''b'");
+    }
+
+    #[test]
+    fn urls_split_after_a_bin_id() {
+        let bin = "2f0b8f6e-8c4f-4d51-9d1c-7f2b1d2c3a4b";
+        assert_eq!(
+            split_url(&format!("http://h:1/{bin}/a/b?x=1&y#f")),
+            ("/a/b".into(), "x=1&y".into())
+        );
+        assert_eq!(
+            split_url(&format!("http://h/{bin}")),
+            ("/".into(), "".into())
+        );
+        assert_eq!(
+            split_url("https://api.example.com/v1/x?q"),
+            ("/v1/x".into(), "q".into())
+        );
+        assert_eq!(split_url("http://h?q=1"), ("/".into(), "q=1".into()));
+    }
+
+    #[test]
+    fn times_with_offsets() {
+        assert_eq!(parse_time("1970-01-01T00:00:01.500Z"), Some(1500));
+        assert_eq!(parse_time("1970-01-01T01:00:01+01:00"), Some(1000));
+        assert_eq!(
+            parse_time("1970-01-01T00:00:01-00:30"),
+            Some(1000 + 1_800_000)
+        );
+        assert_eq!(parse_time("yesterday"), None);
+    }
+
+    #[test]
+    fn urls_keep_the_capture_url_bare() {
+        let r = NewRequest {
+            bin_id: Uuid::nil(),
+            received_at: 0,
+            method: "GET".into(),
+            path: "/".into(),
+            query: String::new(),
+            headers: Vec::new(),
+            remote_addr: String::new(),
+            body: Bytes::new(),
+            signature: None,
+            retry_key: None,
+        };
+        assert_eq!(request_url("http://h/b", &r), "http://h/b");
+        assert_eq!(request_url("http://h", &r), "http://h/");
+        let r = NewRequest {
+            path: "/x".into(),
+            query: "a=1".into(),
+            ..r
+        };
+        assert_eq!(request_url("http://h/b", &r), "http://h/b/x?a=1");
+    }
+}
