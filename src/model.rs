@@ -224,6 +224,73 @@ impl CapturedRequest {
     }
 }
 
+/// Changes to a stored request before it is replayed ("edit and replay");
+/// the stored request itself is never changed.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Edits {
+    /// Another method.
+    pub method: Option<String>,
+    /// Another sub-path.
+    pub path: Option<String>,
+    /// Another raw query string.
+    pub query: Option<String>,
+    /// Other headers (all of them, in order).
+    pub headers: Option<Vec<Header>>,
+    /// Another body, as text.
+    pub body: Option<String>,
+    /// Another body, base64 (for binary).
+    pub body_base64: Option<String>,
+}
+
+impl Edits {
+    /// True when nothing is changed.
+    pub fn is_empty(&self) -> bool {
+        self.method.is_none()
+            && self.path.is_none()
+            && self.query.is_none()
+            && self.headers.is_none()
+            && self.body.is_none()
+            && self.body_base64.is_none()
+    }
+
+    /// Applies the edits to a copy of a stored request.
+    pub fn apply(&self, r: &mut NewRequest) -> Result<(), String> {
+        if let Some(m) = &self.method {
+            if m.is_empty() || !m.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-') {
+                return Err(format!("{m:?} is not an HTTP method"));
+            }
+            r.method = m.to_ascii_uppercase();
+        }
+        if let Some(p) = &self.path {
+            r.path = if p.starts_with('/') {
+                p.clone()
+            } else {
+                format!("/{p}")
+            };
+        }
+        if let Some(q) = &self.query {
+            r.query = q.trim_start_matches('?').to_owned();
+        }
+        if let Some(h) = &self.headers {
+            r.headers = h
+                .iter()
+                .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
+                .collect();
+        }
+        if let Some(b) = &self.body {
+            r.body = b.clone().into_bytes().into();
+        }
+        if let Some(b) = &self.body_base64 {
+            r.body = base64::engine::general_purpose::STANDARD
+                .decode(b)
+                .map_err(|_| "body_base64 is not base64".to_owned())?
+                .into();
+        }
+        Ok(())
+    }
+}
+
 /// Serialised form of a [`CapturedRequest`].
 #[derive(Debug, Serialize)]
 pub struct RequestJson<'a> {

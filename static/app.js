@@ -2,12 +2,18 @@
 // JavaScript. No inline script anywhere (the CSP forbids it).
 "use strict";
 
+// Copy buttons only make sense with JavaScript: show them.
+for (const button of document.querySelectorAll("button[data-copy-text]")) {
+  button.hidden = false;
+}
+
 document.addEventListener("click", (event) => {
-  const copy = event.target.closest("button[data-copy]");
+  const copy = event.target.closest("button[data-copy], button[data-copy-text]");
   if (copy) {
-    const source = document.querySelector(copy.dataset.copy);
-    if (source && navigator.clipboard) {
-      navigator.clipboard.writeText(source.value || source.textContent).then(() => {
+    const source = copy.dataset.copy ? document.querySelector(copy.dataset.copy) : null;
+    const text = source ? source.value || source.textContent : copy.dataset.copyText;
+    if (text !== undefined && navigator.clipboard) {
+      navigator.clipboard.writeText(text).then(() => {
         const label = copy.textContent;
         copy.textContent = "Copied";
         setTimeout(() => { copy.textContent = label; }, 1200);
@@ -111,3 +117,25 @@ document.addEventListener("keydown", (e) => {
     window.location.href = link.href;
   }
 });
+
+// Import a HAR or JSON export into this bin.
+const importFile = document.getElementById("import-file");
+if (importFile) {
+  importFile.addEventListener("change", async () => {
+    const file = importFile.files[0];
+    const out = document.getElementById("import-result");
+    if (!file) return;
+    const res = await fetch(`/api/bins/${encodeURIComponent(importFile.dataset.bin)}/import`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: await file.text(),
+    });
+    const answer = await res.json().catch(() => ({}));
+    if (res.ok) {
+      out.textContent = `Imported ${answer.imported} requests.`;
+      window.location.reload();
+    } else {
+      out.textContent = answer.error || `Import failed (${res.status}).`;
+    }
+  });
+}

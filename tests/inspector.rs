@@ -359,3 +359,49 @@ async fn a_senders_retries_are_grouped_with_their_gaps() {
         "badges on the three attempts only"
     );
 }
+
+#[tokio::test]
+async fn two_requests_compare_side_by_side() {
+    let s = TestServer::spawn().await;
+    let bin = s.new_bin().await;
+    let send = |body: &'static str, extra: &'static str| {
+        s.client
+            .post(s.url(&format!("/{bin}/hook")))
+            .header("content-type", "application/json")
+            .header("x-extra", extra)
+            .body(body)
+            .send()
+    };
+    let a = common::request_id(
+        &send(r#"{"status":"processing","n":1}"#, "one")
+            .await
+            .expect("a"),
+    );
+    let b = common::request_id(
+        &send(r#"{"status":"<b>done</b>","n":1}"#, "two")
+            .await
+            .expect("b"),
+    );
+    let (_, html) = page(&s, &format!("/bins/{bin}/compare?a={a}&b={b}")).await;
+    assert!(html.contains(&format!("Request #{a} compared with #{b}")));
+    assert!(
+        html.contains(r#"<tr class="changed"><th>x-extra</th><td>one</td><td>two</td></tr>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<span class="removed">-   &quot;status&quot;: &quot;processing&quot;,"#),
+        "{html}"
+    );
+    assert!(html.contains("&lt;b&gt;done&lt;/b&gt;"), "escaped");
+    assert!(
+        html.contains(r#"<span class="same">    &quot;n&quot;: 1"#),
+        "{html}"
+    );
+    let res = s
+        .client
+        .get(s.url(&format!("/bins/{bin}/compare?a={a}&b=999999")))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(res.status(), 404);
+}

@@ -1109,3 +1109,64 @@ async fn a_second_client_with_the_same_name_takes_over_and_the_first_stops() {
     assert_eq!(received(&seen), sent);
     second.stop().await;
 }
+
+/// Edit and replay: the app gets the edited request (same request id); the
+/// stored request is unchanged; bad edits are refused with a reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_replay_sends_the_edits_and_keeps_the_original() {
+    let s = TestServer::spawn().await;
+    let bin = s.new_bin().await;
+    let app = LocalApp::start().await;
+    let _tunnel = Tunnel::connect(&s, &bin, &app, "ed", &[]).await;
+    let res = s
+        .client
+        .post(s.url(&format!("/{bin}/hook?a=b")))
+        .header("x-keep", "1")
+        .body(r#"{"status":"processing"}"#)
+        .send()
+        .await
+        .expect("capture");
+    let id = common::request_id(&res);
+    wait_deliveries(&s, &bin, id, 1).await;
+
+    let replay = s.url(&format!("/api/bins/{bin}/requests/{id}/replay"));
+    let res = s
+        .client
+        .post(&replay)
+        .header("content-type", "application/json")
+        .body(r#"{"method":"put","path":"/edited","query":"x=1","headers":[["x-edited","yes"]],"body":"{\"status\":\"success\"}"}"#)
+        .send()
+        .await
+        .expect("replay");
+    assert_eq!(res.status(), 200);
+    let seen = app.wait_for(2).await;
+    assert_eq!(seen[1].method, "PUT");
+    assert_eq!(seen[1].target, "/edited?x=1");
+    assert_eq!(seen[1].body, br#"{"status":"success"}"#);
+    assert_eq!(seen[1].header_values("x-edited"), ["yes"]);
+    assert!(seen[1].header_values("x-keep").is_empty());
+    assert_eq!(seen[1].request_id(), id);
+
+    let stored = s
+        .get_json(&format!("/api/bins/{bin}/requests/{id}"), 200)
+        .await;
+    assert_eq!(stored["path"], "/hook", "the stored request is unchanged");
+    assert_eq!(stored["body_text"], r#"{"status":"processing"}"#);
+
+    let res = s
+        .client
+        .post(&replay)
+        .body(r#"{"method":"B@D"}"#)
+        .send()
+        .await
+        .expect("replay");
+    assert_eq!(res.status(), 400);
+    let res = s
+        .client
+        .post(&replay)
+        .body("not json")
+        .send()
+        .await
+        .expect("replay");
+    assert_eq!(res.status(), 400);
+}

@@ -18,6 +18,8 @@ pub enum Command {
     Replay {
         /// The stored request.
         request_id: i64,
+        /// Changes to make before sending it (edit and replay).
+        edits: Option<Arc<crate::model::Edits>>,
         /// The app's answer, or nothing if the tunnel went away first.
         reply: oneshot::Sender<RelayResponse>,
     },
@@ -198,6 +200,7 @@ impl Hub {
         &self,
         bin: Uuid,
         request_id: i64,
+        edits: Option<Arc<crate::model::Edits>>,
     ) -> Vec<(String, oneshot::Receiver<RelayResponse>)> {
         let inner = self.lock();
         let Some(sessions) = inner.bins.get(&bin) else {
@@ -208,7 +211,11 @@ impl Hub {
             .filter_map(|(name, s)| {
                 let (reply, rx) = oneshot::channel();
                 s.commands
-                    .try_send(Command::Replay { request_id, reply })
+                    .try_send(Command::Replay {
+                        request_id,
+                        edits: edits.clone(),
+                        reply,
+                    })
                     .ok()
                     .map(|()| (name.clone(), rx))
             })

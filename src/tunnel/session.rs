@@ -184,8 +184,8 @@ impl Session {
             tokio::select! {
                 () = attached.wake.notified() => self.behind = true,
                 cmd = attached.commands.recv() => match cmd {
-                    Some(Command::Replay { request_id, reply }) => {
-                        if let Err(end) = self.replay(request_id, reply).await {
+                    Some(Command::Replay { request_id, edits, reply }) => {
+                        if let Err(end) = self.replay(request_id, edits, reply).await {
                             return end;
                         }
                     }
@@ -256,10 +256,17 @@ impl Session {
     async fn replay(
         &mut self,
         request_id: i64,
+        edits: Option<std::sync::Arc<crate::model::Edits>>,
         reply: oneshot::Sender<RelayResponse>,
     ) -> Result<(), End> {
         match self.state.store.request(self.bin, request_id).await {
-            Ok(Some(r)) => self.relay(r, Some(reply)).await,
+            Ok(Some(mut r)) => {
+                // Validated by the caller; a failure here sends it unedited.
+                if let Some(edits) = edits {
+                    let _ = edits.apply(&mut r.req);
+                }
+                self.relay(r, Some(reply)).await
+            }
             // Deleted meanwhile: dropping `reply` tells the caller.
             Ok(None) => Ok(()),
             Err(e) => Err(End::Store(e.to_string())),

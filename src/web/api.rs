@@ -57,9 +57,16 @@ pub async fn replay_request(
     state: &AppState,
     id: Uuid,
     rid: i64,
+    edits: Option<crate::model::Edits>,
 ) -> Result<(StatusCode, serde_json::Value), AppError> {
-    state.store.request(id, rid).await?.ok_or_else(no_request)?;
-    let asked = state.hub.replay(id, rid);
+    let stored = state.store.request(id, rid).await?.ok_or_else(no_request)?;
+    let edits = edits.filter(|e| !e.is_empty());
+    if let Some(e) = &edits {
+        // Checked here so the caller hears what is wrong.
+        e.apply(&mut stored.req.clone())
+            .map_err(AppError::BadRequest)?;
+    }
+    let asked = state.hub.replay(id, rid, edits.map(std::sync::Arc::new));
     if asked.is_empty() {
         return Err(AppError::Conflict(
             "no tunnel is connected to this bin: start `hookwire tunnel <capture-url> --to http://localhost:3000` and try again"
@@ -103,12 +110,24 @@ pub async fn replay_request(
     }
 }
 
+/// `POST …/replay`, optionally with a JSON body of edits (method, path,
+/// query, headers, body or body_base64).
 async fn replay(
     State(state): State<AppState>,
     Path((id, rid)): Path<(String, String)>,
+    body: axum::body::Bytes,
 ) -> Result<Response, AppError> {
     let (id, rid) = (bin_id(&id)?, request_id(&rid)?);
-    let (status, body) = replay_request(&state, id, rid).await?;
+    let edits = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        Some(serde_json::from_slice::<crate::model::Edits>(&body).map_err(|e| {
+            AppError::BadRequest(format!(
+                "{e}; send nothing, or edits as {{\"method\",\"path\",\"query\",\"headers\":[[n,v]],\"body\" or \"body_base64\"}}"
+            ))
+        })?)
+    };
+    let (status, body) = replay_request(&state, id, rid, edits).await?;
     Ok((status, Json(body)).into_response())
 }
 

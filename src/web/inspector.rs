@@ -64,6 +64,10 @@ struct Detail {
     deliveries: Vec<DeliveryView>,
     signature: Option<Signature>,
     retry_key: Option<String>,
+    /// The headers as `Name: value` lines, for the edit-and-replay form.
+    headers_text: String,
+    /// The body for the edit form, when it is text.
+    body_text: Option<String>,
 }
 
 /// A tunnel's relay of the request, as the inspector shows it.
@@ -133,6 +137,11 @@ impl Detail {
             deliveries: r.deliveries.iter().map(DeliveryView::new).collect(),
             signature: r.req.signature.clone(),
             retry_key: r.req.retry_key.clone(),
+            headers_text: header_lines(&r.req.headers),
+            body_text: std::str::from_utf8(&r.req.body)
+                .ok()
+                .filter(|t| t.len() <= EDIT_LIMIT)
+                .map(str::to_owned),
         }
     }
 }
@@ -332,12 +341,7 @@ pub async fn page(
         paged: params.before.is_some(),
         detail,
         status: resp.status,
-        headers_text: resp
-            .headers
-            .iter()
-            .map(|(n, v)| format!("{n}: {v}"))
-            .collect::<Vec<_>>()
-            .join("\n"),
+        headers_text: header_lines(&resp.headers),
         body: resp.body,
         delay_ms: resp.delay_ms,
         tunnels: state.hub.connected(id),
@@ -452,6 +456,18 @@ pub struct ResponseForm {
     delay_ms: u64,
 }
 
+/// Bodies up to this size can be edited before a replay.
+const EDIT_LIMIT: usize = 256 * 1024;
+
+/// Headers as `Name: value` lines (what [`parse_header_lines`] reads).
+fn header_lines(headers: &[Header]) -> String {
+    headers
+        .iter()
+        .map(|(n, v)| format!("{n}: {v}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Parses `Name: value` lines; blank lines are skipped.
 fn parse_header_lines(text: &str) -> Result<Vec<Header>, AppError> {
     text.lines()
@@ -510,10 +526,42 @@ pub async fn delete_bin(
 pub async fn replay(
     State(state): State<AppState>,
     Path((id, rid)): Path<(String, i64)>,
+    Form(form): Form<ReplayForm>,
 ) -> Result<Redirect, PageError> {
     let id = bin_id(&id)?;
-    super::api::replay_request(&state, id, rid).await?;
+    let edits = match form.method {
+        // The edit form: every field is the new value.
+        Some(method) => {
+            let (path, query) = form
+                .target
+                .split_once('?')
+                .map_or((form.target.as_str(), ""), |(p, q)| (p, q));
+            Some(crate::model::Edits {
+                method: Some(method),
+                path: Some(path.to_owned()),
+                query: Some(query.to_owned()),
+                headers: Some(parse_header_lines(&form.headers)?),
+                body: form.body,
+                body_base64: None,
+            })
+        }
+        None => None,
+    };
+    super::api::replay_request(&state, id, rid, edits).await?;
     Ok(Redirect::to(&format!("/bins/{id}?r={rid}")))
+}
+
+/// The replay buttons: empty for "replay as captured", filled for "edit
+/// and replay".
+#[derive(Debug, Deserialize)]
+pub struct ReplayForm {
+    method: Option<String>,
+    #[serde(default)]
+    target: String,
+    #[serde(default)]
+    headers: String,
+    /// Absent when the body is binary (the form has no body field then).
+    body: Option<String>,
 }
 
 /// `POST /bins/{bin_id}/requests/{id}/delete`.

@@ -6,6 +6,7 @@ pub mod api;
 pub mod assets;
 pub mod auth;
 mod body_view;
+mod compare;
 pub mod export;
 pub mod guard;
 pub mod inspector;
@@ -29,6 +30,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/bins", post(pages::create_bin))
         .route("/bins/{bin_id}", get(inspector::page))
         .route("/bins/{bin_id}/events", get(live::events))
+        .route("/bins/{bin_id}/compare", get(compare::page))
         .route("/bins/{bin_id}/response", post(inspector::set_response))
         .route("/bins/{bin_id}/clear", post(inspector::clear))
         .route("/bins/{bin_id}/secrets", post(inspector::set_secret))
