@@ -143,6 +143,17 @@ pub struct NewRequest {
     pub retry_key: Option<String>,
 }
 
+impl NewRequest {
+    /// The sub-path with its query, as the inspector shows it: `/a?x=1`.
+    pub fn target(&self) -> String {
+        if self.query.is_empty() {
+            self.path.clone()
+        } else {
+            format!("{}?{}", self.path, self.query)
+        }
+    }
+}
+
 /// A stored request.
 #[derive(Debug, Clone)]
 pub struct CapturedRequest {

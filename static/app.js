@@ -139,3 +139,60 @@ if (importFile) {
     }
   });
 }
+
+// JSON bodies: syntax colours and folding, built from the server's pretty
+// text line by line (never re-parsed, so numbers stay exactly as sent; and
+// only textContent is set, never HTML).
+const JSON_TOKEN = /("(?:[^"\\]|\\.)*")(\s*:)?|(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)|\b(true|false|null)\b|([{}[\],])/g;
+
+function colourLine(line, into) {
+  let last = 0;
+  for (const m of line.matchAll(JSON_TOKEN)) {
+    if (m.index > last) into.append(line.slice(last, m.index));
+    const [text, str, colon, num, lit] = m;
+    if (str) {
+      into.append(el("span", colon ? "j-key" : "j-str", str));
+      if (colon) into.append(colon);
+    } else if (num) {
+      into.append(el("span", "j-num", num));
+    } else if (lit) {
+      into.append(el("span", "j-lit", lit));
+    } else {
+      into.append(text);
+    }
+    last = m.index + text.length;
+  }
+  if (last < line.length) into.append(line.slice(last));
+}
+
+for (const pre of document.querySelectorAll("pre.body.json")) {
+  const lines = pre.textContent.split("\n");
+  const root = document.createDocumentFragment();
+  const stack = [root];
+  for (const line of lines) {
+    const trimmed = line.trim();
+    const closes = trimmed.startsWith("}") || trimmed.startsWith("]");
+    if (closes && stack.length > 1) stack.pop();
+    const row = el("span", "j-line");
+    colourLine(line, row);
+    row.append("\n");
+    const opens = trimmed.endsWith("{") || trimmed.endsWith("[");
+    if (opens) {
+      const toggle = el("button", "j-fold", "\u25be");
+      toggle.type = "button";
+      toggle.title = "fold";
+      row.prepend(toggle);
+      stack[stack.length - 1].append(row);
+      const inner = el("span", "j-block");
+      stack[stack.length - 1].append(inner);
+      toggle.addEventListener("click", () => {
+        inner.hidden = !inner.hidden;
+        toggle.textContent = inner.hidden ? "\u25b8" : "\u25be";
+      });
+      stack.push(inner);
+    } else {
+      stack[stack.length - 1].append(row);
+    }
+  }
+  pre.replaceChildren(root);
+}

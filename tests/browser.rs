@@ -149,6 +149,32 @@ async fn a_new_request_appears_live_and_keys_move_through_the_list() {
         .for_element(Locator::Css(&format!("li[data-id='{first}'], li.selected")))
         .await
         .expect("list rendered");
+    // The JSON body is coloured and foldable, with its text unchanged.
+    let key = c
+        .find(Locator::Css("pre.json .j-key"))
+        .await
+        .expect("coloured JSON");
+    assert_eq!(key.text().await.expect("text"), "\"n\"");
+    let pre = c.find(Locator::Css("pre.json")).await.expect("pre");
+    assert_eq!(
+        pre.text().await.expect("text").replace('\u{25be}', ""),
+        "{\n  \"n\": 1\n}"
+    );
+    c.find(Locator::Css("pre.json button.j-fold"))
+        .await
+        .expect("fold")
+        .click()
+        .await
+        .expect("click");
+    let folded = c
+        .execute(
+            "return document.querySelector('pre.json .j-block').hidden;",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert_eq!(folded, serde_json::Value::Bool(true));
+
     // Wait until the page's event stream is open (the server counts it).
     let deadline = Instant::now() + Duration::from_secs(10);
     let live = loop {

@@ -61,11 +61,7 @@ fn side(r: &CapturedRequest) -> Side {
     Side {
         id: r.id,
         method: r.req.method.clone(),
-        target: if r.req.query.is_empty() {
-            r.req.path.clone()
-        } else {
-            format!("{}?{}", r.req.path, r.req.query)
-        },
+        target: r.req.target(),
         time: rfc3339(r.req.received_at),
         size: r.req.body.len(),
     }

@@ -309,11 +309,7 @@ pub async fn page(
         .map(|(r, size)| ListItem {
             id: r.id,
             method: r.req.method.clone(),
-            target: if r.req.query.is_empty() {
-                r.req.path.clone()
-            } else {
-                format!("{}?{}", r.req.path, r.req.query)
-            },
+            target: r.req.target(),
             time: rfc3339(r.req.received_at),
             size: body_view::human_size(*size),
             selected: Some(r.id) == selected,

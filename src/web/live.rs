@@ -47,11 +47,7 @@ impl Summary {
             bin: r.bin_id,
             id,
             method: r.method.clone(),
-            target: if r.query.is_empty() {
-                r.path.clone()
-            } else {
-                format!("{}?{}", r.path, r.query)
-            },
+            target: r.target(),
             time: rfc3339(r.received_at),
             size: r.body.len(),
             signature: r.signature.clone(),
