@@ -69,12 +69,14 @@ pub async fn capture(State(state): State<AppState>, req: Request) -> Response {
         Ok((id, size, bin, answer)) => {
             let resp = &bin.response;
             if let Some(answer) = answer {
-                match tokio::time::timeout(PASSTHROUGH_DEADLINE, answer).await {
-                    Ok(Ok(app)) if app.status.is_some() => {
-                        state.metrics.captured(size, started.elapsed());
-                        return app_response(app, id);
-                    }
-                    _ => state.hub.forget_answer(id),
+                // Also forgets the waiter when the sender hangs up mid-wait.
+                let _forget = ForgetAnswer(&state.hub, id);
+                let answered = tokio::time::timeout(PASSTHROUGH_DEADLINE, answer).await;
+                if let Ok(Ok(app)) = answered
+                    && app.status.is_some()
+                {
+                    state.metrics.captured(size, started.elapsed());
+                    return app_response(app, id);
                 }
             }
             if !resp.delay.is_zero() {
@@ -96,6 +98,16 @@ pub async fn capture(State(state): State<AppState>, req: Request) -> Response {
             }
             e.into_response()
         }
+    }
+}
+
+/// Stops waiting for a passthrough answer when dropped (answered, timed
+/// out, or the sender gone).
+struct ForgetAnswer<'a>(&'a crate::tunnel::hub::Hub, i64);
+
+impl Drop for ForgetAnswer<'_> {
+    fn drop(&mut self) {
+        self.0.forget_answer(self.1);
     }
 }
 

@@ -68,8 +68,9 @@ impl AppState {
         if let Some(bin) = self.bins.get(id) {
             return Ok(bin);
         }
+        let version = self.bins.version();
         let bin = self.store.bin(id).await?.ok_or_else(AppError::no_bin)?;
-        Ok(self.bins.put(&bin))
+        Ok(self.bins.put(&bin, version))
     }
 
     /// Creates a bin with the default response.
@@ -80,8 +81,9 @@ impl AppState {
             response: ResponseConfig::default(),
             secrets: Secrets::default(),
         };
+        let version = self.bins.version();
         self.store.create_bin(bin.clone()).await?;
-        self.bins.put(&bin);
+        self.bins.put(&bin, version);
         Ok(bin)
     }
 
@@ -125,6 +127,9 @@ pub struct CachedBin {
 pub struct BinCache {
     /// A std lock: held for a map lookup or insert, never across `.await`.
     map: Arc<RwLock<HashMap<Uuid, Arc<CachedBin>>>>,
+    /// Bumped by every removal: a row read before a change must not be
+    /// cached after it.
+    version: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl BinCache {
@@ -132,12 +137,20 @@ impl BinCache {
         self.map.read().ok()?.get(&id).cloned()
     }
 
-    fn put(&self, bin: &Bin) -> Arc<CachedBin> {
+    fn version(&self) -> u64 {
+        self.version.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Caches a bin read when the cache was at `version`, unless a change
+    /// happened since (then the next capture reads it again).
+    fn put(&self, bin: &Bin, version: u64) -> Arc<CachedBin> {
         let cached = Arc::new(CachedBin {
             response: PreparedResponse::from(&bin.response),
             secrets: bin.secrets.clone(),
         });
-        if let Ok(mut map) = self.map.write() {
+        if let Ok(mut map) = self.map.write()
+            && self.version() == version
+        {
             map.insert(bin.id, cached.clone());
         }
         cached
@@ -146,6 +159,8 @@ impl BinCache {
     /// Forgets a bin that changed or went.
     pub fn remove(&self, id: Uuid) {
         if let Ok(mut map) = self.map.write() {
+            self.version
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             map.remove(&id);
         }
     }

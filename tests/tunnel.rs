@@ -1170,3 +1170,31 @@ async fn an_edited_replay_sends_the_edits_and_keeps_the_original() {
         .expect("replay");
     assert_eq!(res.status(), 400);
 }
+
+/// With a passthrough and a plain tunnel on one bin, the sender gets the
+/// passthrough tunnel's answer even when the other app answers first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_passthrough_tunnel_answers_the_sender() {
+    let s = TestServer::spawn().await;
+    let bin = s.new_bin().await;
+    let fast = LocalApp::start().await;
+    let slow = LocalApp::start_with(Answer {
+        status: 202,
+        body: b"from the passthrough app".to_vec(),
+        delay: Duration::from_millis(200),
+        ..Answer::default()
+    })
+    .await;
+    let _plain = Tunnel::connect(&s, &bin, &fast, "plain", &[]).await;
+    let _pt = Tunnel::start(&s, &bin, &slow, "pt", &["--passthrough"]);
+    wait_tunnels(&s, &bin, &["plain", "pt"]).await;
+    let res = s
+        .client
+        .post(s.url(&format!("/{bin}/x")))
+        .body("{}")
+        .send()
+        .await
+        .expect("capture");
+    assert_eq!(res.status(), 202);
+    assert_eq!(res.text().await.expect("body"), "from the passthrough app");
+}

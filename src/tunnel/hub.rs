@@ -243,6 +243,16 @@ impl Hub {
 impl Drop for Attached {
     fn drop(&mut self) {
         let mut inner = self.hub.lock();
+        // Free the name's slot unless another connection waits for it: the
+        // map and this session's guard are then its only holders.
+        let key = (self.bin, self.name.clone());
+        if inner
+            .slots
+            .get(&key)
+            .is_some_and(|slot| Arc::strong_count(&slot.lock) <= 2)
+        {
+            inner.slots.remove(&key);
+        }
         self.hub.sessions.fetch_sub(1, Ordering::SeqCst);
         if let Some(sessions) = inner.bins.get_mut(&self.bin) {
             if sessions

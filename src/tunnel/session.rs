@@ -61,6 +61,9 @@ struct Session {
     state: AppState,
     bin: Uuid,
     name: String,
+    /// Captures wait for this tunnel's answers; other tunnels never answer
+    /// (or cancel) them.
+    passthrough: bool,
     socket: WebSocket,
     /// Highest request id sent in the live stream.
     last_sent: i64,
@@ -102,6 +105,7 @@ pub async fn run(state: AppState, socket: WebSocket, p: Params) {
         state,
         bin: p.bin,
         name: p.name,
+        passthrough: p.passthrough,
         socket,
         last_sent: through,
         live: BTreeSet::new(),
@@ -145,8 +149,10 @@ pub async fn run(state: AppState, socket: WebSocket, p: Params) {
     }
     // Captures waiting on this tunnel fall back to the bin's response now
     // rather than at their deadline.
-    for f in s.in_flight.values() {
-        s.state.hub.forget_answer(f.request_id);
+    if s.passthrough {
+        for f in s.in_flight.values() {
+            s.state.hub.forget_answer(f.request_id);
+        }
     }
     // Every answer received is recorded before the name is free again, so
     // a reconnect resumes exactly after it.
@@ -328,7 +334,9 @@ impl Session {
             None
         } else {
             self.live.remove(&f.request_id);
-            self.state.hub.answer(f.request_id, &resp);
+            if self.passthrough {
+                self.state.hub.answer(f.request_id, &resp);
+            }
             // Everything below the oldest unanswered request is delivered.
             Some(
                 self.live

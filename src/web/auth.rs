@@ -90,7 +90,15 @@ pub async fn require(State(state): State<AppState>, req: Request, next: Next) ->
 /// Only same-site paths are followed after a login (no open redirect).
 fn safe_next(next: Option<&str>) -> &str {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => n,
+        // Browsers drop tabs and newlines inside URLs and read `\` as `/`,
+        // so `/<tab>/evil` would become `//evil`: refuse those bytes anywhere.
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.bytes().any(|b| b < 0x20 || b == 0x7f || b == b'\\') =>
+        {
+            n
+        }
         _ => "/",
     }
 }
@@ -185,7 +193,15 @@ mod tests {
     #[test]
     fn only_local_paths_are_followed() {
         assert_eq!(safe_next(Some("/bins/x?r=1")), "/bins/x?r=1");
-        for bad in ["//evil.example", "https://evil.example", "/\\evil", ""] {
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil",
+            "",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/a\\b",
+        ] {
             assert_eq!(safe_next(Some(bad)), "/", "{bad}");
         }
         assert_eq!(safe_next(None), "/");

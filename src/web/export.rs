@@ -862,7 +862,9 @@ pub async fn import(
             .map(|r| {
                 let mut new = NewRequest {
                     bin_id: id,
-                    received_at: r.received_at.unwrap_or(now),
+                    // Never in the future: the retention purge walks ids oldest first
+                    // and stops at the first recent request.
+                    received_at: r.received_at.map_or(now, |t| t.min(now)),
                     method: r.method,
                     path: r.path,
                     query: r.query,
