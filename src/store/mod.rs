@@ -256,6 +256,12 @@ impl Store {
             .await
     }
 
+    /// True when no write waits: background work (indexing) can run
+    /// without delaying captures.
+    pub fn writer_idle(&self) -> bool {
+        self.writer.idle()
+    }
+
     /// Adds up to `batch` new requests to the search index; returns how
     /// many (0 once it has caught up).
     pub async fn index_batch(&self, batch: usize) -> Result<usize, StoreError> {

@@ -125,6 +125,11 @@ impl Writer {
         (Self { tx }, join)
     }
 
+    /// True when no job waits for the writer (background work can go).
+    pub(super) fn idle(&self) -> bool {
+        self.tx.capacity() == self.tx.max_capacity()
+    }
+
     /// Queues `f` and waits for the commit of the batch it ran in.
     pub(super) async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
     where
