@@ -10,31 +10,29 @@
 //! asserted; the run fails only when a server does not start or most
 //! requests fail.
 
+mod common;
+
 use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, Result, bail, ensure};
+use anyhow::{Context as _, Result, ensure};
+use common::{
+    BODY_BYTES, Body, ChildGuard, STARTUP_TIMEOUT, TIMEOUT, connect, json_body, request, rss_mib,
+    start_hookwire,
+};
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::client::conn::http1::SendRequest;
-use hyper::{Method, Request, Response, StatusCode, header};
+use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::time::MissedTickBehavior;
 
-type Body = Full<Bytes>;
-
 const CONNECTIONS: usize = 64;
-const BODY_BYTES: usize = 1024;
 const WARMUP: Duration = Duration::from_secs(1);
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(15);
-/// A request (or connect) taking longer counts as an error; keeps a stalled
-/// server from hanging the run.
-const TIMEOUT: Duration = Duration::from_secs(5);
 /// Re-executing this binary with this argument runs the baseline server.
 const BASELINE_ARG: &str = "--bare-hyper-server";
 
@@ -107,17 +105,6 @@ async fn bench(secs: u64) -> Result<()> {
     Ok(())
 }
 
-/// A child process killed when dropped, so panics and early returns do not
-/// leave servers behind.
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The baseline: hyper answering 200 after reading the whole body, like
 /// hookwire (keep-alive and TCP_NODELAY too), but storing nothing.
 fn bare_server() -> Result<()> {
@@ -171,37 +158,6 @@ async fn start_baseline() -> Result<(ChildGuard, SocketAddr)> {
     Ok((guard, SocketAddr::from(([127, 0, 0, 1], port))))
 }
 
-/// Starts `hookwire serve` on a free loopback port and waits for /healthz.
-async fn start_hookwire(dir: &Path) -> Result<(ChildGuard, SocketAddr)> {
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .context("picking a free port")?;
-    let log_path = dir.join("hookwire.log");
-    let log = std::fs::File::create(&log_path).context("creating hookwire's log file")?;
-    let child = Command::new(env!("CARGO_BIN_EXE_hookwire"))
-        .args(["serve", "--listen", &addr.to_string(), "--db"])
-        .arg(dir.join("bench.db"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .context("starting hookwire")?;
-    let mut guard = ChildGuard(child);
-    let started = Instant::now();
-    loop {
-        let probe = request(addr, Method::GET, "/healthz");
-        if let Ok(Ok((StatusCode::OK, _))) = tokio::time::timeout(TIMEOUT, probe).await {
-            return Ok((guard, addr));
-        }
-        let exited = guard.0.try_wait().context("checking hookwire")?;
-        if exited.is_some() || started.elapsed() > STARTUP_TIMEOUT {
-            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-            bail!("hookwire did not become healthy on {addr} ({exited:?}); its log:\n{log}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// Mints a bin and returns its capture URL's path.
 async fn mint_bin(addr: SocketAddr) -> Result<Arc<str>> {
     let (status, body) = request(addr, Method::POST, "/api/bins").await?;
@@ -212,29 +168,20 @@ async fn mint_bin(addr: SocketAddr) -> Result<Arc<str>> {
     Ok(uri.path().into())
 }
 
-async fn connect(addr: SocketAddr) -> Result<SendRequest<Body>> {
-    let stream = TcpStream::connect(addr).await?;
-    stream.set_nodelay(true)?;
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    tokio::spawn(conn);
-    Ok(sender)
-}
-
 /// The GitHub secret of the signed phase.
 const SECRET: &[u8] = b"bench-secret";
 
+/// A load request, signed for the GitHub-secret phase (bins without a
+/// secret ignore the header).
 fn build(addr: SocketAddr, method: Method, path: &str, body: Bytes) -> Result<Request<Body>> {
     let signature = format!(
         "sha256={}",
         hex::encode(hookwire::verify::hmac_sha256(SECRET, &[&body]))
     );
-    Ok(Request::builder()
-        .method(method)
-        .uri(path)
-        .header(header::HOST, addr.to_string())
-        .header(header::CONTENT_TYPE, "application/json")
-        .header("x-hub-signature-256", signature)
-        .body(Full::new(body))?)
+    let mut req = common::json_request(addr, method, path, body)?;
+    req.headers_mut()
+        .insert("x-hub-signature-256", signature.parse()?);
+    Ok(req)
 }
 
 /// Gives the bin behind `capture_path` the GitHub secret.
@@ -252,24 +199,6 @@ async fn set_secret(addr: SocketAddr, capture_path: &str) -> Result<()> {
         resp.status()
     );
     Ok(())
-}
-
-/// One request on a fresh connection (start-up and minting only).
-async fn request(addr: SocketAddr, method: Method, path: &str) -> Result<(StatusCode, Bytes)> {
-    let req = build(addr, method, path, Bytes::new())?;
-    let resp = connect(addr).await?.send_request(req).await?;
-    let status = resp.status();
-    Ok((status, resp.into_body().collect().await?.to_bytes()))
-}
-
-/// A valid JSON object of exactly BODY_BYTES bytes.
-fn json_body() -> Result<Bytes> {
-    let head = r#"{"event":"invoice.paid","attempt":1,"data":{"id":"in_1234567890","note":""#;
-    let tail = r#""}}"#;
-    let pad = "x".repeat(BODY_BYTES - head.len() - tail.len());
-    let text = format!("{head}{pad}{tail}");
-    serde_json::from_str::<serde_json::Value>(&text).context("the bench body is not JSON")?;
-    Ok(Bytes::from(text))
 }
 
 /// What one measured phase saw.
@@ -402,12 +331,4 @@ async fn load(
         elapsed: measure,
         latencies_us,
     })
-}
-
-/// VmRSS of `pid` in MiB; None where /proc is not available.
-fn rss_mib(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
 }

@@ -12,33 +12,31 @@
 //! asserted; the run fails only when something does not start or most
 //! requests fail.
 
+mod common;
+
 use std::io::{BufRead as _, BufReader, Read};
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail, ensure};
+use common::{
+    BODY_BYTES, Body, ChildGuard, STARTUP_TIMEOUT, TIMEOUT, connect, json_body, request, rss_mib,
+    start_hookwire,
+};
 use futures_util::StreamExt as _;
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::client::conn::http1::SendRequest;
 use hyper::{Method, Request, Response, StatusCode, header};
 use hyper_util::rt::TokioIo;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 
-type Body = Full<Bytes>;
-
 const CONNECTIONS: usize = 16;
-const BODY_BYTES: usize = 1024;
 const WARMUP: Duration = Duration::from_secs(1);
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(15);
-/// A request (or connect) taking longer counts as an error; keeps a stalled
-/// server from hanging the run.
-const TIMEOUT: Duration = Duration::from_secs(5);
 /// Captures queued while the tunnel is away, then drained.
 const BACKLOG: u64 = 10_000;
 /// Longest wait for the backlog to drain, and for progress while it does.
@@ -55,21 +53,6 @@ const APP_ARG: &str = "--bare-hyper-app";
 const APP_BODY: &[u8] = br#"{"app":"ok"}"#;
 /// `GET` here returns how many other requests the app has received.
 const COUNT_PATH: &str = "/count";
-/// Environment the children must not inherit: it would change their flags.
-const HOOKWIRE_ENV: &[&str] = &[
-    "HOOKWIRE_ACCESS_TOKEN",
-    "HOOKWIRE_PASSTHROUGH",
-    "HOOKWIRE_FROM_START",
-    "HOOKWIRE_TUNNEL_NAME",
-    "HOOKWIRE_TO",
-    "HOOKWIRE_LISTEN",
-    "HOOKWIRE_DB",
-    "HOOKWIRE_PUBLIC_URL",
-    "HOOKWIRE_MAX_BODY_BYTES",
-    "HOOKWIRE_MAX_REQUESTS_PER_BIN",
-    "HOOKWIRE_RETENTION",
-];
-
 fn main() -> Result<()> {
     if std::env::args().any(|a| a == APP_ARG) {
         return bare_app();
@@ -180,17 +163,6 @@ async fn bench(secs: u64) -> Result<()> {
     Ok(())
 }
 
-/// A child process killed when dropped, so panics and early returns do not
-/// leave servers behind.
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The local app: hyper answering 200 with [`APP_BODY`] after reading the
 /// whole body, counting the requests it answered; `GET /count` returns the
 /// count (and is not counted).
@@ -264,7 +236,7 @@ async fn start_app() -> Result<(ChildGuard, SocketAddr)> {
 
 /// How many requests the app has received.
 async fn app_count(app: &mut SendRequest<Body>, addr: SocketAddr) -> Result<u64> {
-    let req = build(addr, Method::GET, COUNT_PATH, Bytes::new())?;
+    let req = common::json_request(addr, Method::GET, COUNT_PATH, Bytes::new())?;
     let fut = async {
         app.ready().await?;
         let resp = app.send_request(req).await?;
@@ -277,41 +249,6 @@ async fn app_count(app: &mut SendRequest<Body>, addr: SocketAddr) -> Result<u64>
     text.trim()
         .parse()
         .with_context(|| format!("GET /count answered {text:?}"))
-}
-
-/// Starts `hookwire serve` on a free loopback port and waits for /healthz.
-async fn start_hookwire(dir: &Path) -> Result<(ChildGuard, SocketAddr)> {
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .context("picking a free port")?;
-    let log_path = dir.join("hookwire.log");
-    let log = std::fs::File::create(&log_path).context("creating hookwire's log file")?;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hookwire"));
-    for var in HOOKWIRE_ENV {
-        cmd.env_remove(var);
-    }
-    let child = cmd
-        .args(["serve", "--listen", &addr.to_string(), "--db"])
-        .arg(dir.join("bench.db"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .context("starting hookwire")?;
-    let mut guard = ChildGuard(child);
-    let started = Instant::now();
-    loop {
-        let probe = request(addr, Method::GET, "/healthz");
-        if let Ok(Ok((StatusCode::OK, _))) = tokio::time::timeout(TIMEOUT, probe).await {
-            return Ok((guard, addr));
-        }
-        let exited = guard.0.try_wait().context("checking hookwire")?;
-        if exited.is_some() || started.elapsed() > STARTUP_TIMEOUT {
-            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-            bail!("hookwire did not become healthy on {addr} ({exited:?}); its log:\n{log}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// A minted bin.
@@ -420,10 +357,7 @@ struct Tunnel {
 
 impl Tunnel {
     fn start(bin: &Bin, app_url: &str, name: &str, passthrough: bool) -> Result<Self> {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hookwire"));
-        for var in HOOKWIRE_ENV {
-            cmd.env_remove(var);
-        }
+        let mut cmd = common::hookwire_command();
         cmd.args(["tunnel", &bin.capture_url, "--to", app_url, "--name", name]);
         if passthrough {
             cmd.arg("--passthrough");
@@ -670,41 +604,6 @@ async fn newest_has_delivery(addr: SocketAddr, bin: &str) -> Result<bool> {
     Ok(false)
 }
 
-async fn connect(addr: SocketAddr) -> Result<SendRequest<Body>> {
-    let stream = TcpStream::connect(addr).await?;
-    stream.set_nodelay(true)?;
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    tokio::spawn(conn);
-    Ok(sender)
-}
-
-fn build(addr: SocketAddr, method: Method, path: &str, body: Bytes) -> Result<Request<Body>> {
-    Ok(Request::builder()
-        .method(method)
-        .uri(path)
-        .header(header::HOST, addr.to_string())
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Full::new(body))?)
-}
-
-/// One request on a fresh connection (start-up, minting and polling only).
-async fn request(addr: SocketAddr, method: Method, path: &str) -> Result<(StatusCode, Bytes)> {
-    let req = build(addr, method, path, Bytes::new())?;
-    let resp = connect(addr).await?.send_request(req).await?;
-    let status = resp.status();
-    Ok((status, resp.into_body().collect().await?.to_bytes()))
-}
-
-/// A valid JSON object of exactly BODY_BYTES bytes.
-fn json_body() -> Result<Bytes> {
-    let head = r#"{"event":"invoice.paid","attempt":1,"data":{"id":"in_1234567890","note":""#;
-    let tail = r#""}}"#;
-    let pad = "x".repeat(BODY_BYTES - head.len() - tail.len());
-    let text = format!("{head}{pad}{tail}");
-    serde_json::from_str::<serde_json::Value>(&text).context("the bench body is not JSON")?;
-    Ok(Bytes::from(text))
-}
-
 /// When a load run stops.
 #[derive(Clone)]
 enum Until {
@@ -822,7 +721,7 @@ async fn load(
                         }
                     },
                 };
-                let req = build(addr, Method::POST, &path, body.clone())?;
+                let req = common::json_request(addr, Method::POST, &path, body.clone())?;
                 let started = Instant::now();
                 let result = tokio::time::timeout(TIMEOUT, async {
                     s.ready().await?;
@@ -873,12 +772,4 @@ async fn load(
         elapsed,
         latencies_us,
     })
-}
-
-/// VmRSS of `pid` in MiB; None where /proc is not available.
-fn rss_mib(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
 }

@@ -1,0 +1,143 @@
+//! What the load benchmarks share: starting `hookwire serve` as a child
+//! process, one-off requests, the request body, and reading RSS.
+#![allow(dead_code)] // each benchmark uses its own subset
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Bytes;
+use hyper::client::conn::http1::SendRequest;
+use hyper::{Method, Request, StatusCode, header};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+pub type Body = Full<Bytes>;
+
+/// Size of every load request's body.
+pub const BODY_BYTES: usize = 1024;
+/// How long hookwire may take to answer /healthz after starting.
+pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(15);
+/// A request (or connect) taking longer counts as an error; keeps a stalled
+/// server from hanging the run.
+pub const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Variables that would change the child's flags: a benchmark runs hookwire
+/// with its defaults whatever the caller's environment holds.
+const HOOKWIRE_ENV: &[&str] = &[
+    "HOOKWIRE_ACCESS_TOKEN",
+    "HOOKWIRE_PASSTHROUGH",
+    "HOOKWIRE_FROM_START",
+    "HOOKWIRE_TUNNEL_NAME",
+    "HOOKWIRE_TO",
+    "HOOKWIRE_LISTEN",
+    "HOOKWIRE_DB",
+    "HOOKWIRE_PUBLIC_URL",
+    "HOOKWIRE_MAX_BODY_BYTES",
+    "HOOKWIRE_MAX_REQUESTS_PER_BIN",
+    "HOOKWIRE_RETENTION",
+];
+
+/// A child process killed when dropped, so panics and early returns do not
+/// leave servers behind.
+pub struct ChildGuard(pub Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A `hookwire` command with the caller's HOOKWIRE_* settings removed.
+pub fn hookwire_command() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hookwire"));
+    for var in HOOKWIRE_ENV {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// Starts `hookwire serve` on a free loopback port and waits for /healthz.
+pub async fn start_hookwire(dir: &Path) -> Result<(ChildGuard, SocketAddr)> {
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .context("picking a free port")?;
+    let log_path = dir.join("hookwire.log");
+    let log = std::fs::File::create(&log_path).context("creating hookwire's log file")?;
+    let child = hookwire_command()
+        .args(["serve", "--listen", &addr.to_string(), "--db"])
+        .arg(dir.join("bench.db"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .context("starting hookwire")?;
+    let mut guard = ChildGuard(child);
+    let started = Instant::now();
+    loop {
+        let probe = request(addr, Method::GET, "/healthz");
+        if let Ok(Ok((StatusCode::OK, _))) = tokio::time::timeout(TIMEOUT, probe).await {
+            return Ok((guard, addr));
+        }
+        let exited = guard.0.try_wait().context("checking hookwire")?;
+        if exited.is_some() || started.elapsed() > STARTUP_TIMEOUT {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            bail!("hookwire did not become healthy on {addr} ({exited:?}); its log:\n{log}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A keep-alive HTTP/1.1 connection with TCP_NODELAY.
+pub async fn connect(addr: SocketAddr) -> Result<SendRequest<Body>> {
+    let stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    Ok(sender)
+}
+
+/// A JSON request for `path` on `addr`.
+pub fn json_request(
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    body: Bytes,
+) -> Result<Request<Body>> {
+    Ok(Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, addr.to_string())
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Full::new(body))?)
+}
+
+/// One request on a fresh connection (start-up, minting and polling only).
+pub async fn request(addr: SocketAddr, method: Method, path: &str) -> Result<(StatusCode, Bytes)> {
+    let req = json_request(addr, method, path, Bytes::new())?;
+    let resp = connect(addr).await?.send_request(req).await?;
+    let status = resp.status();
+    Ok((status, resp.into_body().collect().await?.to_bytes()))
+}
+
+/// A valid JSON object of exactly BODY_BYTES bytes.
+pub fn json_body() -> Result<Bytes> {
+    let head = r#"{"event":"invoice.paid","attempt":1,"data":{"id":"in_1234567890","note":""#;
+    let tail = r#""}}"#;
+    let pad = "x".repeat(BODY_BYTES - head.len() - tail.len());
+    let text = format!("{head}{pad}{tail}");
+    serde_json::from_str::<serde_json::Value>(&text).context("the bench body is not JSON")?;
+    Ok(Bytes::from(text))
+}
+
+/// VmRSS of `pid` in MiB; None where /proc is not available.
+pub fn rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
