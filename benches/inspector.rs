@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::Request;
 use hookwire::config::ServerConfig;
-use hookwire::model::{NewRequest, now_millis};
+use hookwire::model::NewRequest;
 use hookwire::state::AppState;
 use hookwire::store::{Store, StoreLimits};
+use hookwire::time::now_millis;
 use tower::ServiceExt as _;
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -40,7 +41,7 @@ async fn main() {
     )
     .expect("store");
     let state = AppState::new(config, store.clone());
-    let bin = state.mint_bin().await.expect("bin").id;
+    let bin = state.bins.mint().await.expect("bin").id;
 
     let started = Instant::now();
     let mut tasks = Vec::new();

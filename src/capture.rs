@@ -6,46 +6,33 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
-use axum::body::Bytes;
+use axum::Router;
+use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::any;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+use crate::bins::CachedBin;
 use crate::error::AppError;
+use crate::hub::Hub;
+use crate::live::Summary;
 use crate::metrics::Reject;
-use crate::model::{NewRequest, ResponseConfig, now_millis};
-use crate::state::{AppState, CachedBin};
-use crate::tunnel::protocol::RelayResponse;
-use crate::verify::{Secrets, Signature, Signed};
-use crate::web::live::Summary;
+use crate::model::NewRequest;
+use crate::state::AppState;
+use crate::time::now_millis;
+use crate::tunnel::protocol::{REQUEST_ID_HEADER, RelayResponse};
 
-/// Response header naming the stored request's id.
-pub const REQUEST_ID_HEADER: &str = "x-hookwire-request-id";
-
-/// Checks a request against its bin's secrets. `base` is the public base
-/// URL the sender was given (Twilio signs the full URL).
-pub fn verify_request(secrets: &Secrets, r: &NewRequest, base: &str) -> Option<Signature> {
-    let mut url = format!("{base}/{}", r.bin_id);
-    if r.path != "/" {
-        url.push_str(&r.path);
-    }
-    if !r.query.is_empty() {
-        url.push('?');
-        url.push_str(&r.query);
-    }
-    crate::verify::check(
-        secrets,
-        &Signed {
-            headers: &r.headers,
-            body: &r.body,
-            received_at: r.received_at,
-            url: &url,
-        },
-    )
+/// The capture routes: any method on the bare capture URL and any
+/// sub-path of it.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/{bin_id}", any(capture))
+        .route("/{bin_id}/", any(capture))
+        .route("/{bin_id}/{*path}", any(capture))
 }
 
 /// Splits a raw URI path into the bin segment and the sub-path after it
@@ -63,7 +50,7 @@ fn split_path(path: &str) -> (&str, &str) {
 pub const PASSTHROUGH_DEADLINE: Duration = Duration::from_secs(10);
 
 /// Handles every request to a capture URL.
-pub async fn capture(State(state): State<AppState>, req: Request) -> Response {
+async fn capture(State(state): State<AppState>, req: Request) -> Response {
     let started = Instant::now();
     match store_request(&state, req).await {
         Ok((id, size, bin, answer)) => {
@@ -93,7 +80,7 @@ pub async fn capture(State(state): State<AppState>, req: Request) -> Response {
                 AppError::TooManyRequests(_) => state.metrics.rejected(Reject::RateLimited),
                 AppError::InsufficientStorage(_) => state.metrics.rejected(Reject::Quota),
                 AppError::BodyTimeout(_) => state.metrics.rejected(Reject::BodyTimeout),
-                AppError::Store(_) => state.metrics.db_error(),
+                AppError::Store(_) | AppError::Internal(_) => state.metrics.db_error(),
                 AppError::Forbidden(_) | AppError::Conflict(_) | AppError::Unauthorized(_) => {}
             }
             e.into_response()
@@ -103,7 +90,7 @@ pub async fn capture(State(state): State<AppState>, req: Request) -> Response {
 
 /// Stops waiting for a passthrough answer when dropped (answered, timed
 /// out, or the sender gone).
-struct ForgetAnswer<'a>(&'a crate::tunnel::hub::Hub, i64);
+struct ForgetAnswer<'a>(&'a Hub, i64);
 
 impl Drop for ForgetAnswer<'_> {
     fn drop(&mut self) {
@@ -125,7 +112,7 @@ async fn store_request(state: &AppState, req: Request) -> Result<Stored, AppErro
     let (parts, body) = req.into_parts();
     let (bin_segment, path) = split_path(parts.uri.path());
     let bin_id = Uuid::parse_str(bin_segment).map_err(|_| AppError::no_bin())?;
-    let bin = state.cached_bin(bin_id).await?;
+    let bin = state.bins.cached(bin_id).await?;
     if let Some(rate) = &state.rate {
         rate.take(bin_id).map_err(AppError::TooManyRequests)?;
     }
@@ -141,9 +128,15 @@ async fn store_request(state: &AppState, req: Request) -> Result<Stored, AppErro
     }
     // A trickled body must not hold a connection (and its buffer) forever.
     let deadline = state.config.body_deadline;
-    let body = tokio::time::timeout(deadline, read_body(body, limit))
+    let body = read_limited(body, limit, deadline)
         .await
-        .map_err(|_| AppError::BodyTimeout(deadline.as_secs()))??;
+        .map_err(|e| match e {
+            BodyError::TooLarge => AppError::PayloadTooLarge(limit),
+            BodyError::TimedOut => AppError::BodyTimeout(deadline.as_secs()),
+            BodyError::Broken(e) => AppError::BadRequest(format!(
+                "the request body could not be read ({e}); send it again"
+            )),
+        })?;
     if let Some(quota) = &state.quota {
         quota
             .reserve(body.len() as u64)
@@ -178,18 +171,7 @@ async fn store_request(state: &AppState, req: Request) -> Result<Stored, AppErro
         signature: None,
         retry_key: None,
     };
-    // Bodies past this are not parsed for a job id (header ids still count).
-    const KEY_BODY_LIMIT: usize = 256 * 1024;
-    let key_body: &[u8] = if new.body.len() <= KEY_BODY_LIMIT {
-        &new.body
-    } else {
-        &[]
-    };
-    new.retry_key = crate::web::retries::idempotency_key(&new.headers, key_body);
-    if !bin.secrets.is_empty() {
-        let base = state.base_url(&parts.headers);
-        new.signature = verify_request(&bin.secrets, &new, &base);
-    }
+    new.derive(&bin.secrets, || state.base_url(&parts.headers));
     // The answer is awaited from inside the transaction, before any tunnel
     // can see (and answer) the request.
     let (answer_tx, answer_rx) = if state.hub.has_passthrough(bin_id) {
@@ -200,7 +182,7 @@ async fn store_request(state: &AppState, req: Request) -> Result<Stored, AppErro
     };
     let hub = state.hub.clone();
     // Only when an inspector page is open: the summary for its live list.
-    let summary = (state.live.receiver_count() > 0).then(|| Summary::new(0, &new));
+    let summary = state.live.watched().then(|| Summary::new(0, &new));
     let id = state
         .store
         .capture(new, move |id| {
@@ -213,21 +195,35 @@ async fn store_request(state: &AppState, req: Request) -> Result<Stored, AppErro
     state.hub.notify(bin_id);
     if let Some(mut summary) = summary {
         summary.id = id;
-        let _ = state.live.send(summary);
+        state.live.publish(summary);
     }
     Ok((id, size, bin, answer_rx))
 }
 
-/// Collects the whole body, refusing it past `limit` bytes.
-async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, AppError> {
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            Err(AppError::PayloadTooLarge(limit))
-        }
-        Err(e) => Err(AppError::BadRequest(format!(
-            "the request body could not be read ({e}); send it again"
-        ))),
+/// Why a body could not be read whole.
+#[derive(Debug)]
+pub enum BodyError {
+    /// Over the limit.
+    TooLarge,
+    /// Not all there by the deadline.
+    TimedOut,
+    /// Cut off or badly framed.
+    Broken(String),
+}
+
+/// Collects a whole body, refusing it past `limit` bytes or when it has not
+/// all arrived within `deadline`: a trickled body must not hold a
+/// connection (and its buffer) forever.
+pub async fn read_limited(
+    body: Body,
+    limit: usize,
+    deadline: Duration,
+) -> Result<Bytes, BodyError> {
+    match tokio::time::timeout(deadline, Limited::new(body, limit).collect()).await {
+        Err(_) => Err(BodyError::TimedOut),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(BodyError::TooLarge),
+        Ok(Err(e)) => Err(BodyError::Broken(e.to_string())),
     }
 }
 
@@ -253,51 +249,6 @@ fn app_response(app: RelayResponse, id: i64) -> Response {
     }
     headers.insert(REQUEST_ID_HEADER, HeaderValue::from(id));
     out
-}
-
-/// A bin's response, ready to send: headers parsed once when the response
-/// is set, not on every capture.
-#[derive(Debug)]
-pub struct PreparedResponse {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
-    /// Wait after the commit, before answering.
-    pub delay: Duration,
-}
-
-impl From<&ResponseConfig> for PreparedResponse {
-    fn from(resp: &ResponseConfig) -> Self {
-        let mut headers = HeaderMap::new();
-        // Validated when the config was set; a header that still fails to
-        // parse (a row edited by hand) is skipped rather than failing captures.
-        for (name, value) in &resp.headers {
-            if let (Ok(n), Ok(v)) = (
-                HeaderName::try_from(name.as_str()),
-                HeaderValue::try_from(value.as_str()),
-            ) {
-                headers.append(n, v);
-            }
-        }
-        Self {
-            status: StatusCode::from_u16(resp.status).unwrap_or(StatusCode::OK),
-            headers,
-            body: Bytes::from(resp.body.clone()),
-            delay: Duration::from_millis(resp.delay_ms),
-        }
-    }
-}
-
-impl PreparedResponse {
-    /// The answer to a stored capture.
-    fn to_response(&self, id: i64) -> Response {
-        let mut out = Response::new(Body::from(self.body.clone()));
-        *out.status_mut() = self.status;
-        let headers = out.headers_mut();
-        headers.clone_from(&self.headers);
-        headers.insert(REQUEST_ID_HEADER, HeaderValue::from(id));
-        out
-    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::ServerConfig;
+use crate::config::{Secret, ServerConfig, TunnelConfig};
 
 /// Capture, inspect and relay webhooks.
 #[derive(Debug, Parser)]
@@ -69,7 +69,7 @@ pub struct TunnelArgs {
 }
 
 fn parse_name(text: &str) -> Result<String, String> {
-    if crate::tunnel::valid_name(text) {
+    if crate::tunnel::protocol::valid_name(text) {
         Ok(text.to_owned())
     } else {
         Err("use 1-64 letters, digits, '-', '_' or '.'".into())
@@ -104,11 +104,15 @@ fn host_name() -> String {
 
 impl TunnelArgs {
     /// The client settings these flags describe.
-    pub fn config(&self) -> anyhow::Result<crate::tunnel::client::TunnelConfig> {
-        Ok(crate::tunnel::client::TunnelConfig {
+    pub fn config(&self) -> anyhow::Result<TunnelConfig> {
+        Ok(TunnelConfig {
             capture_url: self.capture_url.clone(),
             to: self.to.clone(),
-            access_token: self.access_token.clone(),
+            access_token: self
+                .access_token
+                .as_deref()
+                .filter(|t| !t.is_empty())
+                .map(Secret::new),
             passthrough: self.passthrough,
             name: self.name.clone().unwrap_or_else(host_name),
             from_start: self.from_start,
@@ -231,7 +235,7 @@ impl ServeArgs {
                 .access_token
                 .as_deref()
                 .filter(|t| !t.is_empty())
-                .map(crate::config::Secret::new),
+                .map(Secret::new),
             rate_limit: self.rate_limit,
             max_stored_bytes: self.max_stored_bytes,
             max_connections: self.max_connections.max(1),

@@ -1,4 +1,5 @@
-//! Runtime configuration handed from the CLI to the server.
+//! Runtime configuration handed from the CLI to the server and to the
+//! tunnel client: plain settings, no I/O.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -29,6 +30,41 @@ pub struct ServerConfig {
     pub body_deadline: Duration,
     /// Serve HTTPS with this certificate and key (`--tls-cert`, `--tls-key`).
     pub tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
+}
+
+impl ServerConfig {
+    /// The base URL for links the server hands out: `--public-url`, else
+    /// the scheme it serves and the `Host` the client used.
+    pub fn public_base(&self, host: Option<&str>) -> String {
+        match &self.public_url {
+            Some(url) => url.clone(),
+            None => {
+                let scheme = if self.tls.is_some() { "https" } else { "http" };
+                format!("{scheme}://{}", host.unwrap_or("127.0.0.1"))
+            }
+        }
+    }
+}
+
+/// What `hookwire tunnel` was asked to do.
+#[derive(Debug, Clone)]
+pub struct TunnelConfig {
+    /// The bin's capture URL, e.g. `http://127.0.0.1:8080/<bin-id>`.
+    pub capture_url: String,
+    /// The local app, e.g. `http://localhost:3000`.
+    pub to: String,
+    /// Sent as `Authorization: Bearer` at the upgrade.
+    pub access_token: Option<Secret>,
+    /// The sender gets the app's answer.
+    pub passthrough: bool,
+    /// The name the server tracks deliveries under.
+    pub name: String,
+    /// Start with the bin's stored history.
+    pub from_start: bool,
+    /// Largest message accepted from the server (its body limit + framing).
+    pub max_message: usize,
+    /// Trust roots for `https://` servers.
+    pub tls: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
 }
 
 /// A secret whose `Debug` never shows it, so it cannot leak into logs.

@@ -1,10 +1,11 @@
-//! The one error type of the HTTP layer and its mapping to status codes.
-//! API and capture routes answer JSON; inspector pages wrap it in
-//! [`PageError`] to answer HTML. 5xx details are logged, never sent.
+//! The one error type of the HTTP layer and its one mapping to status
+//! codes. API and capture routes answer JSON; inspector pages wrap it in
+//! `web::error_page::PageError` to answer HTML. 5xx details are logged,
+//! never sent.
 
 use axum::Json;
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 
 use crate::store::StoreError;
 
@@ -43,9 +44,23 @@ pub enum AppError {
     /// 500/503: the database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// 500: work off the runtime failed (a panic in a blocking task).
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl AppError {
+    /// A blocking task that did not finish (it panicked, or the runtime is
+    /// stopping).
+    pub fn join(e: tokio::task::JoinError) -> Self {
+        Self::Internal(format!("a background task failed: {e}"))
+    }
+
+    /// The unknown-request error every route uses.
+    pub fn no_request() -> Self {
+        Self::NotFound("no such request in this bin: it may have been deleted or purged".into())
+    }
+
     /// The unknown-bin error every route uses.
     pub fn no_bin() -> Self {
         Self::NotFound(
@@ -54,7 +69,8 @@ impl AppError {
         )
     }
 
-    fn status(&self) -> StatusCode {
+    /// The status code: the one mapping.
+    pub fn status(&self) -> StatusCode {
         match self {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -66,18 +82,22 @@ impl AppError {
             Self::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Store(StoreError::Closed) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Store(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// The text shown to the user: the error itself, or a generic line for
     /// server faults (which are logged here instead).
-    fn public_message(&self) -> String {
+    pub fn public_message(&self) -> String {
         match self {
             Self::Store(StoreError::Closed) => "the server is shutting down; try again".into(),
             Self::Store(e) => {
                 tracing::error!(error = %e, "database error");
                 "internal error: the database failed; see the server log".into()
+            }
+            Self::Internal(e) => {
+                tracing::error!(error = %e, "internal error");
+                "internal error; see the server log".into()
             }
             other => other.to_string(),
         }
@@ -98,29 +118,5 @@ impl IntoResponse for AppError {
                 .insert(axum::http::header::RETRY_AFTER, secs.into());
         }
         res
-    }
-}
-
-/// An [`AppError`] on an HTML page.
-#[derive(Debug)]
-pub struct PageError(pub AppError);
-
-impl<E: Into<AppError>> From<E> for PageError {
-    fn from(e: E) -> Self {
-        Self(e.into())
-    }
-}
-
-impl IntoResponse for PageError {
-    fn into_response(self) -> Response {
-        let status = self.0.status();
-        let page = crate::web::pages::ErrorPage {
-            status: status.as_u16(),
-            message: self.0.public_message(),
-        };
-        match askama::Template::render(&page) {
-            Ok(html) => (status, Html(html)).into_response(),
-            Err(_) => (status, page.message).into_response(),
-        }
     }
 }

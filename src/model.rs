@@ -1,31 +1,13 @@
 //! Plain data the rest of the crate passes around: bins, captured requests,
 //! the response a bin gives. No I/O lives here.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// Milliseconds since the Unix epoch: how every timestamp is stored.
-pub type Millis = i64;
-
-/// The current wall-clock time in [`Millis`].
-pub fn now_millis() -> Millis {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-/// RFC 3339 with milliseconds in UTC, e.g. `2026-11-23T03:36:34.123Z`.
-pub fn rfc3339(ms: Millis) -> String {
-    let t = UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0));
-    humantime::format_rfc3339_millis(t).to_string()
-}
-
-/// A header as captured: lower-case name and value. Values that are not
-/// UTF-8 (obs-text) are kept lossily; bodies, not headers, are byte-exact.
-pub type Header = (String, String);
+use crate::headers::Header;
+use crate::time::{Millis, rfc3339};
+use crate::verify::{Secrets, Signature, Signed};
 
 /// What a capture URL answers with. Set per bin through the API or the
 /// inspector's form.
@@ -115,7 +97,7 @@ pub struct Bin {
     /// What its capture URL answers.
     pub response: ResponseConfig,
     /// Secrets its requests are verified with.
-    pub secrets: crate::verify::Secrets,
+    pub secrets: Secrets,
 }
 
 /// A request as it arrived, before it has an id.
@@ -138,19 +120,55 @@ pub struct NewRequest {
     /// The body, byte for byte.
     pub body: axum::body::Bytes,
     /// The signature check against the bin's secrets, if any applied.
-    pub signature: Option<crate::verify::Signature>,
+    pub signature: Option<Signature>,
     /// The sender's idempotency key, when it sent one: retries share it.
     pub retry_key: Option<String>,
 }
 
+/// Bodies past this are not parsed for a job id (header ids still count).
+const KEY_BODY_LIMIT: usize = 256 * 1024;
+
 impl NewRequest {
     /// The sub-path with its query, as the inspector shows it: `/a?x=1`.
     pub fn target(&self) -> String {
-        if self.query.is_empty() {
-            self.path.clone()
+        crate::urls::target(&self.path, &self.query)
+    }
+
+    /// Works out what a request carries beyond its bytes, the one way
+    /// captures and imports do it: the sender's idempotency key, and the
+    /// check against the bin's secrets (when it has any). `base` gives the
+    /// public base URL the sender was given (Twilio signs the full URL);
+    /// it is only asked for when there is something to check.
+    pub fn derive(&mut self, secrets: &Secrets, base: impl FnOnce() -> String) {
+        let key_body: &[u8] = if self.body.len() <= KEY_BODY_LIMIT {
+            &self.body
         } else {
-            format!("{}?{}", self.path, self.query)
+            &[]
+        };
+        self.retry_key = crate::idempotency::idempotency_key(&self.headers, key_body);
+        if !secrets.is_empty() {
+            self.signature = self.verify(secrets, &base());
         }
+    }
+
+    /// Checks the request against a bin's secrets; `base` is the public
+    /// base URL the sender was given.
+    pub fn verify(&self, secrets: &Secrets, base: &str) -> Option<Signature> {
+        let url = crate::urls::join(&format!("{base}/{}", self.bin_id), &self.path, &self.query);
+        crate::verify::check(
+            secrets,
+            &Signed {
+                headers: &self.headers,
+                body: &self.body,
+                received_at: self.received_at,
+                url: &url,
+            },
+        )
+    }
+
+    /// The value of the first header named `name`.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        crate::headers::get(&self.headers, name)
     }
 }
 
@@ -204,13 +222,9 @@ impl Delivery {
 }
 
 impl CapturedRequest {
-    /// The value of the first header named `name` (lower-case).
+    /// The value of the first header named `name`.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.req
-            .headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.req.header(name)
     }
 
     /// The JSON request object of SPEC §2.
@@ -316,7 +330,7 @@ pub struct RequestJson<'a> {
     body_size: usize,
     body_base64: String,
     body_text: Option<&'a str>,
-    signature: Option<&'a crate::verify::Signature>,
+    signature: Option<&'a Signature>,
     idempotency_key: Option<&'a str>,
     deliveries: Vec<serde_json::Value>,
 }

@@ -1,10 +1,13 @@
 //! Housekeeping in the background: the purge of requests older than
 //! `--retention`, and the recount of stored bytes for `--max-stored-bytes`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::model::now_millis;
-use crate::state::AppState;
+use crate::limits::StoredBytes;
+use crate::metrics::Metrics;
+use crate::store::Store;
+use crate::time::now_millis;
 
 /// Rows deleted per writer job, so a large purge never holds up captures
 /// for long.
@@ -13,41 +16,45 @@ const PURGE_BATCH: usize = 1000;
 /// Longest pause between purges.
 const MAX_INTERVAL: Duration = Duration::from_secs(60);
 
-/// Starts the housekeeping loop; it runs until the returned handle is
-/// aborted. Does nothing when there is no retention and no quota.
-pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        if state.config.retention.is_none() && state.quota.is_none() {
-            return;
+/// The housekeeping loop: runs until dropped (its owner, the server,
+/// holds it in a `JoinSet`, which aborts it). Ends at once when there is
+/// no retention and no quota.
+pub async fn run(
+    store: Store,
+    metrics: Arc<Metrics>,
+    retention: Option<Duration>,
+    quota: Option<Arc<StoredBytes>>,
+) {
+    if retention.is_none() && quota.is_none() {
+        return;
+    }
+    // A short retention is checked often enough to hold to it roughly.
+    let every = retention.map_or(MAX_INTERVAL, |r| {
+        (r / 2).clamp(Duration::from_millis(100), MAX_INTERVAL)
+    });
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Some(retention) = retention {
+            purge(&store, &metrics, retention).await;
         }
-        // A short retention is checked often enough to hold to it roughly.
-        let every = state.config.retention.map_or(MAX_INTERVAL, |r| {
-            (r / 2).clamp(Duration::from_millis(100), MAX_INTERVAL)
-        });
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if let Some(retention) = state.config.retention {
-                purge(&state, retention).await;
-            }
-            if let Some(quota) = &state.quota {
-                match state.store.stored_bytes().await {
-                    Ok(used) => quota.recount(used),
-                    Err(e) => tracing::error!(error = %e, "counting stored bytes failed"),
-                }
+        if let Some(quota) = &quota {
+            match store.stored_bytes().await {
+                Ok(used) => quota.recount(used),
+                Err(e) => tracing::error!(error = %e, "counting stored bytes failed"),
             }
         }
-    })
+    }
 }
 
 /// Deletes what is older than the retention, a batch at a time.
-async fn purge(state: &AppState, retention: Duration) {
+async fn purge(store: &Store, metrics: &Metrics, retention: Duration) {
     let keep_ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
     let cutoff = now_millis().saturating_sub(keep_ms);
     let mut purged = 0;
     loop {
-        match state.store.purge_before(cutoff, PURGE_BATCH).await {
+        match store.purge_before(cutoff, PURGE_BATCH).await {
             Ok(n) => {
                 purged += n;
                 if n < PURGE_BATCH {
@@ -55,7 +62,7 @@ async fn purge(state: &AppState, retention: Duration) {
                 }
             }
             Err(e) => {
-                state.metrics.db_error();
+                metrics.db_error();
                 tracing::error!(error = %e, "retention purge failed");
                 break;
             }

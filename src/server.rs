@@ -7,20 +7,19 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::routing::any;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
 use tower::ServiceExt as _;
 
-use crate::capture::capture;
 use crate::config::ServerConfig;
 use crate::state::AppState;
 use crate::store::{Store, StoreLimits};
-use crate::{indexer, retention, web};
+use crate::{capture, indexer, retention, web};
 
 /// Largest request head (request line + headers); past it hyper answers
 /// 431 itself (SPEC §7: headers over 64 KiB).
@@ -45,12 +44,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(35);
 /// security headers), then the capture routes, which answer exactly what
 /// the bin is configured to answer.
 pub fn make_app(state: AppState) -> Router {
-    let capture_routes = Router::new()
-        .route("/{bin_id}", any(capture))
-        .route("/{bin_id}/", any(capture))
-        .route("/{bin_id}/{*path}", any(capture));
     web::router(state.clone())
-        .merge(capture_routes)
+        .merge(capture::router())
         .with_state(state)
 }
 
@@ -82,8 +77,16 @@ pub async fn serve(
 /// Serves `listener` with `state` until `shutdown` resolves, then stops
 /// accepting and waits (bounded) for open connections to finish.
 pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()>) {
-    let purge = retention::spawn(state.clone());
-    let index = indexer::spawn(state.clone());
+    // Background work holds the store; dropping the set (when this future
+    // ends or is dropped) aborts it.
+    let mut background = JoinSet::new();
+    background.spawn(retention::run(
+        state.store.clone(),
+        state.metrics.clone(),
+        state.config.retention,
+        state.quota.clone(),
+    ));
+    background.spawn(indexer::run(state.store.clone(), state.metrics.clone()));
     let stopping = state.stopping.clone();
     let max_connections = state.config.max_connections;
     let tls = state
@@ -155,8 +158,7 @@ pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<O
         });
     }
     drop(listener);
-    purge.abort();
-    index.abort();
+    drop(background);
     tracing::info!("shutting down: finishing in-flight requests");
     stopping.send_replace(true);
     drop(alive_tx);

@@ -223,3 +223,49 @@ async fn kill_9_loses_no_acknowledged_capture() {
         lost.len()
     );
 }
+
+/// A server future dropped mid-run (a test's server, an embedding app)
+/// takes its background work with it: nothing keeps holding the store, so
+/// the writer thread drains and ends.
+#[tokio::test]
+async fn a_dropped_server_releases_the_store() {
+    use hookwire::store::{Store, StoreLimits};
+    let dir = tempfile::tempdir().expect("dir");
+    let config = hookwire::config::ServerConfig {
+        db_path: dir.path().join("t.db"),
+        retention: Some(std::time::Duration::from_secs(1)),
+        ..Default::default()
+    };
+    let (store, writer) = Store::open(
+        &config.db_path,
+        StoreLimits {
+            max_requests_per_bin: 0,
+        },
+    )
+    .expect("open");
+    let state = hookwire::state::AppState::new(config, store);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let run = hookwire::server::run(listener, state, std::future::pending());
+        tokio::pin!(run);
+        // Let the server start its background work before it is dropped.
+        tokio::select! {
+            () = &mut run => {}
+            () = tokio::task::yield_now() => {}
+        }
+        let _ = started_tx.send(());
+        run.await;
+    });
+    started_rx.await.expect("server started");
+    server.abort();
+    let _ = server.await;
+    let joined = tokio::task::spawn_blocking(move || writer.join());
+    tokio::time::timeout(std::time::Duration::from_secs(10), joined)
+        .await
+        .expect("the writer ends once the dropped server let go of the store")
+        .expect("join task")
+        .expect("writer thread");
+}

@@ -45,7 +45,7 @@ impl Checkpointer {
                     }
                 }
             })
-            .map_err(|e| StoreError::Corrupt(format!("cannot start the checkpoint thread: {e}")))?;
+            .map_err(|e| StoreError::Thread(format!("the checkpointer: {e}")))?;
         Ok(Self { _stop: tx })
     }
 }

@@ -21,7 +21,9 @@ pub use queries::{Cursor, ListQuery, Page};
 use readers::Readers;
 use writer::Writer;
 
-use crate::model::{Bin, CapturedRequest, Delivery, Millis, NewRequest, ResponseConfig};
+use crate::model::{Bin, CapturedRequest, Delivery, NewRequest, ResponseConfig};
+use crate::time::Millis;
+use crate::verify::{Secrets, Signature};
 
 /// What can go wrong below the HTTP layer.
 #[derive(Debug, thiserror::Error)]
@@ -29,9 +31,19 @@ pub enum StoreError {
     /// SQLite said no.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    /// A stored row did not decode (a JSON column edited by hand, say).
+    /// A stored row did not decode (a JSON column edited by hand, say), or
+    /// a value did not encode.
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// The batch transaction holding the write did not commit.
+    #[error("commit failed: {0}")]
+    CommitFailed(String),
+    /// The database was written by a newer hookwire.
+    #[error("{0}")]
+    Schema(String),
+    /// A store thread could not be started.
+    #[error("cannot start a database thread: {0}")]
+    Thread(String),
     /// The writer thread or a reader task is gone: the server is stopping.
     #[error("the store is shut down")]
     Closed,
@@ -166,11 +178,7 @@ impl Store {
 
     /// Replaces a bin's verification secrets; false when the bin does not
     /// exist.
-    pub async fn set_secrets(
-        &self,
-        id: Uuid,
-        secrets: crate::verify::Secrets,
-    ) -> Result<bool, StoreError> {
+    pub async fn set_secrets(&self, id: Uuid, secrets: Secrets) -> Result<bool, StoreError> {
         self.writer
             .run(move |tx, _| queries::update_secrets(tx, id, &secrets))
             .await
@@ -179,7 +187,7 @@ impl Store {
     /// Stores re-checked signatures of requests.
     pub async fn set_signatures(
         &self,
-        checked: Vec<(i64, Option<crate::verify::Signature>)>,
+        checked: Vec<(i64, Option<Signature>)>,
     ) -> Result<(), StoreError> {
         self.writer
             .run(move |tx, _| queries::update_signatures(tx, &checked))
@@ -310,7 +318,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::now_millis;
+    use crate::time::now_millis;
 
     fn request(bin: Uuid, method: &str, path: &str, body: &str) -> NewRequest {
         NewRequest {
@@ -354,7 +362,7 @@ mod tests {
                 id: bin,
                 created_at: now_millis(),
                 response: ResponseConfig::default(),
-                secrets: crate::verify::Secrets::default(),
+                secrets: Secrets::default(),
             })
             .await
             .expect("bin");

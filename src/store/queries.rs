@@ -4,7 +4,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use uuid::Uuid;
 
 use super::StoreError;
-use crate::model::{Bin, CapturedRequest, Header, Millis, NewRequest, ResponseConfig};
+use crate::headers::Header;
+use crate::model::{Bin, CapturedRequest, NewRequest, ResponseConfig};
+use crate::time::Millis;
 
 fn json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))

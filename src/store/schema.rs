@@ -31,7 +31,7 @@ pub(super) fn configure(conn: &Connection) -> Result<(), StoreError> {
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let done: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if done > MIGRATIONS.len() {
-        return Err(StoreError::Corrupt(format!(
+        return Err(StoreError::Schema(format!(
             "database schema version {done} is newer than this hookwire ({}); upgrade hookwire",
             MIGRATIONS.len()
         )));

@@ -8,7 +8,8 @@ use uuid::Uuid;
 
 use super::StoreError;
 use super::queries::{REQUEST_COLUMNS, request_row};
-use crate::model::{CapturedRequest, Delivery, Header};
+use crate::headers::Header;
+use crate::model::{CapturedRequest, Delivery};
 
 /// Registers a tunnel name on its bin (if new) and returns the id up to
 /// which it has everything. A new name starts after the bin's newest

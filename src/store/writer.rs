@@ -93,7 +93,7 @@ where
     fn finish(self: Box<Self>, commit: Result<(), &str>) {
         let out = match commit {
             Ok(()) => self.out.unwrap_or(Err(StoreError::Closed)),
-            Err(e) => Err(StoreError::Corrupt(format!("commit failed: {e}"))),
+            Err(e) => Err(StoreError::CommitFailed(e.to_owned())),
         };
         // The caller may have gone (client hung up); the write stands.
         let _ = self.reply.send(out);

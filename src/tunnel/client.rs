@@ -13,32 +13,12 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 
+use super::local_app::{LocalApp, jitter};
 use super::protocol::{
     self, CLOSE_REPLACED, DEAD_AFTER, Frame, PING_EVERY, RelayRequest, RelayResponse,
 };
-use super::relay::{LocalApp, jitter};
-use crate::model::{now_millis, rfc3339};
-
-/// What `hookwire tunnel` was asked to do.
-#[derive(Debug, Clone)]
-pub struct TunnelConfig {
-    /// The bin's capture URL, e.g. `http://127.0.0.1:8080/<bin-id>`.
-    pub capture_url: String,
-    /// The local app, e.g. `http://localhost:3000`.
-    pub to: String,
-    /// Sent as `Authorization: Bearer` at the upgrade.
-    pub access_token: Option<String>,
-    /// The sender gets the app's answer.
-    pub passthrough: bool,
-    /// The name the server tracks deliveries under.
-    pub name: String,
-    /// Start with the bin's stored history.
-    pub from_start: bool,
-    /// Largest message accepted from the server (its body limit + framing).
-    pub max_message: usize,
-    /// Trust roots for `https://` servers.
-    pub tls: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
-}
+use crate::config::TunnelConfig;
+use crate::time::{now_millis, rfc3339};
 
 /// Longest pause between reconnect attempts.
 const RECONNECT_MAX: Duration = Duration::from_secs(30);
@@ -174,7 +154,7 @@ async fn connect(url: &str, cfg: &TunnelConfig) -> anyhow::Result<Result<Ws, Str
     if let Some(token) = &cfg.access_token {
         request.headers_mut().insert(
             "authorization",
-            format!("Bearer {token}")
+            format!("Bearer {}", token.expose())
                 .parse()
                 .context("the access token has characters a header cannot carry")?,
         );
@@ -340,11 +320,7 @@ async fn deliver_one(
     done: &mpsc::UnboundedSender<RelayResponse>,
 ) {
     let resp = app.deliver(&req).await;
-    let target = if req.query.is_empty() {
-        req.path.clone()
-    } else {
-        format!("{}?{}", req.path, req.query)
-    };
+    let target = crate::urls::target(&req.path, &req.query);
     let status = resp.status.map_or_else(
         || format!("failed: {}", resp.error.as_deref().unwrap_or("?")),
         |s| s.to_string(),

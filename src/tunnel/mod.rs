@@ -1,99 +1,13 @@
-//! The tunnel: `hookwire tunnel` holds one WebSocket to the server and
-//! relays each captured request to a local app.
+//! The tunnel's wire protocol and its client, `hookwire tunnel`, which holds
+//! one WebSocket to the server and relays each captured request to a local
+//! app. The client shares only [`protocol`] (and the plain helpers at the
+//! bottom of the crate) with the server; the server's side of a connection
+//! is [`crate::session`], its registry [`crate::hub`].
 //!
-//! - [`protocol`]: the wire format, limits and timeouts.
-//! - [`hub`]: the server's registry of connected tunnels.
-//! - [`session`]: the server side of one connection.
+//! - [`protocol`]: the wire format, limits, timeouts and names.
 //! - [`client`]: the `hookwire tunnel` command.
-//! - [`relay`]: the client's calls to the local app.
+//! - [`local_app`]: the client's calls to the local app.
 
 pub mod client;
-pub mod hub;
+pub mod local_app;
 pub mod protocol;
-pub mod relay;
-pub mod session;
-
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
-use axum::response::Response;
-use serde::Deserialize;
-
-use crate::error::AppError;
-use crate::state::AppState;
-use crate::web::inspector::bin_id;
-
-/// Query of the tunnel upgrade.
-#[derive(Debug, Deserialize)]
-pub struct UpgradeParams {
-    /// Protocol version the client speaks.
-    v: Option<u8>,
-    /// Tunnel name.
-    name: Option<String>,
-    /// `1`: start with the bin's whole history.
-    #[serde(default)]
-    from_start: Option<String>,
-    /// `1`: captures wait for this tunnel's answers.
-    #[serde(default)]
-    passthrough: Option<String>,
-}
-
-fn flag(v: Option<&str>) -> bool {
-    matches!(v, Some("1" | "true" | "yes"))
-}
-
-/// A tunnel name: what `--name` accepts.
-pub fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-}
-
-/// `GET /api/bins/{bin_id}/tunnel`: the WebSocket upgrade.
-pub async fn upgrade(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    Query(p): Query<UpgradeParams>,
-    headers: HeaderMap,
-    ws: WebSocketUpgrade,
-) -> Result<Response, AppError> {
-    let bin = bin_id(&id)?;
-    // A page on another site must not ride a signed-in browser's cookie
-    // into a tunnel (browsers send Origin on WebSocket upgrades).
-    if crate::web::guard::is_cross_site(&state, &headers) {
-        return Err(AppError::Forbidden(
-            "cross-site WebSocket refused: tunnels connect with `hookwire tunnel`".into(),
-        ));
-    }
-    if p.v != Some(protocol::VERSION) {
-        return Err(AppError::BadRequest(format!(
-            "tunnel protocol version {:?} is not supported; this server speaks {}: use the same hookwire version on both sides",
-            p.v,
-            protocol::VERSION
-        )));
-    }
-    let name = p.name.unwrap_or_else(|| "default".into());
-    if !valid_name(&name) {
-        return Err(AppError::BadRequest(
-            "tunnel name must be 1-64 letters, digits, '-', '_' or '.' (--name)".into(),
-        ));
-    }
-    state.cached_bin(bin).await?;
-    let max = protocol::max_message(state.config.max_body_bytes);
-    let params = session::Params {
-        bin,
-        name,
-        from_start: flag(p.from_start.as_deref()),
-        passthrough: flag(p.passthrough.as_deref()),
-    };
-    Ok(ws
-        .max_message_size(max)
-        .max_frame_size(max)
-        // tungstenite's 128 KiB default buffers make every idle tunnel
-        // cost ~140 KiB; webhooks are small and large ones still fit.
-        .read_buffer_size(protocol::SOCKET_BUFFER)
-        .write_buffer_size(protocol::SOCKET_BUFFER)
-        .on_upgrade(move |socket| session::run(state, socket, params)))
-}

@@ -40,7 +40,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::model::Header;
+use crate::headers::Header;
 
 /// The protocol version this build speaks.
 pub const VERSION: u8 = 1;
@@ -71,6 +71,19 @@ pub const SOCKET_BUFFER: usize = 8 * 1024;
 /// name (4000-4999 are for applications): the older client stops rather
 /// than reconnect and displace the newer one in turn.
 pub const CLOSE_REPLACED: u16 = 4000;
+
+/// Header naming the stored request's id: on every capture's answer, and on
+/// every request the client relays to the local app.
+pub const REQUEST_ID_HEADER: &str = "x-hookwire-request-id";
+
+/// A tunnel name: what `--name` and the upgrade's `name=` accept.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
 
 /// The largest message either side accepts, for a server body limit.
 pub fn max_message(max_body_bytes: usize) -> usize {

@@ -22,7 +22,8 @@ use subtle::ConstantTimeEq as _;
 
 pub use secrets::Secrets;
 
-use crate::model::{Header, Millis};
+use crate::headers::Header;
+use crate::time::Millis;
 
 /// How far a signed timestamp may be from the arrival time (Standard
 /// Webhooks, Stripe and Slack all use five minutes).
@@ -89,12 +90,9 @@ pub struct Signed<'a> {
 }
 
 impl Signed<'_> {
-    /// The first value of a header (name in lower case).
+    /// The first value of a header.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        crate::headers::get(self.headers, name)
     }
 
     /// A header the scheme cannot do without.
@@ -158,57 +156,88 @@ pub fn same(a: &[u8], b: &[u8]) -> bool {
 /// header rule reports that header missing, since every request to it is
 /// meant to carry it.
 pub fn check(secrets: &Secrets, req: &Signed<'_>) -> Option<Signature> {
-    let hmac_schemes: [(&str, Option<&String>, &[&str], Verifier); 6] = [
-        (
-            "standard-webhooks",
-            secrets.standard_webhooks.as_ref(),
-            &["webhook-signature", "svix-signature"],
-            standard_webhooks::verify,
-        ),
-        (
-            "stripe",
-            secrets.stripe.as_ref(),
-            &["stripe-signature"],
-            stripe::verify,
-        ),
-        (
-            "github",
-            secrets.github.as_ref(),
-            &["x-hub-signature-256"],
-            github::verify,
-        ),
-        (
-            "slack",
-            secrets.slack.as_ref(),
-            &["x-slack-signature"],
-            slack::verify,
-        ),
-        (
-            "shopify",
-            secrets.shopify.as_ref(),
-            &["x-shopify-hmac-sha256"],
-            shopify::verify,
-        ),
-        (
-            "twilio",
-            secrets.twilio.as_ref(),
-            &["x-twilio-signature"],
-            twilio::verify,
-        ),
-    ];
-    for (scheme, secret, shows, verify) in hmac_schemes {
-        let Some(secret) = secret else { continue };
-        if shows.iter().any(|h| req.header(h).is_some()) {
-            return Some(outcome(scheme, verify(secret, req)));
+    for scheme in &SCHEMES {
+        let Some(secret) = (scheme.secret)(secrets) else {
+            continue;
+        };
+        if scheme.shows.iter().any(|h| req.header(h).is_some()) {
+            return Some(outcome(scheme.name, (scheme.verify)(secret, req)));
         }
     }
     secrets
         .header
         .as_ref()
-        .map(|rule| outcome("header", static_header::verify(rule, req)))
+        .map(|rule| outcome(STATIC_HEADER, static_header::verify(rule, req)))
 }
 
-type Verifier = fn(&str, &Signed<'_>) -> Result<(), Failure>;
+/// The name of the static header scheme (the one not keyed by a secret).
+pub const STATIC_HEADER: &str = "header";
+
+/// A scheme keyed by one secret: its name (the key in `PUT …/secrets`),
+/// the headers that show a request uses it, its verifier, and where a
+/// bin's [`Secrets`] keep its secret. The one list of such schemes, in the
+/// order requests are checked.
+pub struct Scheme {
+    /// `standard-webhooks`, `stripe`, ….
+    pub name: &'static str,
+    /// Any of these headers present: the request is signed this way.
+    pub shows: &'static [&'static str],
+    /// The check.
+    pub verify: Verifier,
+    /// The bin's secret for it.
+    pub secret: fn(&Secrets) -> Option<&String>,
+    /// The same, to set or remove.
+    pub secret_mut: fn(&mut Secrets) -> &mut Option<String>,
+}
+
+/// Every keyed scheme, in the order a request is checked.
+pub const SCHEMES: [Scheme; 6] = [
+    Scheme {
+        name: "standard-webhooks",
+        shows: &["webhook-signature", "svix-signature"],
+        verify: standard_webhooks::verify,
+        secret: |s| s.standard_webhooks.as_ref(),
+        secret_mut: |s| &mut s.standard_webhooks,
+    },
+    Scheme {
+        name: "stripe",
+        shows: &["stripe-signature"],
+        verify: stripe::verify,
+        secret: |s| s.stripe.as_ref(),
+        secret_mut: |s| &mut s.stripe,
+    },
+    Scheme {
+        name: "github",
+        shows: &["x-hub-signature-256"],
+        verify: github::verify,
+        secret: |s| s.github.as_ref(),
+        secret_mut: |s| &mut s.github,
+    },
+    Scheme {
+        name: "slack",
+        shows: &["x-slack-signature"],
+        verify: slack::verify,
+        secret: |s| s.slack.as_ref(),
+        secret_mut: |s| &mut s.slack,
+    },
+    Scheme {
+        name: "shopify",
+        shows: &["x-shopify-hmac-sha256"],
+        verify: shopify::verify,
+        secret: |s| s.shopify.as_ref(),
+        secret_mut: |s| &mut s.shopify,
+    },
+    Scheme {
+        name: "twilio",
+        shows: &["x-twilio-signature"],
+        verify: twilio::verify,
+        secret: |s| s.twilio.as_ref(),
+        secret_mut: |s| &mut s.twilio,
+    },
+];
+
+/// A scheme's check: the secret and the request.
+pub type Verifier = fn(&str, &Signed<'_>) -> Result<(), Failure>;
 
 fn outcome(scheme: &str, result: Result<(), Failure>) -> Signature {
     Signature {

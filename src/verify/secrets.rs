@@ -57,38 +57,47 @@ fn mask(secret: &str) -> String {
 }
 
 impl Secrets {
-    /// The schemes keyed by a plain secret, by name.
-    fn keyed(&self) -> [(&'static str, &Option<String>); 6] {
-        [
-            ("standard-webhooks", &self.standard_webhooks),
-            ("stripe", &self.stripe),
-            ("github", &self.github),
-            ("slack", &self.slack),
-            ("shopify", &self.shopify),
-            ("twilio", &self.twilio),
-        ]
-    }
-
     /// The schemes that have a secret.
     pub fn schemes(&self) -> Vec<&'static str> {
-        self.keyed()
-            .into_iter()
-            .filter_map(|(scheme, secret)| secret.is_some().then_some(scheme))
-            .chain(self.header.is_some().then_some("header"))
+        super::SCHEMES
+            .iter()
+            .filter(|scheme| (scheme.secret)(self).is_some())
+            .map(|scheme| scheme.name)
+            .chain(self.header.is_some().then_some(super::STATIC_HEADER))
             .collect()
+    }
+
+    /// Sets (`Some((secret, header_name))`) or removes (`None`) the secret
+    /// of one scheme by its name; `header_name` is used by the static
+    /// header scheme only.
+    pub fn set(&mut self, scheme: &str, secret: Option<(String, String)>) -> Result<(), String> {
+        if scheme == super::STATIC_HEADER {
+            self.header = secret.map(|(value, name)| HeaderRule {
+                name: name.trim().to_owned(),
+                value,
+            });
+            return Ok(());
+        }
+        let keyed = super::SCHEMES
+            .iter()
+            .find(|s| s.name == scheme)
+            .ok_or_else(|| format!("unknown scheme {scheme:?}"))?;
+        *(keyed.secret_mut)(self) = secret.map(|(v, _)| v.trim().to_owned());
+        Ok(())
     }
 
     /// True when the bin checks nothing.
     pub fn is_empty(&self) -> bool {
-        self.schemes().is_empty()
+        // On every capture: no allocation.
+        self.header.is_none() && super::SCHEMES.iter().all(|s| (s.secret)(self).is_none())
     }
 
     /// What may be shown: which schemes are set, masked.
     pub fn masked(&self) -> serde_json::Value {
         let mut out = serde_json::Map::new();
-        for (scheme, secret) in self.keyed() {
-            if let Some(s) = secret {
-                out.insert(scheme.into(), mask(s).into());
+        for scheme in &super::SCHEMES {
+            if let Some(s) = (scheme.secret)(self) {
+                out.insert(scheme.name.into(), mask(s).into());
             }
         }
         if let Some(h) = &self.header {
@@ -102,10 +111,11 @@ impl Secrets {
 
     /// Checks what a user set, saying what to fix.
     pub fn validate(&self) -> Result<(), String> {
-        for (scheme, secret) in self.keyed() {
-            if secret.as_deref().is_some_and(|s| s.trim().is_empty()) {
+        for scheme in &super::SCHEMES {
+            if (scheme.secret)(self).is_some_and(|s| s.trim().is_empty()) {
                 return Err(format!(
-                    "the {scheme} secret is empty: leave it out instead"
+                    "the {} secret is empty: leave it out instead",
+                    scheme.name
                 ));
             }
         }

@@ -3,19 +3,27 @@
 //! and tunnels send `Authorization: Bearer`. Capture URLs stay public.
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
-use super::pages::{Layout, render};
+use super::layout::{Layout, render};
 use crate::config::Secret;
 use crate::error::AppError;
 use crate::state::AppState;
+
+/// The sign-in routes (open to anyone).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+}
 
 /// The session cookie's name.
 pub const COOKIE: &str = "hookwire_session";
@@ -118,7 +126,7 @@ pub struct LoginQuery {
 }
 
 /// `GET /login`.
-pub async fn login_page(State(state): State<AppState>, Query(q): Query<LoginQuery>) -> Response {
+async fn login_page(State(state): State<AppState>, Query(q): Query<LoginQuery>) -> Response {
     if state.config.access_token.is_none() {
         return Redirect::to("/").into_response();
     }
@@ -137,7 +145,7 @@ pub struct LoginForm {
 }
 
 /// `POST /login`: sets the session cookie when the token is right.
-pub async fn login(
+async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
@@ -177,7 +185,7 @@ pub async fn login(
 }
 
 /// `POST /logout`: forgets the session cookie.
-pub async fn logout() -> Response {
+async fn logout() -> Response {
     let mut res = Redirect::to("/login").into_response();
     res.headers_mut().insert(
         header::SET_COOKIE,

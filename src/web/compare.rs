@@ -2,17 +2,27 @@
 //! a header table that marks what changed and a line diff of the bodies.
 
 use askama::Template;
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
+use axum::routing::get;
 use serde::Deserialize;
 use similar::{ChangeTag, TextDiff};
 
+use super::bin_id;
 use super::body_view::{self, BodyView};
-use super::inspector::bin_id;
-use super::pages::{Layout, render};
-use crate::error::{AppError, PageError};
-use crate::model::{CapturedRequest, Header, rfc3339};
+use super::error_page::PageError;
+use super::layout::{Layout, render};
+use crate::error::AppError;
+use crate::headers::Header;
+use crate::model::CapturedRequest;
 use crate::state::AppState;
+use crate::time::rfc3339;
+
+/// The route.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/bins/{bin_id}/compare", get(page))
+}
 
 /// Query of the compare page.
 #[derive(Debug, Deserialize)]
@@ -116,7 +126,7 @@ fn comparable(r: &CapturedRequest) -> String {
 }
 
 /// `GET /bins/{bin_id}/compare?a=&b=`.
-pub async fn page(
+async fn page(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(p): Query<CompareParams>,

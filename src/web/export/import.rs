@@ -1,8 +1,6 @@
 //! Import of exported documents (HAR 1.2, hookwire JSON) back into a bin:
 //! parsed and validated whole before anything is stored.
 
-use std::time::UNIX_EPOCH;
-
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
@@ -10,15 +8,17 @@ use axum::http::uri::PathAndQuery;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::B64;
+use crate::capture::{BodyError, read_limited};
 use crate::error::AppError;
-use crate::model::{Header, Millis, NewRequest, now_millis};
+use crate::headers::Header;
+use crate::model::NewRequest;
 use crate::state::AppState;
-use crate::web::inspector::bin_id;
+use crate::time::{Millis, now_millis, parse_rfc3339};
+use crate::web::bin_id;
 
 /// What the imported requests' `remote_addr` says.
 const IMPORTED_ADDR: &str = "imported";
@@ -54,27 +54,10 @@ fn str_field<'a>(v: &'a Value, at: &str, key: &str) -> Result<Option<&'a str>, A
     }
 }
 
-/// RFC 3339 to [`Millis`]; `Z`, `+00:00` and other offsets are understood.
-fn parse_time(text: &str) -> Option<Millis> {
-    let b = text.as_bytes();
-    let (local, offset_secs) = match b.len().checked_sub(6) {
-        Some(i) if i >= 19 && matches!(b[i], b'+' | b'-') && b[i + 3] == b':' => {
-            let hours: i64 = text.get(i + 1..i + 3)?.parse().ok()?;
-            let minutes: i64 = text.get(i + 4..)?.parse().ok()?;
-            let sign = if b[i] == b'+' { 1 } else { -1 };
-            (&text[..i], sign * (hours * 3600 + minutes * 60))
-        }
-        _ => (text.trim_end_matches(['Z', 'z']), 0),
-    };
-    let t = humantime::parse_rfc3339_weak(local).ok()?;
-    let ms = i64::try_from(t.duration_since(UNIX_EPOCH).ok()?.as_millis()).ok()?;
-    ms.checked_sub(offset_secs * 1000)
-}
-
 fn time_field(v: &Value, at: &str, key: &str) -> Result<Option<Millis>, AppError> {
     str_field(v, at, key)?
         .map(|t| {
-            parse_time(t).ok_or_else(|| {
+            parse_rfc3339(t).ok_or_else(|| {
                 bad(
                     at,
                     format!("{key} {t:?} is not an RFC 3339 time like 2026-11-23T03:36:34.123Z"),
@@ -278,11 +261,7 @@ fn validate(mut r: Imported, at: &str, max_body: usize) -> Result<Imported, AppE
     if !r.path.starts_with('/') {
         return Err(bad(at, format!("path {:?} must start with /", r.path)));
     }
-    let target = if r.query.is_empty() {
-        r.path.clone()
-    } else {
-        format!("{}?{}", r.path, r.query)
-    };
+    let target = crate::urls::target(&r.path, &r.query);
     PathAndQuery::try_from(target.as_str())
         .map_err(|_| bad(at, format!("{target:?} is not a valid path and query")))?;
     for (name, value) in &mut r.headers {
@@ -367,22 +346,20 @@ fn too_large(limit: usize) -> Response {
 
 /// `POST /api/bins/{bin}/import`: stores each request of the document as
 /// a new capture of the bin, in order; answers `{"imported": N, "ids": […]}`.
-pub async fn import(
+pub(super) async fn import(
     State(state): State<AppState>,
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Response, AppError> {
     let id = bin_id(&id)?;
-    let bin = state.cached_bin(id).await?;
+    let bin = state.bins.cached(id).await?;
     let limit = import_limit(state.config.max_body_bytes);
     let deadline = state.config.body_deadline;
-    let bytes = match tokio::time::timeout(deadline, Limited::new(body, limit).collect()).await {
-        Err(_) => return Err(AppError::BodyTimeout(deadline.as_secs())),
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            return Ok(too_large(limit));
-        }
-        Ok(Err(e)) => {
+    let bytes = match read_limited(body, limit, deadline).await {
+        Ok(bytes) => bytes,
+        Err(BodyError::TooLarge) => return Ok(too_large(limit)),
+        Err(BodyError::TimedOut) => return Err(AppError::BodyTimeout(deadline.as_secs())),
+        Err(BodyError::Broken(e)) => {
             return Err(AppError::BadRequest(format!(
                 "the document could not be read ({e}); send it again"
             )));
@@ -390,7 +367,7 @@ pub async fn import(
     };
     let max_body = state.config.max_body_bytes;
     // Parsing and signature checks of up to 10,000 bodies: off the runtime.
-    let state2 = state.clone();
+    let config = state.config.clone();
     let secrets = bin.secrets.clone();
     let requests = tokio::task::spawn_blocking(move || {
         let doc: Value = serde_json::from_slice(&bytes).map_err(|e| {
@@ -416,23 +393,15 @@ pub async fn import(
                     signature: None,
                     retry_key: None,
                 };
-                new.retry_key = crate::web::retries::idempotency_key(&new.headers, &new.body);
-                if !secrets.is_empty() {
-                    let host = new
-                        .headers
-                        .iter()
-                        .find(|(n, _)| n == "host")
-                        .map(|(_, v)| v.as_str());
-                    let base = state2.public_base(host);
-                    new.signature = crate::capture::verify_request(&secrets, &new, &base);
-                }
+                let host = new.header("host").map(str::to_owned);
+                new.derive(&secrets, || config.public_base(host.as_deref()));
                 new
             })
             .collect::<Vec<_>>();
         Ok::<_, AppError>(requests)
     })
     .await
-    .map_err(|_| AppError::Store(crate::store::StoreError::Closed))??;
+    .map_err(AppError::join)??;
 
     if let Some(quota) = &state.quota {
         let total: u64 = requests.iter().map(|r| r.body.len() as u64).sum();
@@ -476,16 +445,5 @@ mod tests {
             ("/v1/x".into(), "q".into())
         );
         assert_eq!(split_url("http://h?q=1"), ("/".into(), "q=1".into()));
-    }
-
-    #[test]
-    fn times_with_offsets() {
-        assert_eq!(parse_time("1970-01-01T00:00:01.500Z"), Some(1500));
-        assert_eq!(parse_time("1970-01-01T01:00:01+01:00"), Some(1000));
-        assert_eq!(
-            parse_time("1970-01-01T00:00:01-00:30"),
-            Some(1000 + 1_800_000)
-        );
-        assert_eq!(parse_time("yesterday"), None);
     }
 }

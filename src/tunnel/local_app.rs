@@ -12,9 +12,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use super::protocol::{RelayRequest, RelayResponse};
-use crate::capture::REQUEST_ID_HEADER;
-use crate::model::Header;
+use super::protocol::{REQUEST_ID_HEADER, RelayRequest, RelayResponse};
+use crate::headers::Header;
 
 /// First pause after the app could not be reached; doubles up to
 /// [`RETRY_MAX`].
@@ -82,20 +81,7 @@ impl LocalApp {
 
     /// The app's URL for a captured sub-path and query.
     pub fn url(&self, path: &str, query: &str) -> String {
-        let path = if path == "/" && !self.base_path.is_empty() {
-            ""
-        } else {
-            path
-        };
-        let mut url = format!("{}{}{path}", self.origin, self.base_path);
-        if url.len() == self.origin.len() {
-            url.push('/');
-        }
-        if !query.is_empty() {
-            url.push('?');
-            url.push_str(query);
-        }
-        url
+        crate::urls::join(&format!("{}{}", self.origin, self.base_path), path, query)
     }
 
     /// Relays until the app answers (any status), pausing with backoff

@@ -1,11 +1,14 @@
-//! Retries: the same delivery sent more than once by a sender. A request's
-//! idempotency key is the sender's own id for the delivery (a header such
-//! as `webhook-id`, a Stripe event id, an AI job id with its status);
-//! requests with the same key are one delivery tried again. Pure: no I/O.
+//! Idempotency keys: the same delivery sent more than once by a sender
+//! (retries). A request's idempotency key is the sender's own id for the
+//! delivery (a header such as `webhook-id`, a Stripe event id, an AI job id
+//! with its status); requests with the same key are one delivery tried
+//! again. Pure: no I/O.
 
 use std::collections::HashMap;
 
 use serde::Deserialize;
+
+use crate::headers::Header;
 
 /// Headers whose value is the sender's id for one delivery, kept the same
 /// when it retries, in the order they are looked at.
@@ -62,7 +65,7 @@ impl Top {
 ///
 /// Ids are strings or numbers, at most 256 bytes. `None` when the request
 /// carries no such id.
-pub fn idempotency_key(headers: &[(String, String)], body: &[u8]) -> Option<String> {
+pub fn idempotency_key(headers: &[Header], body: &[u8]) -> Option<String> {
     for name in ID_HEADERS {
         let value = headers
             .iter()

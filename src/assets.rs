@@ -1,17 +1,17 @@
-//! Static files, embedded in the binary and served under a content hash so
-//! browsers may cache them forever.
+//! Static files (`static/`), embedded in the binary, each with a content
+//! hash for its URL so browsers may cache them forever (`web::static_files`
+//! serves them).
 
-use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-
-use crate::state::AppState;
-
-struct Asset {
-    name: &'static str,
-    content_type: &'static str,
-    body: &'static str,
-    hash: String,
+/// One embedded file.
+pub struct Asset {
+    /// File name, e.g. `style.css`.
+    pub name: &'static str,
+    /// Its `Content-Type`.
+    pub content_type: &'static str,
+    /// Its contents.
+    pub body: &'static str,
+    /// Hex content hash, part of its URL.
+    pub hash: String,
 }
 
 /// The embedded files and their hashed URLs.
@@ -34,12 +34,12 @@ impl Assets {
             (
                 "style.css",
                 "text/css; charset=utf-8",
-                include_str!("../../static/style.css"),
+                include_str!("../static/style.css"),
             ),
             (
                 "app.js",
                 "text/javascript; charset=utf-8",
-                include_str!("../../static/app.js"),
+                include_str!("../static/app.js"),
             ),
         ]
         .into_iter()
@@ -51,6 +51,11 @@ impl Assets {
         })
         .collect();
         Self { files }
+    }
+
+    /// The embedded file called `name`.
+    pub fn get(&self, name: &str) -> Option<&Asset> {
+        self.files.iter().find(|a| a.name == name)
     }
 
     /// The URL of an embedded file, e.g. `/static/0123abcd…/style.css`.
@@ -67,29 +72,4 @@ impl Default for Assets {
     fn default() -> Self {
         Self::new()
     }
-}
-
-/// `GET /static/{hash}/{file}`.
-pub async fn serve(
-    State(state): State<AppState>,
-    Path((hash, file)): Path<(String, String)>,
-) -> Response {
-    let Some(asset) = state.assets.files.iter().find(|a| a.name == file) else {
-        return (StatusCode::NOT_FOUND, "no such file").into_response();
-    };
-    // An old hash (a page rendered before an upgrade) still gets the file,
-    // but must not pin it in caches.
-    let cache = if asset.hash == hash {
-        "public, max-age=31536000, immutable"
-    } else {
-        "no-cache"
-    };
-    (
-        [
-            (header::CONTENT_TYPE, asset.content_type),
-            (header::CACHE_CONTROL, cache),
-        ],
-        asset.body,
-    )
-        .into_response()
 }

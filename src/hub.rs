@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{Notify, OwnedMutexGuard, mpsc, oneshot, watch};
 use uuid::Uuid;
 
-use super::protocol::RelayResponse;
+use crate::model::Edits;
+use crate::tunnel::protocol::RelayResponse;
 
 /// What a connected session can be told to do.
 #[derive(Debug)]
@@ -19,14 +20,14 @@ pub enum Command {
         /// The stored request.
         request_id: i64,
         /// Changes to make before sending it (edit and replay).
-        edits: Option<Arc<crate::model::Edits>>,
+        edits: Option<Arc<Edits>>,
         /// The app's answer, or nothing if the tunnel went away first.
         reply: oneshot::Sender<RelayResponse>,
     },
 }
 
 /// The hub's view of one connected session.
-struct Session {
+struct Registered {
     /// Distinguishes a reconnected session from the one it replaced.
     conn: u64,
     passthrough: bool,
@@ -54,7 +55,7 @@ pub struct Claim {
 #[derive(Default)]
 struct Inner {
     /// Bin → tunnel name → its connected session.
-    bins: HashMap<Uuid, HashMap<String, Session>>,
+    bins: HashMap<Uuid, HashMap<String, Registered>>,
     /// Per (bin, name).
     slots: HashMap<(Uuid, String), Slot>,
     /// Captures awaiting an app's answer (passthrough), by request id.
@@ -134,7 +135,7 @@ impl Hub {
         let conn = inner.next_conn;
         inner.bins.entry(bin).or_default().insert(
             name.to_owned(),
-            Session {
+            Registered {
                 conn,
                 passthrough,
                 wake: wake.clone(),
@@ -200,7 +201,7 @@ impl Hub {
         &self,
         bin: Uuid,
         request_id: i64,
-        edits: Option<Arc<crate::model::Edits>>,
+        edits: Option<Arc<Edits>>,
     ) -> Vec<(String, oneshot::Receiver<RelayResponse>)> {
         let inner = self.lock();
         let Some(sessions) = inner.bins.get(&bin) else {

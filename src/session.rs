@@ -1,4 +1,5 @@
-//! The server side of one tunnel connection: streams the bin's requests the
+//! The server side of one tunnel connection (`hookwire tunnel` is the
+//! other, in [`crate::tunnel::client`]): streams the bin's requests the
 //! tunnel has not had (backlog first, then live), records each answer as a
 //! delivery together with the tunnel's new position, and hands answers to
 //! waiting passthrough captures.
@@ -11,13 +12,14 @@ use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
-use super::hub::Command;
-use super::protocol::{
+use crate::hub::{Attached, Command};
+use crate::model::{CapturedRequest, Delivery, Edits};
+use crate::state::AppState;
+use crate::time::now_millis;
+use crate::tunnel::protocol::{
     CLOSE_REPLACED, DEAD_AFTER, Frame, Hello, MAX_IN_FLIGHT, PING_EVERY, ProtocolError,
     RelayRequest, RelayResponse,
 };
-use crate::model::{CapturedRequest, Delivery, now_millis};
-use crate::state::AppState;
 
 /// Delivery records written at once per session: bounds memory when the
 /// client answers faster than the database commits.
@@ -173,7 +175,7 @@ fn close(code: u16, reason: &str) -> Message {
 }
 
 impl Session {
-    async fn serve(&mut self, attached: &mut super::hub::Attached) -> End {
+    async fn serve(&mut self, attached: &mut Attached) -> End {
         let mut ping = tokio::time::interval(PING_EVERY);
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut stopping = self.state.stopping.subscribe();
@@ -262,7 +264,7 @@ impl Session {
     async fn replay(
         &mut self,
         request_id: i64,
-        edits: Option<std::sync::Arc<crate::model::Edits>>,
+        edits: Option<std::sync::Arc<Edits>>,
         reply: oneshot::Sender<RelayResponse>,
     ) -> Result<(), End> {
         match self.state.store.request(self.bin, request_id).await {

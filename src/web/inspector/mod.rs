@@ -1,30 +1,43 @@
 //! The inspector page of a bin and its forms (response settings, clear,
 //! delete). Server-rendered; every form works without JavaScript.
 
+mod forms;
+
+use std::collections::HashSet;
+
 use askama::Template;
-use axum::Form;
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::response::{Redirect, Response};
+use axum::response::Response;
+use axum::routing::get;
 use serde::Deserialize;
-use uuid::Uuid;
 
 use super::body_view::{self, BodyView};
-use super::pages::{Layout, render};
-use crate::error::{AppError, PageError};
-use crate::model::{CapturedRequest, Delivery, Header, ResponseConfig, rfc3339};
+use super::error_page::PageError;
+use super::layout::{Layout, render};
+use crate::headers::Header;
+use crate::idempotency;
+use crate::model::{CapturedRequest, Delivery};
 use crate::state::AppState;
 use crate::store::{Cursor, ListQuery};
-use crate::verify::secrets::HeaderRule;
+use crate::time::rfc3339;
 use crate::verify::{Secrets, Signature};
+use crate::web::bin_id;
+use forms::header_lines;
+
+/// The page and its forms.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/bins/{bin_id}", get(page))
+        .merge(forms::router())
+}
+
+/// Bodies up to this size can be edited before a replay.
+const EDIT_LIMIT: usize = 256 * 1024;
 
 /// Requests listed per page of the inspector.
 const PAGE_SIZE: usize = 100;
-
-/// Parses a bin id from a path segment, as a not-found when it is not one.
-pub fn bin_id(text: &str) -> Result<Uuid, AppError> {
-    Uuid::parse_str(text).map_err(|_| AppError::no_bin())
-}
 
 struct ListItem {
     id: i64,
@@ -84,14 +97,9 @@ struct DeliveryView {
 
 impl DeliveryView {
     fn new(d: &Delivery) -> Self {
-        let content_type = d
-            .headers
-            .iter()
-            .find(|(n, _)| n == "content-type")
-            .map(|(_, v)| v.as_str());
         let (body, truncated) = body_view::view(
-            content_type,
-            body_view::header(&d.headers, "content-encoding"),
+            crate::headers::get(&d.headers, "content-type"),
+            crate::headers::get(&d.headers, "content-encoding"),
             &d.body,
         );
         Self {
@@ -261,14 +269,14 @@ pub struct PageParams {
 }
 
 /// `GET /bins/{bin_id}`.
-pub async fn page(
+async fn page(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(params): Query<PageParams>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let id = bin_id(&id)?;
-    let bin = state.store.bin(id).await?.ok_or_else(AppError::no_bin)?;
+    let bin = state.bins.get(id).await?;
     let search = params.q.filter(|q| !q.is_empty());
     let method = params
         .method
@@ -302,6 +310,16 @@ pub async fn page(
         }
         None => Vec::new(),
     };
+    // Requests another listed request shares an idempotency key with.
+    let keyed: Vec<(i64, i64, Option<String>)> = list
+        .requests
+        .iter()
+        .map(|r| (r.id, r.req.received_at, r.req.retry_key.clone()))
+        .collect();
+    let retried: HashSet<i64> = idempotency::group(&keyed)
+        .into_iter()
+        .flat_map(|g| g.ids)
+        .collect();
     let items = list
         .requests
         .iter()
@@ -314,13 +332,7 @@ pub async fn page(
             size: body_view::human_size(*size),
             selected: Some(r.id) == selected,
             signature: r.req.signature.clone(),
-            retry: r.req.retry_key.as_ref().is_some_and(|k| {
-                list.requests
-                    .iter()
-                    .filter(|o| o.req.retry_key.as_ref() == Some(k))
-                    .count()
-                    > 1
-            }),
+            retry: retried.contains(&r.id),
         })
         .collect();
     let times: Vec<i64> = list.requests.iter().map(|r| r.req.received_at).collect();
@@ -369,210 +381,9 @@ fn masked_secrets(secrets: &Secrets) -> Vec<(String, String)> {
     }
 }
 
-/// The add-a-secret form.
-#[derive(Debug, Deserialize)]
-pub struct SecretForm {
-    scheme: String,
-    secret: String,
-    #[serde(default)]
-    header_name: String,
-}
-
-/// The remove-a-secret form.
-#[derive(Debug, Deserialize)]
-pub struct RemoveSecretForm {
-    scheme: String,
-}
-
-/// Sets (`Some`) or removes (`None`) one scheme's secret.
-fn with_secret(
-    mut s: Secrets,
-    scheme: &str,
-    secret: Option<(String, String)>,
-) -> Result<Secrets, AppError> {
-    let value = secret.as_ref().map(|(v, _)| v.trim().to_owned());
-    match scheme {
-        "standard-webhooks" => s.standard_webhooks = value,
-        "stripe" => s.stripe = value,
-        "github" => s.github = value,
-        "slack" => s.slack = value,
-        "shopify" => s.shopify = value,
-        "twilio" => s.twilio = value,
-        "header" => {
-            s.header = secret.map(|(value, name)| HeaderRule {
-                name: name.trim().to_owned(),
-                value,
-            });
-        }
-        other => return Err(AppError::BadRequest(format!("unknown scheme {other:?}"))),
-    }
-    Ok(s)
-}
-
-/// `POST /bins/{bin_id}/secrets`: adds or replaces one scheme's secret and
-/// re-checks the stored requests.
-pub async fn set_secret(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    Form(form): Form<SecretForm>,
-) -> Result<Redirect, PageError> {
-    let id = bin_id(&id)?;
-    let bin = state.store.bin(id).await?.ok_or_else(AppError::no_bin)?;
-    let secrets = with_secret(
-        bin.secrets,
-        &form.scheme,
-        Some((form.secret, form.header_name)),
-    )?;
-    super::api::apply_secrets(&state, id, secrets).await?;
-    Ok(Redirect::to(&format!("/bins/{id}")))
-}
-
-/// `POST /bins/{bin_id}/secrets/remove`.
-pub async fn remove_secret(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    Form(form): Form<RemoveSecretForm>,
-) -> Result<Redirect, PageError> {
-    let id = bin_id(&id)?;
-    let bin = state.store.bin(id).await?.ok_or_else(AppError::no_bin)?;
-    let secrets = with_secret(bin.secrets, &form.scheme, None)?;
-    super::api::apply_secrets(&state, id, secrets).await?;
-    Ok(Redirect::to(&format!("/bins/{id}")))
-}
-
-/// The response settings form.
-#[derive(Debug, Deserialize)]
-pub struct ResponseForm {
-    status: u16,
-    #[serde(default)]
-    headers: String,
-    #[serde(default)]
-    body: String,
-    #[serde(default)]
-    delay_ms: u64,
-}
-
-/// Bodies up to this size can be edited before a replay.
-const EDIT_LIMIT: usize = 256 * 1024;
-
-/// Headers as `Name: value` lines (what [`parse_header_lines`] reads).
-fn header_lines(headers: &[Header]) -> String {
-    headers
-        .iter()
-        .map(|(n, v)| format!("{n}: {v}"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// Parses `Name: value` lines; blank lines are skipped.
-fn parse_header_lines(text: &str) -> Result<Vec<Header>, AppError> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(|line| {
-            let (name, value) = line.split_once(':').ok_or_else(|| {
-                AppError::BadRequest(format!(
-                    "header line {line:?} has no colon: write one header per line as Name: value"
-                ))
-            })?;
-            Ok((name.trim().to_ascii_lowercase(), value.trim().to_owned()))
-        })
-        .collect()
-}
-
-/// `POST /bins/{bin_id}/response`.
-pub async fn set_response(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    Form(form): Form<ResponseForm>,
-) -> Result<Redirect, PageError> {
-    let id = bin_id(&id)?;
-    let resp = ResponseConfig {
-        status: form.status,
-        headers: parse_header_lines(&form.headers)?,
-        body: form.body,
-        delay_ms: form.delay_ms,
-    };
-    super::api::apply_response(&state, id, resp).await?;
-    Ok(Redirect::to(&format!("/bins/{id}")))
-}
-
-/// `POST /bins/{bin_id}/clear`: deletes every request of the bin.
-pub async fn clear(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Redirect, PageError> {
-    let id = bin_id(&id)?;
-    state.store.delete_requests(id, None).await?;
-    Ok(Redirect::to(&format!("/bins/{id}")))
-}
-
-/// `POST /bins/{bin_id}/delete`: deletes the bin; back to the home page.
-pub async fn delete_bin(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Redirect, PageError> {
-    let id = bin_id(&id)?;
-    super::api::remove_bin(&state, id).await?;
-    Ok(Redirect::to("/"))
-}
-
-/// `POST /bins/{bin_id}/requests/{id}/replay`: sends it to the connected
-/// tunnels again, then shows it with their answers.
-pub async fn replay(
-    State(state): State<AppState>,
-    Path((id, rid)): Path<(String, i64)>,
-    Form(form): Form<ReplayForm>,
-) -> Result<Redirect, PageError> {
-    let id = bin_id(&id)?;
-    let edits = match form.method {
-        // The edit form: every field is the new value.
-        Some(method) => {
-            let (path, query) = form
-                .target
-                .split_once('?')
-                .map_or((form.target.as_str(), ""), |(p, q)| (p, q));
-            Some(crate::model::Edits {
-                method: Some(method),
-                path: Some(path.to_owned()),
-                query: Some(query.to_owned()),
-                headers: Some(parse_header_lines(&form.headers)?),
-                body: form.body,
-                body_base64: None,
-            })
-        }
-        None => None,
-    };
-    super::api::replay_request(&state, id, rid, edits).await?;
-    Ok(Redirect::to(&format!("/bins/{id}?r={rid}")))
-}
-
-/// The replay buttons: empty for "replay as captured", filled for "edit
-/// and replay".
-#[derive(Debug, Deserialize)]
-pub struct ReplayForm {
-    method: Option<String>,
-    #[serde(default)]
-    target: String,
-    #[serde(default)]
-    headers: String,
-    /// Absent when the body is binary (the form has no body field then).
-    body: Option<String>,
-}
-
-/// `POST /bins/{bin_id}/requests/{id}/delete`.
-pub async fn delete_request(
-    State(state): State<AppState>,
-    Path((id, rid)): Path<(String, i64)>,
-) -> Result<Redirect, PageError> {
-    let id = bin_id(&id)?;
-    state.store.delete_requests(id, Some(rid)).await?;
-    Ok(Redirect::to(&format!("/bins/{id}")))
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{parse_header_lines, timeline};
+    use super::timeline;
 
     #[test]
     fn timeline_shows_bursts() {
@@ -582,18 +393,5 @@ mod tests {
         assert_eq!(bars.iter().map(|b| b.height).max(), Some(28));
         assert_eq!(label, "5 requests over 60 s");
         assert!(timeline(&[]).0.is_empty());
-    }
-
-    #[test]
-    fn header_lines_parse_and_reject() {
-        let h = parse_header_lines("Content-Type: text/plain\n\nX-A:  b:c \n").expect("parses");
-        assert_eq!(
-            h,
-            vec![
-                ("content-type".into(), "text/plain".into()),
-                ("x-a".into(), "b:c".into())
-            ]
-        );
-        assert!(parse_header_lines("nocolon").is_err());
     }
 }

@@ -1,0 +1,84 @@
+//! Replay: a stored request sent again to the bin's connected tunnels
+//! (optionally edited first), waiting a bounded time for their answers.
+//! The API and the inspector's Replay buttons both come here.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use crate::error::AppError;
+use crate::model::{Delivery, Edits};
+use crate::state::AppState;
+use crate::time::now_millis;
+
+/// How long a replay waits for the tunnels' answers.
+const REPLAY_WAIT: Duration = Duration::from_secs(10);
+
+/// What a replay came to.
+#[derive(Debug)]
+pub struct Replayed {
+    /// The tunnels it was sent to.
+    pub tunnels: Vec<String>,
+    /// Their answers; `None` when not all came within the wait (they are
+    /// recorded when they do).
+    pub deliveries: Option<Vec<Delivery>>,
+}
+
+/// Sends stored request `rid` of `bin` to the bin's connected tunnels
+/// again, with `edits` applied (the stored request never changes).
+pub async fn replay(
+    state: &AppState,
+    bin: Uuid,
+    rid: i64,
+    edits: Option<Edits>,
+) -> Result<Replayed, AppError> {
+    let stored = state
+        .store
+        .request(bin, rid)
+        .await?
+        .ok_or_else(AppError::no_request)?;
+    let edits = edits.filter(|e| !e.is_empty());
+    if let Some(e) = &edits {
+        // Checked here so the caller hears what is wrong; the session
+        // applies them to the copy it reads.
+        e.apply(&mut stored.req.clone())
+            .map_err(AppError::BadRequest)?;
+    }
+    let asked = state.hub.replay(bin, rid, edits.map(Arc::new));
+    if asked.is_empty() {
+        return Err(AppError::Conflict(
+            "no tunnel is connected to this bin: start `hookwire tunnel <capture-url> --to http://localhost:3000` and try again"
+                .into(),
+        ));
+    }
+    let tunnels: Vec<String> = asked.iter().map(|(n, _)| n.clone()).collect();
+    let wait_all = futures_util::future::join_all(
+        asked
+            .into_iter()
+            .map(|(name, rx)| async move { rx.await.ok().map(|r| (name, r)) }),
+    );
+    let deliveries = tokio::time::timeout(REPLAY_WAIT, wait_all)
+        .await
+        .ok()
+        .map(|answers| {
+            answers
+                .into_iter()
+                .flatten()
+                .map(|(tunnel, r)| Delivery {
+                    tunnel,
+                    replay: true,
+                    status: r.status,
+                    headers: r.headers,
+                    body: r.body,
+                    latency_ms: r.latency_ms,
+                    delivered_at: now_millis(),
+                    error: r.error,
+                })
+                .collect()
+        });
+    Ok(Replayed {
+        tunnels,
+        deliveries,
+    })
+}
