@@ -619,3 +619,50 @@ async fn unknown_bins_requests_and_formats() {
     assert_eq!(res.status(), 200);
     assert_eq!(json(res).await, json!({"imported": 0, "ids": []}));
 }
+
+#[tokio::test]
+async fn curl_shows_a_text_body_inline_and_pipes_the_rest() {
+    let s = TestServer::spawn().await;
+    let bin = s.new_bin().await;
+    let curl = |id: i64| {
+        let (s, bin) = (&s, &bin);
+        async move {
+            export(
+                s,
+                &format!("/api/bins/{bin}/requests/{id}/export?format=curl"),
+            )
+            .await
+            .text()
+            .await
+            .expect("text")
+        }
+    };
+    // Text with a quote and trailing newlines: inline, and still exact.
+    let text = b"{\"name\": \"O'Brien\"}\n\n";
+    let id = send_raw(
+        &s,
+        &bin,
+        "POST",
+        "/t",
+        &[("content-type", "application/json")],
+        text,
+    )
+    .await;
+    let cmd = curl(id).await;
+    assert!(
+        cmd.contains("--data-binary '{\"name\": \"O'\\''Brien\"}\n\n'"),
+        "{cmd}"
+    );
+    assert!(!cmd.contains("base64 -d"), "{cmd}");
+    assert_curl_reproduces(&s, &bin, id).await;
+    // Binary, and text curl would read as a file name: piped as base64.
+    for body in [&b"\x00\xffbin"[..], b"@/etc/hostname"] {
+        let id = send_raw(&s, &bin, "POST", "/b", &[], body).await;
+        let cmd = curl(id).await;
+        assert!(
+            cmd.starts_with("printf '%s' '") && cmd.contains("--data-binary @-"),
+            "{cmd}"
+        );
+        assert_curl_reproduces(&s, &bin, id).await;
+    }
+}
