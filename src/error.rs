@@ -104,6 +104,16 @@ impl AppError {
     }
 }
 
+/// The body of every JSON error: what went wrong and what to do.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong and what to do about it.
+    #[schema(
+        example = "no such bin: check the URL, or create a new one with POST /api/bins or on the home page"
+    )]
+    pub error: String,
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
@@ -111,7 +121,9 @@ impl IntoResponse for AppError {
             Self::TooManyRequests(wait) => Some(wait.as_secs().max(1)),
             _ => None,
         };
-        let body = serde_json::json!({ "error": self.public_message() });
+        let body = ErrorBody {
+            error: self.public_message(),
+        };
         let mut res = (status, Json(body)).into_response();
         if let Some(secs) = retry {
             res.headers_mut()

@@ -3,6 +3,7 @@
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::headers::Header;
@@ -11,16 +12,19 @@ use crate::verify::{Secrets, Signature, Signed};
 
 /// What a capture URL answers with. Set per bin through the API or the
 /// inspector's form.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ResponseConfig {
     /// HTTP status, 200..=599.
+    #[schema(minimum = 200, maximum = 599, example = 200)]
     pub status: u16,
-    /// Headers in the order they are sent.
+    /// Headers in the order they are sent, as `[name, value]` pairs.
+    #[schema(value_type = Vec<Vec<String>>, example = json!([["content-type", "application/json"]]))]
     pub headers: Vec<Header>,
     /// Body text.
     pub body: String,
     /// Milliseconds to wait after the capture is stored before answering.
+    #[schema(maximum = 30000)]
     pub delay_ms: u64,
 }
 
@@ -206,19 +210,44 @@ pub struct Delivery {
 
 impl Delivery {
     /// The delivery object of SPEC §2 (with the app's headers and body).
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "tunnel": self.tunnel,
-            "replay": self.replay,
-            "status": self.status,
-            "latency_ms": self.latency_ms,
-            "delivered_at": rfc3339(self.delivered_at),
-            "error": self.error,
-            "headers": self.headers,
-            "body_base64": base64::engine::general_purpose::STANDARD.encode(&self.body),
-            "body_text": std::str::from_utf8(&self.body).ok(),
-        })
+    pub fn to_json(&self) -> DeliveryJson<'_> {
+        DeliveryJson {
+            tunnel: &self.tunnel,
+            replay: self.replay,
+            status: self.status,
+            latency_ms: self.latency_ms,
+            delivered_at: rfc3339(self.delivered_at),
+            error: self.error.as_deref(),
+            headers: &self.headers,
+            body_base64: base64::engine::general_purpose::STANDARD.encode(&self.body),
+            body_text: std::str::from_utf8(&self.body).ok(),
+        }
     }
+}
+
+/// Serialised form of a [`Delivery`]: a relay to a tunnel's local app
+/// and the app's answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryJson<'a> {
+    /// The tunnel's `--name`.
+    tunnel: &'a str,
+    /// Sent again on request (replay), not in the live stream.
+    replay: bool,
+    /// The app's status; null when the relay failed for good.
+    status: Option<u16>,
+    /// How long the app took, measured by the tunnel client.
+    latency_ms: f64,
+    /// When the server recorded it (RFC 3339).
+    delivered_at: String,
+    /// Why the relay failed for good, if it did.
+    error: Option<&'a str>,
+    /// The app's response headers, as `[name, value]` pairs.
+    #[schema(value_type = Vec<Vec<String>>)]
+    headers: &'a [Header],
+    /// The app's response body, base64.
+    body_base64: String,
+    /// The same body as text; null when it is not UTF-8.
+    body_text: Option<&'a str>,
 }
 
 impl CapturedRequest {
@@ -251,7 +280,7 @@ impl CapturedRequest {
 
 /// Changes to a stored request before it is replayed ("edit and replay");
 /// the stored request itself is never changed.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Edits {
     /// Another method.
@@ -260,7 +289,8 @@ pub struct Edits {
     pub path: Option<String>,
     /// Another raw query string.
     pub query: Option<String>,
-    /// Other headers (all of them, in order).
+    /// Other headers (all of them, in order), as `[name, value]` pairs.
+    #[schema(value_type = Option<Vec<Vec<String>>>)]
     pub headers: Option<Vec<Header>>,
     /// Another body, as text.
     pub body: Option<String>,
@@ -316,21 +346,38 @@ impl Edits {
     }
 }
 
-/// Serialised form of a [`CapturedRequest`].
-#[derive(Debug, Serialize)]
+/// A captured request as the API shows it: method, sub-path, query,
+/// headers and exact body, with its signature check and deliveries.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RequestJson<'a> {
+    /// Increasing in arrival order.
     id: i64,
+    /// The bin (UUID).
     bin_id: String,
+    /// Arrival (RFC 3339, milliseconds, UTC).
     received_at: String,
+    /// HTTP method, as sent.
     method: &'a str,
+    /// The raw sub-path after the bin id; `/` for the bare capture URL.
     path: &'a str,
+    /// The raw query string without `?`.
     query: &'a str,
+    /// Headers in arrival order, duplicates kept, as `[name, value]` pairs.
+    #[schema(value_type = Vec<Vec<String>>)]
     headers: &'a [Header],
+    /// Peer address of the sender's connection.
     remote_addr: &'a str,
+    /// Body size in bytes.
     body_size: usize,
+    /// The exact body, base64.
     body_base64: String,
+    /// The body as text; null when it is not valid UTF-8.
     body_text: Option<&'a str>,
+    /// The signature check; null when the bin has no secret for the scheme
+    /// the headers show.
     signature: Option<&'a Signature>,
+    /// The sender's id for this delivery; retries share it.
     idempotency_key: Option<&'a str>,
-    deliveries: Vec<serde_json::Value>,
+    /// What tunnels made of it, oldest first.
+    deliveries: Vec<DeliveryJson<'a>>,
 }

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A static header rule: `name` must carry `value`.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HeaderRule {
     /// Header name (matched case-insensitively).
@@ -14,7 +14,7 @@ pub struct HeaderRule {
 }
 
 /// One secret per scheme, any subset.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Secrets {
     /// `whsec_<base64>` (Standard Webhooks, Svix).

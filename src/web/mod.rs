@@ -32,9 +32,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(inspector::router())
         .merge(events::router())
         .merge(compare::router())
-        .merge(api::router())
-        .merge(export::router())
-        .merge(tunnel::router())
+        .merge(api::openapi::router(api_routes()))
         .merge(ops::protected())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -50,6 +48,14 @@ pub fn router(state: AppState) -> Router<AppState> {
             guard::same_origin,
         ))
         .layer(axum::middleware::map_response(guard::security_headers))
+}
+
+/// Every `/api` route but the description's own, each registered with its
+/// description.
+fn api_routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    api::router()
+        .merge(export::router())
+        .merge(tunnel::router())
 }
 
 /// Parses a bin id from a path segment, as a not-found when it is not one.

@@ -1,36 +1,38 @@
 //! `GET /api/bins/{bin_id}/tunnel`: the WebSocket upgrade that `hookwire
 //! tunnel` connects with; the connection itself is a [`crate::session`].
 
-use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use axum::routing::get;
 use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::bin_id;
-use crate::error::AppError;
+use crate::error::{AppError, ErrorBody};
 use crate::session::{self, Params};
 use crate::state::AppState;
 use crate::tunnel::protocol;
 
 /// The route.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/bins/{bin_id}/tunnel", get(upgrade))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(upgrade))
 }
 
 /// Query of the tunnel upgrade.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UpgradeParams {
-    /// Protocol version the client speaks.
+    /// Protocol version the client speaks (this server: 1).
     v: Option<u8>,
-    /// Tunnel name.
+    /// Tunnel name: 1-64 letters, digits, `-`, `_` or `.` (default `default`).
     name: Option<String>,
     /// `1`: start with the bin's whole history.
     #[serde(default)]
     from_start: Option<String>,
-    /// `1`: captures wait for this tunnel's answers.
+    /// `1`: captures wait for this tunnel's answers (passthrough).
     #[serde(default)]
     passthrough: Option<String>,
 }
@@ -39,7 +41,19 @@ fn flag(v: Option<&str>) -> bool {
     matches!(v, Some("1" | "true" | "yes"))
 }
 
-/// `GET /api/bins/{bin_id}/tunnel`: the WebSocket upgrade.
+/// The WebSocket `hookwire tunnel` connects with (binary frames, see the
+/// tunnel protocol in the README).
+#[utoipa::path(
+    get, path = "/api/bins/{bin_id}/tunnel", tag = "tunnel",
+    params(("bin_id" = String, Path, description = "The bin id (UUID)"), UpgradeParams),
+    responses(
+        (status = 101, description = "Switching to the tunnel's WebSocket"),
+        (status = 400, description = "Another protocol version, a bad tunnel name, or not a WebSocket upgrade", body = ErrorBody),
+        (status = 401, description = "The server's access token is needed", body = ErrorBody),
+        (status = 403, description = "A cross-site upgrade from a browser", body = ErrorBody),
+        (status = 404, description = "No such bin", body = ErrorBody),
+    )
+)]
 async fn upgrade(
     State(state): State<AppState>,
     Path(id): Path<String>,

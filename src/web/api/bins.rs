@@ -1,63 +1,126 @@
 //! `/api/bins[/{bin_id}]`: mint, read and delete a bin; set its response
 //! and its verification secrets.
 
+use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::IntoResponse;
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::error::AppError;
+use crate::error::{AppError, ErrorBody};
 use crate::model::{Bin, ResponseConfig};
 use crate::state::AppState;
 use crate::time::rfc3339;
 use crate::verify::{SCHEMES, STATIC_HEADER, Secrets};
 use crate::web::bin_id;
 
-/// The routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/bins", post(create_bin))
-        .route("/api/bins/{bin_id}", get(get_bin).delete(delete_bin))
-        .route("/api/bins/{bin_id}/response", put(set_response))
-        .route("/api/bins/{bin_id}/secrets", put(set_secrets))
+/// The routes, with their descriptions.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_bin))
+        .routes(routes!(get_bin, delete_bin))
+        .routes(routes!(set_response))
+        .routes(routes!(set_secrets))
 }
 
-fn bin_json(state: &AppState, headers: &HeaderMap, bin: &Bin) -> serde_json::Value {
-    let base = state.base_url(headers);
-    json!({
-        "id": bin.id.to_string(),
-        "capture_url": format!("{base}/{}", bin.id),
-        "inspect_url": format!("{base}/bins/{}", bin.id),
-        "created_at": rfc3339(bin.created_at),
-        "response": bin.response,
-        "secrets": bin.secrets.masked(),
-    })
+/// A bin, as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BinView {
+    /// The bin id: a UUIDv4, 122 random bits.
+    id: String,
+    /// Where senders post webhooks.
+    capture_url: String,
+    /// The inspector page.
+    inspect_url: String,
+    /// When it was minted (RFC 3339).
+    created_at: String,
+    /// What its capture URL answers.
+    response: ResponseConfig,
+    /// The schemes it has secrets for, each masked (`****` and the last
+    /// four characters of a long secret).
+    #[schema(value_type = Object)]
+    secrets: serde_json::Value,
+    /// How many requests it holds (`GET` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_count: Option<u64>,
+    /// The names of its connected tunnels (`GET` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tunnels: Option<Vec<String>>,
 }
 
+impl BinView {
+    fn new(state: &AppState, headers: &HeaderMap, bin: &Bin) -> Self {
+        let base = state.base_url(headers);
+        Self {
+            id: bin.id.to_string(),
+            capture_url: format!("{base}/{}", bin.id),
+            inspect_url: format!("{base}/bins/{}", bin.id),
+            created_at: rfc3339(bin.created_at),
+            response: bin.response.clone(),
+            secrets: bin.secrets.masked(),
+            request_count: None,
+            tunnels: None,
+        }
+    }
+}
+
+/// Mint a bin: a new capture URL with the default response.
+#[utoipa::path(
+    post, path = "/api/bins", tag = "bins",
+    responses(
+        (status = 201, description = "The new bin", body = BinView),
+        (status = 401, description = "The server's access token is needed", body = ErrorBody),
+        (status = 403, description = "A cross-site request from a browser", body = ErrorBody),
+    )
+)]
 async fn create_bin(
     State(state): State<AppState>,
     headers: HeaderMap,
-) -> Result<impl IntoResponse, AppError> {
+) -> Result<(StatusCode, Json<BinView>), AppError> {
     let bin = state.bins.mint().await?;
-    Ok((StatusCode::CREATED, Json(bin_json(&state, &headers, &bin))))
+    Ok((
+        StatusCode::CREATED,
+        Json(BinView::new(&state, &headers, &bin)),
+    ))
 }
 
+/// A bin with its response settings, request count and connected tunnels.
+#[utoipa::path(
+    get, path = "/api/bins/{bin_id}", tag = "bins",
+    params(("bin_id" = String, Path, description = "The bin id (UUID)")),
+    responses(
+        (status = 200, description = "The bin", body = BinView),
+        (status = 401, description = "The server's access token is needed", body = ErrorBody),
+        (status = 404, description = "No such bin", body = ErrorBody),
+    )
+)]
 async fn get_bin(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<BinView>, AppError> {
     let id = bin_id(&id)?;
     let bin = state.bins.get(id).await?;
-    let mut body = bin_json(&state, &headers, &bin);
-    body["request_count"] = state.store.count(id).await?.into();
-    body["tunnels"] = state.hub.connected(id).into();
-    Ok(Json(body))
+    let mut view = BinView::new(&state, &headers, &bin);
+    view.request_count = Some(state.store.count(id).await?);
+    view.tunnels = Some(state.hub.connected(id));
+    Ok(Json(view))
 }
 
+/// Delete a bin and all its requests.
+#[utoipa::path(
+    delete, path = "/api/bins/{bin_id}", tag = "bins",
+    params(("bin_id" = String, Path, description = "The bin id (UUID)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "The server's access token is needed", body = ErrorBody),
+        (status = 403, description = "A cross-site request from a browser", body = ErrorBody),
+        (status = 404, description = "No such bin", body = ErrorBody),
+    )
+)]
 async fn delete_bin(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -66,6 +129,19 @@ async fn delete_bin(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Set what the bin's capture URL answers.
+#[utoipa::path(
+    put, path = "/api/bins/{bin_id}/response", tag = "bins",
+    params(("bin_id" = String, Path, description = "The bin id (UUID)")),
+    request_body = ResponseConfig,
+    responses(
+        (status = 200, description = "The response now set", body = ResponseConfig),
+        (status = 400, description = "Not a valid response: the message says what to fix", body = ErrorBody),
+        (status = 401, description = "The server's access token is needed", body = ErrorBody),
+        (status = 403, description = "A cross-site request from a browser", body = ErrorBody),
+        (status = 404, description = "No such bin", body = ErrorBody),
+    )
+)]
 async fn set_response(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -82,6 +158,16 @@ async fn set_response(
     Ok(Json(resp))
 }
 
+/// What `PUT …/secrets` answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SecretsSet {
+    /// The schemes now set, masked.
+    #[schema(value_type = Object)]
+    secrets: serde_json::Value,
+    /// How many stored requests were checked again with them.
+    rechecked: usize,
+}
+
 /// What `PUT …/secrets` takes, for its error message: every scheme.
 fn secrets_shape() -> String {
     let keyed: Vec<String> = SCHEMES.iter().map(|s| format!("\"{}\"", s.name)).collect();
@@ -91,17 +177,34 @@ fn secrets_shape() -> String {
     )
 }
 
+/// Set the bin's verification secrets (replacing all of them); every
+/// stored request is checked again.
+#[utoipa::path(
+    put, path = "/api/bins/{bin_id}/secrets", tag = "bins",
+    params(("bin_id" = String, Path, description = "The bin id (UUID)")),
+    request_body = Secrets,
+    responses(
+        (status = 200, description = "The secrets now set, masked", body = SecretsSet),
+        (status = 400, description = "An unknown scheme or a malformed secret", body = ErrorBody),
+        (status = 401, description = "The server's access token is needed", body = ErrorBody),
+        (status = 403, description = "A cross-site request from a browser", body = ErrorBody),
+        (status = 404, description = "No such bin", body = ErrorBody),
+    )
+)]
 async fn set_secrets(
     State(state): State<AppState>,
     Path(id): Path<String>,
     body: Result<Json<Secrets>, JsonRejection>,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<SecretsSet>, AppError> {
     let id = bin_id(&id)?;
     let Json(secrets) =
         body.map_err(|e| AppError::BadRequest(format!("{}; {}", e.body_text(), secrets_shape())))?;
     let masked = secrets.masked();
     let rechecked = state.bins.set_secrets(id, secrets).await?;
-    Ok(Json(json!({ "secrets": masked, "rechecked": rechecked })))
+    Ok(Json(SecretsSet {
+        secrets: masked,
+        rechecked,
+    }))
 }
 
 #[cfg(test)]

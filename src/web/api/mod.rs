@@ -1,17 +1,20 @@
 //! The JSON API of SPEC §2: [`bins`] (a bin, its response and secrets) and
-//! [`requests`] (a bin's captured requests). Export, import and the tunnel
-//! upgrade are `/api` routes too, owned by `web::export` and `web::tunnel`.
+//! [`requests`] (a bin's captured requests), plus its description,
+//! `GET /api/openapi.json` ([`openapi`]). Export, import and the tunnel
+//! upgrade are `/api` routes too, owned by `web::export` and `web::tunnel`
+//! and described in the same document.
 
 pub mod bins;
+pub mod openapi;
 pub mod requests;
 
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
 
-/// The routes of both resources.
-pub fn router() -> Router<AppState> {
-    Router::new()
+/// The routes of both resources, with their descriptions.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(bins::router())
         .merge(requests::router())
 }

@@ -1,17 +1,18 @@
 //! `/api/bins/{bin_id}/requests[/{id}]`: list, search, read, delete and
 //! replay a bin's captured requests, and download a body as it arrived.
 
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::error::AppError;
-use crate::model::Edits;
+use crate::error::{AppError, ErrorBody};
+use crate::model::{DeliveryJson, Edits, RequestJson};
 use crate::replay::{Replayed, replay as replay_request};
 use crate::state::AppState;
 use crate::store::{Cursor, ListQuery};
@@ -22,23 +23,48 @@ const MAX_LIMIT: usize = 1000;
 /// Page size when `limit` is not given.
 const DEFAULT_LIMIT: usize = 50;
 
-/// The routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/bins/{bin_id}/requests",
-            get(list_requests).delete(clear_requests),
-        )
-        .route(
-            "/api/bins/{bin_id}/requests/{id}",
-            get(get_request).delete(delete_request),
-        )
-        .route("/api/bins/{bin_id}/requests/{id}/body", get(get_body))
-        .route("/api/bins/{bin_id}/requests/{id}/replay", post(replay))
+/// The routes, with their descriptions.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_requests, clear_requests))
+        .routes(routes!(get_request, delete_request))
+        .routes(routes!(get_body))
+        .routes(routes!(replay))
 }
 
-/// `POST …/replay`, optionally with a JSON body of edits (method, path,
-/// query, headers, body or body_base64).
+/// What a replay answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplayAnswer<'a> {
+    /// The tunnels the request was sent to.
+    replayed_to: Vec<String>,
+    /// Their apps' answers (empty while pending).
+    deliveries: Vec<DeliveryJson<'a>>,
+    /// True when not every answer came within 10 s; they are recorded as
+    /// deliveries when they do.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pending: bool,
+}
+
+/// Send a stored request to the bin's connected tunnels again, optionally
+/// edited first (the stored request never changes); waits up to 10 s for
+/// the apps' answers.
+#[utoipa::path(
+    post, path = "/api/bins/{bin_id}/requests/{id}/replay", tag = "requests",
+    params(
+        ("bin_id" = String, Path, description = "The bin id (UUID)"),
+        ("id" = i64, Path, description = "The request id"),
+    ),
+    request_body(content = Option<Edits>, description = "Nothing to replay as captured, or the fields to change"),
+    responses(
+        (status = 200, description = "Sent; the apps' answers", body = ReplayAnswer),
+        (status = 202, description = "Sent; not every answer came within 10 s", body = ReplayAnswer),
+        (status = 400, description = "The edits are not valid", body = ErrorBody),
+        (status = 401, description = "The server's access token is needed", body = ErrorBody),
+        (status = 403, description = "A cross-site request from a browser", body = ErrorBody),
+        (status = 404, description = "No such bin or request", body = ErrorBody),
+        (status = 409, description = "No tunnel is connected to the bin", body = ErrorBody),
+    )
+)]
 async fn replay(
     State(state): State<AppState>,
     Path((id, rid)): Path<(String, String)>,
@@ -58,37 +84,61 @@ async fn replay(
         tunnels,
         deliveries,
     } = replay_request(&state, id, rid, edits).await?;
-    Ok(match deliveries {
-        Some(deliveries) => {
-            let deliveries: Vec<_> = deliveries.iter().map(|d| d.to_json()).collect();
-            (
-                StatusCode::OK,
-                Json(json!({ "replayed_to": tunnels, "deliveries": deliveries })),
-            )
-        }
-        None => (
-            StatusCode::ACCEPTED,
-            Json(json!({ "replayed_to": tunnels, "deliveries": [], "pending": true })),
-        ),
-    }
-    .into_response())
+    let (status, pending) = match deliveries {
+        Some(_) => (StatusCode::OK, false),
+        None => (StatusCode::ACCEPTED, true),
+    };
+    let deliveries = deliveries.unwrap_or_default();
+    let answer = ReplayAnswer {
+        replayed_to: tunnels,
+        deliveries: deliveries.iter().map(|d| d.to_json()).collect(),
+        pending,
+    };
+    Ok((status, Json(answer)).into_response())
 }
 
 /// Query of `GET …/requests`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
+    /// Page size, 1 to 1000 (default 50).
     limit: Option<usize>,
+    /// Requests older than this id (newest first).
     before: Option<i64>,
+    /// Requests newer than this id, oldest first (for tailing).
     after: Option<i64>,
+    /// Text search: a case-insensitive substring of the path, query,
+    /// headers or body.
     q: Option<String>,
+    /// Only this method.
     method: Option<String>,
 }
 
+/// A page of requests.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequestPage<'a> {
+    /// Newest first, or oldest first with `after`.
+    requests: Vec<RequestJson<'a>>,
+    /// The cursor for the next page (`before=` or `after=` it), or null.
+    next: Option<i64>,
+}
+
+/// A bin's requests, newest first (`?after=` oldest first), with search.
+#[utoipa::path(
+    get, path = "/api/bins/{bin_id}/requests", tag = "requests",
+    params(("bin_id" = String, Path, description = "The bin id (UUID)"), ListParams),
+    responses(
+        (status = 200, description = "A page of requests", body = RequestPage),
+        (status = 400, description = "A malformed query", body = ErrorBody),
+        (status = 401, description = "The server's access token is needed", body = ErrorBody),
+        (status = 404, description = "No such bin", body = ErrorBody),
+    )
+)]
 async fn list_requests(
     State(state): State<AppState>,
     Path(id): Path<String>,
     params: Result<Query<ListParams>, QueryRejection>,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Response, AppError> {
     let id = bin_id(&id)?;
     let Query(p) = params.map_err(|e| {
         AppError::BadRequest(format!(
@@ -122,20 +172,55 @@ async fn list_requests(
                 .map(|m| m.to_ascii_uppercase()),
         })
         .await?;
-    let requests: Vec<_> = page.requests.iter().map(|r| r.to_json()).collect();
-    Ok(Json(json!({ "requests": requests, "next": page.next })))
+    let requests = page.requests.iter().map(|r| r.to_json()).collect();
+    Ok(Json(RequestPage {
+        requests,
+        next: page.next,
+    })
+    .into_response())
 }
 
+/// What clearing a bin answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Cleared {
+    /// How many requests were deleted.
+    deleted: usize,
+}
+
+/// Delete every request of a bin (the bin stays).
+#[utoipa::path(
+    delete, path = "/api/bins/{bin_id}/requests", tag = "requests",
+    params(("bin_id" = String, Path, description = "The bin id (UUID)")),
+    responses(
+        (status = 200, description = "Cleared", body = Cleared),
+        (status = 401, description = "The server's access token is needed", body = ErrorBody),
+        (status = 403, description = "A cross-site request from a browser", body = ErrorBody),
+        (status = 404, description = "No such bin", body = ErrorBody),
+    )
+)]
 async fn clear_requests(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<Cleared>, AppError> {
     let id = bin_id(&id)?;
     state.bins.cached(id).await?;
     let deleted = state.store.delete_requests(id, None).await?;
-    Ok(Json(json!({ "deleted": deleted })))
+    Ok(Json(Cleared { deleted }))
 }
 
+/// One request: the request object with its deliveries.
+#[utoipa::path(
+    get, path = "/api/bins/{bin_id}/requests/{id}", tag = "requests",
+    params(
+        ("bin_id" = String, Path, description = "The bin id (UUID)"),
+        ("id" = i64, Path, description = "The request id"),
+    ),
+    responses(
+        (status = 200, description = "The request", body = RequestJson),
+        (status = 401, description = "The server's access token is needed", body = ErrorBody),
+        (status = 404, description = "No such bin or request", body = ErrorBody),
+    )
+)]
 async fn get_request(
     State(state): State<AppState>,
     Path((id, rid)): Path<(String, String)>,
@@ -149,6 +234,20 @@ async fn get_request(
     Ok(Json(r.to_json()).into_response())
 }
 
+/// Delete one request.
+#[utoipa::path(
+    delete, path = "/api/bins/{bin_id}/requests/{id}", tag = "requests",
+    params(
+        ("bin_id" = String, Path, description = "The bin id (UUID)"),
+        ("id" = i64, Path, description = "The request id"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "The server's access token is needed", body = ErrorBody),
+        (status = 403, description = "A cross-site request from a browser", body = ErrorBody),
+        (status = 404, description = "No such bin or request", body = ErrorBody),
+    )
+)]
 async fn delete_request(
     State(state): State<AppState>,
     Path((id, rid)): Path<(String, String)>,
@@ -160,7 +259,21 @@ async fn delete_request(
     }
 }
 
-/// The exact body bytes as a download that can never render in our origin.
+/// The exact body bytes, as a download that can never render in the
+/// inspector's origin (`Content-Disposition: attachment`, `nosniff`,
+/// `Content-Security-Policy: sandbox`).
+#[utoipa::path(
+    get, path = "/api/bins/{bin_id}/requests/{id}/body", tag = "requests",
+    params(
+        ("bin_id" = String, Path, description = "The bin id (UUID)"),
+        ("id" = i64, Path, description = "The request id"),
+    ),
+    responses(
+        (status = 200, description = "The body, byte for byte", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 401, description = "The server's access token is needed", body = ErrorBody),
+        (status = 404, description = "No such bin or request", body = ErrorBody),
+    )
+)]
 async fn get_body(
     State(state): State<AppState>,
     Path((id, rid)): Path<(String, String)>,

@@ -8,12 +8,14 @@ use axum::http::uri::PathAndQuery;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::B64;
 use crate::capture::{BodyError, read_limited};
-use crate::error::AppError;
+use crate::error::{AppError, ErrorBody};
 use crate::headers::Header;
 use crate::model::NewRequest;
 use crate::state::AppState;
@@ -337,15 +339,43 @@ fn parse_document(doc: &Value, max_body: usize) -> Result<Vec<Imported>, AppErro
 fn too_large(limit: usize) -> Response {
     (
         StatusCode::PAYLOAD_TOO_LARGE,
-        Json(json!({ "error": format!(
-            "the import document is over {limit} bytes; split it into several imports"
-        ) })),
+        Json(ErrorBody {
+            error: format!(
+                "the import document is over {limit} bytes; split it into several imports"
+            ),
+        }),
     )
         .into_response()
 }
 
-/// `POST /api/bins/{bin}/import`: stores each request of the document as
-/// a new capture of the bin, in order; answers `{"imported": N, "ids": […]}`.
+/// What an import answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportAnswer {
+    /// How many requests were stored.
+    imported: usize,
+    /// Their new ids, in document order.
+    ids: Vec<i64>,
+}
+
+/// Store each request of a HAR 1.2 document, a JSON array of request
+/// objects, `{"requests":[…]}` or one request object as a new capture of
+/// the bin, in order; the whole document is checked before anything is
+/// stored. Connected tunnels relay them like any capture.
+#[utoipa::path(
+    post, path = "/api/bins/{bin_id}/import", tag = "export",
+    params(("bin_id" = String, Path, description = "The bin id (UUID)")),
+    request_body(content = Object, description = "A HAR document or hookwire JSON export", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Stored", body = ImportAnswer),
+        (status = 400, description = "Not such a document: the message says where and what", body = ErrorBody),
+        (status = 401, description = "The server's access token is needed", body = ErrorBody),
+        (status = 403, description = "A cross-site request from a browser", body = ErrorBody),
+        (status = 404, description = "No such bin", body = ErrorBody),
+        (status = 408, description = "The document did not arrive in time", body = ErrorBody),
+        (status = 413, description = "The document is too large: split it", body = ErrorBody),
+        (status = 507, description = "The server's storage quota is used up", body = ErrorBody),
+    )
+)]
 pub(super) async fn import(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -422,7 +452,11 @@ pub(super) async fn import(
         // Connected tunnels relay imported requests like any capture.
         state.hub.notify(id);
     }
-    Ok(Json(json!({ "imported": ids.len(), "ids": ids })).into_response())
+    Ok(Json(ImportAnswer {
+        imported: ids.len(),
+        ids,
+    })
+    .into_response())
 }
 
 #[cfg(test)]

@@ -23,10 +23,11 @@ mod curl;
 mod har;
 mod import;
 
-use axum::Router;
-use axum::routing::{get, post};
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::error::AppError;
+use crate::error::{AppError, ErrorBody};
 use crate::state::AppState;
 use crate::store::{Cursor, ListQuery};
 use crate::time::{now_millis, rfc3339};
@@ -35,14 +36,11 @@ use curl::curl_command;
 use har::{creator, har_entry, har_log};
 
 /// The export and import routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/bins/{bin_id}/requests/{id}/export",
-            get(export_request),
-        )
-        .route("/api/bins/{bin_id}/export", get(export_bin))
-        .route("/api/bins/{bin_id}/import", post(import::import))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(export_request))
+        .routes(routes!(export_bin))
+        .routes(routes!(import::import))
 }
 
 /// Requests read from the store per page of a whole-bin export.
@@ -60,7 +58,8 @@ enum Format {
 }
 
 /// Query of the export routes.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExportParams {
     /// `curl`, `har` or `json` (default `json`).
     format: Option<String>,
@@ -114,7 +113,24 @@ fn target(state: &AppState, headers: &HeaderMap, bin: Uuid, p: &ExportParams) ->
     }
 }
 
-/// `GET /api/bins/{bin}/requests/{id}/export`.
+/// One request as a curl command, a HAR 1.2 document or the request object.
+#[utoipa::path(
+    get, path = "/api/bins/{bin_id}/requests/{id}/export", tag = "export",
+    params(
+        ("bin_id" = String, Path, description = "The bin id (UUID)"),
+        ("id" = i64, Path, description = "The request id"),
+        ExportParams,
+    ),
+    responses(
+        (status = 200, description = "format=curl: a shell command (text/plain); format=har: a HAR 1.2 document; format=json: the request object", content(
+            (String = "text/plain"),
+            (Object = "application/json"),
+        )),
+        (status = 400, description = "An unknown format, or `to` is not an http(s) URL", body = ErrorBody),
+        (status = 401, description = "The server's access token is needed", body = ErrorBody),
+        (status = 404, description = "No such bin or request", body = ErrorBody),
+    )
+)]
 async fn export_request(
     State(state): State<AppState>,
     Path((id, rid)): Path<(String, String)>,
@@ -227,8 +243,18 @@ impl Walk {
     }
 }
 
-/// `GET /api/bins/{bin}/export`: every request of the bin, oldest first,
-/// read and written a page at a time.
+/// Every request of the bin, oldest first, as a HAR 1.2 document or
+/// `{"bin_id","exported_at","requests":[…]}`; streamed a page at a time.
+#[utoipa::path(
+    get, path = "/api/bins/{bin_id}/export", tag = "export",
+    params(("bin_id" = String, Path, description = "The bin id (UUID)"), ExportParams),
+    responses(
+        (status = 200, description = "The whole bin (format=har or json; curl exports one request only)", body = Object, content_type = "application/json"),
+        (status = 400, description = "An unknown format, or `to` is not an http(s) URL", body = ErrorBody),
+        (status = 401, description = "The server's access token is needed", body = ErrorBody),
+        (status = 404, description = "No such bin", body = ErrorBody),
+    )
+)]
 async fn export_bin(
     State(state): State<AppState>,
     Path(id): Path<String>,
