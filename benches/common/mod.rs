@@ -52,9 +52,13 @@ impl Drop for ChildGuard {
     }
 }
 
-/// A `hookwire` command with the caller's HOOKWIRE_* settings removed.
+/// A `hookwire` command with the caller's HOOKWIRE_* settings removed: the
+/// binary cargo built with the benchmark, or `HOOKWIRE_BENCH_BIN` (another
+/// build, e.g. of the commit before a change, to compare them in one run).
 pub fn hookwire_command() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hookwire"));
+    let bin = std::env::var_os("HOOKWIRE_BENCH_BIN")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_hookwire").into());
+    let mut cmd = Command::new(bin);
     for var in HOOKWIRE_ENV {
         cmd.env_remove(var);
     }
