@@ -1,6 +1,14 @@
 //! multipart/* bodies: the parts, each with its headers, name, filename,
 //! type, size and a short preview. Anything malformed gives up (the caller
 //! falls back to the text or hex view); nothing here panics on input.
+//!
+//! Hand-written rather than `multer` (axum's parser), because an inspector
+//! shows what was sent, and multer (3.1) cannot: it hands headers over
+//! lower-cased in an `http::HeaderMap`, requires CRLF everywhere, refuses
+//! a part with no headers, ends a part at any line that starts with the
+//! delimiter (`--bb` for boundary `b`), refuses folded header lines and
+//! more than 32 headers, and ignores `filename*`. Working around that
+//! would mean finding the delimiter lines and header blocks here anyway.
 
 use super::{header, hex_dump, human_size};
 
