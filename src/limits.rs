@@ -1,64 +1,57 @@
 //! Limits that protect a shared instance from one noisy sender: a rate per
-//! bin (token bucket) and a quota on the body bytes stored by all bins.
+//! bin (governor's GCRA, a token bucket kept as one timestamp) and a quota
+//! on the body bytes stored by all bins.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use governor::clock::{Clock as _, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
 use uuid::Uuid;
 
-/// Buckets kept before full ones are dropped (a full bucket is the same as
-/// none).
-const MAX_BUCKETS: usize = 10_000;
+/// Bins tracked before the idle ones are dropped: an idle bin's state is
+/// the same as a fresh one's, so dropping it changes no decision.
+const MAX_BINS: usize = 10_000;
 
-struct Bucket {
-    tokens: f64,
-    last: Instant,
-}
+/// How many `take`s pass between two checks of the map's size: counting
+/// the keys visits every shard, too much for every capture.
+const SIZE_CHECK_EVERY: u64 = 256;
 
 /// Captures per second per bin, with bursts of twice the rate.
 pub struct RateLimiter {
-    per_sec: f64,
-    burst: f64,
-    /// A std mutex: a map lookup and some arithmetic, never across `.await`.
-    buckets: Mutex<HashMap<Uuid, Bucket>>,
+    /// One GCRA state per bin: a compare-and-swap per take, in a sharded
+    /// map, so captures to different bins do not queue on one lock.
+    limiter: DefaultKeyedRateLimiter<Uuid>,
+    /// `take`s so far, to check the map's size now and then.
+    takes: AtomicU64,
 }
 
 impl RateLimiter {
     /// `None` when `per_sec` is 0 (no limit).
     pub fn new(per_sec: u32) -> Option<Self> {
-        (per_sec > 0).then(|| Self {
-            per_sec: f64::from(per_sec),
-            burst: 2.0 * f64::from(per_sec),
-            buckets: Mutex::default(),
+        let rate = NonZeroU32::new(per_sec)?;
+        let burst = rate.saturating_add(per_sec);
+        Some(Self {
+            limiter: DefaultKeyedRateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
+            takes: AtomicU64::new(0),
         })
     }
 
-    /// Takes one capture from the bin's bucket, or says how long until one
-    /// is there.
+    /// Takes one capture from the bin's allowance, or says how long until
+    /// one is there.
     pub fn take(&self, bin: Uuid) -> Result<(), Duration> {
-        let now = Instant::now();
-        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        if buckets.len() >= MAX_BUCKETS {
-            let (per_sec, burst) = (self.per_sec, self.burst);
-            buckets.retain(|_, b| {
-                b.tokens + now.duration_since(b.last).as_secs_f64() * per_sec < burst
-            });
+        if self
+            .takes
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(SIZE_CHECK_EVERY)
+            && self.limiter.len() >= MAX_BINS
+        {
+            self.limiter.retain_recent();
         }
-        let b = buckets.entry(bin).or_insert(Bucket {
-            tokens: self.burst,
-            last: now,
-        });
-        b.tokens =
-            (b.tokens + now.duration_since(b.last).as_secs_f64() * self.per_sec).min(self.burst);
-        b.last = now;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((1.0 - b.tokens) / self.per_sec))
-        }
+        self.limiter
+            .check_key(&bin)
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 }
 

@@ -1,8 +1,9 @@
 //! The inspector in real headless Chromium (Debian's chromium and
 //! chromium-driver, installed by .ci/run), driven over WebDriver with
 //! fantoccini: live arrival without reload, keyboard navigation, search,
-//! a hostile request that runs nothing, no console errors. Each test saves
-//! a screenshot in its temp dir so a failure can be looked at.
+//! a hostile request that runs nothing, no console errors, the colours of
+//! a dark preference. Each test saves a screenshot in its temp dir so a
+//! failure can be looked at.
 
 mod common;
 
@@ -54,15 +55,28 @@ async fn driver() -> Driver {
 }
 
 async fn browser(d: &Driver, profile: &std::path::Path) -> Client {
+    browser_with(d, profile, &[]).await
+}
+
+/// A session whose Chromium also gets `extra` switches.
+async fn browser_with(d: &Driver, profile: &std::path::Path, extra: &[&str]) -> Client {
+    let mut args = vec![
+        "--headless".to_owned(),
+        "--no-sandbox".to_owned(),
+        "--disable-gpu".to_owned(),
+        "--disable-quic".to_owned(),
+        "--no-first-run".to_owned(),
+        "--disable-background-networking".to_owned(),
+        "--disable-component-update".to_owned(),
+        "--disable-sync".to_owned(),
+        "--window-size=1280,900".to_owned(),
+        format!("--user-data-dir={}", profile.display()),
+    ];
+    args.extend(extra.iter().map(|a| (*a).to_owned()));
     let caps = json!({
         "goog:chromeOptions": {
             "binary": "/usr/bin/chromium",
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=1280,900",
-                format!("--user-data-dir={}", profile.display()),
-            ]
+            "args": args,
         },
         "goog:loggingPrefs": { "browser": "ALL" }
     });
@@ -323,4 +337,138 @@ async fn a_hostile_request_runs_nothing() {
     let errors = console_errors(&d, &c).await;
     assert!(errors.is_empty(), "console errors: {errors:#?}");
     c.close().await.expect("close");
+}
+
+/// An `rgb(…)`/`rgba(…)` computed colour as 0–255 channels (alpha dropped).
+fn rgb(css: &serde_json::Value) -> [f64; 3] {
+    let css = css.as_str().expect("a colour string");
+    let inner = css
+        .split_once('(')
+        .and_then(|(_, rest)| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("not rgb(): {css}"));
+    let mut channels = inner
+        .split(',')
+        .map(|c| c.trim().parse::<f64>().expect(css));
+    [(); 3].map(|_| channels.next().expect(css))
+}
+
+/// WCAG relative luminance, 0 (black) to 1 (white).
+fn luminance([r, g, b]: [f64; 3]) -> f64 {
+    let lin = |c: f64| {
+        let c = c / 255.0;
+        if c <= 0.039_28 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b)
+}
+
+/// WCAG contrast ratio, 1 to 21.
+fn contrast(a: [f64; 3], b: [f64; 3]) -> f64 {
+    let (la, lb) = (luminance(a), luminance(b));
+    (la.max(lb) + 0.05) / (la.min(lb) + 0.05)
+}
+
+/// The first `selector` match's `property` colour and the background it is
+/// drawn on: its own, or its nearest ancestor's that is not transparent.
+async fn colours(c: &Client, selector: &str, property: &str) -> ([f64; 3], [f64; 3]) {
+    let v = c
+        .execute(
+            "const el = document.querySelector(arguments[0]);
+             if (!el) { return null; }
+             let bg = el, colour;
+             while (bg && ((colour = getComputedStyle(bg).backgroundColor) === 'rgba(0, 0, 0, 0)'
+                           || colour === 'transparent')) { bg = bg.parentElement; }
+             if (!bg) { colour = getComputedStyle(document.documentElement).backgroundColor; }
+             return [getComputedStyle(el)[arguments[1]], colour];",
+            vec![json!(selector), json!(property)],
+        )
+        .await
+        .expect("script");
+    assert!(!v.is_null(), "no {selector} on the page");
+    (rgb(&v[0]), rgb(&v[1]))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pages_follow_a_dark_colour_preference() {
+    let s = TestServer::spawn().await;
+    let d = driver().await;
+    let tmp = tempfile::tempdir().expect("dir");
+    let bin = s.new_bin().await;
+    post(&s, &bin, "/first", r#"{"n":1}"#).await;
+    let id = post(
+        &s,
+        &bin,
+        "/colours",
+        r#"{"key":"text","n":1.5,"ok":true,"none":null}"#,
+    )
+    .await;
+    let page = s.url(&format!("/bins/{bin}?r={id}"));
+    // Headless Chromium prefers light unless told; --force-dark-mode is
+    // how a dark system setting reaches the page's media queries.
+    for (name, extra, dark) in [
+        ("light", &[][..], false),
+        ("dark", &["--force-dark-mode"][..], true),
+    ] {
+        let c = browser_with(&d, &tmp.path().join(name), extra).await;
+        c.goto(&page).await.expect("open inspector");
+        c.wait()
+            .for_element(Locator::Css("pre.json .j-key"))
+            .await
+            .expect("coloured JSON");
+        let prefers_dark = c
+            .execute(
+                "return matchMedia('(prefers-color-scheme: dark)').matches;",
+                vec![],
+            )
+            .await
+            .expect("script");
+        assert_eq!(prefers_dark, json!(dark), "{name}: Chromium's preference");
+        screenshot(&c, tmp.path(), name).await;
+
+        let (text, background) = colours(&c, "body", "color").await;
+        let (text_l, background_l) = (luminance(text), luminance(background));
+        if dark {
+            assert!(
+                background_l < 0.05 && text_l > 0.5,
+                "{name}: body {text:?} on {background:?}"
+            );
+        } else {
+            assert!(
+                background_l > 0.9 && text_l < 0.05,
+                "{name}: body {text:?} on {background:?}"
+            );
+        }
+        if dark {
+            // Everything recoloured stays readable (WCAG AA: 4.5:1 for
+            // text, 3:1 for the burst chart's bars).
+            for (selector, property, least) in [
+                ("pre.json .j-key", "color", 4.5),
+                ("pre.json .j-str", "color", 4.5),
+                ("pre.json .j-num", "color", 4.5),
+                ("pre.json .j-lit", "color", 4.5),
+                ("pre.json button.j-fold", "color", 4.5),
+                ("ol.requests li.selected .method", "color", 4.5),
+                ("ol.requests li:not(.selected) .method", "color", 4.5),
+                ("ol.requests li.selected .meta", "color", 4.5),
+                ("table.kv th", "color", 4.5),
+                (".capture input", "color", 4.5),
+                ("form.search button", "color", 4.5),
+                ("a.brand", "color", 4.5),
+                ("figure.timeline rect", "fill", 3.0),
+            ] {
+                let (fg, bg) = colours(&c, selector, property).await;
+                let ratio = contrast(fg, bg);
+                assert!(
+                    ratio >= least,
+                    "{name}: {selector} {fg:?} on {bg:?} is {ratio:.1}:1"
+                );
+            }
+        }
+        let errors = console_errors(&d, &c).await;
+        assert!(errors.is_empty(), "{name}: console errors: {errors:#?}");
+        c.close().await.expect("close");
+    }
 }

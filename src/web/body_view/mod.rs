@@ -13,8 +13,6 @@ mod xml;
 
 pub use multipart::Multipart;
 use multipart::{param, parse_multipart};
-// TODO(after crates merge): multipart.rs to call crate::headers::get directly.
-use crate::headers::get as header;
 use xml::reindent_xml;
 
 /// Bodies larger than this are not pretty-printed or dumped whole: the

@@ -1,8 +1,17 @@
 //! multipart/* bodies: the parts, each with its headers, name, filename,
 //! type, size and a short preview. Anything malformed gives up (the caller
 //! falls back to the text or hex view); nothing here panics on input.
+//!
+//! Hand-written rather than `multer` (axum's parser), because an inspector
+//! shows what was sent, and multer (3.1) cannot: it hands headers over
+//! lower-cased in an `http::HeaderMap`, requires CRLF everywhere, refuses
+//! a part with no headers, ends a part at any line that starts with the
+//! delimiter (`--bb` for boundary `b`), refuses folded header lines and
+//! more than 32 headers, and ignores `filename*`. Working around that
+//! would mean finding the delimiter lines and header blocks here anyway.
 
-use super::{header, hex_dump, human_size};
+use super::{hex_dump, human_size};
+use crate::headers;
 
 /// Parts of a multipart body shown; the rest are only counted.
 const MAX_PARTS: usize = 500;
@@ -255,7 +264,7 @@ fn parse_part(raw: &[u8]) -> Option<Part> {
             .to_owned();
         headers.push((name, value));
     }
-    let disposition = header(&headers, "content-disposition").unwrap_or("");
+    let disposition = headers::get(&headers, "content-disposition").unwrap_or("");
     let disposition_params = params(disposition);
     let get = |key: &str| {
         disposition_params
@@ -267,7 +276,7 @@ fn parse_part(raw: &[u8]) -> Option<Part> {
     let filename = get("filename*")
         .and_then(|v| ext_value(&v))
         .or_else(|| get("filename"));
-    let content_type = header(&headers, "content-type").map(str::to_owned);
+    let content_type = headers::get(&headers, "content-type").map(str::to_owned);
     let (preview, preview_cut) = preview(content);
     Some(Part {
         headers,

@@ -1,7 +1,13 @@
 //! XML bodies: re-indented when they arrive on one line with a simple
-//! structure, else shown as sent.
+//! structure, else shown as sent. `quick-xml` reads the markup (quoted
+//! attributes, comments, CDATA, processing instructions, end tags that
+//! must match); the lines are laid out here from the bytes as sent.
 
-/// A piece of an XML document, for re-indenting.
+use quick_xml::Reader;
+use quick_xml::events::Event;
+
+/// A piece of an XML document, for re-indenting: each holds its text as
+/// sent.
 enum XmlToken<'a> {
     /// `<name …>`, with its name.
     Open(&'a str, &'a str),
@@ -9,7 +15,7 @@ enum XmlToken<'a> {
     Close(&'a str, &'a str),
     /// `<name/>`, a comment, a processing instruction, CDATA or a doctype.
     Leaf(&'a str),
-    /// Character data between tags.
+    /// Character data between tags, entity references included.
     Text(&'a str),
 }
 
@@ -74,69 +80,65 @@ pub(super) fn reindent_xml(text: &str) -> Option<String> {
     Some(out)
 }
 
-/// Splits XML into tags and text; `None` when a tag does not end.
+/// Splits XML into tags and text, each as sent; `None` when quick-xml
+/// finds it malformed (a tag that does not end, an end tag that does not
+/// match) or it holds a doctype with an internal subset.
 fn xml_tokens(text: &str) -> Option<Vec<XmlToken<'_>>> {
+    // quick-xml drops a byte order mark without counting it in its
+    // positions; such text is not shown re-indented anyway (the mark is
+    // text before the root).
+    if text.starts_with('\u{feff}') {
+        return None;
+    }
+    let mut reader = Reader::from_str(text);
+    // A lone `&` (not well formed, but common in hand-written payloads)
+    // stays text, as before quick-xml, rather than costing the layout.
+    reader.config_mut().allow_dangling_amp = true;
     let mut tokens = Vec::new();
-    let mut rest = text;
-    while !rest.is_empty() {
-        let Some(lt) = rest.find('<') else {
-            tokens.push(XmlToken::Text(rest));
-            break;
-        };
-        if lt > 0 {
-            tokens.push(XmlToken::Text(&rest[..lt]));
-            rest = &rest[lt..];
-        }
-        let special = [("<!--", "-->"), ("<![CDATA[", "]]>"), ("<?", "?>")]
-            .into_iter()
-            .find(|(open, _)| rest.starts_with(open));
-        let len = if let Some((open, close)) = special {
-            open.len() + rest[open.len()..].find(close)? + close.len()
-        } else {
-            tag_len(rest)?
-        };
-        let tag = &rest[..len];
-        rest = &rest[len..];
-        tokens.push(if special.is_some() || tag.starts_with("<!") {
-            if tag.starts_with("<!") && special.is_none() && tag.contains('[') {
-                // A doctype with an internal subset: not simple.
-                return None;
+    // Where the last text run started, to merge the text and references
+    // quick-xml reports apart into one run.
+    let mut text_from = None;
+    loop {
+        let start = usize::try_from(reader.buffer_position()).ok()?;
+        let event = reader.read_event().ok()?;
+        let end = usize::try_from(reader.buffer_position()).ok()?;
+        // Every event is cut from the input as sent, not re-serialised.
+        let raw = text.get(start..end)?;
+        let token = match event {
+            Event::Eof => break,
+            Event::Text(_) | Event::GeneralRef(_) => {
+                let from = *text_from.get_or_insert(start);
+                if matches!(tokens.last(), Some(XmlToken::Text(_))) {
+                    tokens.pop();
+                }
+                tokens.push(XmlToken::Text(text.get(from..end)?));
+                continue;
             }
-            XmlToken::Leaf(tag)
-        } else if let Some(close) = tag.strip_prefix("</") {
-            XmlToken::Close(tag, xml_name(close))
-        } else if tag.ends_with("/>") {
-            XmlToken::Leaf(tag)
-        } else {
-            let name = xml_name(&tag[1..]);
-            if name.is_empty() {
-                return None;
+            Event::Start(e) => {
+                let name = name_at(raw, "<".len(), e.name().as_ref())?;
+                if name.is_empty() {
+                    return None;
+                }
+                XmlToken::Open(raw, name)
             }
-            XmlToken::Open(tag, name)
-        });
+            Event::End(e) => XmlToken::Close(raw, name_at(raw, "</".len(), e.name().as_ref())?),
+            // A doctype with an internal subset: not simple.
+            Event::DocType(_) if raw.contains('[') => return None,
+            Event::Empty(_)
+            | Event::Comment(_)
+            | Event::CData(_)
+            | Event::Decl(_)
+            | Event::PI(_)
+            | Event::DocType(_) => XmlToken::Leaf(raw),
+        };
+        text_from = None;
+        tokens.push(token);
     }
     Some(tokens)
 }
 
-/// The element name at the start of `s`.
-fn xml_name(s: &str) -> &str {
-    s.split(|c: char| c.is_whitespace() || c == '>' || c == '/')
-        .next()
-        .unwrap_or("")
-}
-
-/// The length of the tag that starts `s` (at its `<`), up to and with its
-/// `>`, skipping quoted attribute values.
-fn tag_len(s: &str) -> Option<usize> {
-    let mut quote = None;
-    for (i, c) in s.char_indices().skip(1) {
-        match (quote, c) {
-            (None, '"' | '\'') => quote = Some(c),
-            (Some(q), c) if c == q => quote = None,
-            (None, '>') => return Some(i + 1),
-            (None, '<') => return None,
-            _ => {}
-        }
-    }
-    None
+/// The element name quick-xml read, as the same bytes of `raw` (the tag as
+/// sent) from `from` on, so the tokens borrow only from the input.
+fn name_at<'a>(raw: &'a str, from: usize, name: &str) -> Option<&'a str> {
+    raw.get(from..from + name.len()).filter(|n| *n == name)
 }
