@@ -32,7 +32,9 @@ pub async fn run(
     let every = retention.map_or(MAX_INTERVAL, |r| {
         (r / 2).clamp(Duration::from_millis(100), MAX_INTERVAL)
     });
-    let mut tick = tokio::time::interval(every);
+    // The first round waits a period: the server counted the stored bytes
+    // before it began to serve (see [`recount`]).
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
@@ -40,11 +42,19 @@ pub async fn run(
             purge(&store, &metrics, retention).await;
         }
         if let Some(quota) = &quota {
-            match store.stored_bytes().await {
-                Ok(used) => quota.recount(used),
-                Err(e) => tracing::error!(error = %e, "counting stored bytes failed"),
-            }
+            recount(&store, quota).await;
         }
+    }
+}
+
+/// Sets the quota's total from what the database holds. A capture that
+/// reserved its bytes but has not committed when the count is read is
+/// left out until the next count, so the server counts once before it
+/// serves (nothing is in flight then) and then once a period.
+pub async fn recount(store: &Store, quota: &StoredBytes) {
+    match store.stored_bytes().await {
+        Ok(used) => quota.recount(used),
+        Err(e) => tracing::error!(error = %e, "counting stored bytes failed"),
     }
 }
 

@@ -77,6 +77,9 @@ pub async fn serve(
 /// Serves `listener` with `state` until `shutdown` resolves, then stops
 /// accepting and waits (bounded) for open connections to finish.
 pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()>) {
+    if let Some(quota) = &state.quota {
+        retention::recount(&state.store, quota).await;
+    }
     // Background work holds the store; dropping the set (when this future
     // ends or is dropped) aborts it.
     let mut background = JoinSet::new();
