@@ -39,6 +39,9 @@ const CONNECTIONS: usize = 16;
 const WARMUP: Duration = Duration::from_secs(1);
 /// Captures queued while the tunnel is away, then drained.
 const BACKLOG: u64 = 10_000;
+/// The same for the Python app (slower by nature; 500 at 35/s took 14 s
+/// before connections to the app acknowledged at once).
+const PYTHON_BACKLOG: u64 = 2_000;
 /// Longest wait for the backlog to drain, and for progress while it does.
 const DRAIN_LIMIT: Duration = Duration::from_secs(45);
 const DRAIN_STALL: Duration = Duration::from_secs(10);
@@ -103,7 +106,7 @@ async fn bench(secs: u64) -> Result<()> {
 
     // Phase B: the same load through hookwire and a passthrough tunnel.
     let pass_bin = mint_bin(hw_addr).await?;
-    let mut pass = Tunnel::start(&pass_bin, &app_url, "bench-pass", true)?;
+    let mut pass = Tunnel::start(&pass_bin, &app_url, "bench-pass", &["--passthrough"])?;
     pass.wait_connected(hw_addr, &pass_bin.id).await?;
     let via = load(
         hw_addr,
@@ -117,25 +120,53 @@ async fn bench(secs: u64) -> Result<()> {
     via.check("hookwire with a passthrough tunnel")?;
 
     // Async delivery: a backlog captured while the tunnel is away, then
-    // drained when it comes back with the same name.
-    let async_bin = mint_bin(hw_addr).await?;
-    let name = "bench-async";
-    let mut first = Tunnel::start(&async_bin, &app_url, name, false)?;
-    first.wait_connected(hw_addr, &async_bin.id).await?;
-    first.stop(hw_addr, &async_bin.id).await?;
-    let backlog = load(
+    // drained when it comes back with the same name: in order
+    // (--concurrency 1, the default) and 8 at a time, to the fast app.
+    let (async_bin, captured) = backlog(hw_addr, &app_url, &body, "bench-async", BACKLOG).await?;
+    let drain = drain_backlog(
         hw_addr,
-        async_bin.path.clone(),
-        body.clone(),
-        Until::count(BACKLOG),
-        None,
+        app_addr,
+        &async_bin,
+        &app_url,
+        "bench-async",
+        captured.ok,
+        &[],
     )
     .await?;
-    backlog.check("capturing the backlog")?;
-    let drain = drain_backlog(hw_addr, app_addr, &async_bin, &app_url, name, backlog.ok).await?;
+    let (wide_bin, wide_captured) =
+        backlog(hw_addr, &app_url, &body, "bench-wide", BACKLOG).await?;
+    let wide = drain_backlog(
+        hw_addr,
+        app_addr,
+        &wide_bin,
+        &app_url,
+        "bench-wide",
+        wide_captured.ok,
+        &["--concurrency", "8"],
+    )
+    .await?;
+
+    // Delivery to a dev server that answers in two writes with Nagle on
+    // (Python's stock http.server, HTTP/1.1 keep-alive), in order.
+    let (py, py_addr) = start_python_app(dir.path()).await?;
+    let py_url = format!("http://{py_addr}");
+    let (py_bin, py_captured) =
+        backlog(hw_addr, &py_url, &body, "bench-python", PYTHON_BACKLOG).await?;
+    let py_drain = drain_backlog(
+        hw_addr,
+        py_addr,
+        &py_bin,
+        &py_url,
+        "bench-python",
+        py_captured.ok,
+        &[],
+    )
+    .await?;
     let rss_after = rss_mib(hw_pid);
+    drop(py);
     drop(hookwire);
     drop(app);
+    let backlog = captured;
 
     let mib = |v: Option<f64>| v.map_or("n/a".to_owned(), |m| format!("{m:.1} MiB"));
     let added = via.percentile_ms(0.50) - direct.percentile_ms(0.50);
@@ -149,7 +180,9 @@ async fn bench(secs: u64) -> Result<()> {
         backlog.rate(),
         backlog.errors
     );
-    println!("async delivery           :  {}", drain.line());
+    println!("async delivery           :  {}", drain.line(20_000.0));
+    println!("  --concurrency 8        :  {}", wide.line(20_000.0));
+    println!("to Python http.server    :  {}", py_drain.line(1_000.0));
     println!(
         "hookwire RSS             :  idle {} (target <= 30 MiB), {IDLE_TUNNELS} idle tunnels {}, \
          difference {} (target <= +50 MiB), after the run {}",
@@ -232,6 +265,38 @@ async fn start_app() -> Result<(ChildGuard, SocketAddr)> {
         .parse()
         .with_context(|| format!("the app printed {line:?}, not a port"))?;
     Ok((guard, SocketAddr::from(([127, 0, 0, 1], port))))
+}
+
+/// Python's stock http.server as the app (benches/apps/http_server_app.py):
+/// it writes each answer's head and body in two writes with Nagle on.
+async fn start_python_app(dir: &std::path::Path) -> Result<(ChildGuard, SocketAddr)> {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/benches/apps/http_server_app.py"
+    );
+    let port_file = dir.join("python-app.port");
+    let child = Command::new("python3")
+        .arg(script)
+        .arg(&port_file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .context("starting python3 (the http.server app)")?;
+    let guard = ChildGuard(child);
+    let started = Instant::now();
+    loop {
+        if let Some(port) = std::fs::read_to_string(&port_file)
+            .ok()
+            .and_then(|p| p.trim().parse::<u16>().ok())
+        {
+            return Ok((guard, SocketAddr::from(([127, 0, 0, 1], port))));
+        }
+        ensure!(
+            started.elapsed() < STARTUP_TIMEOUT,
+            "the Python app did not write its port"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// How many requests the app has received.
@@ -356,12 +421,10 @@ struct Tunnel {
 }
 
 impl Tunnel {
-    fn start(bin: &Bin, app_url: &str, name: &str, passthrough: bool) -> Result<Self> {
+    fn start(bin: &Bin, app_url: &str, name: &str, flags: &[&str]) -> Result<Self> {
         let mut cmd = common::hookwire_command();
         cmd.args(["tunnel", &bin.capture_url, "--to", app_url, "--name", name]);
-        if passthrough {
-            cmd.arg("--passthrough");
-        }
+        cmd.args(flags);
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -490,14 +553,14 @@ struct Drain {
 }
 
 impl Drain {
-    fn line(&self) -> String {
+    fn line(&self, target: f64) -> String {
         let rate = self.delivered as f64 / self.elapsed.as_secs_f64();
         let first = self.first.map_or("n/a".to_owned(), |d| {
             format!("{:.0} ms", d.as_secs_f64() * 1e3)
         });
         let mut line = format!(
             "{:6.0} deliveries/s  ({} in {:.2} s from the tunnel's start, first after {first}) \
-             (target >= 5000/s)",
+             (target >= {target:.0}/s)",
             rate,
             self.delivered,
             self.elapsed.as_secs_f64()
@@ -523,6 +586,31 @@ impl Drain {
     }
 }
 
+/// A bin whose tunnel `name` connected once and left, and `count` captures
+/// it has not had yet.
+async fn backlog(
+    hw: SocketAddr,
+    app_url: &str,
+    body: &Bytes,
+    name: &str,
+    count: u64,
+) -> Result<(Bin, Phase)> {
+    let bin = mint_bin(hw).await?;
+    let mut first = Tunnel::start(&bin, app_url, name, &[])?;
+    first.wait_connected(hw, &bin.id).await?;
+    first.stop(hw, &bin.id).await?;
+    let captured = load(
+        hw,
+        bin.path.clone(),
+        body.clone(),
+        Until::count(count),
+        None,
+    )
+    .await?;
+    captured.check("capturing the backlog")?;
+    Ok((bin, captured))
+}
+
 /// Restarts the tunnel `name` and times until the app has `expected` more
 /// requests than before.
 async fn drain_backlog(
@@ -532,11 +620,12 @@ async fn drain_backlog(
     app_url: &str,
     name: &str,
     expected: u64,
+    flags: &[&str],
 ) -> Result<Drain> {
     let mut app = connect(app_addr).await.context("connecting to the app")?;
     let before = app_count(&mut app, app_addr).await?;
     let started = Instant::now();
-    let mut tunnel = Tunnel::start(bin, app_url, name, false)?;
+    let mut tunnel = Tunnel::start(bin, app_url, name, flags)?;
     let (mut delivered, mut first, mut progress_at) = (0, None, Instant::now());
     while delivered < expected {
         tokio::time::sleep(Duration::from_millis(10)).await;

@@ -58,6 +58,13 @@ pub struct TunnelArgs {
     #[arg(long, env = "HOOKWIRE_FROM_START")]
     pub from_start: bool,
 
+    /// Deliveries to the app running at once. 1 (the default) keeps strict
+    /// arrival order, each answered before the next starts; N > 1 starts
+    /// them in order and lets N run at once (at most 64).
+    #[arg(long, env = "HOOKWIRE_CONCURRENCY", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+
     /// Largest body accepted from the server: match the server's setting.
     #[arg(long, env = "HOOKWIRE_MAX_BODY_BYTES", default_value_t = 10 * 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -116,6 +123,7 @@ impl TunnelArgs {
             passthrough: self.passthrough,
             name: self.name.clone().unwrap_or_else(host_name),
             from_start: self.from_start,
+            concurrency: usize::from(self.concurrency),
             max_message: crate::tunnel::protocol::max_message(self.max_body_bytes),
             tls: crate::tls::client_config(self.ca_cert.as_deref())?,
         })

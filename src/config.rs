@@ -61,6 +61,8 @@ pub struct TunnelConfig {
     pub name: String,
     /// Start with the bin's stored history.
     pub from_start: bool,
+    /// Deliveries running at once (1: strictly one after another).
+    pub concurrency: usize,
     /// Largest message accepted from the server (its body limit + framing).
     pub max_message: usize,
     /// Trust roots for `https://` servers.

@@ -8,6 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures_util::SinkExt as _;
 use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinSet;
 use uuid::Uuid;
@@ -252,11 +253,13 @@ impl Session {
                 .await
                 .map_err(|e| End::Store(e.to_string()))?;
             self.behind = batch.len() == room;
+            // Queued, then flushed once: one write for the whole batch.
             for r in batch {
                 self.last_sent = r.id;
                 self.live.insert(r.id);
                 self.relay(r, None).await?;
             }
+            self.socket_flush().await?;
         }
         Ok(())
     }
@@ -273,7 +276,8 @@ impl Session {
                 if let Some(edits) = edits {
                     let _ = edits.apply(&mut r.req);
                 }
-                self.relay(r, Some(reply)).await
+                self.relay(r, Some(reply)).await?;
+                self.socket_flush().await
             }
             // Deleted meanwhile: dropping `reply` tells the caller.
             Ok(None) => Ok(()),
@@ -306,7 +310,7 @@ impl Session {
             },
         );
         match frame.encode_checked() {
-            Ok(bytes) => self.socket_send(Message::Binary(bytes.into())).await,
+            Ok(bytes) => self.socket_feed(Message::Binary(bytes.into())).await,
             // Cannot be relayed at all: record it as failed for good rather
             // than let it block the stream.
             Err(e) => {
@@ -396,6 +400,24 @@ impl Session {
     async fn send(&mut self, frame: Frame) -> Result<(), End> {
         self.socket_send(Message::Binary(frame.encode().into()))
             .await
+    }
+
+    /// Queues a message without flushing (see [`Self::socket_flush`]).
+    async fn socket_feed(&mut self, msg: Message) -> Result<(), End> {
+        match tokio::time::timeout(DEAD_AFTER, self.socket.feed(msg)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(End::ClientClosed),
+            Err(_) => Err(End::Dead),
+        }
+    }
+
+    /// Writes what was queued.
+    async fn socket_flush(&mut self) -> Result<(), End> {
+        match tokio::time::timeout(DEAD_AFTER, self.socket.flush()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(End::ClientClosed),
+            Err(_) => Err(End::Dead),
+        }
     }
 
     /// Sends with a deadline: a peer that stopped reading is dead.

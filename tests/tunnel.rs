@@ -173,6 +173,9 @@ struct AppShared {
     /// How many requests arrived so far.
     count: watch::Sender<usize>,
     answer: Mutex<Answer>,
+    /// Requests being answered right now, and the most there ever were.
+    active: std::sync::atomic::AtomicUsize,
+    max_active: std::sync::atomic::AtomicUsize,
 }
 
 /// A real HTTP/1 app on 127.0.0.1: records every request, answers with
@@ -196,6 +199,8 @@ impl LocalApp {
             seen: Mutex::new(Vec::new()),
             count: watch::channel(0).0,
             answer: Mutex::new(answer),
+            active: Default::default(),
+            max_active: Default::default(),
         });
         let task = tokio::spawn(serve_app(listener, shared.clone()));
         Self {
@@ -226,6 +231,13 @@ impl LocalApp {
 
     fn seen(&self) -> Vec<Seen> {
         self.shared.seen.lock().expect("lock").clone()
+    }
+
+    /// The most requests it was answering at once.
+    fn max_active(&self) -> usize {
+        self.shared
+            .max_active
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     fn set_delay(&self, delay: Duration) {
@@ -302,12 +314,16 @@ async fn answer(
             .collect(),
         body: body.to_vec(),
     };
+    use std::sync::atomic::Ordering::SeqCst;
+    let now = shared.active.fetch_add(1, SeqCst) + 1;
+    shared.max_active.fetch_max(now, SeqCst);
     shared.seen.lock().expect("lock").push(seen);
     shared.count.send_modify(|c| *c += 1);
     let a = shared.answer.lock().expect("lock").clone();
     if !a.delay.is_zero() {
         tokio::time::sleep(a.delay).await;
     }
+    shared.active.fetch_sub(1, SeqCst);
     let mut res = Response::new(Full::new(Bytes::from(a.body)));
     *res.status_mut() = StatusCode::from_u16(a.status).expect("status");
     for (n, v) in &a.headers {
@@ -361,6 +377,7 @@ impl Tunnel {
             "HOOKWIRE_PASSTHROUGH",
             "HOOKWIRE_TUNNEL_NAME",
             "HOOKWIRE_FROM_START",
+            "HOOKWIRE_CONCURRENCY",
             "HOOKWIRE_MAX_BODY_BYTES",
         ] {
             cmd.env_remove(var);
@@ -1197,4 +1214,126 @@ async fn only_the_passthrough_tunnel_answers_the_sender() {
         .expect("capture");
     assert_eq!(res.status(), 202);
     assert_eq!(res.text().await.expect("body"), "from the passthrough app");
+}
+
+// ---------------------------------------------------------------------------
+// --concurrency
+// ---------------------------------------------------------------------------
+
+/// Each stored request has exactly one (non-replay) delivery by `tunnel`.
+fn one_delivery_each(stored: &[Value], tunnel: &str) {
+    for r in stored {
+        let mine = r["deliveries"]
+            .as_array()
+            .expect("deliveries")
+            .iter()
+            .filter(|d| d["tunnel"] == tunnel && d["replay"] == false)
+            .count();
+        assert_eq!(mine, 1, "request {} has {mine} deliveries", r["id"]);
+    }
+}
+
+/// The ids the app received, sorted, and how many came more than once.
+fn ids_and_repeats(seen: &[Seen]) -> (Vec<i64>, usize) {
+    let mut ids: Vec<i64> = seen.iter().map(Seen::request_id).collect();
+    ids.sort_unstable();
+    let all = ids.len();
+    ids.dedup();
+    let repeats = all - ids.len();
+    (ids, repeats)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrency_runs_deliveries_at_once_each_exactly_once() {
+    let s = TestServer::spawn().await;
+    let bin = s.new_bin().await;
+    let app = LocalApp::start().await;
+    app.set_delay(Duration::from_millis(30));
+    let _tunnel = Tunnel::connect(&s, &bin, &app, "wide", &["--concurrency", "8"]).await;
+    let sent = capture_numbered(&s, &bin, 0..64).await;
+    let stored = wait_all_delivered(&s, &bin, "wide").await;
+    assert_eq!(stored.len(), 64);
+    one_delivery_each(&stored, "wide");
+    let (ids, repeats) = ids_and_repeats(&app.seen());
+    assert_eq!(repeats, 0, "nothing came twice");
+    assert_eq!(ids, sent.iter().map(|r| r.1).collect::<Vec<_>>());
+    let most = app.max_active();
+    assert!(
+        (2..=8).contains(&most),
+        "up to 8 deliveries ran at once, never more: {most}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrency_one_is_one_at_a_time_in_order() {
+    let s = TestServer::spawn().await;
+    let bin = s.new_bin().await;
+    let app = LocalApp::start().await;
+    app.set_delay(Duration::from_millis(2));
+    let _tunnel = Tunnel::connect(&s, &bin, &app, "narrow", &["--concurrency", "1"]).await;
+    let sent = capture_numbered(&s, &bin, 0..50).await;
+    app.wait_for(50).await;
+    assert!(received(&app.seen()) == sent, "in arrival order");
+    assert_eq!(app.max_active(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_at_concurrency_8_loses_nothing() {
+    let s = TestServer::spawn().await;
+    let bin = s.new_bin().await;
+    let app = LocalApp::start().await;
+    // Slow enough that 8 at a time are still under way at the cut.
+    app.set_delay(Duration::from_millis(20));
+    let flags = ["--concurrency", "8"];
+    let mut tunnel = Tunnel::connect(&s, &bin, &app, "crashy8", &flags).await;
+    let sent = capture_numbered(&s, &bin, 0..300).await;
+    app.wait_for(60).await;
+    tunnel.kill9();
+    tunnel.exited().await;
+    wait_tunnels(&s, &bin, &[]).await;
+    let before = app.seen().len();
+    assert!(before < 300, "killed mid-stream ({before} delivered)");
+
+    let _tunnel = Tunnel::connect(&s, &bin, &app, "crashy8", &flags).await;
+    let stored = wait_all_delivered(&s, &bin, "crashy8").await;
+    assert_eq!(stored.len(), 300);
+    one_delivery_each(&stored, "crashy8");
+    let (ids, repeats) = ids_and_repeats(&app.seen());
+    assert_eq!(
+        ids,
+        sent.iter().map(|r| r.1).collect::<Vec<_>>(),
+        "every request arrived"
+    );
+    assert!(
+        repeats <= 64,
+        "only requests in flight at the kill came again: {repeats}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_restart_at_concurrency_8_delivers_exactly_once() {
+    let s = TestServer::spawn().await;
+    let bin = s.new_bin().await;
+    let app = LocalApp::start().await;
+    // Slow enough that 8 at a time are still under way at the cut.
+    app.set_delay(Duration::from_millis(20));
+    let flags = ["--concurrency", "8"];
+    let tunnel = Tunnel::connect(&s, &bin, &app, "calm8", &flags).await;
+    let sent = capture_numbered(&s, &bin, 0..300).await;
+    app.wait_for(60).await;
+    tunnel.stop().await;
+    wait_tunnels(&s, &bin, &[]).await;
+    let before = app.seen().len();
+    assert!(before < 300, "stopped mid-stream ({before} delivered)");
+
+    let _tunnel = Tunnel::connect(&s, &bin, &app, "calm8", &flags).await;
+    let stored = wait_all_delivered(&s, &bin, "calm8").await;
+    assert_eq!(stored.len(), 300);
+    one_delivery_each(&stored, "calm8");
+    let (ids, repeats) = ids_and_repeats(&app.seen());
+    assert_eq!(
+        repeats, 0,
+        "a graceful stop finishes what it started: nothing twice"
+    );
+    assert_eq!(ids, sent.iter().map(|r| r.1).collect::<Vec<_>>());
 }

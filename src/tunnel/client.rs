@@ -3,11 +3,12 @@
 //! with backoff and jitter; the server resends whatever was not answered.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use futures_util::{SinkExt as _, StreamExt as _};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -215,6 +216,7 @@ async fn session(
             queue_rx,
             stop_rx,
             done_tx.clone(),
+            cfg.concurrency,
         ));
     }
     let mut ping = tokio::time::interval(PING_EVERY);
@@ -260,7 +262,12 @@ async fn session(
                 }
             }
             Some(resp) = done_rx.recv() => {
-                if let Err(e) = sink.send(Message::Binary(Frame::Response(resp).encode().into())).await {
+                // Every answer ready now goes out in one write.
+                let mut sent = sink.feed(Message::Binary(Frame::Response(resp).encode().into())).await;
+                while let (Ok(()), Ok(more)) = (&sent, done_rx.try_recv()) {
+                    sent = sink.feed(Message::Binary(Frame::Response(more).encode().into())).await;
+                }
+                if let Err(e) = sent.and(sink.flush().await) {
                     break Outcome::Retry(format!("connection lost: {e}"));
                 }
             }
@@ -297,21 +304,37 @@ async fn session(
     outcome
 }
 
-/// Ordered mode: one delivery at a time, in arrival order. On stop it
-/// finishes the delivery under way and leaves the rest queued: those were
-/// never sent to the app, and the server sends them again next time.
+/// Ordered mode: deliveries start in arrival order, at most `concurrency`
+/// at once (1: each is answered before the next starts). The server only
+/// moves the tunnel's position past answered requests, so answers may come
+/// back in any order without losing one. On stop it finishes the
+/// deliveries under way and leaves the rest queued: those were never sent
+/// to the app, and the server sends them again next time.
 async fn deliver_in_order(
     app: LocalApp,
     mut queue: mpsc::UnboundedReceiver<RelayRequest>,
     stop: watch::Receiver<bool>,
     done: mpsc::UnboundedSender<RelayResponse>,
+    concurrency: usize,
 ) {
+    let slots = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut running = JoinSet::new();
     while let Some(req) = queue.recv().await {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            break;
+        };
         if *stop.borrow() {
-            return;
+            break;
         }
-        deliver_one(&app, req, &done).await;
+        let (app, done) = (app.clone(), done.clone());
+        running.spawn(async move {
+            let _slot = slot;
+            deliver_one(&app, req, &done).await;
+        });
+        // Reap finished deliveries so the set stays small.
+        while running.try_join_next().is_some() {}
     }
+    while running.join_next().await.is_some() {}
 }
 
 async fn deliver_one(

@@ -13,6 +13,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use super::protocol::{REQUEST_ID_HEADER, RelayRequest, RelayResponse};
+use super::quick_ack::QuickAckConnector;
 use crate::headers::Header;
 
 /// First pause after the app could not be reached; doubles up to
@@ -51,7 +52,7 @@ pub struct LocalApp {
     origin: String,
     /// Path prefix of `--to` (empty or `/base` without a trailing slash).
     base_path: String,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<QuickAckConnector, Full<Bytes>>,
 }
 
 /// The relay did not get an answer; worth trying again.
@@ -75,7 +76,7 @@ impl LocalApp {
         Ok(Self {
             origin: format!("http://{authority}"),
             base_path: uri.path().trim_end_matches('/').to_owned(),
-            client: Client::builder(TokioExecutor::new()).build(connector),
+            client: Client::builder(TokioExecutor::new()).build(QuickAckConnector(connector)),
         })
     }
 

@@ -7,7 +7,9 @@
 //! - [`protocol`]: the wire format, limits, timeouts and names.
 //! - [`client`]: the `hookwire tunnel` command.
 //! - [`local_app`]: the client's calls to the local app.
+//! - [`quick_ack`]: connections to the app that ACK at once (no delayed-ACK stalls).
 
 pub mod client;
 pub mod local_app;
 pub mod protocol;
+pub mod quick_ack;
