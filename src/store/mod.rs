@@ -452,4 +452,75 @@ mod tests {
             .is_empty()
         );
     }
+
+    #[tokio::test]
+    async fn trimmed_requests_leave_the_index_after_the_capture_batch() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (store, _writer) = Store::open(
+            &dir.path().join("s.db"),
+            StoreLimits {
+                max_requests_per_bin: 2,
+            },
+        )
+        .expect("open");
+        let bin = Uuid::new_v4();
+        store
+            .create_bin(Bin {
+                id: bin,
+                created_at: now_millis(),
+                response: ResponseConfig::default(),
+                secrets: Secrets::default(),
+            })
+            .await
+            .expect("bin");
+        let capture = |n: usize| {
+            let store = store.clone();
+            async move {
+                store
+                    .capture(request(bin, "POST", "/", &format!("needle-{n}")), |_| {})
+                    .await
+                    .expect("capture")
+                    .expect("id")
+            }
+        };
+        let first = capture(1).await;
+        capture(2).await;
+        while store.index_batch(100).await.expect("index") > 0 {}
+        // The cap trims the first, already indexed: its index entry waits
+        // for the indexer instead of costing the capture batch.
+        let third = capture(3).await;
+        let count = |sql: &'static str| {
+            let store = store.clone();
+            async move {
+                store
+                    .readers
+                    .run(move |c| Ok(c.query_row(sql, [], |r| r.get::<_, i64>(0))?))
+                    .await
+                    .expect("count")
+            }
+        };
+        assert_eq!(count("SELECT COUNT(*) FROM fts_deleted").await, 1);
+        let found: Vec<i64> = store
+            .list_requests(query(bin, Some("needle"), None))
+            .await
+            .expect("q")
+            .requests
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        assert!(
+            !found.contains(&first) && found.contains(&third),
+            "{found:?}"
+        );
+        // The indexer removes the entry, then indexes the new request.
+        assert_eq!(store.index_batch(100).await.expect("purge"), 1);
+        assert_eq!(count("SELECT COUNT(*) FROM fts_deleted").await, 0);
+        assert_eq!(store.index_batch(100).await.expect("index"), 1);
+        assert_eq!(store.index_batch(100).await.expect("index"), 0);
+        assert_eq!(
+            count("SELECT COUNT(*) FROM requests_fts WHERE requests_fts MATCH '\"needle\"'").await,
+            2,
+            "only the two kept requests are in the index"
+        );
+    }
 }

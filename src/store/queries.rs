@@ -76,9 +76,24 @@ pub(super) fn update_response(
     Ok(n > 0)
 }
 
-/// Indexes up to `batch` requests past the indexer's position; returns how
-/// many.
+/// The indexer's step: removes up to `batch` deleted requests from the
+/// search index, or when none wait, indexes up to `batch` requests past its
+/// position. Returns how many (0 once caught up).
 pub(super) fn index_batch(c: &Connection, batch: usize) -> Result<usize, StoreError> {
+    // Entries of deleted requests first: they only cost space until then.
+    let queued: Vec<i64> = c
+        .prepare_cached("SELECT id FROM fts_deleted ORDER BY id LIMIT ?1")?
+        .query_map([batch], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    if let Some(&last) = queued.last() {
+        let mut remove = c.prepare_cached("DELETE FROM requests_fts WHERE rowid = ?1")?;
+        for id in &queued {
+            remove.execute([id])?;
+        }
+        c.prepare_cached("DELETE FROM fts_deleted WHERE id <= ?1")?
+            .execute([last])?;
+        return Ok(queued.len());
+    }
     let through: i64 = c
         .prepare_cached("SELECT indexed_through FROM fts_state")?
         .query_row([], |r| r.get(0))?;
