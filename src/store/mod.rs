@@ -14,7 +14,7 @@ mod writer;
 use std::path::Path;
 use std::sync::Arc;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension as _};
 use uuid::Uuid;
 
 pub use queries::{Cursor, ListQuery, Page};
@@ -275,6 +275,21 @@ impl Store {
     pub async fn index_batch(&self, batch: usize) -> Result<usize, StoreError> {
         self.writer
             .run(move |tx, _| queries::index_batch(tx, batch))
+            .await
+    }
+
+    /// When the oldest request the search index has not reached arrived;
+    /// `None` when the index has caught up.
+    pub async fn oldest_unindexed(&self) -> Result<Option<Millis>, StoreError> {
+        self.readers
+            .run(|c| {
+                Ok(c.prepare_cached(
+                    "SELECT received_at FROM requests
+                     WHERE id > (SELECT indexed_through FROM fts_state) ORDER BY id LIMIT 1",
+                )?
+                .query_row([], |r| r.get(0))
+                .optional()?)
+            })
             .await
     }
 
