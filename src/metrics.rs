@@ -1,16 +1,9 @@
-//! Counters behind `/metrics`, rendered in the OpenMetrics text format
-//! (which Prometheus also reads as its plain text format) by
-//! `prometheus-client`. The capture path pays two relaxed increments and
-//! one histogram observation (a short uncontended lock).
+//! Counters behind `/metrics`, rendered in the Prometheus text format.
+//! Plain atomics: the capture path pays a few relaxed increments.
 
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
-
-use prometheus_client::encoding::text::{encode_eof, encode_registry};
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::ConstGauge;
-use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::registry::{Registry, Unit};
 
 /// Upper bounds (seconds) of the capture latency histogram's buckets.
 const BUCKETS: [f64; 12] = [
@@ -56,128 +49,136 @@ impl Reject {
     }
 }
 
-/// The label set of the rejected-captures family: `reason`.
-type ReasonLabel = [(&'static str, &'static str); 1];
-
-/// The server's counters.
-#[derive(Debug)]
-pub struct Metrics {
-    /// What `/metrics` shows, but for the gauges given to [`Metrics::render`].
-    registry: Registry,
-    captured: Counter,
-    captured_bytes: Counter,
-    /// Handles into the `reason` family, by `Reject as usize`, so counting
-    /// a rejection needs no lookup in the family's map.
-    rejected: [Counter; Reject::ALL.len()],
-    db_errors: Counter,
-    capture_latency: Histogram,
-    delivery_latency: Histogram,
+/// A latency histogram with the [`BUCKETS`] bounds.
+#[derive(Debug, Default)]
+struct Histogram {
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        // Help texts carry no final period: the registry adds one.
-        let mut registry = Registry::default();
-        let captured = Counter::default();
-        registry.register(
-            "hookwire_requests_captured",
-            "Requests stored and acknowledged",
-            captured.clone(),
-        );
-        let captured_bytes = Counter::default();
-        registry.register_with_unit(
-            "hookwire_captured",
-            "Body bytes stored",
-            Unit::Bytes,
-            captured_bytes.clone(),
-        );
-        let reasons = Family::<ReasonLabel, Counter>::default();
-        // Every reason is created now so each shows from the first scrape,
-        // at 0, rather than only once it has happened.
-        let rejected = Reject::ALL.map(|r| reasons.get_or_create_owned(&[("reason", r.label())]));
-        registry.register(
-            "hookwire_captures_rejected",
-            "Captures refused, by reason",
-            reasons,
-        );
-        let db_errors = Counter::default();
-        registry.register(
-            "hookwire_db_errors",
-            "Failed database operations",
-            db_errors.clone(),
-        );
-        let capture_latency = Histogram::new(BUCKETS);
-        registry.register_with_unit(
-            "hookwire_capture_duration",
-            "Time from request to acknowledgement, commit included",
-            Unit::Seconds,
-            capture_latency.clone(),
-        );
-        let delivery_latency = Histogram::new(BUCKETS);
-        registry.register_with_unit(
-            "hookwire_delivery_duration",
-            "Time the tunnels' local apps took to answer relayed requests",
-            Unit::Seconds,
-            delivery_latency.clone(),
-        );
-        Self {
-            registry,
-            captured,
-            captured_bytes,
-            rejected,
-            db_errors,
-            capture_latency,
-            delivery_latency,
+impl Histogram {
+    fn observe(&self, took: Duration) {
+        let secs = took.as_secs_f64();
+        if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
+            self.buckets[i].fetch_add(1, Relaxed);
         }
+        self.count.fetch_add(1, Relaxed);
+        self.sum_micros
+            .fetch_add(u64::try_from(took.as_micros()).unwrap_or(u64::MAX), Relaxed);
     }
+
+    fn render(&self, s: &mut String, name: &str, help: &str) {
+        let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (b, n) in BUCKETS.iter().zip(&self.buckets) {
+            cumulative += n.load(Relaxed);
+            let _ = writeln!(s, "{name}_bucket{{le=\"{b}\"}} {cumulative}");
+        }
+        let count = self.count.load(Relaxed);
+        let _ = writeln!(
+            s,
+            "{name}_bucket{{le=\"+Inf\"}} {count}\n{name}_sum {}\n{name}_count {count}",
+            self.sum_micros.load(Relaxed) as f64 / 1e6
+        );
+    }
+}
+
+/// The server's counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    captured: AtomicU64,
+    captured_bytes: AtomicU64,
+    rejected: [AtomicU64; 6],
+    db_errors: AtomicU64,
+    capture_latency: Histogram,
+    delivery_latency: Histogram,
 }
 
 impl Metrics {
     /// A capture was stored and acknowledged after `took`.
     pub fn captured(&self, bytes: usize, took: Duration) {
-        self.captured.inc();
-        self.captured_bytes.inc_by(bytes as u64);
-        self.capture_latency.observe(took.as_secs_f64());
+        self.captured.fetch_add(1, Relaxed);
+        self.captured_bytes.fetch_add(bytes as u64, Relaxed);
+        self.capture_latency.observe(took);
     }
 
     /// A tunnel's local app answered after `took` (measured by the client).
     pub fn delivered(&self, took: Duration) {
-        self.delivery_latency.observe(took.as_secs_f64());
+        self.delivery_latency.observe(took);
     }
 
     /// A capture was refused.
     pub fn rejected(&self, why: Reject) {
-        self.rejected[why as usize].inc();
+        self.rejected[why as usize].fetch_add(1, Relaxed);
     }
 
     /// A database operation failed.
     pub fn db_error(&self) {
-        self.db_errors.inc();
+        self.db_errors.fetch_add(1, Relaxed);
     }
 
-    /// The text exposition: the counters, then the gauges read now.
+    /// The Prometheus text exposition.
     pub fn render(&self, tunnels: usize, backlog: Option<u64>) -> String {
-        // The gauges are the caller's figures of the moment, so they live in
-        // a registry of this scrape's own: two scrapes at once cannot mix
-        // their values.
-        let mut now = Registry::default();
-        now.register(
-            "hookwire_tunnels_connected",
-            "Tunnel clients connected now",
-            ConstGauge::new(tunnels),
+        let mut s = String::with_capacity(2048);
+        let _ = writeln!(
+            s,
+            "# HELP hookwire_requests_captured_total Requests stored and acknowledged.\n\
+             # TYPE hookwire_requests_captured_total counter\n\
+             hookwire_requests_captured_total {}",
+            self.captured.load(Relaxed)
         );
-        if let Some(backlog) = backlog {
-            now.register(
-                "hookwire_tunnel_backlog",
-                "Requests not yet delivered to a tunnel name that has connected before",
-                ConstGauge::new(backlog),
+        let _ = writeln!(
+            s,
+            "# HELP hookwire_captured_bytes_total Body bytes stored.\n\
+             # TYPE hookwire_captured_bytes_total counter\n\
+             hookwire_captured_bytes_total {}",
+            self.captured_bytes.load(Relaxed)
+        );
+        let _ = writeln!(
+            s,
+            "# HELP hookwire_captures_rejected_total Captures refused, by reason.\n\
+             # TYPE hookwire_captures_rejected_total counter"
+        );
+        for r in Reject::ALL {
+            let _ = writeln!(
+                s,
+                "hookwire_captures_rejected_total{{reason=\"{}\"}} {}",
+                r.label(),
+                self.rejected[r as usize].load(Relaxed)
             );
         }
-        let mut s = String::with_capacity(4096);
-        // Writing to a String cannot fail.
-        let _ = encode_registry(&mut s, &self.registry);
-        let _ = encode_registry(&mut s, &now);
-        let _ = encode_eof(&mut s);
+        let _ = writeln!(
+            s,
+            "# HELP hookwire_db_errors_total Failed database operations.\n\
+             # TYPE hookwire_db_errors_total counter\n\
+             hookwire_db_errors_total {}",
+            self.db_errors.load(Relaxed)
+        );
+        self.capture_latency.render(
+            &mut s,
+            "hookwire_capture_duration_seconds",
+            "Time from request to acknowledgement, commit included.",
+        );
+        self.delivery_latency.render(
+            &mut s,
+            "hookwire_delivery_duration_seconds",
+            "Time the tunnels' local apps took to answer relayed requests.",
+        );
+        let _ = writeln!(
+            s,
+            "# HELP hookwire_tunnels_connected Tunnel clients connected now.\n\
+             # TYPE hookwire_tunnels_connected gauge\n\
+             hookwire_tunnels_connected {tunnels}"
+        );
+        if let Some(backlog) = backlog {
+            let _ = writeln!(
+                s,
+                "# HELP hookwire_tunnel_backlog Requests not yet delivered to a tunnel name that has connected before.\n\
+                 # TYPE hookwire_tunnel_backlog gauge\n\
+                 hookwire_tunnel_backlog {backlog}"
+            );
+        }
         s
     }
 }
