@@ -118,8 +118,9 @@ impl Metrics {
         self.db_errors.fetch_add(1, Relaxed);
     }
 
-    /// The Prometheus text exposition.
-    pub fn render(&self, tunnels: usize, backlog: Option<u64>) -> String {
+    /// The Prometheus text exposition. `search_lag` is how long ago the
+    /// oldest request not yet searchable arrived (0 when search caught up).
+    pub fn render(&self, tunnels: usize, backlog: Option<u64>, search_lag: Option<f64>) -> String {
         let mut s = String::with_capacity(2048);
         let _ = writeln!(
             s,
@@ -171,6 +172,14 @@ impl Metrics {
              # TYPE hookwire_tunnels_connected gauge\n\
              hookwire_tunnels_connected {tunnels}"
         );
+        if let Some(lag) = search_lag {
+            let _ = writeln!(
+                s,
+                "# HELP hookwire_search_lag_seconds Age of the oldest stored request that search does not find through its index yet (0: caught up).\n\
+                 # TYPE hookwire_search_lag_seconds gauge\n\
+                 hookwire_search_lag_seconds {lag}"
+            );
+        }
         if let Some(backlog) = backlog {
             let _ = writeln!(
                 s,
@@ -193,7 +202,7 @@ mod tests {
         m.captured(10, Duration::from_micros(300));
         m.captured(10, Duration::from_millis(3));
         m.captured(10, Duration::from_secs(9));
-        let text = m.render(2, Some(7));
+        let text = m.render(2, Some(7), Some(1.5));
         assert!(text.contains("hookwire_capture_duration_seconds_bucket{le=\"0.0005\"} 1\n"));
         assert!(text.contains("hookwire_capture_duration_seconds_bucket{le=\"0.005\"} 2\n"));
         assert!(text.contains("hookwire_capture_duration_seconds_bucket{le=\"2.5\"} 2\n"));
@@ -201,5 +210,6 @@ mod tests {
         assert!(text.contains("hookwire_captured_bytes_total 30\n"));
         assert!(text.contains("hookwire_tunnels_connected 2\n"));
         assert!(text.contains("hookwire_tunnel_backlog 7\n"));
+        assert!(text.contains("hookwire_search_lag_seconds 1.5\n"));
     }
 }

@@ -8,6 +8,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 
 use crate::state::AppState;
+use crate::time::now_millis;
 
 /// `/healthz`, open to anyone.
 pub fn public() -> Router<AppState> {
@@ -28,12 +29,18 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    // A failed count is left out rather than failing the scrape.
+    let search_lag = state.store.oldest_unindexed().await.ok().map(|oldest| {
+        oldest.map_or(0.0, |at| {
+            (now_millis().saturating_sub(at)).max(0) as f64 / 1000.0
+        })
+    });
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(
             state.hub.connected_count(),
-            // A failed count is left out rather than failing the scrape.
             state.store.tunnel_backlog().await.ok(),
+            search_lag,
         ),
     )
 }
