@@ -76,6 +76,9 @@ pub(super) fn update_response(
     Ok(n > 0)
 }
 
+/// Index pages merged per indexer batch.
+const MERGE_PAGES: i64 = 64;
+
 /// The indexer's step: removes up to `batch` deleted requests from the
 /// search index, or when none wait, indexes up to `batch` requests past its
 /// position. Returns how many (0 once caught up).
@@ -115,6 +118,10 @@ pub(super) fn index_batch(c: &Connection, batch: usize) -> Result<usize, StoreEr
         .execute(params![through, last])?;
     c.prepare_cached("UPDATE fts_state SET indexed_through = ?1")?
         .execute([last])?;
+    // A bounded share of merge work per batch (automerge is off): about a
+    // batch's worth of pages, so no single job grows long.
+    c.prepare_cached("INSERT INTO requests_fts (requests_fts, rank) VALUES ('merge', ?1)")?
+        .execute([MERGE_PAGES])?;
     Ok(n)
 }
 

@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_search.sql"),
     include_str!("migrations/0005_retries.sql"),
     include_str!("migrations/0006_deferred_index_delete.sql"),
+    include_str!("migrations/0007_bounded_index_merges.sql"),
 ];
 
 /// Settings every connection needs. WAL lets readers run beside the writer;
