@@ -311,25 +311,50 @@ pub(super) fn list(c: &Connection, q: &ListQuery) -> Result<Page, StoreError> {
         .as_deref()
         .filter(|t| t.chars().count() >= 3)
         .map(|t| format!("\"{}\"", t.replace('"', "\"\"")));
-    let search = match (&q.search, &phrase) {
-        (None, _) => "AND ?4 IS NULL AND ?5 IS NULL".to_owned(),
-        (Some(_), None) => format!("AND ?5 IS NULL AND {like}"),
-        // One IN set, so a rare word probes a few rows instead of walking
-        // the whole bin.
-        (Some(_), Some(_)) => format!(
-            "AND id IN (SELECT rowid FROM requests_fts WHERE requests_fts MATCH ?5
-                        UNION ALL
-                        SELECT id FROM requests WHERE bin_id = ?1
-                          AND id > (SELECT indexed_through FROM fts_state) AND {like})"
-        ),
-    };
-    let sql = format!(
-        "SELECT id, bin_id, received_at, method, path, query, headers, remote_addr, {body}, signature,
-                retry_key, length(body)
-         FROM requests WHERE bin_id = ?1 AND ?2 = ?2 {cond} {search}
-               AND (?6 IS NULL OR method = ?6)
-         ORDER BY id {order} LIMIT ?3"
+    let columns = format!(
+        "id, bin_id, received_at, method, path, query, headers, remote_addr, {body}, signature,
+         retry_key, length(body)"
     );
+    let sql = match (&q.search, &phrase) {
+        (None, _) => format!(
+            "SELECT {columns} FROM requests
+             WHERE bin_id = ?1 AND ?2 = ?2 {cond} AND ?4 IS NULL AND ?5 IS NULL
+               AND (?6 IS NULL OR method = ?6)
+             ORDER BY id {order} LIMIT ?3"
+        ),
+        (Some(_), None) => format!(
+            "SELECT {columns} FROM requests
+             WHERE bin_id = ?1 AND ?2 = ?2 {cond} AND ?5 IS NULL AND {like}
+               AND (?6 IS NULL OR method = ?6)
+             ORDER BY id {order} LIMIT ?3"
+        ),
+        // The index walked in id order, joined to the bin's rows, stops
+        // once the page is full: a word in every request costs a page, not
+        // a set of every match. Rows it has not reached yet are searched
+        // with LIKE; the two parts never share a row.
+        (Some(_), Some(_)) => {
+            let fts_cond = cond.replace("id", "f.rowid");
+            let indexed = format!(
+                "r.id, r.bin_id, r.received_at, r.method, r.path, r.query, r.headers,
+                 r.remote_addr, {}, r.signature, r.retry_key, length(r.body)",
+                if q.with_bodies { "r.body" } else { "x''" }
+            );
+            format!(
+                "SELECT * FROM (
+                   SELECT {indexed} FROM requests_fts f JOIN requests r ON r.id = f.rowid
+                   WHERE requests_fts MATCH ?5 AND ?2 = ?2 {fts_cond} AND r.bin_id = ?1
+                     AND (?6 IS NULL OR r.method = ?6)
+                   ORDER BY f.rowid {order} LIMIT ?3)
+                 UNION ALL
+                 SELECT * FROM (
+                   SELECT {columns} FROM requests
+                   WHERE bin_id = ?1 AND id > (SELECT indexed_through FROM fts_state) {cond}
+                     AND {like} AND (?6 IS NULL OR method = ?6)
+                   ORDER BY id {order} LIMIT ?3)
+                 ORDER BY id {order} LIMIT ?3"
+            )
+        }
+    };
     let pattern = q.search.as_deref().map(like_pattern);
     let mut stmt = c.prepare_cached(&sql)?;
     let mut rows = stmt.query(params![
