@@ -172,7 +172,7 @@ async fn bench(secs: u64) -> Result<()> {
     let added = via.percentile_ms(0.50) - direct.percentile_ms(0.50);
     println!("app directly (bare hyper): {}", direct.line());
     println!("via passthrough tunnel   : {}", via.line());
-    println!("added p50 latency        :  {added:.2} ms   (target <= 1 ms)");
+    println!("added p50 latency        :  {added:.2} ms   (target <= 0.5 ms)");
     println!(
         "backlog captured         :  {} requests in {:.2} s ({:.0} req/s, errors: {})",
         backlog.ok,
