@@ -361,13 +361,12 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn search_uses_the_index_and_the_unindexed_tail() {
-        let dir = tempfile::tempdir().expect("dir");
+    /// A store in `dir` with one bin, keeping `cap` requests per bin.
+    async fn store_with_bin(dir: &std::path::Path, cap: u64) -> (Store, Uuid) {
         let (store, _writer) = Store::open(
-            &dir.path().join("s.db"),
+            &dir.join("s.db"),
             StoreLimits {
-                max_requests_per_bin: 0,
+                max_requests_per_bin: cap,
             },
         )
         .expect("open");
@@ -381,6 +380,13 @@ mod tests {
             })
             .await
             .expect("bin");
+        (store, bin)
+    }
+
+    #[tokio::test]
+    async fn search_uses_the_index_and_the_unindexed_tail() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (store, bin) = store_with_bin(dir.path(), 0).await;
         let ids = |page: Page| page.requests.iter().map(|r| r.id).collect::<Vec<_>>();
         let a = store
             .capture(
@@ -471,23 +477,7 @@ mod tests {
     #[tokio::test]
     async fn trimmed_requests_leave_the_index_after_the_capture_batch() {
         let dir = tempfile::tempdir().expect("dir");
-        let (store, _writer) = Store::open(
-            &dir.path().join("s.db"),
-            StoreLimits {
-                max_requests_per_bin: 2,
-            },
-        )
-        .expect("open");
-        let bin = Uuid::new_v4();
-        store
-            .create_bin(Bin {
-                id: bin,
-                created_at: now_millis(),
-                response: ResponseConfig::default(),
-                secrets: Secrets::default(),
-            })
-            .await
-            .expect("bin");
+        let (store, bin) = store_with_bin(dir.path(), 2).await;
         let capture = |n: usize| {
             let store = store.clone();
             async move {

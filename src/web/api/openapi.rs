@@ -54,7 +54,7 @@ impl Modify for BearerAuth {
 
 /// The serialised document, shared by every request for it.
 #[derive(Clone)]
-struct Json(Bytes);
+struct Serialized(Bytes);
 
 /// This document.
 #[utoipa::path(
@@ -64,7 +64,7 @@ struct Json(Bytes);
         (status = 401, description = "The server's access token is needed", body = ErrorBody),
     )
 )]
-async fn openapi_json(Extension(Json(doc)): Extension<Json>) -> impl IntoResponse {
+async fn openapi_json(Extension(Serialized(doc)): Extension<Serialized>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], doc)
 }
 
@@ -82,5 +82,5 @@ pub fn router(api: OpenApiRouter<AppState>) -> Router<AppState> {
     let (router, doc) = described(api);
     // Serialised once: the document never changes while the server runs.
     let json = serde_json::to_vec(&doc).unwrap_or_default();
-    router.route_layer(Extension(Json(Bytes::from(json))))
+    router.route_layer(Extension(Serialized(Bytes::from(json))))
 }
