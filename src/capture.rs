@@ -21,7 +21,7 @@ use crate::error::AppError;
 use crate::hub::Hub;
 use crate::live::Summary;
 use crate::metrics::Reject;
-use crate::model::NewRequest;
+use crate::model::{CapturedRequest, NewRequest};
 use crate::state::AppState;
 use crate::time::now_millis;
 use crate::tunnel::protocol::{REQUEST_ID_HEADER, RelayResponse};
@@ -183,16 +183,40 @@ async fn store_request(state: &AppState, req: Request) -> Result<Stored, AppErro
     let hub = state.hub.clone();
     // Only when an inspector page is open: the summary for its live list.
     let summary = state.live.watched().then(|| Summary::new(0, &new));
+    // Connected tunnels get the capture in memory, in commit order, rather
+    // than reading it back from the database.
+    let offer = state.hub.watched(bin_id).then(|| {
+        let (hub, req) = (state.hub.clone(), new.clone());
+        Box::new(move |id| {
+            let deliveries = Vec::new();
+            hub.offer(
+                bin_id,
+                Arc::new(CapturedRequest {
+                    id,
+                    req,
+                    deliveries,
+                }),
+            );
+        }) as Box<dyn FnOnce(i64) + Send>
+    });
+    let offered = offer.is_some();
     let id = state
         .store
-        .capture(new, move |id| {
-            if let Some(tx) = answer_tx {
-                hub.expect_answer(id, tx);
-            }
-        })
+        .capture_then(
+            new,
+            move |id| {
+                if let Some(tx) = answer_tx {
+                    hub.expect_answer(id, tx);
+                }
+            },
+            offer,
+        )
         .await?
         .ok_or_else(AppError::no_bin)?;
-    state.hub.notify(bin_id);
+    if !offered {
+        // A tunnel that connected meanwhile reads it from the database.
+        state.hub.notify(bin_id);
+    }
     if let Some(mut summary) = summary {
         summary.id = id;
         state.live.publish(summary);

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{Notify, OwnedMutexGuard, mpsc, oneshot, watch};
 use uuid::Uuid;
 
-use crate::model::Edits;
+use crate::model::{CapturedRequest, Edits};
 use crate::tunnel::protocol::RelayResponse;
 
 /// What a connected session can be told to do.
@@ -26,6 +26,10 @@ pub enum Command {
     },
 }
 
+/// Live captures queued per session before it falls back to reading them
+/// from the database.
+const LIVE_QUEUE: usize = 256;
+
 /// The hub's view of one connected session.
 struct Registered {
     /// Distinguishes a reconnected session from the one it replaced.
@@ -33,6 +37,10 @@ struct Registered {
     passthrough: bool,
     wake: Arc<Notify>,
     commands: mpsc::Sender<Command>,
+    /// Captures of the bin, committed, in id order.
+    live: mpsc::Sender<Arc<CapturedRequest>>,
+    /// Set when a capture did not fit in `live`.
+    dropped: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// One tunnel name of one bin: a lock its session holds for its whole
@@ -85,6 +93,12 @@ pub struct Attached {
     pub wake: Arc<Notify>,
     /// Replays for this session.
     pub commands: mpsc::Receiver<Command>,
+    /// The bin's captures, handed over in memory right after their commit,
+    /// in id order (see [`Hub::offer`]).
+    pub live: mpsc::Receiver<Arc<CapturedRequest>>,
+    /// True when a capture did not fit in `live`: the session must read
+    /// the database before it trusts `live` again.
+    pub dropped: Arc<std::sync::atomic::AtomicBool>,
     /// The name's claim generation; a value other than this session's
     /// means a newer connection claimed the name.
     pub kicked: watch::Receiver<u64>,
@@ -129,6 +143,8 @@ impl Hub {
         // Replays are rare and each is awaited by an API call; a small
         // queue is plenty, and a full one answers "busy".
         let (tx, rx) = mpsc::channel(64);
+        let (live_tx, live_rx) = mpsc::channel(LIVE_QUEUE);
+        let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut inner = self.lock();
         self.sessions.fetch_add(1, Ordering::SeqCst);
         inner.next_conn += 1;
@@ -140,6 +156,8 @@ impl Hub {
                 passthrough,
                 wake: wake.clone(),
                 commands: tx,
+                live: live_tx,
+                dropped: dropped.clone(),
             },
         );
         Attached {
@@ -149,6 +167,8 @@ impl Hub {
             conn,
             wake,
             commands: rx,
+            live: live_rx,
+            dropped,
             kicked: claim.kicked,
             generation: claim.generation,
             _slot: claim.guard,
@@ -163,6 +183,27 @@ impl Hub {
         if let Some(sessions) = self.lock().bins.get(&bin) {
             for s in sessions.values() {
                 s.wake.notify_one();
+            }
+        }
+    }
+
+    /// True when a tunnel of the bin is connected: its captures are worth
+    /// handing over in memory.
+    pub fn watched(&self, bin: Uuid) -> bool {
+        self.sessions.load(Ordering::SeqCst) > 0 && self.lock().bins.contains_key(&bin)
+    }
+
+    /// Hands a committed capture to the bin's sessions. Called on the
+    /// store's writer thread after each commit, so captures arrive in id
+    /// order; a session whose queue is full is marked and woken, and reads
+    /// the database instead.
+    pub fn offer(&self, bin: Uuid, request: Arc<CapturedRequest>) {
+        if let Some(sessions) = self.lock().bins.get(&bin) {
+            for s in sessions.values() {
+                if s.live.try_send(request.clone()).is_err() {
+                    s.dropped.store(true, Ordering::SeqCst);
+                    s.wake.notify_one();
+                }
             }
         }
     }

@@ -76,6 +76,9 @@ struct Session {
     next_seq: u64,
     /// True while the database may hold requests not yet sent.
     behind: bool,
+    /// Set by the hub when a live capture did not fit in the session's
+    /// queue (see [`Session::take_live`]).
+    dropped: std::sync::Arc<std::sync::atomic::AtomicBool>,
     records: JoinSet<()>,
     record_slots: std::sync::Arc<Semaphore>,
     last_heard: Instant,
@@ -115,6 +118,7 @@ pub async fn run(state: AppState, socket: WebSocket, p: Params) {
         in_flight: HashMap::new(),
         next_seq: 0,
         behind: true,
+        dropped: attached.dropped.clone(),
         records: JoinSet::new(),
         record_slots: std::sync::Arc::new(Semaphore::new(RECORDS_IN_FLIGHT)),
         last_heard: Instant::now(),
@@ -192,6 +196,11 @@ impl Session {
             }
             tokio::select! {
                 () = attached.wake.notified() => self.behind = true,
+                Some(r) = attached.live.recv() => {
+                    if let Err(end) = self.take_live(r).await {
+                        return end;
+                    }
+                }
                 cmd = attached.commands.recv() => match cmd {
                     Some(Command::Replay { request_id, edits, reply }) => {
                         if let Err(end) = self.replay(request_id, edits, reply).await {
@@ -246,6 +255,10 @@ impl Session {
     async fn fill_window(&mut self) -> Result<(), End> {
         while self.behind && self.live.len() <= MAX_IN_FLIGHT / 2 {
             let room = MAX_IN_FLIGHT - self.live.len();
+            // This read sees every capture committed before it, dropped
+            // ones included: the queue can be trusted again after it.
+            self.dropped
+                .store(false, std::sync::atomic::Ordering::SeqCst);
             let batch = self
                 .state
                 .store
@@ -262,6 +275,29 @@ impl Session {
             self.socket_flush().await?;
         }
         Ok(())
+    }
+
+    /// A capture the hub handed over right after its commit. Captures come
+    /// in id order, so once the database has been read up to `last_sent`
+    /// and none was dropped since, the next one can go out at once, with no
+    /// read. Otherwise (still reading, window full, one dropped) the next
+    /// read picks it up: it was committed before it was handed over.
+    async fn take_live(&mut self, r: std::sync::Arc<CapturedRequest>) -> Result<(), End> {
+        if r.id <= self.last_sent {
+            return Ok(());
+        }
+        if self.behind
+            || self.dropped.load(std::sync::atomic::Ordering::SeqCst)
+            || self.live.len() >= MAX_IN_FLIGHT
+        {
+            self.behind = true;
+            return Ok(());
+        }
+        self.last_sent = r.id;
+        self.live.insert(r.id);
+        let r = std::sync::Arc::try_unwrap(r).unwrap_or_else(|shared| (*shared).clone());
+        self.relay(r, None).await?;
+        self.socket_flush().await
     }
 
     async fn replay(

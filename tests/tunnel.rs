@@ -1337,3 +1337,39 @@ async fn graceful_restart_at_concurrency_8_delivers_exactly_once() {
     );
     assert_eq!(ids, sent.iter().map(|r| r.1).collect::<Vec<_>>());
 }
+
+// ---------------------------------------------------------------------------
+// Live captures handed over in memory
+// ---------------------------------------------------------------------------
+
+/// Captures from 16 senders at once while a tunnel is connected: the hub
+/// hands them over in commit order; a slow app overflows the session's
+/// queue (256) and the session falls back to reading the database. Either
+/// way: every one, once, in id order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_live_captures_arrive_once_in_id_order_even_past_the_queue() {
+    let s = TestServer::spawn_with(|c| c.max_requests_per_bin = 0).await;
+    let bin = s.new_bin().await;
+    let app = LocalApp::start().await;
+    app.set_delay(Duration::from_millis(1));
+    let _tunnel = Tunnel::connect(&s, &bin, &app, "live", &[]).await;
+    let url = s.url(&format!("/{bin}/live"));
+    let mut ids = Vec::new();
+    for round in 0..60u64 {
+        let sent = (0..16u64).map(|i| {
+            s.client
+                .post(&url)
+                .body(format!(r#"{{"n":{}}}"#, round * 16 + i))
+                .send()
+        });
+        for res in futures_util::future::join_all(sent).await {
+            ids.push(common::request_id(&res.expect("capture")));
+        }
+    }
+    ids.sort_unstable();
+    let seen = app.wait_for(ids.len()).await;
+    let got: Vec<i64> = seen.iter().map(Seen::request_id).collect();
+    assert_eq!(got, ids, "each once, in id order");
+    let stored = wait_all_delivered(&s, &bin, "live").await;
+    one_delivery_each(&stored, "live");
+}

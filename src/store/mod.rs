@@ -108,18 +108,42 @@ impl Store {
         req: NewRequest,
         on_id: impl FnOnce(i64) + Send + 'static,
     ) -> Result<Option<i64>, StoreError> {
+        self.capture_then(req, on_id, None).await
+    }
+
+    /// [`Self::capture`], and `on_commit` with the new id once its commit is
+    /// done, on the writer thread, in commit order (= id order) with every
+    /// other capture's: tunnels get live captures in memory through it,
+    /// none out of order.
+    pub async fn capture_then(
+        &self,
+        req: NewRequest,
+        on_id: impl FnOnce(i64) + Send + 'static,
+        on_commit: Option<Box<dyn FnOnce(i64) + Send>>,
+    ) -> Result<Option<i64>, StoreError> {
         // Serialised here, on the caller's thread, to keep the writer's
         // share of each capture small.
         let headers = queries::to_json(&req.headers)?;
         let signature = req.signature.as_ref().map(queries::to_json).transpose()?;
-        self.writer
-            .run(move |tx, state| {
-                let id = writer::insert_request(tx, state, &req, &headers, signature.as_deref())?;
-                if let Some(id) = id {
-                    on_id(id);
+        let after = on_commit.map(|f| -> writer::AfterCommit<Option<i64>> {
+            Box::new(move |id: &Option<i64>| {
+                if let Some(id) = *id {
+                    f(id);
                 }
-                Ok(id)
             })
+        });
+        self.writer
+            .run_then(
+                move |tx, state| {
+                    let id =
+                        writer::insert_request(tx, state, &req, &headers, signature.as_deref())?;
+                    if let Some(id) = id {
+                        on_id(id);
+                    }
+                    Ok(id)
+                },
+                after,
+            )
             .await
     }
 

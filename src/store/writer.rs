@@ -73,9 +73,15 @@ trait Job: Send {
     fn finish(self: Box<Self>, commit: Result<(), &str>);
 }
 
+/// Runs on the writer thread after the commit that holds a job's write,
+/// before its caller hears of it: jobs finish in commit order, so hooks see
+/// captures in id order.
+pub(super) type AfterCommit<T> = Box<dyn FnOnce(&T) + Send>;
+
 struct Pending<T, F> {
     f: Option<F>,
     out: Option<Result<T, StoreError>>,
+    after: Option<AfterCommit<T>>,
     reply: oneshot::Sender<Result<T, StoreError>>,
 }
 
@@ -95,6 +101,9 @@ where
             Ok(()) => self.out.unwrap_or(Err(StoreError::Closed)),
             Err(e) => Err(StoreError::CommitFailed(e.to_owned())),
         };
+        if let (Ok(value), Some(after)) = (&out, self.after) {
+            after(value);
+        }
         // The caller may have gone (client hung up); the write stands.
         let _ = self.reply.send(out);
     }
@@ -136,10 +145,25 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&Connection, &mut WriterState) -> Result<T, StoreError> + Send + 'static,
     {
+        self.run_then(f, None).await
+    }
+
+    /// [`Self::run`], calling `after` with the result on the writer thread
+    /// once committed (see [`AfterCommit`]).
+    pub(super) async fn run_then<T, F>(
+        &self,
+        f: F,
+        after: Option<AfterCommit<T>>,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &mut WriterState) -> Result<T, StoreError> + Send + 'static,
+    {
         let (reply, rx) = oneshot::channel();
         let job = Box::new(Pending {
             f: Some(f),
             out: None,
+            after,
             reply,
         });
         self.tx.send(job).await.map_err(|_| StoreError::Closed)?;
