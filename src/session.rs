@@ -5,26 +5,35 @@
 //! waiting passthrough captures.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::SinkExt as _;
-use tokio::sync::{Semaphore, oneshot};
-use tokio::task::JoinSet;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::hub::{Attached, Command};
+use crate::metrics::Metrics;
 use crate::model::{CapturedRequest, Delivery, Edits};
 use crate::state::AppState;
+use crate::store::Store;
 use crate::time::now_millis;
 use crate::tunnel::protocol::{
     CLOSE_REPLACED, DEAD_AFTER, Frame, Hello, MAX_IN_FLIGHT, PING_EVERY, ProtocolError,
     RelayRequest, RelayResponse,
 };
 
-/// Delivery records written at once per session: bounds memory when the
-/// client answers faster than the database commits.
+/// Delivery records waiting for the recorder per session: bounds memory
+/// when the client answers faster than the database commits.
 const RECORDS_IN_FLIGHT: usize = 256;
+
+/// Records written in one writer job at most.
+const RECORD_BATCH: usize = 64;
+
+/// An answer to record: request id, the delivery, the position it allows.
+type Record = (i64, Delivery, Option<i64>);
 
 /// WebSocket close codes (RFC 6455 §7.4.1).
 const CLOSE_NORMAL: u16 = 1000;
@@ -79,8 +88,9 @@ struct Session {
     /// Set by the hub when a live capture did not fit in the session's
     /// queue (see [`Session::take_live`]).
     dropped: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    records: JoinSet<()>,
-    record_slots: std::sync::Arc<Semaphore>,
+    /// To the recorder; `None` once the session ends.
+    records: Option<mpsc::Sender<Record>>,
+    recorder: JoinHandle<()>,
     last_heard: Instant,
 }
 
@@ -106,6 +116,13 @@ pub async fn run(state: AppState, socket: WebSocket, p: Params) {
         }
     };
     let mut attached = state.hub.attach(p.bin, &p.name, p.passthrough, slot);
+    let (records_tx, records_rx) = mpsc::channel(RECORDS_IN_FLIGHT);
+    let recorder = tokio::spawn(record(
+        state.store.clone(),
+        state.metrics.clone(),
+        p.bin,
+        records_rx,
+    ));
     tracing::info!(bin = %p.bin, tunnel = %p.name, through, passthrough = p.passthrough, "tunnel connected");
     let mut s = Session {
         state,
@@ -119,8 +136,8 @@ pub async fn run(state: AppState, socket: WebSocket, p: Params) {
         next_seq: 0,
         behind: true,
         dropped: attached.dropped.clone(),
-        records: JoinSet::new(),
-        record_slots: std::sync::Arc::new(Semaphore::new(RECORDS_IN_FLIGHT)),
+        records: Some(records_tx),
+        recorder,
         last_heard: Instant::now(),
     };
     let hello = Frame::Hello(Hello {
@@ -163,8 +180,28 @@ pub async fn run(state: AppState, socket: WebSocket, p: Params) {
     }
     // Every answer received is recorded before the name is free again, so
     // a reconnect resumes exactly after it.
-    while s.records.join_next().await.is_some() {}
+    s.records = None;
+    let _ = (&mut s.recorder).await;
     drop(attached);
+}
+
+/// A session's recorder: writes its answers as deliveries, as many as
+/// are waiting in one writer job, until the session drops its sender.
+async fn record(store: Store, metrics: Arc<Metrics>, bin: Uuid, mut rx: mpsc::Receiver<Record>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < RECORD_BATCH {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        let n = batch.len();
+        if let Err(e) = store.record_deliveries(bin, batch).await {
+            metrics.db_error();
+            tracing::error!(error = %e, records = n, "recording deliveries failed");
+        }
+    }
 }
 
 fn close(code: u16, reason: &str) -> Message {
@@ -406,31 +443,14 @@ impl Session {
         if let Some(reply) = f.replay {
             let _ = reply.send(resp);
         }
-        let permit = self
-            .record_slots
-            .clone()
-            .acquire_owned()
+        let records = self
+            .records
+            .as_ref()
+            .ok_or_else(|| End::Store("recorder closed".into()))?;
+        records
+            .send((f.request_id, delivery, through))
             .await
-            .map_err(|_| End::Store("recorder closed".into()))?;
-        let (store, metrics, bin) = (
-            self.state.store.clone(),
-            self.state.metrics.clone(),
-            self.bin,
-        );
-        let request_id = f.request_id;
-        self.records.spawn(async move {
-            let _permit = permit;
-            if let Err(e) = store
-                .record_delivery(bin, request_id, delivery, through)
-                .await
-            {
-                metrics.db_error();
-                tracing::error!(error = %e, request_id, "recording a delivery failed");
-            }
-        });
-        // Reap finished recorders so the set stays small.
-        while self.records.try_join_next().is_some() {}
-        Ok(())
+            .map_err(|_| End::Store("recorder closed".into()))
     }
 
     async fn send(&mut self, frame: Frame) -> Result<(), End> {

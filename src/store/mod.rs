@@ -173,16 +173,16 @@ impl Store {
             .await
     }
 
-    /// Stores a delivery and moves the tunnel's position to `through`.
-    pub async fn record_delivery(
+    /// Stores one tunnel's deliveries, each `(request id, delivery,
+    /// through)`, and moves the tunnel's position to the highest `through`,
+    /// in one writer job.
+    pub async fn record_deliveries(
         &self,
         bin: Uuid,
-        request_id: i64,
-        delivery: Delivery,
-        through: Option<i64>,
+        records: Vec<(i64, Delivery, Option<i64>)>,
     ) -> Result<(), StoreError> {
         self.writer
-            .run(move |tx, _| tunnels::record_delivery(tx, bin, request_id, &delivery, through))
+            .run(move |tx, _| tunnels::record_deliveries(tx, bin, &records))
             .await
     }
 

@@ -65,35 +65,36 @@ pub(super) fn pending(
     Ok(out)
 }
 
-/// Stores a delivery and, in the same transaction, moves the tunnel's
-/// position forward to `through` (never back).
-pub(super) fn record_delivery(
+/// Stores one tunnel's deliveries and, in the same transaction, moves its
+/// position forward to the highest `through` given (never back).
+pub(super) fn record_deliveries(
     tx: &Connection,
     bin: Uuid,
-    request_id: i64,
-    d: &Delivery,
-    through: Option<i64>,
+    records: &[(i64, Delivery, Option<i64>)],
 ) -> Result<(), StoreError> {
-    let headers =
-        serde_json::to_string(&d.headers).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    tx.prepare_cached(
+    let mut insert = tx.prepare_cached(
         "INSERT INTO deliveries
            (request_id, tunnel, replay, status, headers, body, latency_ms, delivered_at, error)
          SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
          WHERE EXISTS (SELECT 1 FROM requests WHERE id = ?1)",
-    )?
-    .execute(params![
-        request_id,
-        d.tunnel,
-        d.replay,
-        d.status,
-        headers,
-        &d.body[..],
-        d.latency_ms,
-        d.delivered_at,
-        d.error
-    ])?;
-    if let Some(through) = through {
+    )?;
+    for (request_id, d, _) in records {
+        let headers =
+            serde_json::to_string(&d.headers).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        insert.execute(params![
+            request_id,
+            d.tunnel,
+            d.replay,
+            d.status,
+            headers,
+            &d.body[..],
+            d.latency_ms,
+            d.delivered_at,
+            d.error
+        ])?;
+    }
+    let through = records.iter().filter_map(|(_, _, t)| *t).max();
+    if let (Some(through), Some((_, d, _))) = (through, records.first()) {
         tx.prepare_cached(
             "UPDATE tunnels SET delivered_through = MAX(delivered_through, ?3)
              WHERE bin_id = ?1 AND name = ?2",
