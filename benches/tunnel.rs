@@ -1,5 +1,5 @@
 //! Tunnel benchmark (SPEC §8): the latency a `--passthrough` tunnel adds
-//! to a request, how fast a backlog drains to the local app once the
+//! to a request (beside bore, a plain TCP tunnel, in the same run), how fast a backlog drains to the local app once the
 //! tunnel reconnects, and what 500 idle tunnels cost the server in RSS.
 //!
 //! hookwire, `hookwire tunnel` and the local app (a bare hyper server that
@@ -90,6 +90,28 @@ async fn bench(secs: u64) -> Result<()> {
     .await?;
     direct.check("the app directly")?;
 
+    // bore, a plain TCP tunnel, in front of the same app: the peer to
+    // match (SPEC §8). Stopped before hookwire starts.
+    let bore = match start_bore(app_addr).await {
+        Ok((server, client, addr)) => {
+            let via_bore = load(
+                addr,
+                "/hook".into(),
+                body.clone(),
+                Until::time(measure),
+                None,
+            )
+            .await?;
+            drop((client, server));
+            via_bore.check("the app through bore")?;
+            Some(via_bore)
+        }
+        Err(e) => {
+            println!("note: no bore comparison: {e:#}");
+            None
+        }
+    };
+
     let (hookwire, hw_addr) = start_hookwire(dir.path()).await?;
     let hw_pid = hookwire.0.id();
 
@@ -171,8 +193,18 @@ async fn bench(secs: u64) -> Result<()> {
     let mib = |v: Option<f64>| v.map_or("n/a".to_owned(), |m| format!("{m:.1} MiB"));
     let added = via.percentile_ms(0.50) - direct.percentile_ms(0.50);
     println!("app directly (bare hyper): {}", direct.line());
+    if let Some(bore) = &bore {
+        println!("via bore (TCP tunnel)    : {}", bore.line());
+    }
     println!("via passthrough tunnel   : {}", via.line());
     println!("added p50 latency        :  {added:.2} ms   (target <= 0.5 ms)");
+    if let Some(bore) = &bore {
+        println!(
+            "bore added p50           :  {:.2} ms;  req/s hookwire/bore: {:.2}   (target >= 1.00)",
+            bore.percentile_ms(0.50) - direct.percentile_ms(0.50),
+            via.rate() / bore.rate()
+        );
+    }
     println!(
         "backlog captured         :  {} requests in {:.2} s ({:.0} req/s, errors: {})",
         backlog.ok,
@@ -265,6 +297,85 @@ async fn start_app() -> Result<(ChildGuard, SocketAddr)> {
         .parse()
         .with_context(|| format!("the app printed {line:?}, not a port"))?;
     Ok((guard, SocketAddr::from(([127, 0, 0, 1], port))))
+}
+
+/// The `bore` binary: on PATH, in cargo's bin directory, or installed now
+/// with `cargo install bore-cli` (said so on stdout).
+fn bore_binary() -> Result<std::path::PathBuf> {
+    let cargo_bin = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cargo")))
+        .map(|d| d.join("bin").join("bore"));
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("bore"))
+            .find(|p| p.is_file())
+    });
+    if let Some(found) = on_path.or_else(|| cargo_bin.clone().filter(|p| p.is_file())) {
+        return Ok(found);
+    }
+    println!("bore not found: installing it with `cargo install bore-cli --locked` (once)");
+    let ok = Command::new("cargo")
+        .args(["install", "bore-cli", "--locked"])
+        .status()
+        .context("running cargo install bore-cli")?;
+    ensure!(ok.success(), "cargo install bore-cli failed");
+    cargo_bin
+        .filter(|p| p.is_file())
+        .context("bore is not in cargo's bin directory after install")
+}
+
+/// `bore server` on loopback and `bore local` forwarding a port of it to
+/// `app`; returns both and the port to send to. bore's control port is
+/// fixed (7835), so two benchmarks cannot run side by side.
+async fn start_bore(app: SocketAddr) -> Result<(ChildGuard, ChildGuard, SocketAddr)> {
+    let bore = bore_binary()?;
+    let server = ChildGuard(
+        Command::new(&bore)
+            .args(["server", "--bind-addr", "127.0.0.1", "--min-port", "20000"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting bore server")?,
+    );
+    let started = Instant::now();
+    let mut client = loop {
+        // The client fails until the server listens.
+        let mut child = Command::new(&bore)
+            .args(["local", &app.port().to_string(), "--to", "127.0.0.1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .env("NO_COLOR", "1")
+            .spawn()
+            .context("starting bore local")?;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if child.try_wait().context("checking bore local")?.is_none() {
+            break child;
+        }
+        ensure!(
+            started.elapsed() < STARTUP_TIMEOUT,
+            "bore local did not connect"
+        );
+    };
+    let stdout = client.stdout.take().context("bore stdout")?;
+    let client = ChildGuard(client);
+    let read = tokio::task::spawn_blocking(move || {
+        for line in BufReader::new(stdout).lines() {
+            let line = line.ok()?;
+            if let Some(at) = line.find("listening at ") {
+                let addr = &line[at + "listening at ".len()..];
+                return addr.trim().rsplit(':').next()?.parse::<u16>().ok();
+            }
+        }
+        None
+    });
+    let port = tokio::time::timeout(STARTUP_TIMEOUT, read)
+        .await
+        .context("bore local did not say where it listens")??
+        .context("bore local's output had no port")?;
+    Ok((server, client, SocketAddr::from(([127, 0, 0, 1], port))))
 }
 
 /// Python's stock http.server as the app (benches/apps/http_server_app.py):
