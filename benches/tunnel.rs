@@ -155,18 +155,25 @@ async fn bench(secs: u64) -> Result<()> {
         &[],
     )
     .await?;
-    let (wide_bin, wide_captured) =
-        backlog(hw_addr, &app_url, &body, "bench-wide", BACKLOG).await?;
-    let wide = drain_backlog(
-        hw_addr,
-        app_addr,
-        &wide_bin,
-        &app_url,
-        "bench-wide",
-        wide_captured.ok,
-        &["--concurrency", "8"],
-    )
-    .await?;
+    // An older build (HOOKWIRE_BENCH_BIN) may not have --concurrency.
+    let wide = if tunnel_has_flag("--concurrency")? {
+        let (wide_bin, wide_captured) =
+            backlog(hw_addr, &app_url, &body, "bench-wide", BACKLOG).await?;
+        Some(
+            drain_backlog(
+                hw_addr,
+                app_addr,
+                &wide_bin,
+                &app_url,
+                "bench-wide",
+                wide_captured.ok,
+                &["--concurrency", "8"],
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
 
     // Delivery to a dev server that answers in two writes with Nagle on
     // (Python's stock http.server, HTTP/1.1 keep-alive), in order.
@@ -213,7 +220,10 @@ async fn bench(secs: u64) -> Result<()> {
         backlog.errors
     );
     println!("async delivery           :  {}", drain.line(20_000.0));
-    println!("  --concurrency 8        :  {}", wide.line(20_000.0));
+    match &wide {
+        Some(wide) => println!("  --concurrency 8        :  {}", wide.line(20_000.0)),
+        None => println!("  --concurrency 8        :  n/a (this build has no --concurrency)"),
+    }
     println!("to Python http.server    :  {}", py_drain.line(1_000.0));
     println!(
         "hookwire RSS             :  idle {} (target <= 30 MiB), {IDLE_TUNNELS} idle tunnels {}, \
@@ -297,6 +307,15 @@ async fn start_app() -> Result<(ChildGuard, SocketAddr)> {
         .parse()
         .with_context(|| format!("the app printed {line:?}, not a port"))?;
     Ok((guard, SocketAddr::from(([127, 0, 0, 1], port))))
+}
+
+/// Whether `hookwire tunnel` of the build under test takes `flag`.
+fn tunnel_has_flag(flag: &str) -> Result<bool> {
+    let help = common::hookwire_command()
+        .args(["tunnel", "--help"])
+        .output()
+        .context("running hookwire tunnel --help")?;
+    Ok(String::from_utf8_lossy(&help.stdout).contains(flag))
 }
 
 /// The `bore` binary: on PATH, in cargo's bin directory, or installed now
