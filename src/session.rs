@@ -234,7 +234,7 @@ impl Session {
             tokio::select! {
                 () = attached.wake.notified() => self.behind = true,
                 Some(r) = attached.live.recv() => {
-                    if let Err(end) = self.take_live(r).await {
+                    if let Err(end) = self.take_live(r, &mut attached.live).await {
                         return end;
                     }
                 }
@@ -314,27 +314,40 @@ impl Session {
         Ok(())
     }
 
-    /// A capture the hub handed over right after its commit. Captures come
-    /// in id order, so once the database has been read up to `last_sent`
-    /// and none was dropped since, the next one can go out at once, with no
-    /// read. Otherwise (still reading, window full, one dropped) the next
-    /// read picks it up: it was committed before it was handed over.
-    async fn take_live(&mut self, r: std::sync::Arc<CapturedRequest>) -> Result<(), End> {
-        if r.id <= self.last_sent {
-            return Ok(());
+    /// A capture the hub handed over right after its commit, and every
+    /// one queued behind it, flushed in one write. Captures come in id
+    /// order, so once the database has been read up to `last_sent` and none
+    /// was dropped since, the next one can go out at once, with no read.
+    /// Otherwise (still reading, window full, one dropped) the next read
+    /// picks it up: it was committed before it was handed over.
+    async fn take_live(
+        &mut self,
+        first: Arc<CapturedRequest>,
+        queue: &mut mpsc::Receiver<Arc<CapturedRequest>>,
+    ) -> Result<(), End> {
+        let mut next = Some(first);
+        let mut fed = false;
+        while let Some(r) = next.take() {
+            if r.id > self.last_sent {
+                if self.behind
+                    || self.dropped.load(std::sync::atomic::Ordering::SeqCst)
+                    || self.live.len() >= MAX_IN_FLIGHT
+                {
+                    self.behind = true;
+                } else {
+                    self.last_sent = r.id;
+                    self.live.insert(r.id);
+                    let r = Arc::try_unwrap(r).unwrap_or_else(|shared| (*shared).clone());
+                    self.relay(r, None).await?;
+                    fed = true;
+                }
+            }
+            next = queue.try_recv().ok();
         }
-        if self.behind
-            || self.dropped.load(std::sync::atomic::Ordering::SeqCst)
-            || self.live.len() >= MAX_IN_FLIGHT
-        {
-            self.behind = true;
-            return Ok(());
+        if fed {
+            self.socket_flush().await?;
         }
-        self.last_sent = r.id;
-        self.live.insert(r.id);
-        let r = std::sync::Arc::try_unwrap(r).unwrap_or_else(|shared| (*shared).clone());
-        self.relay(r, None).await?;
-        self.socket_flush().await
+        Ok(())
     }
 
     async fn replay(
