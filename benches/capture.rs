@@ -66,7 +66,7 @@ async fn bench(secs: u64) -> Result<()> {
     drop(baseline);
     base.check("baseline")?;
 
-    let (hookwire, hw_addr) = start_hookwire(dir.path()).await?;
+    let (hookwire, hw_addr) = start_hookwire(dir.path(), &[]).await?;
     let capture_path = mint_bin(hw_addr).await?;
     let rss_idle = rss_mib(hookwire.0.id());
     let hw = run(hw_addr, &capture_path, None).await?;
@@ -97,6 +97,21 @@ async fn bench(secs: u64) -> Result<()> {
     steady_paced.check("hookwire at its cap, 50% load")?;
     drop(hookwire);
 
+    // The same fresh load with every batch flushed to the disk before it is
+    // acknowledged. An older build (HOOKWIRE_BENCH_BIN) may not have the flag.
+    let fsync = if common::has_flag("serve", "--durability")? {
+        let fsync_dir = dir.path().join("fsync");
+        std::fs::create_dir(&fsync_dir).context("creating the fsync run's directory")?;
+        let (hookwire, addr) = start_hookwire(&fsync_dir, &["--durability", "fsync"]).await?;
+        let path = mint_bin(addr).await?;
+        let fsync = run(addr, &path, None).await?;
+        fsync.check("hookwire --durability fsync")?;
+        drop(hookwire);
+        Some(fsync)
+    } else {
+        None
+    };
+
     let ratio = hw.rate() / base.rate();
     let mib = |v: Option<f64>| v.map_or("n/a".to_owned(), |m| format!("{m:.1} MiB"));
     println!("baseline (bare hyper)   : {}", base.line());
@@ -125,6 +140,14 @@ async fn bench(secs: u64) -> Result<()> {
         "at the cap, 50% load    : {}  (target p99 <= 10 ms; asked {steady_half:.0} req/s)",
         steady_paced.line()
     );
+    match &fsync {
+        Some(fsync) => println!(
+            "--durability fsync      : {}  (ratio to the default: {:.2})",
+            fsync.line(),
+            fsync.rate() / hw.rate()
+        ),
+        None => println!("--durability fsync      :  n/a (this build has no --durability)"),
+    }
     println!(
         "hookwire RSS            :  idle {}, loaded {} (target idle <= 30 MiB)",
         mib(rss_idle),

@@ -12,7 +12,7 @@ use axum::http::Request;
 use hookwire::config::ServerConfig;
 use hookwire::model::NewRequest;
 use hookwire::state::AppState;
-use hookwire::store::{Store, StoreLimits};
+use hookwire::store::{Store, StoreOptions};
 use hookwire::time::now_millis;
 use tower::ServiceExt as _;
 
@@ -35,8 +35,9 @@ async fn main() {
     };
     let (store, _writer) = Store::open(
         &config.db_path,
-        StoreLimits {
+        StoreOptions {
             max_requests_per_bin: 0,
+            ..StoreOptions::default()
         },
     )
     .expect("store");

@@ -112,7 +112,7 @@ async fn bench(secs: u64) -> Result<()> {
         }
     };
 
-    let (hookwire, hw_addr) = start_hookwire(dir.path()).await?;
+    let (hookwire, hw_addr) = start_hookwire(dir.path(), &[]).await?;
     let hw_pid = hookwire.0.id();
 
     // Memory, on the fresh server: idle, then with 500 idle tunnels.
@@ -156,7 +156,7 @@ async fn bench(secs: u64) -> Result<()> {
     )
     .await?;
     // An older build (HOOKWIRE_BENCH_BIN) may not have --concurrency.
-    let wide = if tunnel_has_flag("--concurrency")? {
+    let wide = if common::has_flag("tunnel", "--concurrency")? {
         let (wide_bin, wide_captured) =
             backlog(hw_addr, &app_url, &body, "bench-wide", BACKLOG).await?;
         Some(
@@ -307,15 +307,6 @@ async fn start_app() -> Result<(ChildGuard, SocketAddr)> {
         .parse()
         .with_context(|| format!("the app printed {line:?}, not a port"))?;
     Ok((guard, SocketAddr::from(([127, 0, 0, 1], port))))
-}
-
-/// Whether `hookwire tunnel` of the build under test takes `flag`.
-fn tunnel_has_flag(flag: &str) -> Result<bool> {
-    let help = common::hookwire_command()
-        .args(["tunnel", "--help"])
-        .output()
-        .context("running hookwire tunnel --help")?;
-    Ok(String::from_utf8_lossy(&help.stdout).contains(flag))
 }
 
 /// The `bore` binary: on PATH, in cargo's bin directory, or installed now

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{Secret, ServerConfig, TunnelConfig};
+use crate::config::{Durability, Secret, ServerConfig, TunnelConfig};
 
 /// Capture, inspect and relay webhooks.
 #[derive(Debug, Parser)]
@@ -142,6 +142,12 @@ pub struct ServeArgs {
     #[arg(long, env = "HOOKWIRE_DB", default_value = "hookwire.db")]
     pub db: PathBuf,
 
+    /// When a capture is acknowledged: "process" once its commit is in the
+    /// OS (survives a killed process), "fsync" once it reached the disk
+    /// (survives a power cut; one flush per batch of captures).
+    #[arg(long, env = "HOOKWIRE_DURABILITY", value_enum, default_value_t = Durability::Process)]
+    pub durability: Durability,
+
     /// Base URL in the URLs the server prints and returns, when it is
     /// reached through a proxy (e.g. https://hooks.example.com).
     #[arg(long, env = "HOOKWIRE_PUBLIC_URL", value_parser = parse_public_url)]
@@ -235,6 +241,7 @@ impl ServeArgs {
         };
         Ok(ServerConfig {
             db_path: self.db.clone(),
+            durability: self.durability,
             public_url: self.public_url.clone(),
             max_body_bytes: self.max_body_bytes,
             max_requests_per_bin: self.max_requests_per_bin,

@@ -30,6 +30,20 @@ pub struct ServerConfig {
     pub body_deadline: Duration,
     /// Serve HTTPS with this certificate and key (`--tls-cert`, `--tls-key`).
     pub tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
+    /// When a capture counts as stored, and so may be acknowledged.
+    pub durability: Durability,
+}
+
+/// When a commit counts as durable (`--durability`, SPEC §9). Group commit
+/// keeps the cost of `Fsync` to one flush per batch of captures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Durability {
+    /// In the operating system's page cache once committed: survives a
+    /// killed process, not a power cut.
+    #[default]
+    Process,
+    /// Flushed to the disk before the commit returns: survives a power cut.
+    Fsync,
 }
 
 impl ServerConfig {
@@ -105,6 +119,7 @@ impl Default for ServerConfig {
             max_connections: 1024,
             body_deadline: Duration::from_secs(60),
             tls: None,
+            durability: Durability::Process,
         }
     }
 }

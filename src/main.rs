@@ -33,8 +33,12 @@ async fn main() -> anyhow::Result<()> {
                 .clone()
                 .unwrap_or_else(|| format!("{scheme}://{addr}"));
             eprintln!(
-                "hookwire is listening on {addr}; database {}",
-                config.db_path.display()
+                "hookwire is listening on {addr}; database {} (durability: {})",
+                config.db_path.display(),
+                match config.durability {
+                    hookwire::config::Durability::Process => "process, survives a killed process",
+                    hookwire::config::Durability::Fsync => "fsync, survives a power cut",
+                }
             );
             match (&config.access_token, addr.ip().is_loopback()) {
                 (Some(_), _) => eprintln!(

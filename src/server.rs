@@ -18,7 +18,7 @@ use tower::ServiceExt as _;
 
 use crate::config::ServerConfig;
 use crate::state::AppState;
-use crate::store::{Store, StoreLimits};
+use crate::store::{Store, StoreOptions};
 use crate::{capture, indexer, retention, web};
 
 /// Largest request head (request line + headers); past it hyper answers
@@ -57,11 +57,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     use anyhow::Context as _;
-    let limits = StoreLimits {
+    let options = StoreOptions {
         max_requests_per_bin: config.max_requests_per_bin,
+        durability: config.durability,
     };
     let path = config.db_path.clone();
-    let (store, writer) = tokio::task::spawn_blocking(move || Store::open(&path, limits))
+    let (store, writer) = tokio::task::spawn_blocking(move || Store::open(&path, options))
         .await?
         .with_context(|| format!("opening the database {} (--db)", config.db_path.display()))?;
     let state = AppState::new(config, store);

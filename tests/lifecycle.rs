@@ -82,9 +82,15 @@ impl Drop for Proc {
 
 /// Starts `hookwire serve` on a free port; returns it and its base URL.
 fn serve_binary(db: &std::path::Path) -> (Proc, String) {
+    serve_binary_with(db, &[])
+}
+
+/// [`serve_binary`] with more flags.
+fn serve_binary_with(db: &std::path::Path, flags: &[&str]) -> (Proc, String) {
     let mut child = Command::new(common::binary())
         .args(["serve", "--listen", "127.0.0.1:0", "--db"])
         .arg(db)
+        .args(flags)
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -126,8 +132,22 @@ async fn binary_exits_cleanly_on_sigterm() {
 
 #[tokio::test]
 async fn kill_9_loses_no_acknowledged_capture() {
+    kill_9_rounds(&[]).await;
+}
+
+/// With `--durability fsync` every batch is flushed before it is
+/// acknowledged; a killed process still loses nothing.
+#[tokio::test]
+async fn kill_9_loses_no_acknowledged_capture_with_fsync_durability() {
+    kill_9_rounds(&["--durability", "fsync"]).await;
+}
+
+/// Three rounds of load, each ended by `kill -9`, on one database; then
+/// every acknowledged capture must be stored.
+async fn kill_9_rounds(flags: &[&str]) {
     let dir = tempfile::tempdir().expect("dir");
     let db = dir.path().join("k.db");
+    let serve_binary = |db: &std::path::Path| serve_binary_with(db, flags);
     let (proc, base) = serve_binary(&db);
     let client = reqwest::Client::new();
     let bin: serde_json::Value = serde_json::from_slice(
@@ -229,7 +249,7 @@ async fn kill_9_loses_no_acknowledged_capture() {
 /// the writer thread drains and ends.
 #[tokio::test]
 async fn a_dropped_server_releases_the_store() {
-    use hookwire::store::{Store, StoreLimits};
+    use hookwire::store::{Store, StoreOptions};
     let dir = tempfile::tempdir().expect("dir");
     let config = hookwire::config::ServerConfig {
         db_path: dir.path().join("t.db"),
@@ -238,8 +258,9 @@ async fn a_dropped_server_releases_the_store() {
     };
     let (store, writer) = Store::open(
         &config.db_path,
-        StoreLimits {
+        StoreOptions {
             max_requests_per_bin: 0,
+            ..StoreOptions::default()
         },
     )
     .expect("open");

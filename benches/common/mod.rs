@@ -39,6 +39,8 @@ const HOOKWIRE_ENV: &[&str] = &[
     "HOOKWIRE_MAX_BODY_BYTES",
     "HOOKWIRE_MAX_REQUESTS_PER_BIN",
     "HOOKWIRE_RETENTION",
+    "HOOKWIRE_DURABILITY",
+    "HOOKWIRE_CONCURRENCY",
 ];
 
 /// A child process killed when dropped, so panics and early returns do not
@@ -65,8 +67,19 @@ pub fn hookwire_command() -> Command {
     cmd
 }
 
-/// Starts `hookwire serve` on a free loopback port and waits for /healthz.
-pub async fn start_hookwire(dir: &Path) -> Result<(ChildGuard, SocketAddr)> {
+/// Whether `hookwire <subcommand>` of the build under test takes `flag`
+/// (older builds, run through HOOKWIRE_BENCH_BIN, may not).
+pub fn has_flag(subcommand: &str, flag: &str) -> Result<bool> {
+    let help = hookwire_command()
+        .args([subcommand, "--help"])
+        .output()
+        .with_context(|| format!("running hookwire {subcommand} --help"))?;
+    Ok(String::from_utf8_lossy(&help.stdout).contains(flag))
+}
+
+/// Starts `hookwire serve` on a free loopback port, with `flags`, and waits
+/// for /healthz.
+pub async fn start_hookwire(dir: &Path, flags: &[&str]) -> Result<(ChildGuard, SocketAddr)> {
     let addr = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .context("picking a free port")?;
@@ -75,6 +88,7 @@ pub async fn start_hookwire(dir: &Path) -> Result<(ChildGuard, SocketAddr)> {
     let child = hookwire_command()
         .args(["serve", "--listen", &addr.to_string(), "--db"])
         .arg(dir.join("bench.db"))
+        .args(flags)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)

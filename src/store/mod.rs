@@ -21,6 +21,7 @@ pub use queries::{Cursor, ListQuery, Page};
 use readers::Readers;
 use writer::Writer;
 
+use crate::config::Durability;
 use crate::model::{Bin, CapturedRequest, Delivery, NewRequest, ResponseConfig};
 use crate::time::Millis;
 use crate::verify::{Secrets, Signature};
@@ -49,11 +50,14 @@ pub enum StoreError {
     Closed,
 }
 
-/// Store limits applied by the writer on every capture.
-#[derive(Debug, Clone, Copy)]
-pub struct StoreLimits {
+/// How the store is run: the per-bin cap the writer applies on every
+/// capture, and when a commit counts as durable.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StoreOptions {
     /// A bin keeps at most this many of its newest requests; 0 = no cap.
     pub max_requests_per_bin: u64,
+    /// `Fsync`: every commit is flushed to the disk before it returns.
+    pub durability: Durability,
 }
 
 /// Cheap, cloneable handle to the database (shallow: clones share the
@@ -75,10 +79,10 @@ impl Store {
     /// thread's handle so the caller can wait for it to drain at shutdown.
     pub fn open(
         path: &Path,
-        limits: StoreLimits,
+        options: StoreOptions,
     ) -> Result<(Self, std::thread::JoinHandle<()>), StoreError> {
         let mut conn = Connection::open(path)?;
-        schema::configure(&conn)?;
+        schema::configure(&conn, options.durability)?;
         schema::migrate(&mut conn)?;
         conn.pragma_update(
             None,
@@ -87,7 +91,7 @@ impl Store {
         )?;
         let checkpointer = checkpoint::Checkpointer::start(path)?;
         let readers = Readers::open(path, READERS)?;
-        let (writer, join) = Writer::start(conn, limits);
+        let (writer, join) = Writer::start(conn, options.max_requests_per_bin);
         Ok((
             Self {
                 writer,
@@ -389,8 +393,9 @@ mod tests {
     async fn store_with_bin(dir: &std::path::Path, cap: u64) -> (Store, Uuid) {
         let (store, _writer) = Store::open(
             &dir.join("s.db"),
-            StoreLimits {
+            StoreOptions {
                 max_requests_per_bin: cap,
+                ..StoreOptions::default()
             },
         )
         .expect("open");
@@ -405,6 +410,29 @@ mod tests {
             .await
             .expect("bin");
         (store, bin)
+    }
+
+    /// `--durability` reaches the writer's connection: FULL flushes the
+    /// WAL at every commit, NORMAL leaves it to the OS.
+    #[tokio::test]
+    async fn durability_sets_how_commits_are_flushed() {
+        for (durability, expected) in [(Durability::Process, 1), (Durability::Fsync, 2)] {
+            let dir = tempfile::tempdir().expect("dir");
+            let (store, _writer) = Store::open(
+                &dir.path().join("d.db"),
+                StoreOptions {
+                    durability,
+                    ..StoreOptions::default()
+                },
+            )
+            .expect("open");
+            let synchronous: i64 = store
+                .writer
+                .run(|tx, _| Ok(tx.pragma_query_value(None, "synchronous", |r| r.get(0))?))
+                .await
+                .expect("pragma");
+            assert_eq!(synchronous, expected, "{durability:?}");
+        }
     }
 
     #[tokio::test]

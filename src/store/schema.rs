@@ -3,6 +3,7 @@
 use rusqlite::Connection;
 
 use super::StoreError;
+use crate::config::Durability;
 
 /// The migrations in order; the database's `user_version` is how many ran.
 const MIGRATIONS: &[&str] = &[
@@ -15,15 +16,20 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_bounded_index_merges.sql"),
 ];
 
-/// Settings every connection needs. WAL lets readers run beside the writer;
-/// `synchronous=NORMAL` in WAL mode survives a killed process (the commit is
-/// in the OS page cache once `COMMIT` returns), which is what SPEC §3 asks;
-/// only a power cut can lose the last commits, and group commit keeps that
-/// window to one batch.
-pub(super) fn configure(conn: &Connection) -> Result<(), StoreError> {
+/// Settings the writer's connection needs. WAL lets readers run beside the
+/// writer. `synchronous=NORMAL` in WAL mode survives a killed process (the
+/// commit is in the OS page cache once `COMMIT` returns), which is what
+/// SPEC §3 asks; only a power cut can lose the last commits, and group
+/// commit keeps that window to one batch. `Fsync` (`synchronous=FULL`)
+/// flushes the WAL at every commit: one fsync per batch.
+pub(super) fn configure(conn: &Connection, durability: Durability) -> Result<(), StoreError> {
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    let synchronous = match durability {
+        Durability::Process => "NORMAL",
+        Durability::Fsync => "FULL",
+    };
+    conn.pragma_update(None, "synchronous", synchronous)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(())
 }

@@ -14,7 +14,7 @@ use rusqlite::{Connection, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use super::{StoreError, StoreLimits};
+use super::StoreError;
 use crate::model::NewRequest;
 
 /// Jobs taken into one transaction at most: bounds how long the first
@@ -27,7 +27,8 @@ const QUEUE: usize = 4096;
 /// State the writer keeps between jobs. Only the writer touches the tables,
 /// so what it caches here stays exact.
 pub(super) struct WriterState {
-    limits: StoreLimits,
+    /// A bin keeps at most this many of its newest requests; 0 = no cap.
+    cap: u64,
     /// Request count per bin, loaded on first capture; lets the per-bin cap
     /// cost nothing until a bin is full.
     counts: HashMap<Uuid, u64>,
@@ -49,7 +50,7 @@ impl WriterState {
 
     /// Deletes the oldest requests of each bin the batch took over its cap.
     fn trim(&mut self, tx: &Connection) -> Result<(), StoreError> {
-        let cap = self.limits.max_requests_per_bin;
+        let cap = self.cap;
         for id in self.over_cap.drain(..) {
             let Some(count) = self.counts.get_mut(&id) else {
                 continue;
@@ -117,13 +118,10 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    pub(super) fn start(
-        conn: Connection,
-        limits: StoreLimits,
-    ) -> (Self, std::thread::JoinHandle<()>) {
+    pub(super) fn start(conn: Connection, cap: u64) -> (Self, std::thread::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE);
         let state = WriterState {
-            limits,
+            cap,
             counts: HashMap::new(),
             over_cap: Vec::new(),
         };
@@ -261,7 +259,7 @@ fn count_capture(
     id: Uuid,
     bin: &str,
 ) -> Result<(), StoreError> {
-    let cap = state.limits.max_requests_per_bin;
+    let cap = state.cap;
     if cap == 0 {
         return Ok(());
     }
