@@ -29,12 +29,12 @@ async fn main() {
         .unwrap_or(100_000);
     let dir = tempfile::tempdir().expect("temp dir");
     let config = ServerConfig {
-        db_path: dir.path().join("inspector.db"),
+        db: hookwire::config::Database::Sqlite(dir.path().join("inspector.db")),
         max_requests_per_bin: 0,
         ..ServerConfig::default()
     };
     let (store, _writer) = Store::open(
-        &config.db_path,
+        &dir.path().join("inspector.db"),
         StoreOptions {
             max_requests_per_bin: 0,
             ..StoreOptions::default()

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{Durability, Secret, ServerConfig, TunnelConfig};
+use crate::config::{Database, Durability, Secret, ServerConfig, TunnelConfig};
 
 /// Capture, inspect and relay webhooks.
 #[derive(Debug, Parser)]
@@ -138,9 +138,16 @@ pub struct ServeArgs {
     #[arg(long, env = "HOOKWIRE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// SQLite database file; created if missing.
-    #[arg(long, env = "HOOKWIRE_DB", default_value = "hookwire.db")]
-    pub db: PathBuf,
+    /// SQLite database file, created if missing (`sqlite:PATH` works too),
+    /// or a PostgreSQL URL (postgres://USER:PASS@HOST:5432/DB) shared by
+    /// several replicas.
+    #[arg(
+        long,
+        env = "HOOKWIRE_DB",
+        default_value = "hookwire.db",
+        hide_env_values = true
+    )]
+    pub db: String,
 
     /// When a capture is acknowledged: "process" once its commit is in the
     /// OS (survives a killed process), "fsync" once it reached the disk
@@ -240,7 +247,7 @@ impl ServeArgs {
             _ => None,
         };
         Ok(ServerConfig {
-            db_path: self.db.clone(),
+            db: Database::parse(&self.db),
             durability: self.durability,
             public_url: self.public_url.clone(),
             max_body_bytes: self.max_body_bytes,

@@ -7,8 +7,8 @@ use std::time::Duration;
 /// Everything `serve` needs beyond the bound listener.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// SQLite database file.
-    pub db_path: PathBuf,
+    /// Where the data lives (`--db`).
+    pub db: Database,
     /// Base URL used in the URLs the server prints and returns, without a
     /// trailing slash. `None`: derived from the request's `Host` header.
     pub public_url: Option<String>,
@@ -32,6 +32,51 @@ pub struct ServerConfig {
     pub tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
     /// When a capture counts as stored, and so may be acknowledged.
     pub durability: Durability,
+}
+
+/// Where the data lives: an SQLite file (the embedded default) or a
+/// PostgreSQL database shared by several replicas (SPEC §9).
+#[derive(Clone, PartialEq, Eq)]
+pub enum Database {
+    /// A file path (`hookwire.db`, `sqlite:hookwire.db`).
+    Sqlite(PathBuf),
+    /// A `postgres://` or `postgresql://` connection URL.
+    Postgres(String),
+}
+
+impl Database {
+    /// Reads `--db`: a PostgreSQL URL, `sqlite:PATH`, or a path.
+    pub fn parse(text: &str) -> Self {
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            Self::Postgres(text.to_owned())
+        } else {
+            Self::Sqlite(PathBuf::from(text.strip_prefix("sqlite:").unwrap_or(text)))
+        }
+    }
+}
+
+/// Shown in logs and errors with the password masked.
+impl std::fmt::Display for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(path) => write!(f, "{}", path.display()),
+            Self::Postgres(url) => {
+                // postgres://user:password@host/db → postgres://user:****@host/db
+                let masked = url.split_once("://").and_then(|(scheme, rest)| {
+                    let (auth, host) = rest.split_once('@')?;
+                    let (user, _) = auth.split_once(':')?;
+                    Some(format!("{scheme}://{user}:****@{host}"))
+                });
+                f.write_str(masked.as_deref().unwrap_or(url))
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Database({self})")
+    }
 }
 
 /// When a commit counts as durable (`--durability`, SPEC §9). Group commit
@@ -108,7 +153,7 @@ impl std::fmt::Debug for Secret {
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
-            db_path: PathBuf::from("hookwire.db"),
+            db: Database::Sqlite(PathBuf::from("hookwire.db")),
             public_url: None,
             max_body_bytes: 10 * 1024 * 1024,
             max_requests_per_bin: 10_000,

@@ -34,7 +34,7 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|| format!("{scheme}://{addr}"));
             eprintln!(
                 "hookwire is listening on {addr}; database {} (durability: {})",
-                config.db_path.display(),
+                config.db,
                 match config.durability {
                     hookwire::config::Durability::Process => "process, survives a killed process",
                     hookwire::config::Durability::Fsync => "fsync, survives a power cut",

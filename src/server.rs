@@ -61,17 +61,14 @@ pub async fn serve(
         max_requests_per_bin: config.max_requests_per_bin,
         durability: config.durability,
     };
-    let path = config.db_path.clone();
-    let (store, writer) = tokio::task::spawn_blocking(move || Store::open(&path, options))
-        .await?
-        .with_context(|| format!("opening the database {} (--db)", config.db_path.display()))?;
+    let (store, writer) = Store::connect(&config.db, options)
+        .await
+        .with_context(|| format!("opening the database {} (--db)", config.db))?;
     let state = AppState::new(config, store);
     run(listener, state, shutdown).await;
     // Every store handle is gone with the state: the writer drains its queue
     // and stops.
-    tokio::task::spawn_blocking(move || writer.join())
-        .await?
-        .map_err(|_| anyhow::anyhow!("the database writer thread panicked"))?;
+    writer.join().await.map_err(anyhow::Error::msg)?;
     Ok(())
 }
 

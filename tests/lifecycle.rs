@@ -85,11 +85,28 @@ fn serve_binary(db: &std::path::Path) -> (Proc, String) {
     serve_binary_with(db, &[])
 }
 
+/// The `--db` of a test's database file: the file itself, or with
+/// HOOKWIRE_TEST_STORE=postgres a PostgreSQL database of its own (the same
+/// one each time the test names the same file).
+fn db_arg(db: &std::path::Path) -> std::ffi::OsString {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static URLS: OnceLock<Mutex<HashMap<std::path::PathBuf, String>>> = OnceLock::new();
+    if !common::pg::wanted() {
+        return db.into();
+    }
+    let mut urls = URLS.get_or_init(Default::default).lock().expect("lock");
+    urls.entry(db.to_owned())
+        .or_insert_with(common::pg::database)
+        .as_str()
+        .into()
+}
+
 /// [`serve_binary`] with more flags.
 fn serve_binary_with(db: &std::path::Path, flags: &[&str]) -> (Proc, String) {
     let mut child = Command::new(common::binary())
         .args(["serve", "--listen", "127.0.0.1:0", "--db"])
-        .arg(db)
+        .arg(db_arg(db))
         .args(flags)
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
@@ -252,12 +269,12 @@ async fn a_dropped_server_releases_the_store() {
     use hookwire::store::{Store, StoreOptions};
     let dir = tempfile::tempdir().expect("dir");
     let config = hookwire::config::ServerConfig {
-        db_path: dir.path().join("t.db"),
+        db: hookwire::config::Database::Sqlite(dir.path().join("t.db")),
         retention: Some(std::time::Duration::from_secs(1)),
         ..Default::default()
     };
     let (store, writer) = Store::open(
-        &config.db_path,
+        &dir.path().join("t.db"),
         StoreOptions {
             max_requests_per_bin: 0,
             ..StoreOptions::default()

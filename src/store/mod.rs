@@ -1,27 +1,17 @@
-//! The SQLite store: one writer thread that group-commits, a small pool of
-//! reader connections, and the numbered migrations.
-//!
-//! Every rusqlite call runs off the async runtime: writes on the writer
-//! thread, reads on `spawn_blocking` with a pooled read connection.
+//! The store: bins, captured requests, tunnel positions and deliveries.
+//! One interface, two backends: the embedded SQLite file (the default,
+//! [`sqlite`]) and PostgreSQL for teams running several replicas
+//! ([`postgres`]). Capture, tunnel sessions, live updates and web handlers
+//! see only [`Store`].
 
-mod checkpoint;
-mod queries;
-mod readers;
-mod schema;
-mod tunnels;
-mod writer;
+mod postgres;
+mod sqlite;
 
 use std::path::Path;
-use std::sync::Arc;
 
-use rusqlite::{Connection, OptionalExtension as _};
 use uuid::Uuid;
 
-pub use queries::{Cursor, ListQuery, Page};
-use readers::Readers;
-use writer::Writer;
-
-use crate::config::Durability;
+use crate::config::{Database, Durability};
 use crate::model::{Bin, CapturedRequest, Delivery, NewRequest, ResponseConfig};
 use crate::time::Millis;
 use crate::verify::{Secrets, Signature};
@@ -32,6 +22,12 @@ pub enum StoreError {
     /// SQLite said no.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL said no, or could not be reached.
+    #[error("database error: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// No pooled PostgreSQL connection could be had.
+    #[error("database connection pool: {0}")]
+    Pool(String),
     /// A stored row did not decode (a JSON column edited by hand, say), or
     /// a value did not encode.
     #[error("corrupt row: {0}")]
@@ -60,46 +56,174 @@ pub struct StoreOptions {
     pub durability: Durability,
 }
 
-/// Cheap, cloneable handle to the database (shallow: clones share the
-/// writer thread and the reader pool).
-#[derive(Clone)]
-pub struct Store {
-    writer: Writer,
-    readers: Arc<Readers>,
-    _checkpointer: Arc<checkpoint::Checkpointer>,
+/// Which slice of a bin's requests a listing wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    /// The newest, newest first.
+    Newest,
+    /// Older than this id, newest first.
+    Before(i64),
+    /// Newer than this id, oldest first (tailing).
+    After(i64),
 }
 
-/// How many read connections run queries at once: enough for the inspector
-/// and the API on a small machine without starving the writer of CPU.
-const READERS: usize = 4;
+/// A listing request.
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    /// The bin.
+    pub bin: Uuid,
+    /// Page size.
+    pub limit: usize,
+    /// Where the page starts.
+    pub cursor: Cursor,
+    /// Case-insensitive text to find in method, path, query, headers or body.
+    pub search: Option<String>,
+    /// Only requests with this method.
+    pub method: Option<String>,
+    /// False for listings that show only the summary (the inspector's
+    /// list): bodies are then not read from disk and left empty.
+    pub with_bodies: bool,
+}
+
+/// One page of requests and the cursor for the next (the last id), if any.
+#[derive(Debug)]
+pub struct Page {
+    /// The requests, in the order the cursor asks for.
+    pub requests: Vec<CapturedRequest>,
+    /// Body size of each request (also when bodies were not read).
+    pub body_sizes: Vec<usize>,
+    /// Pass as `before` (or `after` when tailing) to get the next page.
+    pub next: Option<i64>,
+}
+
+/// Escapes `%`, `_` and `\` so user text matches literally in LIKE.
+pub(crate) fn like_pattern(text: &str) -> String {
+    let mut p = String::with_capacity(text.len() + 2);
+    p.push('%');
+    for ch in text.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(ch);
+    }
+    p.push('%');
+    p
+}
+
+/// A capture with its headers and signature as stored (JSON), encoded on
+/// the caller's task to keep the writer's share of each capture small.
+struct Encoded {
+    req: NewRequest,
+    headers: String,
+    signature: Option<String>,
+}
+
+impl Encoded {
+    fn new(req: NewRequest) -> Result<Self, StoreError> {
+        Ok(Self {
+            headers: to_json(&req.headers)?,
+            signature: req.signature.as_ref().map(to_json).transpose()?,
+            req,
+        })
+    }
+}
+
+/// A stored JSON column, decoded.
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// A value for a JSON column.
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Cheap, cloneable handle to the database.
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite(sqlite::Sqlite),
+    Postgres(postgres::Postgres),
+}
+
+/// The store's writer, to wait for at shutdown: it drains its queue once
+/// every [`Store`] handle is gone.
+pub enum Writer {
+    /// SQLite's writer thread.
+    Thread(std::thread::JoinHandle<()>),
+    /// PostgreSQL's writer task.
+    Task(tokio::task::JoinHandle<()>),
+}
+
+impl Writer {
+    /// Waits until the writer committed what it held and stopped.
+    pub async fn join(self) -> Result<(), String> {
+        match self {
+            Self::Thread(t) => tokio::task::spawn_blocking(move || t.join())
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|_| "the database writer thread panicked".to_owned()),
+            Self::Task(t) => t.await.map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// Runs the same call on whichever backend the store has.
+macro_rules! each {
+    ($self:expr, $b:ident => $call:expr) => {
+        match &$self.backend {
+            Backend::Sqlite($b) => $call,
+            Backend::Postgres($b) => $call,
+        }
+    };
+}
 
 impl Store {
-    /// Opens (creating if needed) the database at `path`, runs pending
-    /// migrations and starts the writer thread. Also returns the writer
-    /// thread's handle so the caller can wait for it to drain at shutdown.
+    /// Opens (creating if needed) the SQLite database at `path`, runs
+    /// pending migrations and starts the writer thread. Also returns the
+    /// writer thread's handle so the caller can wait for it to drain at
+    /// shutdown.
     pub fn open(
         path: &Path,
         options: StoreOptions,
     ) -> Result<(Self, std::thread::JoinHandle<()>), StoreError> {
-        let mut conn = Connection::open(path)?;
-        schema::configure(&conn, options.durability)?;
-        schema::migrate(&mut conn)?;
-        conn.pragma_update(
-            None,
-            "wal_autocheckpoint",
-            checkpoint::WRITER_FALLBACK_PAGES,
-        )?;
-        let checkpointer = checkpoint::Checkpointer::start(path)?;
-        let readers = Readers::open(path, READERS)?;
-        let (writer, join) = Writer::start(conn, options.max_requests_per_bin);
+        let (sqlite, join) = sqlite::Sqlite::open(path, options)?;
         Ok((
             Self {
-                writer,
-                readers: Arc::new(readers),
-                _checkpointer: Arc::new(checkpointer),
+                backend: Backend::Sqlite(sqlite),
             },
             join,
         ))
+    }
+
+    /// Opens the database `--db` names: an SQLite file (see [`Self::open`])
+    /// or a PostgreSQL database (migrated once for the cluster).
+    pub async fn connect(
+        db: &Database,
+        options: StoreOptions,
+    ) -> Result<(Self, Writer), StoreError> {
+        match db {
+            Database::Sqlite(path) => {
+                let path = path.clone();
+                let (store, join) = tokio::task::spawn_blocking(move || Self::open(&path, options))
+                    .await
+                    .map_err(|e| StoreError::Thread(e.to_string()))??;
+                Ok((store, Writer::Thread(join)))
+            }
+            Database::Postgres(url) => {
+                let (pg, join) = postgres::Postgres::open(url, options).await?;
+                Ok((
+                    Self {
+                        backend: Backend::Postgres(pg),
+                    },
+                    Writer::Task(join),
+                ))
+            }
+        }
     }
 
     /// Stores a captured request; resolves once its transaction committed.
@@ -116,52 +240,27 @@ impl Store {
     }
 
     /// [`Self::capture`], and `on_commit` with the new id once its commit is
-    /// done, on the writer thread, in commit order (= id order) with every
-    /// other capture's: tunnels get live captures in memory through it,
-    /// none out of order.
+    /// done, in commit order (= id order) with every other capture's:
+    /// tunnels get live captures in memory through it, none out of order.
     pub async fn capture_then(
         &self,
         req: NewRequest,
         on_id: impl FnOnce(i64) + Send + 'static,
         on_commit: Option<Box<dyn FnOnce(i64) + Send>>,
     ) -> Result<Option<i64>, StoreError> {
-        // Serialised here, on the caller's thread, to keep the writer's
-        // share of each capture small.
-        let headers = queries::to_json(&req.headers)?;
-        let signature = req.signature.as_ref().map(queries::to_json).transpose()?;
-        let after = on_commit.map(|f| -> writer::AfterCommit<Option<i64>> {
-            Box::new(move |id: &Option<i64>| {
-                if let Some(id) = *id {
-                    f(id);
-                }
-            })
-        });
-        self.writer
-            .run_then(
-                move |tx, state| {
-                    let id =
-                        writer::insert_request(tx, state, &req, &headers, signature.as_deref())?;
-                    if let Some(id) = id {
-                        on_id(id);
-                    }
-                    Ok(id)
-                },
-                after,
-            )
-            .await
+        let capture = Encoded::new(req)?;
+        each!(self, b => b.capture_then(capture, on_id, on_commit).await)
     }
 
     /// Registers a tunnel name on a bin; returns the id up to which it has
-    /// had every request (see `tunnels::open_tunnel`).
+    /// had every request.
     pub async fn open_tunnel(
         &self,
         bin: Uuid,
         name: String,
         from_start: bool,
     ) -> Result<i64, StoreError> {
-        self.writer
-            .run(move |tx, _| tunnels::open_tunnel(tx, bin, &name, from_start))
-            .await
+        each!(self, b => b.open_tunnel(bin, name, from_start).await)
     }
 
     /// Requests after `after` that tunnel `name` has not had, oldest first.
@@ -172,44 +271,34 @@ impl Store {
         after: i64,
         limit: usize,
     ) -> Result<Vec<CapturedRequest>, StoreError> {
-        self.readers
-            .run(move |c| tunnels::pending(c, bin, &name, after, limit))
-            .await
+        each!(self, b => b.pending(bin, name, after, limit).await)
     }
 
     /// Stores one tunnel's deliveries, each `(request id, delivery,
     /// through)`, and moves the tunnel's position to the highest `through`,
-    /// in one writer job.
+    /// in one transaction.
     pub async fn record_deliveries(
         &self,
         bin: Uuid,
         records: Vec<(i64, Delivery, Option<i64>)>,
     ) -> Result<(), StoreError> {
-        self.writer
-            .run(move |tx, _| tunnels::record_deliveries(tx, bin, &records))
-            .await
+        each!(self, b => b.record_deliveries(bin, records).await)
     }
 
     /// Creates a bin with the default response.
     pub async fn create_bin(&self, bin: Bin) -> Result<(), StoreError> {
-        self.writer
-            .run(move |tx, _| queries::insert_bin(tx, &bin))
-            .await
+        each!(self, b => b.create_bin(bin).await)
     }
 
     /// Replaces a bin's response; false when the bin does not exist.
     pub async fn set_response(&self, id: Uuid, resp: ResponseConfig) -> Result<bool, StoreError> {
-        self.writer
-            .run(move |tx, _| queries::update_response(tx, id, &resp))
-            .await
+        each!(self, b => b.set_response(id, resp).await)
     }
 
     /// Replaces a bin's verification secrets; false when the bin does not
     /// exist.
     pub async fn set_secrets(&self, id: Uuid, secrets: Secrets) -> Result<bool, StoreError> {
-        self.writer
-            .run(move |tx, _| queries::update_secrets(tx, id, &secrets))
-            .await
+        each!(self, b => b.set_secrets(id, secrets).await)
     }
 
     /// Stores re-checked signatures of requests.
@@ -217,367 +306,86 @@ impl Store {
         &self,
         checked: Vec<(i64, Option<Signature>)>,
     ) -> Result<(), StoreError> {
-        self.writer
-            .run(move |tx, _| queries::update_signatures(tx, &checked))
-            .await
+        each!(self, b => b.set_signatures(checked).await)
     }
 
     /// Deletes a bin and its requests; false when it did not exist.
     pub async fn delete_bin(&self, id: Uuid) -> Result<bool, StoreError> {
-        self.writer
-            .run(move |tx, state| {
-                state.forget(id);
-                queries::delete_bin(tx, id)
-            })
-            .await
+        each!(self, b => b.delete_bin(id).await)
     }
 
     /// Deletes one request, or all of a bin's; returns how many went.
     pub async fn delete_requests(&self, bin: Uuid, id: Option<i64>) -> Result<usize, StoreError> {
-        self.writer
-            .run(move |tx, state| {
-                state.forget(bin);
-                queries::delete_requests(tx, bin, id)
-            })
-            .await
+        each!(self, b => b.delete_requests(bin, id).await)
     }
 
     /// Deletes up to `batch` requests received before `cutoff`; returns how
     /// many went. Called in a loop so one purge never holds the writer long.
     pub async fn purge_before(&self, cutoff: Millis, batch: usize) -> Result<usize, StoreError> {
-        self.writer
-            .run(move |tx, state| {
-                let n = queries::purge_before(tx, cutoff, batch)?;
-                if n > 0 {
-                    state.forget_all();
-                }
-                Ok(n)
-            })
-            .await
+        each!(self, b => b.purge_before(cutoff, batch).await)
     }
 
     /// One bin, if it exists.
     pub async fn bin(&self, id: Uuid) -> Result<Option<Bin>, StoreError> {
-        self.readers.run(move |c| queries::bin(c, id)).await
+        each!(self, b => b.bin(id).await)
     }
 
     /// The most recently created bins, newest first.
     pub async fn recent_bins(&self, limit: usize) -> Result<Vec<(Bin, u64)>, StoreError> {
-        self.readers
-            .run(move |c| queries::recent_bins(c, limit))
-            .await
+        each!(self, b => b.recent_bins(limit).await)
     }
 
     /// A page of a bin's requests.
     pub async fn list_requests(&self, q: ListQuery) -> Result<Page, StoreError> {
-        self.readers.run(move |c| queries::list_full(c, &q)).await
+        each!(self, b => b.list_requests(q).await)
     }
 
     /// One request of a bin.
     pub async fn request(&self, bin: Uuid, id: i64) -> Result<Option<CapturedRequest>, StoreError> {
-        self.readers
-            .run(move |c| queries::request(c, bin, id))
-            .await
+        each!(self, b => b.request(bin, id).await)
     }
 
     /// How many requests a bin holds.
     pub async fn count(&self, bin: Uuid) -> Result<u64, StoreError> {
-        self.readers.run(move |c| queries::count(c, bin)).await
+        each!(self, b => b.count(bin).await)
     }
 
     /// Every request of a bin sharing an idempotency key, oldest first.
     pub async fn attempts(&self, bin: Uuid, key: String) -> Result<Vec<(i64, Millis)>, StoreError> {
-        self.readers
-            .run(move |c| queries::attempts(c, bin, &key))
-            .await
+        each!(self, b => b.attempts(bin, key).await)
     }
 
     /// True when no write waits: background work (indexing) can run
     /// without delaying captures.
     pub fn writer_idle(&self) -> bool {
-        self.writer.idle()
+        each!(self, b => b.writer_idle())
     }
 
     /// Adds up to `batch` new requests to the search index; returns how
     /// many (0 once it has caught up).
     pub async fn index_batch(&self, batch: usize) -> Result<usize, StoreError> {
-        self.writer
-            .run(move |tx, _| queries::index_batch(tx, batch))
-            .await
+        each!(self, b => b.index_batch(batch).await)
     }
 
     /// When the oldest request the search index has not reached arrived;
     /// `None` when the index has caught up.
     pub async fn oldest_unindexed(&self) -> Result<Option<Millis>, StoreError> {
-        self.readers
-            .run(|c| {
-                Ok(c.prepare_cached(
-                    "SELECT received_at FROM requests
-                     WHERE id > (SELECT indexed_through FROM fts_state) ORDER BY id LIMIT 1",
-                )?
-                .query_row([], |r| r.get(0))
-                .optional()?)
-            })
-            .await
+        each!(self, b => b.oldest_unindexed().await)
     }
 
     /// Requests waiting for delivery, over every tunnel name ever connected
     /// (a stopped laptop's backlog counts).
     pub async fn tunnel_backlog(&self) -> Result<u64, StoreError> {
-        self.readers
-            .run(|c| {
-                Ok(c.query_row(
-                    "SELECT COUNT(*) FROM tunnels t JOIN requests r
-                       ON r.bin_id = t.bin_id AND r.id > t.delivered_through",
-                    [],
-                    |r| r.get(0),
-                )?)
-            })
-            .await
+        each!(self, b => b.tunnel_backlog().await)
     }
 
     /// Body bytes stored by all bins.
     pub async fn stored_bytes(&self) -> Result<u64, StoreError> {
-        self.readers
-            .run(|c| {
-                Ok(c.query_row(
-                    "SELECT COALESCE(SUM(length(body)), 0) FROM requests",
-                    [],
-                    |r| r.get(0),
-                )?)
-            })
-            .await
+        each!(self, b => b.stored_bytes().await)
     }
 
     /// True when a read query succeeds: what `/healthz` reports.
     pub async fn healthy(&self) -> bool {
-        self.readers
-            .run(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
-            .await
-            .is_ok()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::time::now_millis;
-
-    fn request(bin: Uuid, method: &str, path: &str, body: &str) -> NewRequest {
-        NewRequest {
-            bin_id: bin,
-            received_at: now_millis(),
-            method: method.into(),
-            path: path.into(),
-            query: String::new(),
-            headers: vec![("x-provider".into(), "AssemblyAI".into())],
-            remote_addr: "127.0.0.1:1".into(),
-            body: body.as_bytes().to_vec().into(),
-            signature: None,
-            retry_key: None,
-        }
-    }
-
-    fn query(bin: Uuid, search: Option<&str>, method: Option<&str>) -> ListQuery {
-        ListQuery {
-            bin,
-            limit: 50,
-            cursor: Cursor::Newest,
-            search: search.map(str::to_owned),
-            with_bodies: false,
-            method: method.map(str::to_owned),
-        }
-    }
-
-    /// A store in `dir` with one bin, keeping `cap` requests per bin.
-    async fn store_with_bin(dir: &std::path::Path, cap: u64) -> (Store, Uuid) {
-        let (store, _writer) = Store::open(
-            &dir.join("s.db"),
-            StoreOptions {
-                max_requests_per_bin: cap,
-                ..StoreOptions::default()
-            },
-        )
-        .expect("open");
-        let bin = Uuid::new_v4();
-        store
-            .create_bin(Bin {
-                id: bin,
-                created_at: now_millis(),
-                response: ResponseConfig::default(),
-                secrets: Secrets::default(),
-            })
-            .await
-            .expect("bin");
-        (store, bin)
-    }
-
-    /// `--durability` reaches the writer's connection: FULL flushes the
-    /// WAL at every commit, NORMAL leaves it to the OS.
-    #[tokio::test]
-    async fn durability_sets_how_commits_are_flushed() {
-        for (durability, expected) in [(Durability::Process, 1), (Durability::Fsync, 2)] {
-            let dir = tempfile::tempdir().expect("dir");
-            let (store, _writer) = Store::open(
-                &dir.path().join("d.db"),
-                StoreOptions {
-                    durability,
-                    ..StoreOptions::default()
-                },
-            )
-            .expect("open");
-            let synchronous: i64 = store
-                .writer
-                .run(|tx, _| Ok(tx.pragma_query_value(None, "synchronous", |r| r.get(0))?))
-                .await
-                .expect("pragma");
-            assert_eq!(synchronous, expected, "{durability:?}");
-        }
-    }
-
-    #[tokio::test]
-    async fn search_uses_the_index_and_the_unindexed_tail() {
-        let dir = tempfile::tempdir().expect("dir");
-        let (store, bin) = store_with_bin(dir.path(), 0).await;
-        let ids = |page: Page| page.requests.iter().map(|r| r.id).collect::<Vec<_>>();
-        let a = store
-            .capture(
-                request(bin, "POST", "/a", r#"{"transcript_id":"needle-1"}"#),
-                |_| {},
-            )
-            .await
-            .expect("a")
-            .expect("id");
-        let b = store
-            .capture(request(bin, "GET", "/b", "plain text"), |_| {})
-            .await
-            .expect("b")
-            .expect("id");
-        assert_eq!(store.index_batch(100).await.expect("index"), 2);
-        assert_eq!(store.index_batch(100).await.expect("index"), 0, "caught up");
-        // Indexed: found through FTS, case-insensitively, as a substring.
-        assert_eq!(
-            ids(store
-                .list_requests(query(bin, Some("NEEDLE"), None))
-                .await
-                .expect("q")),
-            [a]
-        );
-        assert_eq!(
-            ids(store
-                .list_requests(query(bin, Some("assemblyai"), None))
-                .await
-                .expect("q")),
-            [b, a]
-        );
-        // Not indexed yet: found through LIKE.
-        let c = store
-            .capture(request(bin, "PUT", "/c", "needle-2"), |_| {})
-            .await
-            .expect("c")
-            .expect("id");
-        assert_eq!(
-            ids(store
-                .list_requests(query(bin, Some("needle"), None))
-                .await
-                .expect("q")),
-            [c, a]
-        );
-        // Shorter than a trigram: LIKE everywhere.
-        assert_eq!(
-            ids(store
-                .list_requests(query(bin, Some("/b"), None))
-                .await
-                .expect("q")),
-            [b]
-        );
-        // Method filter, alone and with search.
-        assert_eq!(
-            ids(store
-                .list_requests(query(bin, None, Some("GET")))
-                .await
-                .expect("q")),
-            [b]
-        );
-        assert_eq!(
-            ids(store
-                .list_requests(query(bin, Some("needle"), Some("PUT")))
-                .await
-                .expect("q")),
-            [c]
-        );
-        // Deleted requests leave the index.
-        store.delete_requests(bin, Some(a)).await.expect("delete");
-        store.index_batch(100).await.expect("index");
-        assert_eq!(
-            ids(store
-                .list_requests(query(bin, Some("needle"), None))
-                .await
-                .expect("q")),
-            [c]
-        );
-        // Quotes in the text are literal.
-        assert!(
-            ids(store
-                .list_requests(query(bin, Some(r#"x"y"#), None))
-                .await
-                .expect("q"))
-            .is_empty()
-        );
-    }
-
-    #[tokio::test]
-    async fn trimmed_requests_leave_the_index_after_the_capture_batch() {
-        let dir = tempfile::tempdir().expect("dir");
-        let (store, bin) = store_with_bin(dir.path(), 2).await;
-        let capture = |n: usize| {
-            let store = store.clone();
-            async move {
-                store
-                    .capture(request(bin, "POST", "/", &format!("needle-{n}")), |_| {})
-                    .await
-                    .expect("capture")
-                    .expect("id")
-            }
-        };
-        let first = capture(1).await;
-        capture(2).await;
-        while store.index_batch(100).await.expect("index") > 0 {}
-        // The cap trims the first, already indexed: its index entry waits
-        // for the indexer instead of costing the capture batch.
-        let third = capture(3).await;
-        let count = |sql: &'static str| {
-            let store = store.clone();
-            async move {
-                store
-                    .readers
-                    .run(move |c| Ok(c.query_row(sql, [], |r| r.get::<_, i64>(0))?))
-                    .await
-                    .expect("count")
-            }
-        };
-        assert_eq!(count("SELECT COUNT(*) FROM fts_deleted").await, 1);
-        let found: Vec<i64> = store
-            .list_requests(query(bin, Some("needle"), None))
-            .await
-            .expect("q")
-            .requests
-            .iter()
-            .map(|r| r.id)
-            .collect();
-        assert!(
-            !found.contains(&first) && found.contains(&third),
-            "{found:?}"
-        );
-        // The indexer removes the entry, then indexes the new request.
-        assert_eq!(store.index_batch(100).await.expect("purge"), 1);
-        assert_eq!(count("SELECT COUNT(*) FROM fts_deleted").await, 0);
-        assert_eq!(store.index_batch(100).await.expect("index"), 1);
-        assert_eq!(store.index_batch(100).await.expect("index"), 0);
-        assert_eq!(
-            count("SELECT COUNT(*) FROM requests_fts WHERE requests_fts MATCH '\"needle\"'").await,
-            2,
-            "only the two kept requests are in the index"
-        );
+        each!(self, b => b.healthy().await)
     }
 }

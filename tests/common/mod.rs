@@ -2,6 +2,8 @@
 //! database, and a real HTTP client.
 #![allow(dead_code)]
 
+pub mod pg;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -31,8 +33,14 @@ impl TestServer {
     /// A server with settings adjusted by `tweak`.
     pub async fn spawn_with(tweak: impl FnOnce(&mut ServerConfig)) -> Self {
         let dir = std::sync::Arc::new(tempfile::tempdir().expect("temp dir"));
+        // HOOKWIRE_TEST_STORE=postgres runs the same tests on PostgreSQL.
+        let db = if pg::wanted() {
+            hookwire::config::Database::Postgres(pg::database())
+        } else {
+            hookwire::config::Database::Sqlite(dir.path().join("test.db"))
+        };
         let mut config = ServerConfig {
-            db_path: dir.path().join("test.db"),
+            db,
             ..ServerConfig::default()
         };
         tweak(&mut config);

@@ -10,6 +10,7 @@ use super::StoreError;
 use super::queries::{REQUEST_COLUMNS, request_row};
 use crate::headers::Header;
 use crate::model::{CapturedRequest, Delivery};
+use crate::store::{from_json, to_json};
 
 /// Registers a tunnel name on its bin (if new) and returns the id up to
 /// which it has everything. A new name starts after the bin's newest
@@ -79,8 +80,7 @@ pub(super) fn record_deliveries(
          WHERE EXISTS (SELECT 1 FROM requests WHERE id = ?1)",
     )?;
     for (request_id, d, _) in records {
-        let headers =
-            serde_json::to_string(&d.headers).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let headers = to_json(&d.headers)?;
         insert.execute(params![
             request_id,
             d.tunnel,
@@ -114,8 +114,7 @@ fn delivery_row(r: &Row<'_>) -> Result<(i64, Delivery), StoreError> {
             replay: r.get(2)?,
             status: r.get(3)?,
             latency_ms: r.get(4)?,
-            headers: serde_json::from_str::<Vec<Header>>(&headers)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            headers: from_json::<Vec<Header>>(&headers)?,
             body: body.into(),
             delivered_at: r.get(7)?,
             error: r.get(8)?,

@@ -3,18 +3,10 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use uuid::Uuid;
 
-use super::StoreError;
 use crate::headers::Header;
 use crate::model::{Bin, CapturedRequest, NewRequest, ResponseConfig};
+use crate::store::{Cursor, ListQuery, Page, StoreError, from_json as json, like_pattern, to_json};
 use crate::time::Millis;
-
-fn json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-pub(super) fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
-    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
 
 fn uuid(text: &str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
@@ -241,60 +233,6 @@ pub(super) fn count(c: &Connection, bin: Uuid) -> Result<u64, StoreError> {
     )
 }
 
-/// Which slice of a bin's requests a listing wants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cursor {
-    /// The newest, newest first.
-    Newest,
-    /// Older than this id, newest first.
-    Before(i64),
-    /// Newer than this id, oldest first (tailing).
-    After(i64),
-}
-
-/// A listing request.
-#[derive(Debug, Clone)]
-pub struct ListQuery {
-    /// The bin.
-    pub bin: Uuid,
-    /// Page size.
-    pub limit: usize,
-    /// Where the page starts.
-    pub cursor: Cursor,
-    /// Case-insensitive text to find in method, path, query, headers or body.
-    pub search: Option<String>,
-    /// Only requests with this method.
-    pub method: Option<String>,
-    /// False for listings that show only the summary (the inspector's
-    /// list): bodies are then not read from disk and left empty.
-    pub with_bodies: bool,
-}
-
-/// One page of requests and the cursor for the next (the last id), if any.
-#[derive(Debug)]
-pub struct Page {
-    /// The requests, in the order the cursor asks for.
-    pub requests: Vec<CapturedRequest>,
-    /// Body size of each request (also when bodies were not read).
-    pub body_sizes: Vec<usize>,
-    /// Pass as `before` (or `after` when tailing) to get the next page.
-    pub next: Option<i64>,
-}
-
-/// Escapes `%`, `_` and `\` so user text matches literally in LIKE.
-fn like_pattern(text: &str) -> String {
-    let mut p = String::with_capacity(text.len() + 2);
-    p.push('%');
-    for ch in text.chars() {
-        if matches!(ch, '%' | '_' | '\\') {
-            p.push('\\');
-        }
-        p.push(ch);
-    }
-    p.push('%');
-    p
-}
-
 pub(super) fn list(c: &Connection, q: &ListQuery) -> Result<Page, StoreError> {
     let body = if q.with_bodies { "body" } else { "x''" };
     let (cond, order, cursor) = match q.cursor {
@@ -445,7 +383,7 @@ pub(super) fn request_row(r: &Row<'_>) -> Result<CapturedRequest, StoreError> {
 
 #[cfg(test)]
 mod tests {
-    use super::like_pattern;
+    use crate::store::like_pattern;
 
     #[test]
     fn like_pattern_escapes_wildcards() {

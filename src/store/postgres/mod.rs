@@ -1,0 +1,309 @@
+//! The PostgreSQL backend, for a team instance of several replicas sharing
+//! one database (SPEC §9). Captures go through one group-committing writer
+//! task per replica (writer.rs, where the argument for id order across
+//! replicas is); every other statement runs on a pooled connection.
+//! Search uses `pg_trgm`: always caught up, so there is no indexer.
+
+mod queries;
+mod schema;
+mod tunnels;
+mod writer;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+use uuid::Uuid;
+
+use super::{Encoded, ListQuery, Page, StoreError, StoreOptions};
+use crate::config::Durability;
+use crate::model::{Bin, CapturedRequest, Delivery, ResponseConfig};
+use crate::time::Millis;
+use crate::verify::{Secrets, Signature};
+use writer::{Capture, Writer};
+
+/// Pooled connections for everything but captures.
+const POOL_SIZE: usize = 8;
+
+/// The advisory lock a retention purge holds, so replicas purge one at a
+/// time.
+const PURGE_LOCK: i64 = 0x686f_6f6b_7075_7267;
+
+/// Handle to the database: the capture writer and the pool.
+#[derive(Clone)]
+pub(super) struct Postgres {
+    writer: Writer,
+    pool: Pool,
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        Self::Pool(e.to_string())
+    }
+}
+
+/// A connection of its own (the writer's, the migrations'), its I/O
+/// driven by a task that ends when the client is dropped.
+async fn connect(config: &tokio_postgres::Config) -> Result<tokio_postgres::Client, StoreError> {
+    let (client, connection) = config.connect(NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(error = %e, "postgres connection ended");
+        }
+    });
+    Ok(client)
+}
+
+impl Postgres {
+    /// Connects, runs pending migrations (once for the cluster, under a
+    /// lock) and starts the writer task.
+    pub(super) async fn open(
+        url: &str,
+        options: StoreOptions,
+    ) -> Result<(Self, tokio::task::JoinHandle<()>), StoreError> {
+        let config: tokio_postgres::Config = url.parse().map_err(|e| {
+            StoreError::Schema(format!("--db {url:?} is not a PostgreSQL URL: {e}"))
+        })?;
+        schema::migrate(&mut connect(&config).await?).await?;
+        let writer_client = connect(&config).await?;
+        // A killed hookwire loses nothing either way: PostgreSQL has the
+        // commit. `fsync` also waits for PostgreSQL's WAL flush.
+        let synchronous = match options.durability {
+            Durability::Process => "SET synchronous_commit = off",
+            Durability::Fsync => "SET synchronous_commit = on",
+        };
+        writer_client.batch_execute(synchronous).await?;
+        let (writer, join) = Writer::start(writer_client, options.max_requests_per_bin);
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .build()
+            .map_err(|e| StoreError::Pool(e.to_string()))?;
+        Ok((Self { writer, pool }, join))
+    }
+
+    pub(super) async fn capture_then(
+        &self,
+        capture: Encoded,
+        on_id: impl FnOnce(i64) + Send + 'static,
+        on_commit: Option<Box<dyn FnOnce(i64) + Send>>,
+    ) -> Result<Option<i64>, StoreError> {
+        let Encoded {
+            req,
+            headers,
+            signature,
+        } = capture;
+        let search_doc = queries::search_doc(&req, &headers);
+        self.writer
+            .capture(move |reply| Capture {
+                req,
+                headers,
+                signature,
+                search_doc,
+                on_id: Box::new(on_id),
+                on_commit,
+                reply,
+            })
+            .await
+    }
+
+    pub(super) async fn open_tunnel(
+        &self,
+        bin: Uuid,
+        name: String,
+        from_start: bool,
+    ) -> Result<i64, StoreError> {
+        tunnels::open_tunnel(&**self.pool.get().await?, bin, &name, from_start).await
+    }
+
+    pub(super) async fn pending(
+        &self,
+        bin: Uuid,
+        name: String,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<CapturedRequest>, StoreError> {
+        tunnels::pending(&**self.pool.get().await?, bin, &name, after, limit).await
+    }
+
+    pub(super) async fn record_deliveries(
+        &self,
+        bin: Uuid,
+        records: Vec<(i64, Delivery, Option<i64>)>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.pool.get().await?;
+        let tx = conn.transaction().await?;
+        tunnels::record_deliveries(&*tx, bin, &records).await?;
+        Ok(tx.commit().await?)
+    }
+
+    pub(super) async fn create_bin(&self, bin: Bin) -> Result<(), StoreError> {
+        queries::insert_bin(&**self.pool.get().await?, &bin).await
+    }
+
+    pub(super) async fn set_response(
+        &self,
+        id: Uuid,
+        resp: ResponseConfig,
+    ) -> Result<bool, StoreError> {
+        queries::update_response(&**self.pool.get().await?, id, &resp).await
+    }
+
+    pub(super) async fn set_secrets(&self, id: Uuid, secrets: Secrets) -> Result<bool, StoreError> {
+        queries::update_secrets(&**self.pool.get().await?, id, &secrets).await
+    }
+
+    pub(super) async fn set_signatures(
+        &self,
+        checked: Vec<(i64, Option<Signature>)>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let update = tx
+            .prepare("UPDATE requests SET signature = $2 WHERE id = $1")
+            .await?;
+        for (id, sig) in &checked {
+            let sig = sig.as_ref().map(super::to_json).transpose()?;
+            tx.execute(&update, &[id, &sig]).await?;
+        }
+        Ok(tx.commit().await?)
+    }
+
+    pub(super) async fn delete_bin(&self, id: Uuid) -> Result<bool, StoreError> {
+        let conn = self.pool.get().await?;
+        Ok(conn
+            .execute("DELETE FROM bins WHERE id = $1", &[&id])
+            .await?
+            > 0)
+    }
+
+    pub(super) async fn delete_requests(
+        &self,
+        bin: Uuid,
+        id: Option<i64>,
+    ) -> Result<usize, StoreError> {
+        let conn = self.pool.get().await?;
+        let n = match id {
+            Some(id) => {
+                conn.execute(
+                    "DELETE FROM requests WHERE bin_id = $1 AND id = $2",
+                    &[&bin, &id],
+                )
+                .await?
+            }
+            None => {
+                conn.execute("DELETE FROM requests WHERE bin_id = $1", &[&bin])
+                    .await?
+            }
+        };
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
+    /// One replica purges at a time: the others find the lock taken and
+    /// report nothing purged this turn.
+    pub(super) async fn purge_before(
+        &self,
+        cutoff: Millis,
+        batch: usize,
+    ) -> Result<usize, StoreError> {
+        let mut conn = self.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let mine: bool = tx
+            .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&PURGE_LOCK])
+            .await?
+            .get(0);
+        if !mine {
+            return Ok(0);
+        }
+        let n = queries::purge_before(&*tx, cutoff, batch).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    pub(super) async fn bin(&self, id: Uuid) -> Result<Option<Bin>, StoreError> {
+        queries::bin(&**self.pool.get().await?, id).await
+    }
+
+    pub(super) async fn recent_bins(&self, limit: usize) -> Result<Vec<(Bin, u64)>, StoreError> {
+        queries::recent_bins(&**self.pool.get().await?, limit).await
+    }
+
+    pub(super) async fn list_requests(&self, q: ListQuery) -> Result<Page, StoreError> {
+        let conn = self.pool.get().await?;
+        let mut page = queries::list(&**conn, &q).await?;
+        if q.with_bodies {
+            queries::attach_deliveries(&**conn, &mut page.requests).await?;
+        }
+        Ok(page)
+    }
+
+    pub(super) async fn request(
+        &self,
+        bin: Uuid,
+        id: i64,
+    ) -> Result<Option<CapturedRequest>, StoreError> {
+        queries::request(&**self.pool.get().await?, bin, id).await
+    }
+
+    pub(super) async fn count(&self, bin: Uuid) -> Result<u64, StoreError> {
+        queries::count(&**self.pool.get().await?, bin).await
+    }
+
+    pub(super) async fn attempts(
+        &self,
+        bin: Uuid,
+        key: String,
+    ) -> Result<Vec<(i64, Millis)>, StoreError> {
+        queries::attempts(&**self.pool.get().await?, bin, &key).await
+    }
+
+    pub(super) fn writer_idle(&self) -> bool {
+        self.writer.idle()
+    }
+
+    /// The trigram index is kept by PostgreSQL in the insert itself.
+    pub(super) async fn index_batch(&self, _batch: usize) -> Result<usize, StoreError> {
+        Ok(0)
+    }
+
+    /// Always caught up (see [`Self::index_batch`]).
+    pub(super) async fn oldest_unindexed(&self) -> Result<Option<Millis>, StoreError> {
+        Ok(None)
+    }
+
+    pub(super) async fn tunnel_backlog(&self) -> Result<u64, StoreError> {
+        let conn = self.pool.get().await?;
+        let n: i64 = conn
+            .query_one(
+                "SELECT COUNT(*) FROM tunnels t JOIN requests r
+                   ON r.bin_id = t.bin_id AND r.id > t.delivered_through",
+                &[],
+            )
+            .await?
+            .get(0);
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    pub(super) async fn stored_bytes(&self) -> Result<u64, StoreError> {
+        let conn = self.pool.get().await?;
+        let n: i64 = conn
+            .query_one(
+                "SELECT COALESCE(SUM(octet_length(body)), 0)::bigint FROM requests",
+                &[],
+            )
+            .await?
+            .get(0);
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    pub(super) async fn healthy(&self) -> bool {
+        match self.pool.get().await {
+            Ok(conn) => conn.query_one("SELECT 1", &[]).await.is_ok(),
+            Err(_) => false,
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! The capture writer: one task per replica, with its own connection,
+//! takes every capture waiting (up to [`MAX_BATCH`]) into one transaction
+//! and answers each only after that transaction committed (group commit).
+//!
+//! **Ids become visible in id order, on every replica.** Each batch takes
+//! one transaction-scoped advisory lock ([`CAPTURE_LOCK`]) before it draws
+//! ids from `requests_id_seq`, and holds it until its commit. So when a
+//! batch draws ids, every batch that drew smaller ids has already committed
+//! or rolled back: no transaction can commit an id below one that is
+//! already visible. A tunnel that has seen id N has therefore seen every
+//! request below N that will ever exist (ids of a rolled-back batch are
+//! simply never used), and its position (`delivered_through`, plus the
+//! deliveries recorded above it) can never skip a late commit; deliveries
+//! are recorded once per (request, name), so nothing goes twice to a name.
+//! The price is that batches of different replicas commit one after
+//! another; group commit keeps that to one lock hand-over per batch.
+
+use std::collections::BTreeMap;
+
+use futures_util::future::try_join_all;
+use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::Client;
+use tokio_postgres::types::ToSql;
+use uuid::Uuid;
+
+use crate::model::NewRequest;
+use crate::store::StoreError;
+
+/// Captures taken into one transaction at most.
+const MAX_BATCH: usize = 256;
+
+/// Captures that may wait for the writer before callers feel back-pressure.
+const QUEUE: usize = 4096;
+
+/// The advisory lock every capture batch holds from its first id to its
+/// commit (any constant no other user of the database takes).
+const CAPTURE_LOCK: i64 = 0x686f_6f6b_6361_7074;
+
+/// One capture waiting for the writer.
+pub(super) struct Capture {
+    pub req: NewRequest,
+    /// `req.headers` and `req.signature` as JSON, and the text search
+    /// looks in, prepared by the caller.
+    pub headers: String,
+    pub signature: Option<String>,
+    pub search_doc: String,
+    /// Runs with the new id before the commit (see `Store::capture`).
+    pub on_id: Box<dyn FnOnce(i64) + Send>,
+    /// Runs with the new id after the commit, in id order.
+    pub on_commit: Option<Box<dyn FnOnce(i64) + Send>>,
+    pub reply: oneshot::Sender<Result<Option<i64>, StoreError>>,
+}
+
+/// Handle to the writer task; the task ends when every handle is gone and
+/// the queue is drained.
+#[derive(Clone)]
+pub(super) struct Writer {
+    tx: mpsc::Sender<Capture>,
+}
+
+impl Writer {
+    pub(super) fn start(client: Client, cap: u64) -> (Self, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        (Self { tx }, tokio::spawn(run(client, rx, cap)))
+    }
+
+    /// True when no capture waits for the writer.
+    pub(super) fn idle(&self) -> bool {
+        self.tx.capacity() == self.tx.max_capacity()
+    }
+
+    /// Queues a capture and waits for the commit of its batch.
+    pub(super) async fn capture(
+        &self,
+        capture: impl FnOnce(oneshot::Sender<Result<Option<i64>, StoreError>>) -> Capture,
+    ) -> Result<Option<i64>, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(capture(reply))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+async fn run(mut client: Client, mut rx: mpsc::Receiver<Capture>, cap: u64) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(c) => batch.push(c),
+                Err(_) => break,
+            }
+        }
+        match commit(&mut client, &mut batch, cap).await {
+            Ok(ids) => finish(batch.drain(..), ids.into_iter().map(Ok)),
+            // One bad capture (its bin deleted by another replica midway)
+            // must not fail the others: each goes again on its own.
+            Err(e) if batch.len() > 1 => {
+                tracing::warn!(error = %e, captures = batch.len(), "batch failed; retrying one by one");
+                for c in std::mem::take(&mut batch) {
+                    let mut one = vec![c];
+                    let result = commit(&mut client, &mut one, cap).await;
+                    let result = result.map(|ids| ids[0]).map_err(commit_failed);
+                    finish(one.into_iter(), std::iter::once(result));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "capture commit failed");
+                let n = batch.len();
+                finish(batch.drain(..), (0..n).map(|_| Err(commit_failed(&e))));
+            }
+        }
+    }
+    tracing::debug!("postgres writer drained and stopped");
+}
+
+fn commit_failed(e: impl std::fmt::Display) -> StoreError {
+    StoreError::CommitFailed(e.to_string())
+}
+
+/// Answers each capture, running its commit hook first, in id order.
+fn finish(
+    captures: impl Iterator<Item = Capture>,
+    results: impl Iterator<Item = Result<Option<i64>, StoreError>>,
+) {
+    for (c, result) in captures.zip(results) {
+        if let (Ok(Some(id)), Some(hook)) = (&result, c.on_commit) {
+            hook(*id);
+        }
+        // The caller may have gone (client hung up); the write stands.
+        let _ = c.reply.send(result);
+    }
+}
+
+/// One transaction: the lock, the inserts (pipelined), the per-bin cap,
+/// then `on_id` of each and the commit. Returns each capture's id (`None`:
+/// its bin is gone).
+async fn commit(
+    client: &mut Client,
+    batch: &mut [Capture],
+    cap: u64,
+) -> Result<Vec<Option<i64>>, tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CAPTURE_LOCK])
+        .await?;
+    let insert = tx
+        .prepare(
+            "INSERT INTO requests (id, bin_id, received_at, method, path, query, headers,
+                                   remote_addr, body, signature, retry_key, search_doc)
+             SELECT nextval('requests_id_seq'), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11
+             WHERE EXISTS (SELECT 1 FROM bins WHERE id = $1)
+             RETURNING id",
+        )
+        .await?;
+    // Pipelined: every insert is sent before the first answer is read.
+    let bodies: Vec<&[u8]> = batch.iter().map(|c| &c.req.body[..]).collect();
+    let params: Vec<[&(dyn ToSql + Sync); 11]> = batch
+        .iter()
+        .zip(&bodies)
+        .map(|(c, body)| {
+            let r = &c.req;
+            [
+                &r.bin_id as &(dyn ToSql + Sync),
+                &r.received_at,
+                &r.method,
+                &r.path,
+                &r.query,
+                &c.headers,
+                &r.remote_addr,
+                body,
+                &c.signature,
+                &r.retry_key,
+                &c.search_doc,
+            ]
+        })
+        .collect();
+    let rows = try_join_all(params.iter().map(|p| tx.query_opt(&insert, p))).await?;
+    let ids: Vec<Option<i64>> = rows.iter().map(|r| r.as_ref().map(|r| r.get(0))).collect();
+
+    let mut per_bin: BTreeMap<Uuid, i64> = BTreeMap::new();
+    for (c, id) in batch.iter().zip(&ids) {
+        if id.is_some() {
+            *per_bin.entry(c.req.bin_id).or_default() += 1;
+        }
+    }
+    for (bin, n) in per_bin {
+        let count: i64 = tx
+            .query_one(
+                "UPDATE bins SET request_count = request_count + $2 WHERE id = $1
+                 RETURNING request_count",
+                &[&bin, &n],
+            )
+            .await?
+            .get(0);
+        let cap = i64::try_from(cap).unwrap_or(i64::MAX);
+        if cap > 0 && count > cap {
+            // The trigger on requests brings request_count back to the cap.
+            tx.execute(
+                "DELETE FROM requests WHERE id IN
+                   (SELECT id FROM requests WHERE bin_id = $1 ORDER BY id LIMIT $2)",
+                &[&bin, &(count - cap)],
+            )
+            .await?;
+        }
+    }
+    for (c, id) in batch.iter_mut().zip(&ids) {
+        if let Some(id) = id {
+            let on_id = std::mem::replace(&mut c.on_id, Box::new(|_| {}));
+            on_id(*id);
+        }
+    }
+    tx.commit().await?;
+    Ok(ids)
+}
