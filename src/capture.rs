@@ -184,8 +184,10 @@ async fn store_request(state: &AppState, req: Request) -> Result<Stored, AppErro
     // Only when an inspector page is open: the summary for its live list.
     let summary = state.live.watched().then(|| Summary::new(0, &new));
     // Connected tunnels get the capture in memory, in commit order, rather
-    // than reading it back from the database.
-    let offer = state.hub.watched(bin_id).then(|| {
+    // than reading it back from the database: only when this process
+    // writes every capture (with several replicas, one replica's hooks do
+    // not see the others' captures, so sessions read them all).
+    let offer = (state.store.sole_writer() && state.hub.watched(bin_id)).then(|| {
         let (hub, req) = (state.hub.clone(), new.clone());
         Box::new(move |id| {
             let deliveries = Vec::new();

@@ -187,6 +187,15 @@ impl Hub {
         }
     }
 
+    /// Wakes every session: captures may have been missed.
+    pub fn notify_all(&self) {
+        for sessions in self.lock().bins.values() {
+            for s in sessions.values() {
+                s.wake.notify_one();
+            }
+        }
+    }
+
     /// True when a tunnel of the bin is connected: its captures are worth
     /// handing over in memory.
     pub fn watched(&self, bin: Uuid) -> bool {

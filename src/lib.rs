@@ -22,11 +22,12 @@
 //! - [`mint`]: `hookwire new`, the client side of `POST /api/bins`.
 //!
 //! The store and the services over it:
-//! - [`store`]: SQLite: the group-committing writer thread, readers, migrations.
+//! - [`store`]: one interface over SQLite (embedded default) and PostgreSQL (replicas).
 //! - [`error`]: [`error::AppError`], the one error → status mapping.
 //! - [`bins`]: the bin cache captures read, and every change to a bin.
 //! - [`live`]: the broadcast of new captures to open inspector pages.
 //! - [`hub`]: connected tunnels: wake-ups, passthrough waiters, one connection per name.
+//! - [`cluster`]: other replicas' captures wake this one's tunnels and pages.
 //! - [`retention`]: the background purge of old requests and the quota recount.
 //! - [`indexer`]: fills the full-text search index in the background.
 //! - [`state`]: [`state::AppState`], the bundle of handles every handler gets.
@@ -45,6 +46,7 @@ pub mod assets;
 pub mod bins;
 pub mod capture;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod headers;

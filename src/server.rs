@@ -19,7 +19,7 @@ use tower::ServiceExt as _;
 use crate::config::ServerConfig;
 use crate::state::AppState;
 use crate::store::{Store, StoreOptions};
-use crate::{capture, indexer, retention, web};
+use crate::{capture, cluster, indexer, retention, web};
 
 /// Largest request head (request line + headers); past it hyper answers
 /// 431 itself (SPEC §7: headers over 64 KiB).
@@ -88,6 +88,11 @@ pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<O
         state.quota.clone(),
     ));
     background.spawn(indexer::run(state.store.clone(), state.metrics.clone()));
+    background.spawn(cluster::run(
+        state.store.clone(),
+        state.hub.clone(),
+        state.live.clone(),
+    ));
     let stopping = state.stopping.clone();
     let max_connections = state.config.max_connections;
     let tls = state

@@ -1285,8 +1285,15 @@ async fn kill_9_at_concurrency_8_loses_nothing() {
     // Slow enough that 8 at a time are still under way at the cut.
     app.set_delay(Duration::from_millis(20));
     let flags = ["--concurrency", "8"];
-    let mut tunnel = Tunnel::connect(&s, &bin, &app, "crashy8", &flags).await;
+    // The name's position exists from a first connection; the 300 wait
+    // as a backlog, so the cut comes mid-stream however slow capturing is.
+    Tunnel::connect(&s, &bin, &app, "crashy8", &flags)
+        .await
+        .stop()
+        .await;
+    wait_tunnels(&s, &bin, &[]).await;
     let sent = capture_numbered(&s, &bin, 0..300).await;
+    let mut tunnel = Tunnel::connect(&s, &bin, &app, "crashy8", &flags).await;
     app.wait_for(60).await;
     tunnel.kill9();
     tunnel.exited().await;
@@ -1318,8 +1325,15 @@ async fn graceful_restart_at_concurrency_8_delivers_exactly_once() {
     // Slow enough that 8 at a time are still under way at the cut.
     app.set_delay(Duration::from_millis(20));
     let flags = ["--concurrency", "8"];
-    let tunnel = Tunnel::connect(&s, &bin, &app, "calm8", &flags).await;
+    // The name's position exists from a first connection; the 300 wait
+    // as a backlog, so the cut comes mid-stream however slow capturing is.
+    Tunnel::connect(&s, &bin, &app, "calm8", &flags)
+        .await
+        .stop()
+        .await;
+    wait_tunnels(&s, &bin, &[]).await;
     let sent = capture_numbered(&s, &bin, 0..300).await;
+    let tunnel = Tunnel::connect(&s, &bin, &app, "calm8", &flags).await;
     app.wait_for(60).await;
     tunnel.stop().await;
     wait_tunnels(&s, &bin, &[]).await;
@@ -1372,4 +1386,92 @@ async fn concurrent_live_captures_arrive_once_in_id_order_even_past_the_queue() 
     assert_eq!(got, ids, "each once, in id order");
     let stored = wait_all_delivered(&s, &bin, "live").await;
     one_delivery_each(&stored, "live");
+}
+
+/// SPEC §9: two replicas share one PostgreSQL database (whatever store the
+/// rest of the suite runs on). Captures go to both at once; a tunnel
+/// connected to one of them gets every capture once, in id order, and an
+/// inspector page's live stream on one replica shows a capture made on the
+/// other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tunnel_on_one_replica_gets_every_replicas_captures_once_in_order() {
+    let url = common::pg::database();
+    let replica = |url: String| {
+        TestServer::spawn_with(move |c| c.db = hookwire::config::Database::Postgres(url))
+    };
+    let a = replica(url.clone()).await;
+    let b = replica(url).await;
+    let bin = a.new_bin().await;
+    let app = LocalApp::start().await;
+    let _tunnel = Tunnel::connect(&a, &bin, &app, "laptop", &[]).await;
+
+    // 8 senders, half on each replica, 50 captures each.
+    let mut senders = Vec::new();
+    for w in 0..8u64 {
+        let s = if w % 2 == 0 { &a } else { &b };
+        let (client, url) = (s.client.clone(), s.url(&format!("/{bin}/w{w}")));
+        senders.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for n in 0..50u64 {
+                let res = client
+                    .post(&url)
+                    .body(format!("{{\"n\":{}}}", w * 1000 + n))
+                    .send()
+                    .await
+                    .expect("capture");
+                assert_eq!(res.status(), 200);
+                ids.push(common::request_id(&res));
+            }
+            ids
+        }));
+    }
+    let mut sent = Vec::new();
+    for s in senders {
+        sent.extend(s.await.expect("sender"));
+    }
+    sent.sort_unstable();
+
+    let seen = app.wait_for(sent.len()).await;
+    let got: Vec<i64> = seen.iter().map(Seen::request_id).collect();
+    assert_eq!(
+        got, sent,
+        "every capture of both replicas, once, in id order"
+    );
+    // Both replicas list all of them.
+    assert_eq!(a.requests(&bin).await.len(), sent.len());
+    assert_eq!(b.requests(&bin).await.len(), sent.len());
+
+    // Live: a page's event stream on `a` hears of a capture made on `b`.
+    let mut events = a
+        .client
+        .get(a.url(&format!("/bins/{bin}/events")))
+        .send()
+        .await
+        .expect("events");
+    assert_eq!(events.status(), 200);
+    let res = b
+        .client
+        .post(b.url(&format!("/{bin}/from-b")))
+        .body("x")
+        .send()
+        .await
+        .expect("capture on b");
+    let id = common::request_id(&res);
+    let mut text = String::new();
+    while !text.contains(&format!("\"id\":{id}")) {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), events.chunk())
+            .await
+            .expect("a live event within 10 s")
+            .expect("stream")
+            .expect("open stream");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(text.contains("/from-b"), "{text}");
+
+    // Captures made only on `b` wake the tunnel on `a` (nothing local
+    // does), and arrive in order after the others.
+    let only_b = capture_numbered(&b, &bin, 0..10).await;
+    let seen = app.wait_for(sent.len() + 1 + only_b.len()).await;
+    let tail: Vec<(u64, i64)> = received(&seen[sent.len() + 1..]);
+    assert_eq!(tail, only_b);
 }

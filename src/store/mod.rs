@@ -138,6 +138,21 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+/// What other replicas did, as far as this one must know (PostgreSQL).
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// Another replica committed this capture.
+    Captured {
+        /// Its bin.
+        bin: Uuid,
+        /// Its id.
+        id: i64,
+    },
+    /// Notifications may have been missed (the listening connection was
+    /// re-established): whoever waits for captures should look again.
+    Resync,
+}
+
 /// Cheap, cloneable handle to the database.
 #[derive(Clone)]
 pub struct Store {
@@ -382,6 +397,23 @@ impl Store {
     /// Body bytes stored by all bins.
     pub async fn stored_bytes(&self) -> Result<u64, StoreError> {
         each!(self, b => b.stored_bytes().await)
+    }
+
+    /// Captures other replicas commit, from now on; `None` when this
+    /// process is the database's only writer (SQLite).
+    pub fn events(&self) -> Option<tokio::sync::broadcast::Receiver<Event>> {
+        match &self.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(b) => Some(b.events()),
+        }
+    }
+
+    /// True when this process is the database's only writer, so the
+    /// commit hooks of [`Self::capture_then`] see every capture, in id
+    /// order: tunnels may then take captures in memory. With several
+    /// replicas a tunnel must read them from the database.
+    pub fn sole_writer(&self) -> bool {
+        matches!(self.backend, Backend::Sqlite(_))
     }
 
     /// True when a read query succeeds: what `/healthz` reports.

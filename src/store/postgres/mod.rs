@@ -4,6 +4,7 @@
 //! replicas is); every other statement runs on a pooled connection.
 //! Search uses `pg_trgm`: always caught up, so there is no indexer.
 
+mod listener;
 mod queries;
 mod schema;
 mod tunnels;
@@ -32,6 +33,7 @@ const PURGE_LOCK: i64 = 0x686f_6f6b_7075_7267;
 pub(super) struct Postgres {
     writer: Writer,
     pool: Pool,
+    listener: std::sync::Arc<listener::Listener>,
 }
 
 impl From<deadpool_postgres::PoolError> for StoreError {
@@ -71,7 +73,10 @@ impl Postgres {
             Durability::Fsync => "SET synchronous_commit = on",
         };
         writer_client.batch_execute(synchronous).await?;
-        let (writer, join) = Writer::start(writer_client, options.max_requests_per_bin);
+        // Tells this replica's notifications from the others'.
+        let replica = Uuid::new_v4().as_u64_pair().0;
+        let listener = std::sync::Arc::new(listener::Listener::start(config.clone(), replica));
+        let (writer, join) = Writer::start(writer_client, options.max_requests_per_bin, replica);
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -83,7 +88,14 @@ impl Postgres {
             .max_size(POOL_SIZE)
             .build()
             .map_err(|e| StoreError::Pool(e.to_string()))?;
-        Ok((Self { writer, pool }, join))
+        Ok((
+            Self {
+                writer,
+                pool,
+                listener,
+            },
+            join,
+        ))
     }
 
     pub(super) async fn capture_then(
@@ -259,6 +271,10 @@ impl Postgres {
         key: String,
     ) -> Result<Vec<(i64, Millis)>, StoreError> {
         queries::attempts(&**self.pool.get().await?, bin, &key).await
+    }
+
+    pub(super) fn events(&self) -> tokio::sync::broadcast::Receiver<super::Event> {
+        self.listener.subscribe()
     }
 
     pub(super) fn writer_idle(&self) -> bool {

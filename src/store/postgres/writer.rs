@@ -23,6 +23,7 @@ use tokio_postgres::Client;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
+use super::listener;
 use crate::model::NewRequest;
 use crate::store::StoreError;
 
@@ -59,9 +60,14 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    pub(super) fn start(client: Client, cap: u64) -> (Self, tokio::task::JoinHandle<()>) {
+    /// `replica` signs the batch's notifications (see listener.rs).
+    pub(super) fn start(
+        client: Client,
+        cap: u64,
+        replica: u64,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE);
-        (Self { tx }, tokio::spawn(run(client, rx, cap)))
+        (Self { tx }, tokio::spawn(run(client, rx, cap, replica)))
     }
 
     /// True when no capture waits for the writer.
@@ -83,7 +89,7 @@ impl Writer {
     }
 }
 
-async fn run(mut client: Client, mut rx: mpsc::Receiver<Capture>, cap: u64) {
+async fn run(mut client: Client, mut rx: mpsc::Receiver<Capture>, cap: u64, replica: u64) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.recv().await {
         batch.push(first);
@@ -93,7 +99,7 @@ async fn run(mut client: Client, mut rx: mpsc::Receiver<Capture>, cap: u64) {
                 Err(_) => break,
             }
         }
-        match commit(&mut client, &mut batch, cap).await {
+        match commit(&mut client, &mut batch, cap, replica).await {
             Ok(ids) => finish(batch.drain(..), ids.into_iter().map(Ok)),
             // One bad capture (its bin deleted by another replica midway)
             // must not fail the others: each goes again on its own.
@@ -101,7 +107,7 @@ async fn run(mut client: Client, mut rx: mpsc::Receiver<Capture>, cap: u64) {
                 tracing::warn!(error = %e, captures = batch.len(), "batch failed; retrying one by one");
                 for c in std::mem::take(&mut batch) {
                     let mut one = vec![c];
-                    let result = commit(&mut client, &mut one, cap).await;
+                    let result = commit(&mut client, &mut one, cap, replica).await;
                     let result = result.map(|ids| ids[0]).map_err(commit_failed);
                     finish(one.into_iter(), std::iter::once(result));
                 }
@@ -135,12 +141,14 @@ fn finish(
 }
 
 /// One transaction: the lock, the inserts (pipelined), the per-bin cap,
-/// then `on_id` of each and the commit. Returns each capture's id (`None`:
+/// the notifications to the other replicas, then `on_id` of each and the
+/// commit. Returns each capture's id (`None`:
 /// its bin is gone).
 async fn commit(
     client: &mut Client,
     batch: &mut [Capture],
     cap: u64,
+    replica: u64,
 ) -> Result<Vec<Option<i64>>, tokio_postgres::Error> {
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CAPTURE_LOCK])
@@ -204,6 +212,19 @@ async fn commit(
             )
             .await?;
         }
+    }
+    // Delivered at the commit, after every earlier batch's.
+    let stored: Vec<(Uuid, i64)> = batch
+        .iter()
+        .zip(&ids)
+        .filter_map(|(c, id)| id.map(|id| (c.req.bin_id, id)))
+        .collect();
+    for chunk in stored.chunks(listener::PER_NOTIFICATION) {
+        tx.execute(
+            "SELECT pg_notify($1, $2)",
+            &[&listener::CHANNEL, &listener::payload(replica, chunk)],
+        )
+        .await?;
     }
     for (c, id) in batch.iter_mut().zip(&ids) {
         if let Some(id) = id {

@@ -1,0 +1,37 @@
+//! Replicas sharing one PostgreSQL database: what another replica captured
+//! wakes this replica's tunnel sessions of that bin (they read it from the
+//! database) and reaches its open inspector pages. A single SQLite process
+//! has nothing to listen to.
+
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::hub::Hub;
+use crate::live::{Live, Summary};
+use crate::store::{Event, Store};
+
+/// Relays other replicas' captures until the store's events end; returns
+/// at once on a store that has none.
+pub async fn run(store: Store, hub: Hub, live: Live) {
+    let Some(mut events) = store.events() else {
+        return;
+    };
+    loop {
+        match events.recv().await {
+            Ok(Event::Captured { bin, id }) => {
+                hub.notify(bin);
+                if live.watched() {
+                    // Read back only for open pages: the list shows what
+                    // the summary holds.
+                    match store.request(bin, id).await {
+                        Ok(Some(r)) => live.publish(Summary::new(id, &r.req)),
+                        Ok(None) => {}
+                        Err(e) => tracing::warn!(error = %e, "reading another replica's capture"),
+                    }
+                }
+            }
+            // Missed notifications: every session looks at the database.
+            Ok(Event::Resync) | Err(RecvError::Lagged(_)) => hub.notify_all(),
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
