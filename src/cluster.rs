@@ -1,7 +1,8 @@
 //! Replicas sharing one PostgreSQL database: what another replica captured
 //! wakes this replica's tunnel sessions of that bin (they read it from the
 //! database) and reaches its open inspector pages. A single SQLite process
-//! has nothing to listen to.
+//! has nothing to listen to. A tunnel name claimed on another replica ends
+//! this replica's session of that name.
 
 use tokio::sync::broadcast::error::RecvError;
 
@@ -29,6 +30,8 @@ pub async fn run(store: Store, hub: Hub, live: Live) {
                     }
                 }
             }
+            // A newer connection with this name on another replica.
+            Ok(Event::Claimed { bin, name }) => hub.kick(bin, &name),
             // Missed notifications: every session looks at the database.
             Ok(Event::Resync) | Err(RecvError::Lagged(_)) => hub.notify_all(),
             Err(RecvError::Closed) => return,

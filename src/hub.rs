@@ -137,6 +137,14 @@ impl Hub {
         }
     }
 
+    /// Ends the session holding tunnel `name` of `bin` here, if any: a
+    /// newer connection claimed the name on another replica.
+    pub fn kick(&self, bin: Uuid, name: &str) {
+        if let Some(slot) = self.lock().slots.get(&(bin, name.to_owned())) {
+            slot.claims.send_modify(|generation| *generation += 1);
+        }
+    }
+
     /// Registers a session that holds its name's slot.
     pub fn attach(&self, bin: Uuid, name: &str, passthrough: bool, claim: Claim) -> Attached {
         let wake = Arc::new(Notify::new());

@@ -97,12 +97,18 @@ struct Session {
 /// Runs one tunnel connection to its end.
 pub async fn run(state: AppState, socket: WebSocket, p: Params) {
     let slot = state.hub.claim(p.bin, &p.name).await;
-    let through = match state
-        .store
-        .open_tunnel(p.bin, p.name.clone(), p.from_start)
-        .await
-    {
-        Ok(t) => t,
+    // Then the cluster's: the name's older session on another replica ends
+    // and records its answers before this one reads the position.
+    let opened = match state.store.hold_name(p.bin, &p.name).await {
+        Ok(hold) => state
+            .store
+            .open_tunnel(p.bin, p.name.clone(), p.from_start)
+            .await
+            .map(|through| (hold, through)),
+        Err(e) => Err(e),
+    };
+    let (hold, through) = match opened {
+        Ok(opened) => opened,
         Err(e) => {
             tracing::error!(error = %e, "opening tunnel failed");
             let mut socket = socket;
@@ -183,6 +189,7 @@ pub async fn run(state: AppState, socket: WebSocket, p: Params) {
     s.records = None;
     let _ = (&mut s.recorder).await;
     drop(attached);
+    drop(hold);
 }
 
 /// A session's recorder: writes its answers as deliveries, as many as

@@ -1475,3 +1475,39 @@ async fn a_tunnel_on_one_replica_gets_every_replicas_captures_once_in_order() {
     let tail: Vec<(u64, i64)> = received(&seen[sent.len() + 1..]);
     assert_eq!(tail, only_b);
 }
+
+/// SPEC §9: a tunnel name is held once in the cluster. A second client
+/// with the same name on another replica takes over; the first stops with
+/// the same error as on one server, and only the newer one delivers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tunnel_name_is_held_once_across_replicas() {
+    let url = common::pg::database();
+    let replica = |url: String| {
+        TestServer::spawn_with(move |c| c.db = hookwire::config::Database::Postgres(url))
+    };
+    let a = replica(url.clone()).await;
+    let b = replica(url).await;
+    let bin = a.new_bin().await;
+    let (app_a, app_b) = (LocalApp::start().await, LocalApp::start().await);
+    let mut first = Tunnel::connect(&a, &bin, &app_a, "twin", &[]).await;
+    let second = Tunnel::connect(&b, &bin, &app_b, "twin", &[]).await;
+    let status = first.exited().await;
+    assert!(
+        !status.success(),
+        "the displaced client exits with an error"
+    );
+    assert!(
+        first.stderr().iter().any(|l| l.contains("took over")),
+        "{:#?}",
+        first.stderr()
+    );
+    wait_tunnels(&a, &bin, &[]).await;
+    let sent = capture_numbered(&a, &bin, 0..3).await;
+    let seen = app_b.wait_for(3).await;
+    assert_eq!(received(&seen), sent, "the newer one delivers");
+    assert!(
+        app_a.seen().is_empty(),
+        "the displaced one delivered nothing"
+    );
+    second.stop().await;
+}

@@ -148,10 +148,22 @@ pub enum Event {
         /// Its id.
         id: i64,
     },
+    /// A session of another replica claimed this tunnel name: a session
+    /// of this replica holding it must end.
+    Claimed {
+        /// The bin.
+        bin: Uuid,
+        /// The tunnel's name.
+        name: String,
+    },
     /// Notifications may have been missed (the listening connection was
     /// re-established): whoever waits for captures should look again.
     Resync,
 }
+
+/// A tunnel name held cluster-wide (see [`Store::hold_name`]); released
+/// when dropped.
+pub struct NameHold(#[allow(dead_code, reason = "held for its Drop")] Option<postgres::NameHold>);
 
 /// Cheap, cloneable handle to the database.
 #[derive(Clone)]
@@ -397,6 +409,17 @@ impl Store {
     /// Body bytes stored by all bins.
     pub async fn stored_bytes(&self) -> Result<u64, StoreError> {
         each!(self, b => b.stored_bytes().await)
+    }
+
+    /// Holds tunnel `name` of `bin` for the whole cluster until the
+    /// returned hold is dropped: asks the replica holding it to end that
+    /// session and waits until it has (PostgreSQL). A single SQLite process
+    /// has only its own sessions, which the hub already orders.
+    pub async fn hold_name(&self, bin: Uuid, name: &str) -> Result<NameHold, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(NameHold(None)),
+            Backend::Postgres(b) => Ok(NameHold(Some(b.hold_name(bin, name).await?))),
+        }
     }
 
     /// Captures other replicas commit, from now on; `None` when this

@@ -2,8 +2,8 @@
 //! notification per few hundred captures (`LISTEN hookwire`, delivered at
 //! commit), and every replica listens on a connection of its own. What
 //! another replica captured comes out of [`Listener`] as
-//! [`Event::Captured`]; a replica ignores its own notifications (it handles
-//! its captures in memory).
+//! [`Event::Captured`], and a tunnel name a session of another replica
+//! claims as [`Event::Claimed`]; a replica ignores its own notifications.
 
 use std::time::Duration;
 
@@ -24,31 +24,52 @@ pub(super) const PER_NOTIFICATION: usize = 128;
 /// Events queued per subscriber before it lags (and then resyncs).
 const CAPACITY: usize = 4096;
 
-/// The payload of one notification: the sending replica, then
+/// The payload announcing captures: `c`, the sending replica, then
 /// `<bin>:<id>` per capture.
 pub(super) fn payload(replica: u64, captures: &[(Uuid, i64)]) -> String {
-    let mut out = format!("{replica:x}");
+    let mut out = format!("c {replica:x}");
     for (bin, id) in captures {
         out.push_str(&format!(" {bin}:{id}"));
     }
     out
 }
 
+/// The payload claiming a tunnel name for a session of `replica`: `k`,
+/// the replica, the bin, the name (names have no spaces, see
+/// `tunnel::protocol::valid_name`).
+pub(super) fn claim_payload(replica: u64, bin: Uuid, name: &str) -> String {
+    format!("k {replica:x} {bin} {name}")
+}
+
 fn parse(replica: u64, payload: &str) -> Vec<Event> {
     let mut parts = payload.split(' ');
+    let kind = parts.next();
     let from = parts.next().and_then(|r| u64::from_str_radix(r, 16).ok());
-    if from == Some(replica) {
+    if from.is_none() || from == Some(replica) {
         return Vec::new();
     }
-    parts
-        .filter_map(|entry| {
-            let (bin, id) = entry.split_once(':')?;
-            Some(Event::Captured {
-                bin: Uuid::parse_str(bin).ok()?,
-                id: id.parse().ok()?,
+    match kind {
+        Some("c") => parts
+            .filter_map(|entry| {
+                let (bin, id) = entry.split_once(':')?;
+                Some(Event::Captured {
+                    bin: Uuid::parse_str(bin).ok()?,
+                    id: id.parse().ok()?,
+                })
             })
-        })
-        .collect()
+            .collect(),
+        Some("k") => {
+            let bin = parts.next().and_then(|b| Uuid::parse_str(b).ok());
+            match (bin, parts.next()) {
+                (Some(bin), Some(name)) => vec![Event::Claimed {
+                    bin,
+                    name: name.to_owned(),
+                }],
+                _ => Vec::new(),
+            }
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// The listening side; subscribers get every event from then on. Dropping
@@ -138,6 +159,8 @@ mod tests {
         let events = parse(0xcd, &p);
         assert_eq!(events.len(), 2);
         assert!(matches!(events[1], Event::Captured { id: 9, .. }));
+        let claim = parse(0xcd, &claim_payload(0xab, bin, "laptop"));
+        assert!(matches!(&claim[..], [Event::Claimed { name, .. }] if name == "laptop"));
         // The longest entry fits PER_NOTIFICATION times in 8000 bytes.
         let longest = payload(u64::MAX, &vec![(bin, i64::MAX); PER_NOTIFICATION]);
         assert!(longest.len() < 8000, "{}", longest.len());

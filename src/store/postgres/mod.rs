@@ -5,6 +5,7 @@
 //! Search uses `pg_trgm`: always caught up, so there is no indexer.
 
 mod listener;
+mod names;
 mod queries;
 mod schema;
 mod tunnels;
@@ -19,6 +20,7 @@ use crate::config::Durability;
 use crate::model::{Bin, CapturedRequest, Delivery, ResponseConfig};
 use crate::time::Millis;
 use crate::verify::{Secrets, Signature};
+pub use names::NameHold;
 use writer::{Capture, Writer};
 
 /// Pooled connections for everything but captures.
@@ -34,6 +36,7 @@ pub(super) struct Postgres {
     writer: Writer,
     pool: Pool,
     listener: std::sync::Arc<listener::Listener>,
+    names: std::sync::Arc<names::Names>,
 }
 
 impl From<deadpool_postgres::PoolError> for StoreError {
@@ -77,6 +80,7 @@ impl Postgres {
         let replica = Uuid::new_v4().as_u64_pair().0;
         let listener = std::sync::Arc::new(listener::Listener::start(config.clone(), replica));
         let (writer, join) = Writer::start(writer_client, options.max_requests_per_bin, replica);
+        let names = std::sync::Arc::new(names::Names::new(connect(&config).await?, replica));
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -93,6 +97,7 @@ impl Postgres {
                 writer,
                 pool,
                 listener,
+                names,
             },
             join,
         ))
@@ -275,6 +280,10 @@ impl Postgres {
 
     pub(super) fn events(&self) -> tokio::sync::broadcast::Receiver<super::Event> {
         self.listener.subscribe()
+    }
+
+    pub(super) async fn hold_name(&self, bin: Uuid, name: &str) -> Result<NameHold, StoreError> {
+        self.names.hold(bin, name).await
     }
 
     pub(super) fn writer_idle(&self) -> bool {
