@@ -1,4 +1,4 @@
-//! The command line: `hookwire serve` and `hookwire new`. Every flag also
+//! The command line: `hookwire serve`, `tunnel`, `new` and `migrate`. Every flag also
 //! reads a `HOOKWIRE_*` environment variable.
 
 use std::net::SocketAddr;
@@ -27,6 +27,21 @@ pub enum Command {
     Tunnel(TunnelArgs),
     /// Ask a running server for a new capture URL and print it.
     New(NewArgs),
+    /// Copy an SQLite instance into an empty PostgreSQL database.
+    Migrate(MigrateArgs),
+}
+
+/// Flags of `hookwire migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The SQLite database to copy (stop its server first).
+    #[arg(long)]
+    pub from: PathBuf,
+
+    /// The PostgreSQL database to copy into, e.g.
+    /// postgres://hookwire:…@db:5432/hookwire; it must hold no bins yet.
+    #[arg(long)]
+    pub to: String,
 }
 
 /// Flags of `hookwire tunnel`.

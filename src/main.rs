@@ -58,6 +58,16 @@ async fn main() -> anyhow::Result<()> {
         Command::Tunnel(args) => {
             hookwire::tunnel::client::run(args.config()?, shutdown_signal()).await
         }
+        Command::Migrate(args) => {
+            let copied = hookwire::store::copy_sqlite_to_postgres(&args.from, &args.to)
+                .await
+                .with_context(|| format!("copying {} into PostgreSQL", args.from.display()))?;
+            println!(
+                "copied {} bins, {} requests, {} tunnel positions, {} deliveries",
+                copied.bins, copied.requests, copied.tunnels, copied.deliveries
+            );
+            Ok(())
+        }
         Command::New(args) => {
             let bin = hookwire::mint::mint(&args.server, args.access_token.as_deref()).await?;
             println!("capture: {}", bin.capture_url);

@@ -4,8 +4,11 @@
 //! ([`postgres`]). Capture, tunnel sessions, live updates and web handlers
 //! see only [`Store`].
 
+mod copy;
 mod postgres;
 mod sqlite;
+
+pub use copy::{Copied, copy_sqlite_to_postgres};
 
 use std::path::Path;
 

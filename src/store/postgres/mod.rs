@@ -21,6 +21,8 @@ use crate::model::{Bin, CapturedRequest, Delivery, ResponseConfig};
 use crate::time::Millis;
 use crate::verify::{Secrets, Signature};
 pub use names::NameHold;
+pub(super) use queries::search_doc_of;
+pub(super) use schema::migrate as migrate_schema;
 use writer::{Capture, Writer};
 
 /// Pooled connections for everything but captures.

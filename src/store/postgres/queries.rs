@@ -300,13 +300,20 @@ pub(super) async fn attach_deliveries(
 /// body's first 64 KiB as text, as the SQLite index does. PostgreSQL text
 /// cannot hold NUL, so those become spaces.
 pub(super) fn search_doc(r: &NewRequest, headers_json: &str) -> String {
-    let body = &r.body[..r.body.len().min(64 * 1024)];
+    search_doc_of(&r.method, &r.path, &r.query, headers_json, &r.body)
+}
+
+/// [`search_doc`] from the stored columns (`hookwire migrate`).
+pub(crate) fn search_doc_of(
+    method: &str,
+    path: &str,
+    query: &str,
+    headers_json: &str,
+    body: &[u8],
+) -> String {
+    let body = &body[..body.len().min(64 * 1024)];
     let mut doc = format!(
-        "{} {} {} {} {}",
-        r.method,
-        r.path,
-        r.query,
-        headers_json,
+        "{method} {path} {query} {headers_json} {}",
         String::from_utf8_lossy(body)
     );
     if doc.contains('\0') {

@@ -16,7 +16,7 @@ const MIGRATION_LOCK: i64 = 0x686f_6f6b_7769_7265;
 /// Runs the migrations this database has not seen, each in its own
 /// transaction with the version bump; refuses a database a newer hookwire
 /// migrated.
-pub(super) async fn migrate(client: &mut Client) -> Result<(), StoreError> {
+pub(crate) async fn migrate(client: &mut Client) -> Result<(), StoreError> {
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
         .await?;
