@@ -22,20 +22,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, ensure};
+use common::load::{CONNECTIONS, load};
 use common::{
-    BODY_BYTES, Body, ChildGuard, STARTUP_TIMEOUT, TIMEOUT, connect, json_body, request, rss_mib,
+    BODY_BYTES, Body, ChildGuard, STARTUP_TIMEOUT, connect, json_body, mint_bin, request, rss_mib,
     start_hookwire,
 };
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::client::conn::http1::SendRequest;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
-use tokio::time::MissedTickBehavior;
 
-const CONNECTIONS: usize = 64;
-const WARMUP: Duration = Duration::from_secs(1);
 /// Re-executing this binary with this argument runs the baseline server.
 const BASELINE_ARG: &str = "--bare-hyper-server";
 
@@ -54,7 +51,9 @@ fn main() -> Result<()> {
 async fn bench(secs: u64) -> Result<()> {
     let dir = tempfile::tempdir().context("creating a temporary directory")?;
     let (body, measure) = (json_body()?, Duration::from_secs(secs));
-    let run = |addr, path: &Arc<str>, rate| load(addr, path.clone(), body.clone(), measure, rate);
+    let run = |addr, path: &Arc<str>, rate| {
+        load(vec![addr], build, path.clone(), body.clone(), measure, rate)
+    };
     println!(
         "capture benchmark: {CONNECTIONS} connections, {BODY_BYTES}-byte JSON POSTs, \
          {secs} s per phase, loopback"
@@ -209,16 +208,6 @@ async fn start_baseline() -> Result<(ChildGuard, SocketAddr)> {
     Ok((guard, SocketAddr::from(([127, 0, 0, 1], port))))
 }
 
-/// Mints a bin and returns its capture URL's path.
-async fn mint_bin(addr: SocketAddr) -> Result<Arc<str>> {
-    let (status, body) = request(addr, Method::POST, "/api/bins").await?;
-    ensure!(status == StatusCode::CREATED, "POST /api/bins: {status}");
-    let json: serde_json::Value = serde_json::from_slice(&body).context("POST /api/bins JSON")?;
-    let url = json["capture_url"].as_str().context("no capture_url")?;
-    let uri: hyper::Uri = url.parse().context("capture_url is not a URI")?;
-    Ok(uri.path().into())
-}
-
 /// The idle gap given to a build that does not report its search lag.
 const OLD_BUILD_GAP: Duration = Duration::from_secs(5);
 
@@ -285,136 +274,4 @@ async fn set_secret(addr: SocketAddr, capture_path: &str) -> Result<()> {
         resp.status()
     );
     Ok(())
-}
-
-/// What one measured phase saw.
-struct Phase {
-    ok: u64,
-    errors: u64,
-    elapsed: Duration,
-    /// Latencies of the successful requests, microseconds, sorted.
-    latencies_us: Vec<u32>,
-}
-
-impl Phase {
-    fn rate(&self) -> f64 {
-        self.ok as f64 / self.elapsed.as_secs_f64()
-    }
-
-    fn percentile_ms(&self, p: f64) -> f64 {
-        let n = self.latencies_us.len();
-        let i = ((p * n as f64).ceil() as usize).clamp(1, n.max(1)) - 1;
-        self.latencies_us
-            .get(i)
-            .map_or(f64::NAN, |&us| f64::from(us) / 1000.0)
-    }
-
-    fn line(&self) -> String {
-        format!(
-            "{:6.0} req/s  p50 {:.2} ms  p99 {:.2} ms  (errors: {})",
-            self.rate(),
-            self.percentile_ms(0.50),
-            self.percentile_ms(0.99),
-            self.errors
-        )
-    }
-
-    fn check(&self, what: &str) -> Result<()> {
-        ensure!(
-            self.ok > 0 && self.errors <= self.ok,
-            "{what}: most requests failed ({} ok, {} errors)",
-            self.ok,
-            self.errors
-        );
-        Ok(())
-    }
-}
-
-/// Drives CONNECTIONS connections for WARMUP then `measure`, and reports
-/// the requests that both started and finished inside `measure`. With
-/// `rate` (req/s, all connections together), each connection sends at
-/// its share of it; without, back to back.
-async fn load(
-    addr: SocketAddr,
-    path: Arc<str>,
-    body: Bytes,
-    measure: Duration,
-    rate: Option<f64>,
-) -> Result<Phase> {
-    let measure_from = Instant::now() + WARMUP;
-    let stop_at = measure_from + measure;
-    let period = rate.map(|r| Duration::from_secs_f64(CONNECTIONS as f64 / r.max(1.0)));
-    let mut tasks = Vec::with_capacity(CONNECTIONS);
-    for i in 0..CONNECTIONS {
-        let (path, body) = (path.clone(), body.clone());
-        // Paced connections are staggered so they do not fire in lockstep.
-        let mut ticker = period.map(|p| {
-            let start = tokio::time::Instant::now() + p.mul_f64(i as f64 / CONNECTIONS as f64);
-            let mut t = tokio::time::interval_at(start, p);
-            t.set_missed_tick_behavior(MissedTickBehavior::Delay);
-            t
-        });
-        tasks.push(tokio::spawn(async move {
-            let (mut ok, mut errors, mut lat) = (0u64, 0u64, Vec::new());
-            let mut sender: Option<SendRequest<Body>> = None;
-            while Instant::now() < stop_at {
-                if let Some(t) = ticker.as_mut() {
-                    t.tick().await;
-                }
-                let s = match sender.as_mut() {
-                    Some(s) => s,
-                    None => match tokio::time::timeout(TIMEOUT, connect(addr)).await {
-                        Ok(Ok(s)) => sender.insert(s),
-                        _ => {
-                            if Instant::now() >= measure_from {
-                                errors += 1;
-                            }
-                            tokio::time::sleep(Duration::from_millis(10)).await;
-                            continue;
-                        }
-                    },
-                };
-                let req = build(addr, Method::POST, &path, body.clone())?;
-                let started = Instant::now();
-                let result = tokio::time::timeout(TIMEOUT, async {
-                    s.ready().await?;
-                    let resp = s.send_request(req).await?;
-                    let status = resp.status();
-                    // Drained so the connection can carry the next request.
-                    resp.into_body().collect().await?;
-                    Ok::<_, hyper::Error>(status)
-                })
-                .await;
-                let done = Instant::now();
-                if !matches!(result, Ok(Ok(_))) {
-                    sender = None;
-                }
-                if started < measure_from || done > stop_at {
-                    continue;
-                }
-                match result {
-                    Ok(Ok(status)) if status.is_success() => {
-                        ok += 1;
-                        let us = (done - started).as_micros();
-                        lat.push(u32::try_from(us).unwrap_or(u32::MAX));
-                    }
-                    _ => errors += 1,
-                }
-            }
-            Ok::<_, anyhow::Error>((ok, errors, lat))
-        }));
-    }
-    let (mut ok, mut errors, mut latencies_us) = (0, 0, Vec::new());
-    for task in tasks {
-        let (o, e, lat) = task.await.context("a load task panicked")??;
-        (ok, errors) = (ok + o, errors + e);
-        latencies_us.extend(lat);
-    }
-    latencies_us.sort_unstable();
-    Ok(Phase {
-        ok,
-        errors,
-        elapsed: measure,
-        latencies_us,
-    })
 }

@@ -2,6 +2,10 @@
 //! process, one-off requests, the request body, and reading RSS.
 #![allow(dead_code)] // each benchmark uses its own subset
 
+pub mod load;
+#[path = "../../tests/common/pg.rs"]
+pub mod pg;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -80,14 +84,24 @@ pub fn has_flag(subcommand: &str, flag: &str) -> Result<bool> {
 /// Starts `hookwire serve` on a free loopback port, with `flags`, and waits
 /// for /healthz.
 pub async fn start_hookwire(dir: &Path, flags: &[&str]) -> Result<(ChildGuard, SocketAddr)> {
+    let db = dir.join("bench.db");
+    start_hookwire_on(dir, db.to_str().context("a UTF-8 temp path")?, flags).await
+}
+
+/// [`start_hookwire`] on the database `db` (`--db`: a path or a
+/// PostgreSQL URL); its log goes to `dir`.
+pub async fn start_hookwire_on(
+    dir: &Path,
+    db: &str,
+    flags: &[&str],
+) -> Result<(ChildGuard, SocketAddr)> {
     let addr = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .context("picking a free port")?;
     let log_path = dir.join("hookwire.log");
     let log = std::fs::File::create(&log_path).context("creating hookwire's log file")?;
     let child = hookwire_command()
-        .args(["serve", "--listen", &addr.to_string(), "--db"])
-        .arg(dir.join("bench.db"))
+        .args(["serve", "--listen", &addr.to_string(), "--db", db])
         .args(flags)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -158,4 +172,14 @@ pub fn rss_mib(pid: u32) -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
+}
+
+/// Mints a bin and returns its capture URL's path.
+pub async fn mint_bin(addr: SocketAddr) -> Result<std::sync::Arc<str>> {
+    let (status, body) = request(addr, Method::POST, "/api/bins").await?;
+    anyhow::ensure!(status == StatusCode::CREATED, "POST /api/bins: {status}");
+    let json: serde_json::Value = serde_json::from_slice(&body).context("POST /api/bins JSON")?;
+    let url = json["capture_url"].as_str().context("no capture_url")?;
+    let uri: hyper::Uri = url.parse().context("capture_url is not a URI")?;
+    Ok(uri.path().into())
 }

@@ -17,7 +17,10 @@ struct Cluster {
     as_owner: Vec<String>,
 }
 
+/// The tests' cluster (`fsync=off`: nothing here survives the test run)
+/// and the benchmarks' (`fsync=on`, as a real one).
 static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+static DURABLE_CLUSTER: OnceLock<Cluster> = OnceLock::new();
 static NEXT_DB: AtomicUsize = AtomicUsize::new(0);
 
 /// True when the tests should use PostgreSQL.
@@ -27,7 +30,16 @@ pub fn wanted() -> bool {
 
 /// A new, empty database in the test binary's cluster; its URL.
 pub fn database() -> String {
-    let cluster = CLUSTER.get_or_init(start);
+    new_database(CLUSTER.get_or_init(|| start(false)))
+}
+
+/// A new, empty database in a cluster that flushes its WAL to the disk,
+/// as a production one does (benchmarks).
+pub fn durable_database() -> String {
+    new_database(DURABLE_CLUSTER.get_or_init(|| start(true)))
+}
+
+fn new_database(cluster: &Cluster) -> String {
     let name = format!(
         "t{}_{}",
         std::process::id(),
@@ -91,10 +103,14 @@ fn bin_dir() -> PathBuf {
         .expect("no initdb under /usr/lib/postgresql/*/bin")
 }
 
-fn start() -> Cluster {
+fn start(fsync: bool) -> Cluster {
     let bin = bin_dir();
     let root = running_as_root();
-    let dir = std::env::temp_dir().join(format!("hookwire-pg-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "hookwire-pg-{}-{}",
+        std::process::id(),
+        if fsync { "durable" } else { "test" }
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("cluster dir");
     // initdb refuses to run as root: the cluster belongs to `postgres`.
@@ -140,9 +156,10 @@ fn start() -> Cluster {
         ],
     );
     let options = format!(
-        "-p {port} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c max_connections=400 \
-         -c shared_buffers=64MB",
-        dir.display()
+        "-p {port} -c listen_addresses=127.0.0.1 -k {} -c fsync={} -c max_connections=400 \
+         -c shared_buffers=128MB",
+        dir.display(),
+        if fsync { "on" } else { "off" }
     );
     let log = dir.join("log");
     cluster.run(

@@ -70,18 +70,17 @@ impl Postgres {
             StoreError::Schema(format!("--db {url:?} is not a PostgreSQL URL: {e}"))
         })?;
         schema::migrate(&mut connect(&config).await?).await?;
-        let writer_client = connect(&config).await?;
         // A killed hookwire loses nothing either way: PostgreSQL has the
         // commit. `fsync` also waits for PostgreSQL's WAL flush.
-        let synchronous = match options.durability {
+        let setup = match options.durability {
             Durability::Process => "SET synchronous_commit = off",
             Durability::Fsync => "SET synchronous_commit = on",
         };
-        writer_client.batch_execute(synchronous).await?;
         // Tells this replica's notifications from the others'.
         let replica = Uuid::new_v4().as_u64_pair().0;
         let listener = std::sync::Arc::new(listener::Listener::start(config.clone(), replica));
-        let (writer, join) = Writer::start(writer_client, options.max_requests_per_bin, replica);
+        let (writer, join) =
+            Writer::start(config.clone(), setup, options.max_requests_per_bin, replica).await?;
         let names = std::sync::Arc::new(names::Names::new(connect(&config).await?, replica));
         let manager = Manager::from_config(
             config,

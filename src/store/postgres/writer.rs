@@ -15,12 +15,10 @@
 //! The price is that batches of different replicas commit one after
 //! another; group commit keeps that to one lock hand-over per batch.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
-use futures_util::future::try_join_all;
 use tokio::sync::{mpsc, oneshot};
-use tokio_postgres::Client;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Statement};
 use uuid::Uuid;
 
 use super::listener;
@@ -60,14 +58,20 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// `replica` signs the batch's notifications (see listener.rs).
-    pub(super) fn start(
-        client: Client,
+    /// Starts the writer on a connection of its own (`setup`: statements
+    /// for the session, e.g. `synchronous_commit`); reconnects with `config`
+    /// when the connection is lost. `replica` signs the batch's
+    /// notifications (see listener.rs).
+    pub(super) async fn start(
+        config: tokio_postgres::Config,
+        setup: &'static str,
         cap: u64,
         replica: u64,
-    ) -> (Self, tokio::task::JoinHandle<()>) {
+    ) -> Result<(Self, tokio::task::JoinHandle<()>), StoreError> {
+        let conn = Conn::open(&config, setup).await?;
         let (tx, rx) = mpsc::channel(QUEUE);
-        (Self { tx }, tokio::spawn(run(client, rx, cap, replica)))
+        let task = tokio::spawn(run(conn, config, setup, rx, cap, replica));
+        Ok((Self { tx }, task))
     }
 
     /// True when no capture waits for the writer.
@@ -89,7 +93,53 @@ impl Writer {
     }
 }
 
-async fn run(mut client: Client, mut rx: mpsc::Receiver<Capture>, cap: u64, replica: u64) {
+/// The writer's connection and its prepared statements.
+struct Conn {
+    client: Client,
+    ids: Statement,
+    insert: Statement,
+}
+
+impl Conn {
+    async fn open(config: &tokio_postgres::Config, setup: &str) -> Result<Self, StoreError> {
+        let client = super::connect(config).await?;
+        client.batch_execute(setup).await?;
+        let ids = client
+            .prepare("SELECT nextval('requests_id_seq') FROM generate_series(1, $1::bigint)")
+            .await?;
+        let insert = client
+            .prepare(
+                "INSERT INTO requests (id, bin_id, received_at, method, path, query, headers,
+                                       remote_addr, body, signature, retry_key, search_doc)
+                 SELECT u.* FROM unnest($1::bigint[], $2::uuid[], $3::bigint[], $4::text[],
+                                        $5::text[], $6::text[], $7::text[], $8::text[],
+                                        $9::bytea[], $10::text[], $11::text[], $12::text[])
+                   AS u(id, bin_id, received_at, method, path, query, headers, remote_addr,
+                        body, signature, retry_key, search_doc)
+                 WHERE EXISTS (SELECT 1 FROM bins b WHERE b.id = u.bin_id)
+                 RETURNING id",
+            )
+            .await?;
+        Ok(Self {
+            client,
+            ids,
+            insert,
+        })
+    }
+}
+
+/// How long the writer waits before connecting again after a failure.
+const RECONNECT_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
+
+async fn run(
+    conn: Conn,
+    config: tokio_postgres::Config,
+    setup: &'static str,
+    mut rx: mpsc::Receiver<Capture>,
+    cap: u64,
+    replica: u64,
+) {
+    let mut conn = Some(conn);
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.recv().await {
         batch.push(first);
@@ -99,7 +149,24 @@ async fn run(mut client: Client, mut rx: mpsc::Receiver<Capture>, cap: u64, repl
                 Err(_) => break,
             }
         }
-        match commit(&mut client, &mut batch, cap, replica).await {
+        // A lost connection (database restarted, network cut) is opened
+        // again; captures that arrive meanwhile are refused, not held.
+        if conn.as_ref().is_none_or(|c| c.client.is_closed()) {
+            conn = match Conn::open(&config, setup).await {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot reach PostgreSQL");
+                    let n = batch.len();
+                    finish(batch.drain(..), (0..n).map(|_| Err(commit_failed(&e))));
+                    tokio::time::sleep(RECONNECT_PAUSE).await;
+                    None
+                }
+            };
+        }
+        let Some(client) = conn.as_mut() else {
+            continue;
+        };
+        match commit(client, &mut batch, cap, replica).await {
             Ok(ids) => finish(batch.drain(..), ids.into_iter().map(Ok)),
             // One bad capture (its bin deleted by another replica midway)
             // must not fail the others: each goes again on its own.
@@ -107,7 +174,7 @@ async fn run(mut client: Client, mut rx: mpsc::Receiver<Capture>, cap: u64, repl
                 tracing::warn!(error = %e, captures = batch.len(), "batch failed; retrying one by one");
                 for c in std::mem::take(&mut batch) {
                     let mut one = vec![c];
-                    let result = commit(&mut client, &mut one, cap, replica).await;
+                    let result = commit(client, &mut one, cap, replica).await;
                     let result = result.map(|ids| ids[0]).map_err(commit_failed);
                     finish(one.into_iter(), std::iter::once(result));
                 }
@@ -140,52 +207,74 @@ fn finish(
     }
 }
 
+/// One text column of the batch, for `unnest`.
+fn column(batch: &[Capture], f: fn(&Capture) -> &str) -> Vec<&str> {
+    batch.iter().map(f).collect()
+}
+
 /// One transaction: the lock, the inserts (pipelined), the per-bin cap,
 /// the notifications to the other replicas, then `on_id` of each and the
 /// commit. Returns each capture's id (`None`:
 /// its bin is gone).
 async fn commit(
-    client: &mut Client,
+    conn: &mut Conn,
     batch: &mut [Capture],
     cap: u64,
     replica: u64,
 ) -> Result<Vec<Option<i64>>, tokio_postgres::Error> {
-    let tx = client.transaction().await?;
+    let tx = conn.client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CAPTURE_LOCK])
         .await?;
-    let insert = tx
-        .prepare(
-            "INSERT INTO requests (id, bin_id, received_at, method, path, query, headers,
-                                   remote_addr, body, signature, retry_key, search_doc)
-             SELECT nextval('requests_id_seq'), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11
-             WHERE EXISTS (SELECT 1 FROM bins WHERE id = $1)
-             RETURNING id",
-        )
-        .await?;
-    // Pipelined: every insert is sent before the first answer is read.
+    // Ids first, in order, while holding the lock; then every row in one
+    // statement. A row whose bin is gone is left out (its id unused).
+    let n = i64::try_from(batch.len()).unwrap_or(i64::MAX);
+    let (methods, paths, queries) = (
+        column(batch, |c| &c.req.method),
+        column(batch, |c| &c.req.path),
+        column(batch, |c| &c.req.query),
+    );
+    let (headers, remotes, docs) = (
+        column(batch, |c| &c.headers),
+        column(batch, |c| &c.req.remote_addr),
+        column(batch, |c| &c.search_doc),
+    );
+    let bins: Vec<Uuid> = batch.iter().map(|c| c.req.bin_id).collect();
+    let received: Vec<i64> = batch.iter().map(|c| c.req.received_at).collect();
     let bodies: Vec<&[u8]> = batch.iter().map(|c| &c.req.body[..]).collect();
-    let params: Vec<[&(dyn ToSql + Sync); 11]> = batch
+    let signatures: Vec<Option<&str>> = batch.iter().map(|c| c.signature.as_deref()).collect();
+    let retry_keys: Vec<Option<&str>> = batch.iter().map(|c| c.req.retry_key.as_deref()).collect();
+    let drawn: Vec<i64> = tx
+        .query(&conn.ids, &[&n])
+        .await?
         .iter()
-        .zip(&bodies)
-        .map(|(c, body)| {
-            let r = &c.req;
-            [
-                &r.bin_id as &(dyn ToSql + Sync),
-                &r.received_at,
-                &r.method,
-                &r.path,
-                &r.query,
-                &c.headers,
-                &r.remote_addr,
-                body,
-                &c.signature,
-                &r.retry_key,
-                &c.search_doc,
-            ]
-        })
+        .map(|r| r.get(0))
         .collect();
-    let rows = try_join_all(params.iter().map(|p| tx.query_opt(&insert, p))).await?;
-    let ids: Vec<Option<i64>> = rows.iter().map(|r| r.as_ref().map(|r| r.get(0))).collect();
+    let inserted: HashSet<i64> = tx
+        .query(
+            &conn.insert,
+            &[
+                &drawn,
+                &bins,
+                &received,
+                &methods,
+                &paths,
+                &queries,
+                &headers,
+                &remotes,
+                &bodies,
+                &signatures,
+                &retry_keys,
+                &docs,
+            ],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let ids: Vec<Option<i64>> = drawn
+        .iter()
+        .map(|id| inserted.contains(id).then_some(*id))
+        .collect();
 
     let mut per_bin: BTreeMap<Uuid, i64> = BTreeMap::new();
     for (c, id) in batch.iter().zip(&ids) {
