@@ -174,7 +174,9 @@ async fn store_request(state: &AppState, req: Request) -> Result<Stored, AppErro
     new.derive(&bin.secrets, || state.base_url(&parts.headers));
     // The answer is awaited from inside the transaction, before any tunnel
     // can see (and answer) the request.
-    let (answer_tx, answer_rx) = if state.hub.has_passthrough(bin_id) {
+    let passthrough = state.hub.has_passthrough(bin_id)
+        || (!state.store.sole_writer() && state.store.passthrough_elsewhere(bin_id).await);
+    let (answer_tx, answer_rx) = if passthrough {
         let (tx, rx) = oneshot::channel();
         (Some(tx), Some(rx))
     } else {

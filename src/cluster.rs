@@ -9,6 +9,7 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::hub::Hub;
 use crate::live::{Live, Summary};
 use crate::store::{Event, Store};
+use crate::tunnel::protocol::RelayResponse;
 
 /// Relays other replicas' captures until the store's events end; returns
 /// at once on a store that has none.
@@ -30,11 +31,41 @@ pub async fn run(store: Store, hub: Hub, live: Live) {
                     }
                 }
             }
+            // A passthrough tunnel elsewhere answered captures made here.
+            Ok(Event::Answered { bin, ids }) => {
+                for id in ids.into_iter().filter(|id| hub.is_waiting(*id)) {
+                    answer_from_store(&store, &hub, bin, id).await;
+                }
+            }
             // A newer connection with this name on another replica.
             Ok(Event::Claimed { bin, name }) => hub.kick(bin, &name),
             // Missed notifications: every session looks at the database.
             Ok(Event::Resync) | Err(RecvError::Lagged(_)) => hub.notify_all(),
             Err(RecvError::Closed) => return,
         }
+    }
+}
+
+/// Hands the recorded answer of `id` (its latest live delivery) to the
+/// capture waiting for it here.
+async fn answer_from_store(store: &Store, hub: &Hub, bin: uuid::Uuid, id: i64) {
+    let request = match store.request(bin, id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "reading another replica's passthrough answer");
+            return;
+        }
+    };
+    if let Some(d) = request.deliveries.into_iter().rev().find(|d| !d.replay) {
+        let answer = RelayResponse {
+            seq: 0,
+            status: d.status,
+            headers: d.headers,
+            latency_ms: d.latency_ms,
+            error: d.error,
+            body: d.body,
+        };
+        hub.answer(id, &answer);
     }
 }

@@ -293,6 +293,11 @@ impl Hub {
         }
     }
 
+    /// True when a capture here waits for the answer to `request_id`.
+    pub fn is_waiting(&self, request_id: i64) -> bool {
+        self.lock().waiters.contains_key(&request_id)
+    }
+
     /// Stops waiting for an answer (timeout, or the tunnel went away).
     pub fn forget_answer(&self, request_id: i64) {
         self.lock().waiters.remove(&request_id);

@@ -99,7 +99,7 @@ pub async fn run(state: AppState, socket: WebSocket, p: Params) {
     let slot = state.hub.claim(p.bin, &p.name).await;
     // Then the cluster's: the name's older session on another replica ends
     // and records its answers before this one reads the position.
-    let opened = match state.store.hold_name(p.bin, &p.name).await {
+    let opened = match state.store.hold_name(p.bin, &p.name, p.passthrough).await {
         Ok(hold) => state
             .store
             .open_tunnel(p.bin, p.name.clone(), p.from_start)
@@ -127,6 +127,7 @@ pub async fn run(state: AppState, socket: WebSocket, p: Params) {
         state.store.clone(),
         state.metrics.clone(),
         p.bin,
+        p.passthrough,
         records_rx,
     ));
     tracing::info!(bin = %p.bin, tunnel = %p.name, through, passthrough = p.passthrough, "tunnel connected");
@@ -194,7 +195,13 @@ pub async fn run(state: AppState, socket: WebSocket, p: Params) {
 
 /// A session's recorder: writes its answers as deliveries, as many as
 /// are waiting in one writer job, until the session drops its sender.
-async fn record(store: Store, metrics: Arc<Metrics>, bin: Uuid, mut rx: mpsc::Receiver<Record>) {
+async fn record(
+    store: Store,
+    metrics: Arc<Metrics>,
+    bin: Uuid,
+    passthrough: bool,
+    mut rx: mpsc::Receiver<Record>,
+) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < RECORD_BATCH {
@@ -204,7 +211,7 @@ async fn record(store: Store, metrics: Arc<Metrics>, bin: Uuid, mut rx: mpsc::Re
             }
         }
         let n = batch.len();
-        if let Err(e) = store.record_deliveries(bin, batch).await {
+        if let Err(e) = store.record_deliveries(bin, batch, passthrough).await {
             metrics.db_error();
             tracing::error!(error = %e, records = n, "recording deliveries failed");
         }

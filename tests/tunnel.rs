@@ -1511,3 +1511,35 @@ async fn a_tunnel_name_is_held_once_across_replicas() {
     );
     second.stop().await;
 }
+
+/// SPEC §9: passthrough when the capture and the tunnel sit on different
+/// replicas: the sender on one gets the app's answer relayed by the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passthrough_answers_across_replicas() {
+    let url = common::pg::database();
+    let replica = |url: String| {
+        TestServer::spawn_with(move |c| c.db = hookwire::config::Database::Postgres(url))
+    };
+    let a = replica(url.clone()).await;
+    let b = replica(url).await;
+    let bin = a.new_bin().await;
+    let app = LocalApp::start().await;
+    let _tunnel = Tunnel::connect(&b, &bin, &app, "pt", &["--passthrough"]).await;
+    for n in 0..3 {
+        let res = a
+            .client
+            .post(a.url(&format!("/{bin}/on-a/{n}")))
+            .body(format!("from a {n}"))
+            .send()
+            .await
+            .expect("capture on a");
+        assert_eq!(
+            res.status(),
+            201,
+            "the app's status, through the other replica"
+        );
+        assert_eq!(res.headers()["x-app"], "yes");
+        assert_eq!(res.bytes().await.expect("body").as_ref(), b"hello");
+    }
+    assert_eq!(app.seen().len(), 3);
+}

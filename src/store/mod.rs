@@ -159,6 +159,14 @@ pub enum Event {
         /// The tunnel's name.
         name: String,
     },
+    /// A passthrough tunnel on another replica had these requests
+    /// answered, and the answers are recorded as deliveries.
+    Answered {
+        /// The bin.
+        bin: Uuid,
+        /// The requests answered.
+        ids: Vec<i64>,
+    },
     /// Notifications may have been missed (the listening connection was
     /// re-established): whoever waits for captures should look again.
     Resync,
@@ -306,13 +314,28 @@ impl Store {
 
     /// Stores one tunnel's deliveries, each `(request id, delivery,
     /// through)`, and moves the tunnel's position to the highest `through`,
-    /// in one transaction.
+    /// in one transaction. For a `passthrough` tunnel the other replicas
+    /// hear of the answers (a capture there may wait for one).
     pub async fn record_deliveries(
         &self,
         bin: Uuid,
         records: Vec<(i64, Delivery, Option<i64>)>,
+        passthrough: bool,
     ) -> Result<(), StoreError> {
-        each!(self, b => b.record_deliveries(bin, records).await)
+        match &self.backend {
+            Backend::Sqlite(b) => b.record_deliveries(bin, records).await,
+            Backend::Postgres(b) => b.record_deliveries(bin, records, passthrough).await,
+        }
+    }
+
+    /// True when a passthrough tunnel of the bin is connected to another
+    /// replica (PostgreSQL; checked at most once a second per bin). This
+    /// replica's own tunnels are the hub's to know.
+    pub async fn passthrough_elsewhere(&self, bin: Uuid) -> bool {
+        match &self.backend {
+            Backend::Sqlite(_) => false,
+            Backend::Postgres(b) => b.passthrough_elsewhere(bin).await,
+        }
     }
 
     /// Creates a bin with the default response.
@@ -418,10 +441,15 @@ impl Store {
     /// returned hold is dropped: asks the replica holding it to end that
     /// session and waits until it has (PostgreSQL). A single SQLite process
     /// has only its own sessions, which the hub already orders.
-    pub async fn hold_name(&self, bin: Uuid, name: &str) -> Result<NameHold, StoreError> {
+    pub async fn hold_name(
+        &self,
+        bin: Uuid,
+        name: &str,
+        passthrough: bool,
+    ) -> Result<NameHold, StoreError> {
         match &self.backend {
             Backend::Sqlite(_) => Ok(NameHold(None)),
-            Backend::Postgres(b) => Ok(NameHold(Some(b.hold_name(bin, name).await?))),
+            Backend::Postgres(b) => Ok(NameHold(Some(b.hold_name(bin, name, passthrough).await?))),
         }
     }
 

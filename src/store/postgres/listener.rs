@@ -41,6 +41,16 @@ pub(super) fn claim_payload(replica: u64, bin: Uuid, name: &str) -> String {
     format!("k {replica:x} {bin} {name}")
 }
 
+/// The payload announcing recorded answers of a passthrough tunnel: `a`,
+/// the replica, the bin, then the request ids.
+pub(super) fn answers_payload(replica: u64, bin: Uuid, ids: &[i64]) -> String {
+    let mut out = format!("a {replica:x} {bin}");
+    for id in ids {
+        out.push_str(&format!(" {id}"));
+    }
+    out
+}
+
 fn parse(replica: u64, payload: &str) -> Vec<Event> {
     let mut parts = payload.split(' ');
     let kind = parts.next();
@@ -58,6 +68,13 @@ fn parse(replica: u64, payload: &str) -> Vec<Event> {
                 })
             })
             .collect(),
+        Some("a") => {
+            let Some(bin) = parts.next().and_then(|b| Uuid::parse_str(b).ok()) else {
+                return Vec::new();
+            };
+            let ids = parts.filter_map(|id| id.parse().ok()).collect();
+            vec![Event::Answered { bin, ids }]
+        }
         Some("k") => {
             let bin = parts.next().and_then(|b| Uuid::parse_str(b).ok());
             match (bin, parts.next()) {
@@ -159,6 +176,8 @@ mod tests {
         let events = parse(0xcd, &p);
         assert_eq!(events.len(), 2);
         assert!(matches!(events[1], Event::Captured { id: 9, .. }));
+        let answered = parse(0xcd, &answers_payload(0xab, bin, &[4, 5]));
+        assert!(matches!(&answered[..], [Event::Answered { ids, .. }] if ids == &[4, 5]));
         let claim = parse(0xcd, &claim_payload(0xab, bin, "laptop"));
         assert!(matches!(&claim[..], [Event::Claimed { name, .. }] if name == "laptop"));
         // The longest entry fits PER_NOTIFICATION times in 8000 bytes.

@@ -11,6 +11,8 @@ mod schema;
 mod tunnels;
 mod writer;
 
+use std::collections::HashMap;
+
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 use uuid::Uuid;
@@ -39,7 +41,16 @@ pub(super) struct Postgres {
     pool: Pool,
     listener: std::sync::Arc<listener::Listener>,
     names: std::sync::Arc<names::Names>,
+    /// Signs this replica's notifications.
+    replica: u64,
+    /// Per bin: when other replicas' passthrough tunnels were last looked
+    /// up, and whether there was one.
+    passthrough_seen: std::sync::Arc<std::sync::Mutex<HashMap<Uuid, (std::time::Instant, bool)>>>,
 }
+
+/// How long a passthrough lookup stands: a tunnel connected to another
+/// replica is waited for from at most this long after it connected.
+const PASSTHROUGH_FRESH: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl From<deadpool_postgres::PoolError> for StoreError {
     fn from(e: deadpool_postgres::PoolError) -> Self {
@@ -99,6 +110,8 @@ impl Postgres {
                 pool,
                 listener,
                 names,
+                replica,
+                passthrough_seen: std::sync::Arc::default(),
             },
             join,
         ))
@@ -152,11 +165,48 @@ impl Postgres {
         &self,
         bin: Uuid,
         records: Vec<(i64, Delivery, Option<i64>)>,
+        passthrough: bool,
     ) -> Result<(), StoreError> {
         let mut conn = self.pool.get().await?;
         let tx = conn.transaction().await?;
         tunnels::record_deliveries(&*tx, bin, &records).await?;
+        if passthrough {
+            // Delivered at the commit: a capture on another replica waiting
+            // for one of these reads the recorded answer.
+            let ids: Vec<i64> = records
+                .iter()
+                .filter(|(_, d, _)| !d.replay)
+                .map(|(id, _, _)| *id)
+                .collect();
+            for chunk in ids.chunks(listener::PER_NOTIFICATION) {
+                let payload = listener::answers_payload(self.replica, bin, chunk);
+                tx.execute("SELECT pg_notify($1, $2)", &[&listener::CHANNEL, &payload])
+                    .await?;
+            }
+        }
         Ok(tx.commit().await?)
+    }
+
+    pub(super) async fn passthrough_elsewhere(&self, bin: Uuid) -> bool {
+        let cached = self
+            .passthrough_seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&bin)
+            .filter(|(at, _)| at.elapsed() < PASSTHROUGH_FRESH)
+            .map(|(_, held)| *held);
+        if let Some(held) = cached {
+            return held;
+        }
+        let held = self.names.passthrough_held(bin).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "checking for passthrough tunnels");
+            false
+        });
+        self.passthrough_seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(bin, (std::time::Instant::now(), held));
+        held
     }
 
     pub(super) async fn create_bin(&self, bin: Bin) -> Result<(), StoreError> {
@@ -283,8 +333,13 @@ impl Postgres {
         self.listener.subscribe()
     }
 
-    pub(super) async fn hold_name(&self, bin: Uuid, name: &str) -> Result<NameHold, StoreError> {
-        self.names.hold(bin, name).await
+    pub(super) async fn hold_name(
+        &self,
+        bin: Uuid,
+        name: &str,
+        passthrough: bool,
+    ) -> Result<NameHold, StoreError> {
+        self.names.hold(bin, name, passthrough).await
     }
 
     pub(super) fn writer_idle(&self) -> bool {

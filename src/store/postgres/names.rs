@@ -31,17 +31,28 @@ pub(super) struct Names {
     replica: u64,
 }
 
-/// A held name; dropping it releases the lock.
+/// A held name; dropping it releases its locks.
 pub struct NameHold {
     client: Arc<Client>,
-    key: i64,
+    keys: Vec<i64>,
 }
 
 /// The advisory lock key of a name: 64 bits of a hash of bin and name.
 fn key(bin: Uuid, name: &str) -> i64 {
+    key_of(bin, name, b"")
+}
+
+/// The second lock a passthrough session holds: how other replicas know a
+/// capture of the bin should wait for an app's answer.
+fn passthrough_key(bin: Uuid, name: &str) -> i64 {
+    key_of(bin, name, b"passthrough")
+}
+
+fn key_of(bin: Uuid, name: &str, what: &[u8]) -> i64 {
     let digest = Sha256::new()
         .chain_update(bin.as_bytes())
         .chain_update(name.as_bytes())
+        .chain_update(what)
         .finalize();
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
@@ -56,8 +67,41 @@ impl Names {
         }
     }
 
-    /// Claims the name and waits until this replica holds it.
-    pub(super) async fn hold(&self, bin: Uuid, name: &str) -> Result<NameHold, StoreError> {
+    /// True when a passthrough session of the bin is connected to any
+    /// replica: one of its names' passthrough locks is held.
+    pub(super) async fn passthrough_held(&self, bin: Uuid) -> Result<bool, StoreError> {
+        let names = self
+            .client
+            .query("SELECT name FROM tunnels WHERE bin_id = $1", &[&bin])
+            .await?;
+        let keys: Vec<i64> = names
+            .iter()
+            .map(|r| passthrough_key(bin, r.get(0)))
+            .collect();
+        if keys.is_empty() {
+            return Ok(false);
+        }
+        // A bigint advisory key is split over classid (high half) and objid.
+        Ok(self
+            .client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks
+                   WHERE locktype = 'advisory' AND granted AND objsubid = 1
+                     AND ((classid::bigint << 32) | objid::bigint) = ANY($1))",
+                &[&keys],
+            )
+            .await?
+            .get(0))
+    }
+
+    /// Claims the name and waits until this replica holds it (and, for a
+    /// passthrough session, its passthrough lock too).
+    pub(super) async fn hold(
+        &self,
+        bin: Uuid,
+        name: &str,
+        passthrough: bool,
+    ) -> Result<NameHold, StoreError> {
         let key = key(bin, name);
         let claim = listener::claim_payload(self.replica, bin, name);
         let mut claimed: Option<Instant> = None;
@@ -74,9 +118,23 @@ impl Names {
                 .await?
                 .get(0);
             if mine {
+                let mut keys = vec![key];
+                if passthrough {
+                    let pt = passthrough_key(bin, name);
+                    // Free once the name is: the older session let go of
+                    // this lock before its name lock.
+                    let got: bool = self
+                        .client
+                        .query_one("SELECT pg_try_advisory_lock($1)", &[&pt])
+                        .await?
+                        .get(0);
+                    if got {
+                        keys.push(pt);
+                    }
+                }
                 return Ok(NameHold {
                     client: self.client.clone(),
-                    key,
+                    keys,
                 });
             }
             tokio::time::sleep(RETRY).await;
@@ -86,16 +144,18 @@ impl Names {
 
 impl Drop for NameHold {
     fn drop(&mut self) {
-        let (client, key) = (self.client.clone(), self.key);
+        let (client, keys) = (self.client.clone(), std::mem::take(&mut self.keys));
         // Unlocking needs a round trip; a runtime that is shutting down
         // closes the connection, which releases the lock all the same.
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
-                if let Err(e) = client
-                    .execute("SELECT pg_advisory_unlock($1)", &[&key])
-                    .await
-                {
-                    tracing::warn!(error = %e, "releasing a tunnel name");
+                for key in keys.iter().rev() {
+                    if let Err(e) = client
+                        .execute("SELECT pg_advisory_unlock($1)", &[key])
+                        .await
+                    {
+                        tracing::warn!(error = %e, "releasing a tunnel name");
+                    }
                 }
             });
         }
