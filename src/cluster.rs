@@ -8,7 +8,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::hub::Hub;
 use crate::live::{Live, Summary};
-use crate::store::{Event, Store};
+use crate::store::{Event, Store, StoreError};
 use crate::tunnel::protocol::RelayResponse;
 
 /// Relays other replicas' captures until the store's events end; returns
@@ -68,4 +68,16 @@ async fn answer_from_store(store: &Store, hub: &Hub, bin: uuid::Uuid, id: i64) {
         };
         hub.answer(id, &answer);
     }
+}
+
+/// Names of the bin's connected tunnels, on every replica.
+pub async fn connected(
+    store: &Store,
+    hub: &Hub,
+    bin: uuid::Uuid,
+) -> Result<Vec<String>, StoreError> {
+    Ok(match store.connected_tunnels(bin).await? {
+        Some(names) => names,
+        None => hub.connected(bin),
+    })
 }

@@ -99,7 +99,7 @@ pub async fn run(state: AppState, socket: WebSocket, p: Params) {
     let slot = state.hub.claim(p.bin, &p.name).await;
     // Then the cluster's: the name's older session on another replica ends
     // and records its answers before this one reads the position.
-    let opened = match state.store.hold_name(p.bin, &p.name, p.passthrough).await {
+    let opened = match state.store.hold_name(p.bin, &p.name).await {
         Ok(hold) => state
             .store
             .open_tunnel(p.bin, p.name.clone(), p.from_start)
@@ -107,7 +107,7 @@ pub async fn run(state: AppState, socket: WebSocket, p: Params) {
             .map(|through| (hold, through)),
         Err(e) => Err(e),
     };
-    let (hold, through) = match opened {
+    let (mut hold, through) = match opened {
         Ok(opened) => opened,
         Err(e) => {
             tracing::error!(error = %e, "opening tunnel failed");
@@ -122,6 +122,10 @@ pub async fn run(state: AppState, socket: WebSocket, p: Params) {
         }
     };
     let mut attached = state.hub.attach(p.bin, &p.name, p.passthrough, slot);
+    if let Err(e) = hold.attached(p.bin, &p.name, p.passthrough).await {
+        // Only other replicas' view of this session suffers.
+        tracing::warn!(error = %e, "announcing the tunnel to other replicas");
+    }
     let (records_tx, records_rx) = mpsc::channel(RECORDS_IN_FLIGHT);
     let recorder = tokio::spawn(record(
         state.store.clone(),

@@ -1501,7 +1501,9 @@ async fn a_tunnel_name_is_held_once_across_replicas() {
         "{:#?}",
         first.stderr()
     );
-    wait_tunnels(&a, &bin, &[]).await;
+    // Each replica lists the one connection, wherever it is.
+    wait_tunnels(&a, &bin, &["twin"]).await;
+    wait_tunnels(&b, &bin, &["twin"]).await;
     let sent = capture_numbered(&a, &bin, 0..3).await;
     let seen = app_b.wait_for(3).await;
     assert_eq!(received(&seen), sent, "the newer one delivers");

@@ -174,7 +174,24 @@ pub enum Event {
 
 /// A tunnel name held cluster-wide (see [`Store::hold_name`]); released
 /// when dropped.
-pub struct NameHold(#[allow(dead_code, reason = "held for its Drop")] Option<postgres::NameHold>);
+pub struct NameHold(Option<postgres::NameHold>);
+
+impl NameHold {
+    /// The session has read its position and relays: other replicas now
+    /// list it as connected and, for `passthrough`, make captures wait for
+    /// its answers.
+    pub async fn attached(
+        &mut self,
+        bin: Uuid,
+        name: &str,
+        passthrough: bool,
+    ) -> Result<(), StoreError> {
+        match &mut self.0 {
+            Some(hold) => hold.attached(bin, name, passthrough).await,
+            None => Ok(()),
+        }
+    }
+}
 
 /// Cheap, cloneable handle to the database.
 #[derive(Clone)]
@@ -328,6 +345,15 @@ impl Store {
         }
     }
 
+    /// Names of the bin's tunnels connected to any replica (PostgreSQL);
+    /// `None` when this process is the only one (the hub knows).
+    pub async fn connected_tunnels(&self, bin: Uuid) -> Result<Option<Vec<String>>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(None),
+            Backend::Postgres(b) => b.connected_tunnels(bin).await.map(Some),
+        }
+    }
+
     /// True when a passthrough tunnel of the bin is connected to another
     /// replica (PostgreSQL; checked at most once a second per bin). This
     /// replica's own tunnels are the hub's to know.
@@ -441,15 +467,10 @@ impl Store {
     /// returned hold is dropped: asks the replica holding it to end that
     /// session and waits until it has (PostgreSQL). A single SQLite process
     /// has only its own sessions, which the hub already orders.
-    pub async fn hold_name(
-        &self,
-        bin: Uuid,
-        name: &str,
-        passthrough: bool,
-    ) -> Result<NameHold, StoreError> {
+    pub async fn hold_name(&self, bin: Uuid, name: &str) -> Result<NameHold, StoreError> {
         match &self.backend {
             Backend::Sqlite(_) => Ok(NameHold(None)),
-            Backend::Postgres(b) => Ok(NameHold(Some(b.hold_name(bin, name, passthrough).await?))),
+            Backend::Postgres(b) => Ok(NameHold(Some(b.hold_name(bin, name).await?))),
         }
     }
 

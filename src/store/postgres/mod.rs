@@ -333,13 +333,12 @@ impl Postgres {
         self.listener.subscribe()
     }
 
-    pub(super) async fn hold_name(
-        &self,
-        bin: Uuid,
-        name: &str,
-        passthrough: bool,
-    ) -> Result<NameHold, StoreError> {
-        self.names.hold(bin, name, passthrough).await
+    pub(super) async fn connected_tunnels(&self, bin: Uuid) -> Result<Vec<String>, StoreError> {
+        self.names.connected(bin).await
+    }
+
+    pub(super) async fn hold_name(&self, bin: Uuid, name: &str) -> Result<NameHold, StoreError> {
+        self.names.hold(bin, name).await
     }
 
     pub(super) fn writer_idle(&self) -> bool {

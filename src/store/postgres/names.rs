@@ -42,8 +42,14 @@ fn key(bin: Uuid, name: &str) -> i64 {
     key_of(bin, name, b"")
 }
 
-/// The second lock a passthrough session holds: how other replicas know a
-/// capture of the bin should wait for an app's answer.
+/// The lock a session takes once it has its position and relays: how
+/// every replica lists the bin's connected tunnels.
+fn attached_key(bin: Uuid, name: &str) -> i64 {
+    key_of(bin, name, b"attached")
+}
+
+/// The lock a passthrough session takes with it: how other replicas know
+/// a capture of the bin should wait for an app's answer.
 fn passthrough_key(bin: Uuid, name: &str) -> i64 {
     key_of(bin, name, b"passthrough")
 }
@@ -67,41 +73,56 @@ impl Names {
         }
     }
 
-    /// True when a passthrough session of the bin is connected to any
-    /// replica: one of its names' passthrough locks is held.
-    pub(super) async fn passthrough_held(&self, bin: Uuid) -> Result<bool, StoreError> {
-        let names = self
+    /// The bin's tunnel names whose `key` lock some replica holds.
+    async fn held(&self, bin: Uuid, key: fn(Uuid, &str) -> i64) -> Result<Vec<String>, StoreError> {
+        let names: Vec<String> = self
             .client
-            .query("SELECT name FROM tunnels WHERE bin_id = $1", &[&bin])
-            .await?;
-        let keys: Vec<i64> = names
+            .query(
+                "SELECT name FROM tunnels WHERE bin_id = $1 ORDER BY name",
+                &[&bin],
+            )
+            .await?
             .iter()
-            .map(|r| passthrough_key(bin, r.get(0)))
+            .map(|r| r.get(0))
             .collect();
-        if keys.is_empty() {
-            return Ok(false);
+        if names.is_empty() {
+            return Ok(names);
         }
+        let keys: Vec<i64> = names.iter().map(|n| key(bin, n)).collect();
         // A bigint advisory key is split over classid (high half) and objid.
-        Ok(self
+        let held: Vec<i64> = self
             .client
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM pg_locks
-                   WHERE locktype = 'advisory' AND granted AND objsubid = 1
-                     AND ((classid::bigint << 32) | objid::bigint) = ANY($1))",
+            .query(
+                "SELECT (classid::bigint << 32) | objid::bigint FROM pg_locks
+                 WHERE locktype = 'advisory' AND granted AND objsubid = 1
+                   AND ((classid::bigint << 32) | objid::bigint) = ANY($1)",
                 &[&keys],
             )
             .await?
-            .get(0))
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        Ok(names
+            .into_iter()
+            .zip(keys)
+            .filter(|(_, k)| held.contains(k))
+            .map(|(n, _)| n)
+            .collect())
     }
 
-    /// Claims the name and waits until this replica holds it (and, for a
-    /// passthrough session, its passthrough lock too).
-    pub(super) async fn hold(
-        &self,
-        bin: Uuid,
-        name: &str,
-        passthrough: bool,
-    ) -> Result<NameHold, StoreError> {
+    /// The bin's tunnels connected to any replica.
+    pub(super) async fn connected(&self, bin: Uuid) -> Result<Vec<String>, StoreError> {
+        self.held(bin, attached_key).await
+    }
+
+    /// True when a passthrough session of the bin is connected to any
+    /// replica: one of its names' passthrough locks is held.
+    pub(super) async fn passthrough_held(&self, bin: Uuid) -> Result<bool, StoreError> {
+        Ok(!self.held(bin, passthrough_key).await?.is_empty())
+    }
+
+    /// Claims the name and waits until this replica holds it.
+    pub(super) async fn hold(&self, bin: Uuid, name: &str) -> Result<NameHold, StoreError> {
         let key = key(bin, name);
         let claim = listener::claim_payload(self.replica, bin, name);
         let mut claimed: Option<Instant> = None;
@@ -118,27 +139,42 @@ impl Names {
                 .await?
                 .get(0);
             if mine {
-                let mut keys = vec![key];
-                if passthrough {
-                    let pt = passthrough_key(bin, name);
-                    // Free once the name is: the older session let go of
-                    // this lock before its name lock.
-                    let got: bool = self
-                        .client
-                        .query_one("SELECT pg_try_advisory_lock($1)", &[&pt])
-                        .await?
-                        .get(0);
-                    if got {
-                        keys.push(pt);
-                    }
-                }
                 return Ok(NameHold {
                     client: self.client.clone(),
-                    keys,
+                    keys: vec![key],
                 });
             }
             tokio::time::sleep(RETRY).await;
         }
+    }
+}
+
+impl NameHold {
+    /// The session has its position and relays: it is listed as
+    /// connected, and for `passthrough` captures on every replica wait for
+    /// its answers. (The older session released these locks before its
+    /// name lock, so they are free.)
+    pub(crate) async fn attached(
+        &mut self,
+        bin: Uuid,
+        name: &str,
+        passthrough: bool,
+    ) -> Result<(), StoreError> {
+        let mut keys = vec![attached_key(bin, name)];
+        if passthrough {
+            keys.push(passthrough_key(bin, name));
+        }
+        for key in keys {
+            let got: bool = self
+                .client
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+                .await?
+                .get(0);
+            if got {
+                self.keys.push(key);
+            }
+        }
+        Ok(())
     }
 }
 

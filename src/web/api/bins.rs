@@ -106,7 +106,7 @@ async fn get_bin(
     let bin = state.bins.get(id).await?;
     let mut view = BinView::new(&state, &headers, &bin);
     view.request_count = Some(state.store.count(id).await?);
-    view.tunnels = Some(state.hub.connected(id));
+    view.tunnels = Some(crate::cluster::connected(&state.store, &state.hub, id).await?);
     Ok(Json(view))
 }
 

@@ -352,7 +352,7 @@ async fn page(
         headers_text: header_lines(&resp.headers),
         body: resp.body,
         delay_ms: resp.delay_ms,
-        tunnels: state.hub.connected(id),
+        tunnels: crate::cluster::connected(&state.store, &state.hub, id).await?,
         secrets: masked_secrets(&bin.secrets),
         method: method.unwrap_or_default(),
         attempts,
