@@ -1,9 +1,11 @@
-//! SPEC §9 with real processes: two `hookwire serve` replicas on one
+//! SPEC §9 with real processes: three `hookwire serve` replicas on one
 //! PostgreSQL database behind nginx (round robin, as in the README), a
 //! `hookwire tunnel` connected through nginx, eight senders through nginx.
-//! One replica is killed with `kill -9` under load, brought back, then the
-//! other is killed: no acknowledged capture is lost, and the tunnel, which
-//! reconnects through nginx to whichever replica is up, delivers every one.
+//! One replica is killed with `kill -9` under load, brought back, then
+//! another is killed (a rolling restart done the hard way): no
+//! acknowledged capture is lost, captures are visible on every replica, and
+//! the tunnel, which reconnects through nginx to a replica that is up,
+//! delivers every one.
 
 mod common;
 
@@ -178,10 +180,10 @@ async fn send(base: &str, bin: &str, round: usize, each: usize) -> Vec<i64> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn replicas_behind_nginx_lose_nothing_when_one_is_killed_and_rolled() {
+async fn three_replicas_behind_nginx_lose_nothing_when_killed_and_rolled() {
     let dir = tempfile::tempdir().expect("dir");
     let db = common::pg::database();
-    let ports = [free_port(), free_port()];
+    let ports = [free_port(), free_port(), free_port()];
     let mut replicas: Vec<Option<Proc>> = Vec::new();
     for (i, port) in ports.iter().enumerate() {
         let log = dir.path().join(format!("replica{i}.log"));
@@ -285,6 +287,26 @@ async fn replicas_behind_nginx_lose_nothing_when_one_is_killed_and_rolled() {
     }
     let lost: Vec<_> = acked.iter().filter(|id| !stored.contains(id)).collect();
     assert!(lost.is_empty(), "acknowledged but not stored: {lost:?}");
+    // The same on every replica that is up.
+    for port in [ports[0], ports[2]] {
+        let url = format!("http://127.0.0.1:{port}/api/bins/{bin}");
+        let v: serde_json::Value = serde_json::from_slice(
+            &client
+                .get(&url)
+                .send()
+                .await
+                .expect("bin")
+                .bytes()
+                .await
+                .expect("body"),
+        )
+        .expect("json");
+        assert_eq!(
+            v["request_count"].as_u64(),
+            Some(stored.len() as u64),
+            "{url}"
+        );
+    }
     // … and reaches the app; only requests in flight at a kill come twice.
     wait_until(
         "every acknowledged capture delivered",
