@@ -185,25 +185,32 @@ async fn store_request(state: &AppState, req: Request) -> Result<Stored, AppErro
     let hub = state.hub.clone();
     // Only when an inspector page is open: the summary for its live list.
     let summary = state.live.watched().then(|| Summary::new(0, &new));
-    // Connected tunnels get the capture in memory, in commit order, rather
-    // than reading it back from the database: only when this process
-    // writes every capture (with several replicas, one replica's hooks do
-    // not see the others' captures, so sessions read them all).
-    let offer = (state.store.sole_writer() && state.hub.watched(bin_id)).then(|| {
-        let (hub, req) = (state.hub.clone(), new.clone());
-        Box::new(move |id| {
-            let deliveries = Vec::new();
-            hub.offer(
-                bin_id,
-                Arc::new(CapturedRequest {
+    // Right after the commit, on the writer: connected tunnels get the
+    // capture in memory, in commit order, when this process writes every
+    // capture. With several replicas one replica's hooks do not see the
+    // others' captures, so sessions read them all from the database and
+    // the hook only wakes them (here, not after the await below: a sender
+    // that hangs up meanwhile must not leave them asleep).
+    let on_commit: Box<dyn FnOnce(i64) + Send> = if state.store.sole_writer() {
+        let hub = state.hub.clone();
+        let req = state.hub.watched(bin_id).then(|| new.clone());
+        Box::new(move |id| match req {
+            Some(req) => {
+                let deliveries = Vec::new();
+                let request = Arc::new(CapturedRequest {
                     id,
                     req,
                     deliveries,
-                }),
-            );
-        }) as Box<dyn FnOnce(i64) + Send>
-    });
-    let offered = offer.is_some();
+                });
+                hub.offer(bin_id, request);
+            }
+            // A tunnel that connected meanwhile reads it from the database.
+            None => hub.notify(bin_id),
+        })
+    } else {
+        let hub = state.hub.clone();
+        Box::new(move |_| hub.notify(bin_id))
+    };
     let id = state
         .store
         .capture_then(
@@ -213,14 +220,10 @@ async fn store_request(state: &AppState, req: Request) -> Result<Stored, AppErro
                     hub.expect_answer(id, tx);
                 }
             },
-            offer,
+            Some(on_commit),
         )
         .await?
         .ok_or_else(AppError::no_bin)?;
-    if !offered {
-        // A tunnel that connected meanwhile reads it from the database.
-        state.hub.notify(bin_id);
-    }
     if let Some(mut summary) = summary {
         summary.id = id;
         state.live.publish(summary);

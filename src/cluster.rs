@@ -32,13 +32,20 @@ pub async fn run(store: Store, hub: Hub, live: Live) {
                 }
             }
             // A passthrough tunnel elsewhere answered captures made here.
-            Ok(Event::Answered { bin, ids }) => {
-                for id in ids.into_iter().filter(|id| hub.is_waiting(*id)) {
-                    answer_from_store(&store, &hub, bin, id).await;
+            // Read off this loop, so wake-ups never queue behind reads.
+            Ok(Event::Answered { bin, name, ids }) => {
+                let waiting: Vec<i64> = ids.into_iter().filter(|id| hub.is_waiting(*id)).collect();
+                if !waiting.is_empty() {
+                    let (store, hub) = (store.clone(), hub.clone());
+                    tokio::spawn(async move {
+                        for id in waiting {
+                            answer_from_store(&store, &hub, bin, &name, id).await;
+                        }
+                    });
                 }
             }
             // A newer connection with this name on another replica.
-            Ok(Event::Claimed { bin, name }) => hub.kick(bin, &name),
+            Ok(Event::Claimed { bin, name, ticket }) => hub.kick(bin, &name, ticket),
             // Missed notifications: every session looks at the database.
             Ok(Event::Resync) | Err(RecvError::Lagged(_)) => hub.notify_all(),
             Err(RecvError::Closed) => return,
@@ -46,9 +53,9 @@ pub async fn run(store: Store, hub: Hub, live: Live) {
     }
 }
 
-/// Hands the recorded answer of `id` (its latest live delivery) to the
-/// capture waiting for it here.
-async fn answer_from_store(store: &Store, hub: &Hub, bin: uuid::Uuid, id: i64) {
+/// Hands the recorded answer of `id` by tunnel `name` (its latest live
+/// delivery) to the capture waiting for it here.
+async fn answer_from_store(store: &Store, hub: &Hub, bin: uuid::Uuid, name: &str, id: i64) {
     let request = match store.request(bin, id).await {
         Ok(Some(r)) => r,
         Ok(None) => return,
@@ -57,7 +64,8 @@ async fn answer_from_store(store: &Store, hub: &Hub, bin: uuid::Uuid, id: i64) {
             return;
         }
     };
-    if let Some(d) = request.deliveries.into_iter().rev().find(|d| !d.replay) {
+    let answer = request.deliveries.into_iter().rev();
+    if let Some(d) = answer.filter(|d| d.tunnel == name).find(|d| !d.replay) {
         let answer = RelayResponse {
             seq: 0,
             status: d.status,

@@ -51,6 +51,8 @@ struct Registered {
 struct Slot {
     lock: Arc<tokio::sync::Mutex<()>>,
     claims: Arc<watch::Sender<u64>>,
+    /// The ticket of the newest claim here (see [`Claim::ticket`]).
+    newest: u64,
 }
 
 /// A claimed tunnel name, held until the session ends.
@@ -58,6 +60,20 @@ pub struct Claim {
     guard: OwnedMutexGuard<()>,
     kicked: watch::Receiver<u64>,
     generation: u64,
+    ticket: u64,
+}
+
+impl Claim {
+    /// When the claim was made (microseconds since the epoch): across
+    /// replicas the newer claim wins (see [`Hub::kick`]).
+    pub fn ticket(&self) -> u64 {
+        self.ticket
+    }
+
+    /// True once a newer connection claimed the name.
+    pub fn superseded(&self) -> bool {
+        *self.kicked.borrow() != self.generation
+    }
 }
 
 #[derive(Default)]
@@ -117,7 +133,10 @@ impl Hub {
     /// Takes tunnel `name` of `bin` for a new connection: tells any session
     /// holding it to close, and waits until it has finished.
     pub async fn claim(&self, bin: Uuid, name: &str) -> Claim {
-        let (lock, kicked, generation) = {
+        let ticket = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+        let (lock, kicked, generation, ticket) = {
             let inner = &mut *self.lock();
             let slot = inner
                 .slots
@@ -125,22 +144,37 @@ impl Hub {
                 .or_insert_with(|| Slot {
                     lock: Arc::default(),
                     claims: Arc::new(watch::channel(0).0),
+                    newest: 0,
                 });
+            // Strictly increasing here even if the clock is not.
+            let ticket = ticket.max(slot.newest + 1);
+            slot.newest = ticket;
             let generation = *slot.claims.borrow() + 1;
             slot.claims.send_replace(generation);
-            (slot.lock.clone(), slot.claims.subscribe(), generation)
+            (
+                slot.lock.clone(),
+                slot.claims.subscribe(),
+                generation,
+                ticket,
+            )
         };
         Claim {
             guard: lock.lock_owned().await,
             kicked,
             generation,
+            ticket,
         }
     }
 
-    /// Ends the session holding tunnel `name` of `bin` here, if any: a
-    /// newer connection claimed the name on another replica.
-    pub fn kick(&self, bin: Uuid, name: &str) {
-        if let Some(slot) = self.lock().slots.get(&(bin, name.to_owned())) {
+    /// Ends the session holding tunnel `name` of `bin` here (and any
+    /// waiting for it), if any, when another replica's claim is newer than
+    /// every claim made here: the newest connection wins, and an older one
+    /// still waiting elsewhere (it repeats its claim) never displaces it.
+    pub fn kick(&self, bin: Uuid, name: &str, ticket: u64) {
+        if let Some(slot) = self.lock().slots.get_mut(&(bin, name.to_owned()))
+            && slot.newest < ticket
+        {
+            slot.newest = ticket;
             slot.claims.send_modify(|generation| *generation += 1);
         }
     }

@@ -99,16 +99,33 @@ pub async fn run(state: AppState, socket: WebSocket, p: Params) {
     let slot = state.hub.claim(p.bin, &p.name).await;
     // Then the cluster's: the name's older session on another replica ends
     // and records its answers before this one reads the position.
-    let opened = match state.store.hold_name(p.bin, &p.name).await {
-        Ok(hold) => state
+    let wanted = || !slot.superseded();
+    let held = state
+        .store
+        .hold_name(p.bin, &p.name, slot.ticket(), &wanted)
+        .await;
+    let opened = match held {
+        Ok(Some(hold)) => state
             .store
             .open_tunnel(p.bin, p.name.clone(), p.from_start)
             .await
-            .map(|through| (hold, through)),
+            .map(|through| Some((hold, through))),
+        // A newer connection took the name while this one waited.
+        Ok(None) => Ok(None),
         Err(e) => Err(e),
     };
     let (mut hold, through) = match opened {
-        Ok(opened) => opened,
+        Ok(Some(opened)) => opened,
+        Ok(None) => {
+            let mut socket = socket;
+            let _ = socket
+                .send(close(
+                    CLOSE_REPLACED,
+                    "replaced by a newer connection with the same --name",
+                ))
+                .await;
+            return;
+        }
         Err(e) => {
             tracing::error!(error = %e, "opening tunnel failed");
             let mut socket = socket;

@@ -14,7 +14,7 @@ use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use super::StoreError;
-use super::postgres::{migrate_schema, search_doc_of};
+use super::postgres::{CAPTURE_LOCK, migrate_schema, search_doc_of};
 
 /// Rows read per batch.
 const CHUNK: usize = 500;
@@ -86,6 +86,8 @@ fn uuid(text: &str) -> Result<Uuid, rusqlite::Error> {
 /// Reads every row, table by table (bins first, so foreign keys hold).
 fn read_sqlite(path: &Path, out: &mpsc::Sender<Row>) -> Result<(), rusqlite::Error> {
     let c = rusqlite::Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    // One snapshot for every table, even if a server still writes to it.
+    c.execute_batch("BEGIN")?;
     let send = |row: Row| out.blocking_send(row).is_ok();
     let mut stmt = c.prepare(
         "SELECT id, created_at, response_status, response_headers, response_body,
@@ -198,6 +200,11 @@ pub async fn copy_sqlite_to_postgres(from: &Path, to: &str) -> Result<Copied, St
     tokio::spawn(connection);
     migrate_schema(&mut client).await?;
     let tx = client.transaction().await?;
+    // No replica captures, and no other migrate copies, until this commits.
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CAPTURE_LOCK])
+        .await?;
+    tx.batch_execute("LOCK TABLE bins IN EXCLUSIVE MODE")
+        .await?;
     let existing: i64 = tx.query_one("SELECT COUNT(*) FROM bins", &[]).await?.get(0);
     if existing > 0 {
         return Err(StoreError::Schema(format!(
@@ -229,7 +236,8 @@ pub async fn copy_sqlite_to_postgres(from: &Path, to: &str) -> Result<Copied, St
         .prepare(
             "INSERT INTO deliveries (request_id, tunnel, replay, status, headers, body,
                                      latency_ms, delivered_at, error)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (request_id, tunnel) WHERE NOT replay DO NOTHING",
         )
         .await?;
     let mut copied = Copied::default();
@@ -328,7 +336,8 @@ pub async fn copy_sqlite_to_postgres(from: &Path, to: &str) -> Result<Copied, St
     )
     .await?;
     tx.execute(
-        "SELECT setval('requests_id_seq', GREATEST((SELECT MAX(id) FROM requests), $1, 1))",
+        "SELECT setval('requests_id_seq', GREATEST((SELECT MAX(id) FROM requests), $1,
+                                                   (SELECT last_value FROM requests_id_seq), 1))",
         &[&last_id],
     )
     .await?;

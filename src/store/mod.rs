@@ -158,12 +158,16 @@ pub enum Event {
         bin: Uuid,
         /// The tunnel's name.
         name: String,
+        /// When it was claimed (see `hub::Claim::ticket`).
+        ticket: u64,
     },
     /// A passthrough tunnel on another replica had these requests
     /// answered, and the answers are recorded as deliveries.
     Answered {
         /// The bin.
         bin: Uuid,
+        /// The tunnel that relayed them.
+        name: String,
         /// The requests answered.
         ids: Vec<i64>,
     },
@@ -467,10 +471,22 @@ impl Store {
     /// returned hold is dropped: asks the replica holding it to end that
     /// session and waits until it has (PostgreSQL). A single SQLite process
     /// has only its own sessions, which the hub already orders.
-    pub async fn hold_name(&self, bin: Uuid, name: &str) -> Result<NameHold, StoreError> {
+    /// `ticket` orders claims across replicas; `wanted` is asked between
+    /// attempts, and `None` comes back once it says no (a newer connection
+    /// took the name meanwhile).
+    pub async fn hold_name(
+        &self,
+        bin: Uuid,
+        name: &str,
+        ticket: u64,
+        wanted: &(dyn Fn() -> bool + Sync),
+    ) -> Result<Option<NameHold>, StoreError> {
         match &self.backend {
-            Backend::Sqlite(_) => Ok(NameHold(None)),
-            Backend::Postgres(b) => Ok(NameHold(Some(b.hold_name(bin, name).await?))),
+            Backend::Sqlite(_) => Ok(Some(NameHold(None))),
+            Backend::Postgres(b) => Ok(b
+                .hold_name(bin, name, ticket, wanted)
+                .await?
+                .map(|hold| NameHold(Some(hold)))),
         }
     }
 

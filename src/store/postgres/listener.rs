@@ -37,14 +37,14 @@ pub(super) fn payload(replica: u64, captures: &[(Uuid, i64)]) -> String {
 /// The payload claiming a tunnel name for a session of `replica`: `k`,
 /// the replica, the bin, the name (names have no spaces, see
 /// `tunnel::protocol::valid_name`).
-pub(super) fn claim_payload(replica: u64, bin: Uuid, name: &str) -> String {
-    format!("k {replica:x} {bin} {name}")
+pub(super) fn claim_payload(replica: u64, bin: Uuid, name: &str, ticket: u64) -> String {
+    format!("k {replica:x} {bin} {name} {ticket}")
 }
 
 /// The payload announcing recorded answers of a passthrough tunnel: `a`,
-/// the replica, the bin, then the request ids.
-pub(super) fn answers_payload(replica: u64, bin: Uuid, ids: &[i64]) -> String {
-    let mut out = format!("a {replica:x} {bin}");
+/// the replica, the bin, the tunnel's name, then the request ids.
+pub(super) fn answers_payload(replica: u64, bin: Uuid, name: &str, ids: &[i64]) -> String {
+    let mut out = format!("a {replica:x} {bin} {name}");
     for id in ids {
         out.push_str(&format!(" {id}"));
     }
@@ -69,18 +69,26 @@ fn parse(replica: u64, payload: &str) -> Vec<Event> {
             })
             .collect(),
         Some("a") => {
-            let Some(bin) = parts.next().and_then(|b| Uuid::parse_str(b).ok()) else {
+            let bin = parts.next().and_then(|b| Uuid::parse_str(b).ok());
+            let (Some(bin), Some(name)) = (bin, parts.next()) else {
                 return Vec::new();
             };
             let ids = parts.filter_map(|id| id.parse().ok()).collect();
-            vec![Event::Answered { bin, ids }]
+            vec![Event::Answered {
+                bin,
+                name: name.to_owned(),
+                ids,
+            }]
         }
         Some("k") => {
             let bin = parts.next().and_then(|b| Uuid::parse_str(b).ok());
-            match (bin, parts.next()) {
-                (Some(bin), Some(name)) => vec![Event::Claimed {
+            let name = parts.next();
+            let ticket = parts.next().and_then(|t| t.parse().ok());
+            match (bin, name, ticket) {
+                (Some(bin), Some(name), Some(ticket)) => vec![Event::Claimed {
                     bin,
                     name: name.to_owned(),
+                    ticket,
                 }],
                 _ => Vec::new(),
             }
@@ -176,9 +184,9 @@ mod tests {
         let events = parse(0xcd, &p);
         assert_eq!(events.len(), 2);
         assert!(matches!(events[1], Event::Captured { id: 9, .. }));
-        let answered = parse(0xcd, &answers_payload(0xab, bin, &[4, 5]));
+        let answered = parse(0xcd, &answers_payload(0xab, bin, "pt", &[4, 5]));
         assert!(matches!(&answered[..], [Event::Answered { ids, .. }] if ids == &[4, 5]));
-        let claim = parse(0xcd, &claim_payload(0xab, bin, "laptop"));
+        let claim = parse(0xcd, &claim_payload(0xab, bin, "laptop", 17));
         assert!(matches!(&claim[..], [Event::Claimed { name, .. }] if name == "laptop"));
         // The longest entry fits PER_NOTIFICATION times in 8000 bytes.
         let longest = payload(u64::MAX, &vec![(bin, i64::MAX); PER_NOTIFICATION]);

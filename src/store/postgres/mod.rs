@@ -25,6 +25,7 @@ use crate::verify::{Secrets, Signature};
 pub use names::NameHold;
 pub(super) use queries::search_doc_of;
 pub(super) use schema::migrate as migrate_schema;
+pub(super) use writer::CAPTURE_LOCK;
 use writer::{Capture, Writer};
 
 /// Pooled connections for everything but captures.
@@ -58,6 +59,17 @@ impl From<deadpool_postgres::PoolError> for StoreError {
     }
 }
 
+/// A transaction that deletes requests: it takes the capture lock first
+/// (see `writer::CAPTURE_LOCK` for the deadlock this avoids).
+async fn deleting(
+    conn: &mut deadpool_postgres::Object,
+) -> Result<deadpool_postgres::Transaction<'_>, StoreError> {
+    let tx = conn.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&writer::CAPTURE_LOCK])
+        .await?;
+    Ok(tx)
+}
+
 /// A connection of its own (the writer's, the migrations'), its I/O
 /// driven by a task that ends when the client is dropped.
 async fn connect(config: &tokio_postgres::Config) -> Result<tokio_postgres::Client, StoreError> {
@@ -77,22 +89,36 @@ impl Postgres {
         url: &str,
         options: StoreOptions,
     ) -> Result<(Self, tokio::task::JoinHandle<()>), StoreError> {
-        let config: tokio_postgres::Config = url.parse().map_err(|e| {
+        let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
             StoreError::Schema(format!("--db {url:?} is not a PostgreSQL URL: {e}"))
         })?;
+        // A replica cut off from the network is noticed in seconds, not
+        // after the kernel's two hours: it may hold the capture lock.
+        config.keepalives_idle(std::time::Duration::from_secs(10));
         schema::migrate(&mut connect(&config).await?).await?;
         // A killed hookwire loses nothing either way: PostgreSQL has the
-        // commit. `fsync` also waits for PostgreSQL's WAL flush.
+        // commit. `fsync` also waits for PostgreSQL's WAL flush. A writer
+        // stalled inside a batch (a paused process) loses its session
+        // after 10 s, and with it the capture lock the other replicas
+        // wait for.
         let setup = match options.durability {
-            Durability::Process => "SET synchronous_commit = off",
-            Durability::Fsync => "SET synchronous_commit = on",
+            Durability::Process => {
+                "SET synchronous_commit = off; SET idle_in_transaction_session_timeout = '10s'"
+            }
+            Durability::Fsync => {
+                "SET synchronous_commit = on; SET idle_in_transaction_session_timeout = '10s'"
+            }
         };
         // Tells this replica's notifications from the others'.
         let replica = Uuid::new_v4().as_u64_pair().0;
         let listener = std::sync::Arc::new(listener::Listener::start(config.clone(), replica));
         let (writer, join) =
             Writer::start(config.clone(), setup, options.max_requests_per_bin, replica).await?;
-        let names = std::sync::Arc::new(names::Names::new(connect(&config).await?, replica));
+        let names = std::sync::Arc::new(names::Names::new(
+            connect(&config).await?,
+            config.clone(),
+            replica,
+        ));
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -178,8 +204,9 @@ impl Postgres {
                 .filter(|(_, d, _)| !d.replay)
                 .map(|(id, _, _)| *id)
                 .collect();
+            let name = records.first().map_or("", |(_, d, _)| d.tunnel.as_str());
             for chunk in ids.chunks(listener::PER_NOTIFICATION) {
-                let payload = listener::answers_payload(self.replica, bin, chunk);
+                let payload = listener::answers_payload(self.replica, bin, name, chunk);
                 tx.execute("SELECT pg_notify($1, $2)", &[&listener::CHANNEL, &payload])
                     .await?;
             }
@@ -242,11 +269,11 @@ impl Postgres {
     }
 
     pub(super) async fn delete_bin(&self, id: Uuid) -> Result<bool, StoreError> {
-        let conn = self.pool.get().await?;
-        Ok(conn
-            .execute("DELETE FROM bins WHERE id = $1", &[&id])
-            .await?
-            > 0)
+        let mut conn = self.pool.get().await?;
+        let tx = deleting(&mut conn).await?;
+        let n = tx.execute("DELETE FROM bins WHERE id = $1", &[&id]).await?;
+        tx.commit().await?;
+        Ok(n > 0)
     }
 
     pub(super) async fn delete_requests(
@@ -254,20 +281,22 @@ impl Postgres {
         bin: Uuid,
         id: Option<i64>,
     ) -> Result<usize, StoreError> {
-        let conn = self.pool.get().await?;
+        let mut conn = self.pool.get().await?;
+        let tx = deleting(&mut conn).await?;
         let n = match id {
             Some(id) => {
-                conn.execute(
+                tx.execute(
                     "DELETE FROM requests WHERE bin_id = $1 AND id = $2",
                     &[&bin, &id],
                 )
                 .await?
             }
             None => {
-                conn.execute("DELETE FROM requests WHERE bin_id = $1", &[&bin])
+                tx.execute("DELETE FROM requests WHERE bin_id = $1", &[&bin])
                     .await?
             }
         };
+        tx.commit().await?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
@@ -287,6 +316,8 @@ impl Postgres {
         if !mine {
             return Ok(0);
         }
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&writer::CAPTURE_LOCK])
+            .await?;
         let n = queries::purge_before(&*tx, cutoff, batch).await?;
         tx.commit().await?;
         Ok(n)
@@ -337,8 +368,14 @@ impl Postgres {
         self.names.connected(bin).await
     }
 
-    pub(super) async fn hold_name(&self, bin: Uuid, name: &str) -> Result<NameHold, StoreError> {
-        self.names.hold(bin, name).await
+    pub(super) async fn hold_name(
+        &self,
+        bin: Uuid,
+        name: &str,
+        ticket: u64,
+        wanted: &(dyn Fn() -> bool + Sync),
+    ) -> Result<Option<NameHold>, StoreError> {
+        self.names.hold(bin, name, ticket, wanted).await
     }
 
     pub(super) fn writer_idle(&self) -> bool {

@@ -25,9 +25,12 @@ const RETRY: Duration = Duration::from_millis(50);
 /// while the holder's replica was reconnecting is lost).
 const RECLAIM: Duration = Duration::from_secs(2);
 
-/// The replica's connection for name locks.
+/// The replica's connection for name locks, opened again if it is lost
+/// (PostgreSQL then released its locks; sessions that held names on it
+/// are not told yet, see the README).
 pub(super) struct Names {
-    client: Arc<Client>,
+    client: tokio::sync::Mutex<Arc<Client>>,
+    config: tokio_postgres::Config,
     replica: u64,
 }
 
@@ -66,17 +69,28 @@ fn key_of(bin: Uuid, name: &str, what: &[u8]) -> i64 {
 }
 
 impl Names {
-    pub(super) fn new(client: Client, replica: u64) -> Self {
+    pub(super) fn new(client: Client, config: tokio_postgres::Config, replica: u64) -> Self {
         Self {
-            client: Arc::new(client),
+            client: tokio::sync::Mutex::new(Arc::new(client)),
+            config,
             replica,
         }
     }
 
+    /// The connection, opened again if it was lost.
+    async fn client(&self) -> Result<Arc<Client>, StoreError> {
+        let mut client = self.client.lock().await;
+        if client.is_closed() {
+            tracing::warn!("the tunnel-name connection was lost; opening it again");
+            *client = Arc::new(super::connect(&self.config).await?);
+        }
+        Ok(client.clone())
+    }
+
     /// The bin's tunnel names whose `key` lock some replica holds.
     async fn held(&self, bin: Uuid, key: fn(Uuid, &str) -> i64) -> Result<Vec<String>, StoreError> {
-        let names: Vec<String> = self
-            .client
+        let client = self.client().await?;
+        let names: Vec<String> = client
             .query(
                 "SELECT name FROM tunnels WHERE bin_id = $1 ORDER BY name",
                 &[&bin],
@@ -90,11 +104,11 @@ impl Names {
         }
         let keys: Vec<i64> = names.iter().map(|n| key(bin, n)).collect();
         // A bigint advisory key is split over classid (high half) and objid.
-        let held: Vec<i64> = self
-            .client
+        let held: Vec<i64> = client
             .query(
                 "SELECT (classid::bigint << 32) | objid::bigint FROM pg_locks
                  WHERE locktype = 'advisory' AND granted AND objsubid = 1
+                   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
                    AND ((classid::bigint << 32) | objid::bigint) = ANY($1)",
                 &[&keys],
             )
@@ -121,28 +135,38 @@ impl Names {
         Ok(!self.held(bin, passthrough_key).await?.is_empty())
     }
 
-    /// Claims the name and waits until this replica holds it.
-    pub(super) async fn hold(&self, bin: Uuid, name: &str) -> Result<NameHold, StoreError> {
+    /// Claims the name and waits until this replica holds it, or until
+    /// `wanted` says the claim is no longer wanted (`None`).
+    pub(super) async fn hold(
+        &self,
+        bin: Uuid,
+        name: &str,
+        ticket: u64,
+        wanted: &(dyn Fn() -> bool + Sync),
+    ) -> Result<Option<NameHold>, StoreError> {
         let key = key(bin, name);
-        let claim = listener::claim_payload(self.replica, bin, name);
+        let claim = listener::claim_payload(self.replica, bin, name, ticket);
         let mut claimed: Option<Instant> = None;
         loop {
+            if !wanted() {
+                return Ok(None);
+            }
+            let client = self.client().await?;
             if claimed.is_none_or(|at| at.elapsed() >= RECLAIM) {
-                self.client
+                client
                     .execute("SELECT pg_notify($1, $2)", &[&listener::CHANNEL, &claim])
                     .await?;
                 claimed = Some(Instant::now());
             }
-            let mine: bool = self
-                .client
+            let mine: bool = client
                 .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
                 .await?
                 .get(0);
             if mine {
-                return Ok(NameHold {
-                    client: self.client.clone(),
+                return Ok(Some(NameHold {
+                    client,
                     keys: vec![key],
-                });
+                }));
             }
             tokio::time::sleep(RETRY).await;
         }

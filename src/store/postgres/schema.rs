@@ -7,7 +7,10 @@ use tokio_postgres::Client;
 use crate::store::StoreError;
 
 /// The migrations in order; `hookwire_schema.version` is how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_one_delivery_per_name.sql"),
+];
 
 /// The advisory lock migrations run under (any constant no other user of
 /// the database takes; this one spells "hookwire").

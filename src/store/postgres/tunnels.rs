@@ -74,7 +74,8 @@ pub(super) async fn record_deliveries(
             "INSERT INTO deliveries
                (request_id, tunnel, replay, status, headers, body, latency_ms, delivered_at, error)
              SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9
-             WHERE EXISTS (SELECT 1 FROM requests WHERE id = $1)",
+             WHERE EXISTS (SELECT 1 FROM requests WHERE id = $1)
+             ON CONFLICT (request_id, tunnel) WHERE NOT replay DO NOTHING",
         )
         .await?;
     for (request_id, d, _) in records {

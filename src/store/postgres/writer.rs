@@ -32,8 +32,11 @@ const MAX_BATCH: usize = 256;
 const QUEUE: usize = 4096;
 
 /// The advisory lock every capture batch holds from its first id to its
-/// commit (any constant no other user of the database takes).
-const CAPTURE_LOCK: i64 = 0x686f_6f6b_6361_7074;
+/// commit (any constant no other user of the database takes). Deletes take
+/// it too: a batch locks a bin's row and then deletes its oldest requests,
+/// a delete removes requests and then (by trigger) updates the bin's row,
+/// and taking this lock first keeps the two from deadlocking.
+pub(crate) const CAPTURE_LOCK: i64 = 0x686f_6f6b_6361_7074;
 
 /// One capture waiting for the writer.
 pub(super) struct Capture {
@@ -128,6 +131,9 @@ impl Conn {
     }
 }
 
+/// Longest a batch may take before its connection is given up.
+const BATCH_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// How long the writer waits before connecting again after a failure.
 const RECONNECT_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
 
@@ -166,7 +172,22 @@ async fn run(
         let Some(client) = conn.as_mut() else {
             continue;
         };
-        match commit(client, &mut batch, cap, replica).await {
+        let Ok(committed) =
+            tokio::time::timeout(BATCH_LIMIT, commit(client, &mut batch, cap, replica)).await
+        else {
+            // Whether it committed is unknown: none is acknowledged (a
+            // sender retries; the retry shares the idempotency key).
+            tracing::error!(
+                captures = batch.len(),
+                "capture batch timed out; reconnecting"
+            );
+            conn = None;
+            let n = batch.len();
+            let why = "the database did not answer in time";
+            finish(batch.drain(..), (0..n).map(|_| Err(commit_failed(why))));
+            continue;
+        };
+        match committed {
             Ok(ids) => finish(batch.drain(..), ids.into_iter().map(Ok)),
             // One bad capture (its bin deleted by another replica midway)
             // must not fail the others: each goes again on its own.
