@@ -42,6 +42,11 @@ pub struct MigrateArgs {
     /// postgres://hookwire:…@db:5432/hookwire; it must hold no bins yet.
     #[arg(long)]
     pub to: String,
+
+    /// PEM certificate(s) to trust for a PostgreSQL server with a private
+    /// CA, as for `serve`.
+    #[arg(long, env = "HOOKWIRE_DB_CA_CERT")]
+    pub db_ca_cert: Option<PathBuf>,
 }
 
 /// Flags of `hookwire tunnel`.
@@ -140,7 +145,7 @@ impl TunnelArgs {
             from_start: self.from_start,
             concurrency: usize::from(self.concurrency),
             max_message: crate::tunnel::protocol::max_message(self.max_body_bytes),
-            tls: crate::tls::client_config(self.ca_cert.as_deref())?,
+            tls: crate::tls::client_config(self.ca_cert.as_deref(), "--ca-cert")?,
         })
     }
 }
@@ -169,6 +174,12 @@ pub struct ServeArgs {
     /// (survives a power cut; one flush per batch of captures).
     #[arg(long, env = "HOOKWIRE_DURABILITY", value_enum, default_value_t = Durability::Process)]
     pub durability: Durability,
+
+    /// PEM certificate(s) to trust besides the public roots for a
+    /// PostgreSQL server with a private CA (add ?sslmode=require to --db
+    /// to insist on TLS).
+    #[arg(long, env = "HOOKWIRE_DB_CA_CERT")]
+    pub db_ca_cert: Option<PathBuf>,
 
     /// Base URL in the URLs the server prints and returns, when it is
     /// reached through a proxy (e.g. https://hooks.example.com).
@@ -264,6 +275,7 @@ impl ServeArgs {
         Ok(ServerConfig {
             db: Database::parse(&self.db),
             durability: self.durability,
+            db_ca_cert: self.db_ca_cert.clone(),
             public_url: self.public_url.clone(),
             max_body_bytes: self.max_body_bytes,
             max_requests_per_bin: self.max_requests_per_bin,

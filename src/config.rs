@@ -32,6 +32,9 @@ pub struct ServerConfig {
     pub tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
     /// When a capture counts as stored, and so may be acknowledged.
     pub durability: Durability,
+    /// Certificates to trust, besides the public roots, when PostgreSQL
+    /// speaks TLS (`--db-ca-cert`).
+    pub db_ca_cert: Option<PathBuf>,
 }
 
 /// Where the data lives: an SQLite file (the embedded default) or a
@@ -165,6 +168,27 @@ impl Default for ServerConfig {
             body_deadline: Duration::from_secs(60),
             tls: None,
             durability: Durability::Process,
+            db_ca_cert: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Database;
+
+    #[test]
+    fn db_parses_and_masks_the_password() {
+        let pg = Database::parse("postgres://hookwire:s3cret@db:5432/hooks?sslmode=require");
+        assert_eq!(
+            pg.to_string(),
+            "postgres://hookwire:****@db:5432/hooks?sslmode=require"
+        );
+        assert!(!format!("{pg:?}").contains("s3cret"));
+        assert_eq!(
+            Database::parse("sqlite:data/h.db"),
+            Database::Sqlite("data/h.db".into())
+        );
+        assert_eq!(Database::parse("h.db"), Database::Sqlite("h.db".into()));
     }
 }

@@ -59,7 +59,8 @@ async fn main() -> anyhow::Result<()> {
             hookwire::tunnel::client::run(args.config()?, shutdown_signal()).await
         }
         Command::Migrate(args) => {
-            let copied = hookwire::store::copy_sqlite_to_postgres(&args.from, &args.to)
+            let tls = hookwire::tls::client_config(args.db_ca_cert.as_deref(), "--db-ca-cert")?;
+            let copied = hookwire::store::copy_sqlite_to_postgres(&args.from, &args.to, &tls)
                 .await
                 .with_context(|| format!("copying {} into PostgreSQL", args.from.display()))?;
             println!(

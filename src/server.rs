@@ -61,9 +61,20 @@ pub async fn serve(
         max_requests_per_bin: config.max_requests_per_bin,
         durability: config.durability,
     };
-    let (store, writer) = Store::connect(&config.db, options)
+    // Used only when PostgreSQL offers TLS (or ?sslmode=require asks).
+    let db_tls = crate::tls::client_config(config.db_ca_cert.as_deref(), "--db-ca-cert")?;
+    let (store, writer) = Store::connect(&config.db, options, db_tls)
         .await
-        .with_context(|| format!("opening the database {} (--db)", config.db))?;
+        .with_context(|| match config.db {
+            crate::config::Database::Postgres(_) => format!(
+                "opening the database {} (--db; a server whose certificate comes from a \
+                 private CA needs it passed with --db-ca-cert)",
+                config.db
+            ),
+            crate::config::Database::Sqlite(_) => {
+                format!("opening the database {} (--db)", config.db)
+            }
+        })?;
     let state = AppState::new(config, store);
     run(listener, state, shutdown).await;
     // Every store handle is gone with the state: the writer drains its queue

@@ -30,21 +30,20 @@ pub fn server_config(cert: &Path, key: &Path) -> anyhow::Result<Arc<rustls::Serv
 }
 
 /// The client side: the Mozilla roots, plus the certificates of `extra_ca`
-/// (a private CA or a self-signed server).
-pub fn client_config(extra_ca: Option<&Path>) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+/// (a private CA or a self-signed server), named in errors by `flag`.
+pub fn client_config(
+    extra_ca: Option<&Path>,
+    flag: &str,
+) -> anyhow::Result<Arc<rustls::ClientConfig>> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = extra_ca {
         for cert in CertificateDer::pem_file_iter(path)
-            .with_context(|| format!("reading {} (--ca-cert)", path.display()))?
+            .with_context(|| format!("reading {} ({flag})", path.display()))?
         {
             roots
-                .add(
-                    cert.with_context(|| {
-                        format!("a certificate in {} (--ca-cert)", path.display())
-                    })?,
-                )
-                .context("adding the --ca-cert certificate")?;
+                .add(cert.with_context(|| format!("a certificate in {} ({flag})", path.display()))?)
+                .with_context(|| format!("adding the {flag} certificate"))?;
         }
     }
     Ok(Arc::new(

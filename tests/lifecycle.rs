@@ -104,9 +104,14 @@ fn db_arg(db: &std::path::Path) -> std::ffi::OsString {
 
 /// [`serve_binary`] with more flags.
 fn serve_binary_with(db: &std::path::Path, flags: &[&str]) -> (Proc, String) {
+    serve_binary_on(&db_arg(db), flags)
+}
+
+/// `hookwire serve --db DB FLAGS…` on a free port.
+fn serve_binary_on(db: &std::ffi::OsStr, flags: &[&str]) -> (Proc, String) {
     let mut child = Command::new(common::binary())
         .args(["serve", "--listen", "127.0.0.1:0", "--db"])
-        .arg(db_arg(db))
+        .arg(db)
         .args(flags)
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
@@ -306,4 +311,42 @@ async fn a_dropped_server_releases_the_store() {
         .expect("the writer ends once the dropped server let go of the store")
         .expect("join task")
         .expect("writer thread");
+}
+
+/// A PostgreSQL server that insists on TLS (`?sslmode=require`) with a
+/// self-signed certificate: without `--db-ca-cert` the server refuses to
+/// start and says which flag to use; with it, it serves.
+#[tokio::test]
+async fn postgres_over_tls_with_a_private_ca() {
+    let (url, cert) = common::pg::tls_database();
+    let refused = Command::new(common::binary())
+        .args(["serve", "--listen", "127.0.0.1:0", "--db", &url])
+        .output()
+        .expect("run hookwire serve");
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("--db-ca-cert"), "{err}");
+
+    let cert = cert.to_str().expect("utf-8 path");
+    let (_proc, base) = serve_binary_on(url.as_ref(), &["--db-ca-cert", cert]);
+    let client = reqwest::Client::new();
+    let bin: serde_json::Value = serde_json::from_slice(
+        &client
+            .post(format!("{base}/api/bins"))
+            .send()
+            .await
+            .expect("mint")
+            .bytes()
+            .await
+            .expect("body"),
+    )
+    .expect("json");
+    let id = bin["id"].as_str().expect("id");
+    let res = client
+        .post(format!("{base}/{id}/over-tls"))
+        .body("x")
+        .send()
+        .await
+        .expect("capture");
+    assert_eq!(res.status(), 200);
 }

@@ -9,7 +9,6 @@ use std::path::Path;
 
 use rusqlite::{OpenFlags, OptionalExtension as _};
 use tokio::sync::mpsc;
-use tokio_postgres::NoTls;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
@@ -186,7 +185,12 @@ fn read_sqlite(path: &Path, out: &mpsc::Sender<Row>) -> Result<(), rusqlite::Err
 
 /// Copies the SQLite database at `from` into the PostgreSQL database at
 /// `to` (migrated first if needed), which must hold no bins yet.
-pub async fn copy_sqlite_to_postgres(from: &Path, to: &str) -> Result<Copied, StoreError> {
+/// `tls`: whom to trust when PostgreSQL speaks TLS.
+pub async fn copy_sqlite_to_postgres(
+    from: &Path,
+    to: &str,
+    tls: &tokio_rustls::rustls::ClientConfig,
+) -> Result<Copied, StoreError> {
     if !from.is_file() {
         return Err(StoreError::Schema(format!(
             "{} is not a file: pass the SQLite database to copy with --from",
@@ -196,7 +200,7 @@ pub async fn copy_sqlite_to_postgres(from: &Path, to: &str) -> Result<Copied, St
     let config: tokio_postgres::Config = to
         .parse()
         .map_err(|e| StoreError::Schema(format!("--to is not a PostgreSQL URL: {e}")))?;
-    let (mut client, connection) = config.connect(NoTls).await?;
+    let (mut client, connection) = config.connect(super::postgres::tls(tls)).await?;
     tokio::spawn(connection);
     migrate_schema(&mut client).await?;
     let tx = client.transaction().await?;

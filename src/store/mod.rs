@@ -261,9 +261,11 @@ impl Store {
 
     /// Opens the database `--db` names: an SQLite file (see [`Self::open`])
     /// or a PostgreSQL database (migrated once for the cluster).
+    /// `tls`: whom to trust when PostgreSQL speaks TLS.
     pub async fn connect(
         db: &Database,
         options: StoreOptions,
+        tls: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
     ) -> Result<(Self, Writer), StoreError> {
         match db {
             Database::Sqlite(path) => {
@@ -274,7 +276,7 @@ impl Store {
                 Ok((store, Writer::Thread(join)))
             }
             Database::Postgres(url) => {
-                let (pg, join) = postgres::Postgres::open(url, options).await?;
+                let (pg, join) = postgres::Postgres::open(url, options, tls).await?;
                 Ok((
                     Self {
                         backend: Backend::Postgres(pg),

@@ -13,6 +13,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 struct Cluster {
     bin: PathBuf,
     port: u16,
+    /// The server's self-signed certificate (it serves TLS too).
+    cert: PathBuf,
     /// Runs a PostgreSQL binary as the cluster's owner.
     as_owner: Vec<String>,
 }
@@ -28,9 +30,18 @@ pub fn wanted() -> bool {
     std::env::var("HOOKWIRE_TEST_STORE").is_ok_and(|v| v == "postgres")
 }
 
-/// A new, empty database in the test binary's cluster; its URL.
+/// A new, empty database in the test binary's cluster; its URL (plain
+/// TCP: the cluster's certificate is self-signed).
 pub fn database() -> String {
     new_database(CLUSTER.get_or_init(|| start(false)))
+}
+
+/// A new, empty database reached over TLS only (`?sslmode=require`), and
+/// the certificate to trust for it.
+pub fn tls_database() -> (String, PathBuf) {
+    let cluster = CLUSTER.get_or_init(|| start(false));
+    let url = new_database(cluster).replace("sslmode=disable", "sslmode=require");
+    (url, cluster.cert.clone())
 }
 
 /// A new, empty database in a cluster that flushes its WAL to the disk,
@@ -57,7 +68,10 @@ fn new_database(cluster: &Cluster) -> String {
             &name,
         ],
     );
-    format!("postgres://postgres@127.0.0.1:{}/{name}", cluster.port)
+    format!(
+        "postgres://postgres@127.0.0.1:{}/{name}?sslmode=disable",
+        cluster.port
+    )
 }
 
 impl Cluster {
@@ -134,9 +148,31 @@ fn start(fsync: bool) -> Cluster {
         .and_then(|l| l.local_addr())
         .expect("free port")
         .port();
+    // A self-signed certificate for 127.0.0.1, so the cluster speaks TLS.
+    let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("cert");
+    let cert = dir.join("server.crt");
+    let key = dir.join("server.key");
+    std::fs::write(&cert, ck.cert.pem()).expect("write cert");
+    std::fs::write(&key, ck.signing_key.serialize_pem()).expect("write key");
+    let ok = Command::new("chmod")
+        .arg("600")
+        .arg(&key)
+        .status()
+        .expect("chmod");
+    assert!(ok.success());
+    if root {
+        let ok = Command::new("chown")
+            .arg("postgres:postgres")
+            .arg(&cert)
+            .arg(&key)
+            .status()
+            .expect("chown");
+        assert!(ok.success());
+    }
     let cluster = Cluster {
         bin,
         port,
+        cert: cert.clone(),
         as_owner,
     };
     let data = dir.join("data");
@@ -157,9 +193,11 @@ fn start(fsync: bool) -> Cluster {
     );
     let options = format!(
         "-p {port} -c listen_addresses=127.0.0.1 -k {} -c fsync={} -c max_connections=400 \
-         -c shared_buffers=128MB",
+         -c shared_buffers=128MB -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
         dir.display(),
-        if fsync { "on" } else { "off" }
+        if fsync { "on" } else { "off" },
+        cert.display(),
+        key.display()
     );
     let log = dir.join("log");
     cluster.run(

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use tokio::sync::broadcast;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
+
+use super::Tls;
 use uuid::Uuid;
 
 use crate::store::Event;
@@ -108,7 +110,7 @@ impl Listener {
     /// Starts listening (reconnecting with a pause when the connection
     /// drops; after a reconnect subscribers get [`Event::Resync`], since
     /// notifications sent meanwhile are lost).
-    pub(super) fn start(config: tokio_postgres::Config, replica: u64) -> Self {
+    pub(super) fn start(config: tokio_postgres::Config, tls: Tls, replica: u64) -> Self {
         let (events, _) = broadcast::channel(CAPACITY);
         let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
         let tx = events.clone();
@@ -116,7 +118,7 @@ impl Listener {
             let mut first = true;
             loop {
                 tokio::select! {
-                    r = listen(&config, replica, &tx, &mut first) => if let Err(e) = r {
+                    r = listen(&config, &tls, replica, &tx, &mut first) => if let Err(e) = r {
                         tracing::warn!(error = %e, "postgres listener lost its connection; reconnecting");
                     },
                     _ = &mut stopped => return,
@@ -140,11 +142,12 @@ impl Listener {
 
 async fn listen(
     config: &tokio_postgres::Config,
+    tls: &Tls,
     replica: u64,
     tx: &broadcast::Sender<Event>,
     first: &mut bool,
 ) -> Result<(), tokio_postgres::Error> {
-    let (client, mut connection) = config.connect(NoTls).await?;
+    let (client, mut connection) = config.connect(tls.clone()).await?;
     let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
     // The connection must be polled for the LISTEN to complete, so the
     // pump runs from the start; the LISTEN's future then waits forever and

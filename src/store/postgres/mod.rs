@@ -14,7 +14,6 @@ mod writer;
 use std::collections::HashMap;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use tokio_postgres::NoTls;
 use uuid::Uuid;
 
 use super::{Encoded, ListQuery, Page, StoreError, StoreOptions};
@@ -70,10 +69,23 @@ async fn deleting(
     Ok(tx)
 }
 
+/// How connections speak TLS: when the server offers it (`sslmode=prefer`,
+/// the default) or must (`?sslmode=require`), with certificates checked
+/// against the public roots and `--db-ca-cert`.
+pub(crate) type Tls = tokio_postgres_rustls::MakeRustlsConnect;
+
+/// [`Tls`] from a rustls client config.
+pub(crate) fn tls(config: &tokio_rustls::rustls::ClientConfig) -> Tls {
+    tokio_postgres_rustls::MakeRustlsConnect::new(config.clone())
+}
+
 /// A connection of its own (the writer's, the migrations'), its I/O
 /// driven by a task that ends when the client is dropped.
-async fn connect(config: &tokio_postgres::Config) -> Result<tokio_postgres::Client, StoreError> {
-    let (client, connection) = config.connect(NoTls).await?;
+async fn connect(
+    config: &tokio_postgres::Config,
+    tls: &Tls,
+) -> Result<tokio_postgres::Client, StoreError> {
+    let (client, connection) = config.connect(tls.clone()).await?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::warn!(error = %e, "postgres connection ended");
@@ -88,14 +100,16 @@ impl Postgres {
     pub(super) async fn open(
         url: &str,
         options: StoreOptions,
+        tls_config: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
     ) -> Result<(Self, tokio::task::JoinHandle<()>), StoreError> {
+        let tls = tls(&tls_config);
         let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
             StoreError::Schema(format!("--db {url:?} is not a PostgreSQL URL: {e}"))
         })?;
         // A replica cut off from the network is noticed in seconds, not
         // after the kernel's two hours: it may hold the capture lock.
         config.keepalives_idle(std::time::Duration::from_secs(10));
-        schema::migrate(&mut connect(&config).await?).await?;
+        schema::migrate(&mut connect(&config, &tls).await?).await?;
         // A killed hookwire loses nothing either way: PostgreSQL has the
         // commit. `fsync` also waits for PostgreSQL's WAL flush. A writer
         // stalled inside a batch (a paused process) loses its session
@@ -111,17 +125,28 @@ impl Postgres {
         };
         // Tells this replica's notifications from the others'.
         let replica = Uuid::new_v4().as_u64_pair().0;
-        let listener = std::sync::Arc::new(listener::Listener::start(config.clone(), replica));
-        let (writer, join) =
-            Writer::start(config.clone(), setup, options.max_requests_per_bin, replica).await?;
-        let names = std::sync::Arc::new(names::Names::new(
-            connect(&config).await?,
+        let listener = std::sync::Arc::new(listener::Listener::start(
             config.clone(),
+            tls.clone(),
+            replica,
+        ));
+        let (writer, join) = Writer::start(
+            config.clone(),
+            tls.clone(),
+            setup,
+            options.max_requests_per_bin,
+            replica,
+        )
+        .await?;
+        let names = std::sync::Arc::new(names::Names::new(
+            connect(&config, &tls).await?,
+            config.clone(),
+            tls.clone(),
             replica,
         ));
         let manager = Manager::from_config(
             config,
-            NoTls,
+            tls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },

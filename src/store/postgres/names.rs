@@ -31,6 +31,7 @@ const RECLAIM: Duration = Duration::from_secs(2);
 pub(super) struct Names {
     client: tokio::sync::Mutex<Arc<Client>>,
     config: tokio_postgres::Config,
+    tls: super::Tls,
     replica: u64,
 }
 
@@ -69,10 +70,16 @@ fn key_of(bin: Uuid, name: &str, what: &[u8]) -> i64 {
 }
 
 impl Names {
-    pub(super) fn new(client: Client, config: tokio_postgres::Config, replica: u64) -> Self {
+    pub(super) fn new(
+        client: Client,
+        config: tokio_postgres::Config,
+        tls: super::Tls,
+        replica: u64,
+    ) -> Self {
         Self {
             client: tokio::sync::Mutex::new(Arc::new(client)),
             config,
+            tls,
             replica,
         }
     }
@@ -82,7 +89,7 @@ impl Names {
         let mut client = self.client.lock().await;
         if client.is_closed() {
             tracing::warn!("the tunnel-name connection was lost; opening it again");
-            *client = Arc::new(super::connect(&self.config).await?);
+            *client = Arc::new(super::connect(&self.config, &self.tls).await?);
         }
         Ok(client.clone())
     }

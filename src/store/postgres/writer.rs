@@ -67,13 +67,14 @@ impl Writer {
     /// notifications (see listener.rs).
     pub(super) async fn start(
         config: tokio_postgres::Config,
+        tls: super::Tls,
         setup: &'static str,
         cap: u64,
         replica: u64,
     ) -> Result<(Self, tokio::task::JoinHandle<()>), StoreError> {
-        let conn = Conn::open(&config, setup).await?;
+        let conn = Conn::open(&config, &tls, setup).await?;
         let (tx, rx) = mpsc::channel(QUEUE);
-        let task = tokio::spawn(run(conn, config, setup, rx, cap, replica));
+        let task = tokio::spawn(run(conn, config, tls, setup, rx, cap, replica));
         Ok((Self { tx }, task))
     }
 
@@ -104,8 +105,12 @@ struct Conn {
 }
 
 impl Conn {
-    async fn open(config: &tokio_postgres::Config, setup: &str) -> Result<Self, StoreError> {
-        let client = super::connect(config).await?;
+    async fn open(
+        config: &tokio_postgres::Config,
+        tls: &super::Tls,
+        setup: &str,
+    ) -> Result<Self, StoreError> {
+        let client = super::connect(config, tls).await?;
         client.batch_execute(setup).await?;
         let ids = client
             .prepare("SELECT nextval('requests_id_seq') FROM generate_series(1, $1::bigint)")
@@ -140,6 +145,7 @@ const RECONNECT_PAUSE: std::time::Duration = std::time::Duration::from_millis(50
 async fn run(
     conn: Conn,
     config: tokio_postgres::Config,
+    tls: super::Tls,
     setup: &'static str,
     mut rx: mpsc::Receiver<Capture>,
     cap: u64,
@@ -158,7 +164,7 @@ async fn run(
         // A lost connection (database restarted, network cut) is opened
         // again; captures that arrive meanwhile are refused, not held.
         if conn.as_ref().is_none_or(|c| c.client.is_closed()) {
-            conn = match Conn::open(&config, setup).await {
+            conn = match Conn::open(&config, &tls, setup).await {
                 Ok(c) => Some(c),
                 Err(e) => {
                     tracing::error!(error = %e, "cannot reach PostgreSQL");
