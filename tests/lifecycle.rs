@@ -232,32 +232,7 @@ async fn kill_9_rounds(flags: &[&str]) {
     }
 
     let (_proc, base) = serve_binary(&db);
-    let mut stored = std::collections::HashSet::new();
-    let mut before: Option<i64> = None;
-    loop {
-        let url = match before {
-            Some(b) => format!("{base}/api/bins/{bin}/requests?limit=1000&before={b}"),
-            None => format!("{base}/api/bins/{bin}/requests?limit=1000"),
-        };
-        let page: serde_json::Value = serde_json::from_slice(
-            &client
-                .get(url)
-                .send()
-                .await
-                .expect("list")
-                .bytes()
-                .await
-                .expect("body"),
-        )
-        .expect("json");
-        for r in page["requests"].as_array().expect("requests") {
-            stored.insert(r["id"].as_i64().expect("id"));
-        }
-        match page["next"].as_i64() {
-            Some(n) => before = Some(n),
-            None => break,
-        }
-    }
+    let stored = common::stored_ids(&client, &base, &bin).await;
     let lost: Vec<_> = acked.iter().filter(|id| !stored.contains(id)).collect();
     assert!(
         lost.is_empty(),

@@ -254,37 +254,7 @@ async fn three_replicas_behind_nginx_lose_nothing_when_killed_and_rolled() {
     );
 
     // Every acknowledged capture is stored …
-    let mut stored = std::collections::HashSet::new();
-    let mut before: Option<i64> = None;
-    loop {
-        let cursor = before.map_or(String::new(), |b| format!("&before={b}"));
-        let res = client
-            .get(format!("{base}/api/bins/{bin}/requests?limit=1000{cursor}"))
-            .send()
-            .await
-            .expect("list");
-        assert_eq!(
-            res.status(),
-            200,
-            "{}",
-            std::fs::read_to_string(dir.path().join("error.log"))
-                .unwrap_or_default()
-                .lines()
-                .rev()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join("\n")
-        );
-        let page: serde_json::Value =
-            serde_json::from_slice(&res.bytes().await.expect("body")).expect("json");
-        for r in page["requests"].as_array().expect("requests") {
-            stored.insert(r["id"].as_i64().expect("id"));
-        }
-        match page["next"].as_i64() {
-            Some(n) => before = Some(n),
-            None => break,
-        }
-    }
+    let stored = common::stored_ids(&client, &base, &bin).await;
     let lost: Vec<_> = acked.iter().filter(|id| !stored.contains(id)).collect();
     assert!(lost.is_empty(), "acknowledged but not stored: {lost:?}");
     // The same on every replica that is up.

@@ -1277,24 +1277,33 @@ async fn concurrency_one_is_one_at_a_time_in_order() {
     assert_eq!(app.max_active(), 1);
 }
 
+/// A tunnel `name` with 300 captures waiting for it, reconnected and 60
+/// of them delivered: the cut comes mid-stream however slow capturing is
+/// (the name's position exists from a first connection; the app is slow
+/// enough that 8 at a time are still under way).
+async fn mid_backlog(
+    s: &TestServer,
+    bin: &str,
+    app: &LocalApp,
+    name: &str,
+    flags: &[&str],
+) -> (Tunnel, Vec<(u64, i64)>) {
+    app.set_delay(Duration::from_millis(20));
+    Tunnel::connect(s, bin, app, name, flags).await.stop().await;
+    wait_tunnels(s, bin, &[]).await;
+    let sent = capture_numbered(s, bin, 0..300).await;
+    let tunnel = Tunnel::connect(s, bin, app, name, flags).await;
+    app.wait_for(60).await;
+    (tunnel, sent)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_at_concurrency_8_loses_nothing() {
     let s = TestServer::spawn().await;
     let bin = s.new_bin().await;
     let app = LocalApp::start().await;
-    // Slow enough that 8 at a time are still under way at the cut.
-    app.set_delay(Duration::from_millis(20));
     let flags = ["--concurrency", "8"];
-    // The name's position exists from a first connection; the 300 wait
-    // as a backlog, so the cut comes mid-stream however slow capturing is.
-    Tunnel::connect(&s, &bin, &app, "crashy8", &flags)
-        .await
-        .stop()
-        .await;
-    wait_tunnels(&s, &bin, &[]).await;
-    let sent = capture_numbered(&s, &bin, 0..300).await;
-    let mut tunnel = Tunnel::connect(&s, &bin, &app, "crashy8", &flags).await;
-    app.wait_for(60).await;
+    let (mut tunnel, sent) = mid_backlog(&s, &bin, &app, "crashy8", &flags).await;
     tunnel.kill9();
     tunnel.exited().await;
     wait_tunnels(&s, &bin, &[]).await;
@@ -1322,19 +1331,8 @@ async fn graceful_restart_at_concurrency_8_delivers_exactly_once() {
     let s = TestServer::spawn().await;
     let bin = s.new_bin().await;
     let app = LocalApp::start().await;
-    // Slow enough that 8 at a time are still under way at the cut.
-    app.set_delay(Duration::from_millis(20));
     let flags = ["--concurrency", "8"];
-    // The name's position exists from a first connection; the 300 wait
-    // as a backlog, so the cut comes mid-stream however slow capturing is.
-    Tunnel::connect(&s, &bin, &app, "calm8", &flags)
-        .await
-        .stop()
-        .await;
-    wait_tunnels(&s, &bin, &[]).await;
-    let sent = capture_numbered(&s, &bin, 0..300).await;
-    let tunnel = Tunnel::connect(&s, &bin, &app, "calm8", &flags).await;
-    app.wait_for(60).await;
+    let (tunnel, sent) = mid_backlog(&s, &bin, &app, "calm8", &flags).await;
     tunnel.stop().await;
     wait_tunnels(&s, &bin, &[]).await;
     let before = app.seen().len();

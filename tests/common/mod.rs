@@ -201,3 +201,30 @@ impl JsonBody for reqwest::RequestBuilder {
             .body(v.to_string())
     }
 }
+
+/// Every request id a bin holds, read page by page through `base`'s API.
+pub async fn stored_ids(
+    client: &reqwest::Client,
+    base: &str,
+    bin: &str,
+) -> std::collections::HashSet<i64> {
+    let mut stored = std::collections::HashSet::new();
+    let mut before: Option<i64> = None;
+    loop {
+        let cursor = before.map_or(String::new(), |b| format!("&before={b}"));
+        let res = client
+            .get(format!("{base}/api/bins/{bin}/requests?limit=1000{cursor}"))
+            .send()
+            .await
+            .expect("list");
+        assert_eq!(res.status(), 200, "listing the requests");
+        let page: Value = serde_json::from_slice(&res.bytes().await.expect("body")).expect("json");
+        for r in page["requests"].as_array().expect("requests") {
+            stored.insert(r["id"].as_i64().expect("id"));
+        }
+        match page["next"].as_i64() {
+            Some(n) => before = Some(n),
+            None => return stored,
+        }
+    }
+}
