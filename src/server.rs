@@ -61,9 +61,7 @@ pub async fn serve(
         max_requests_per_bin: config.max_requests_per_bin,
         durability: config.durability,
     };
-    // Used only when PostgreSQL offers TLS (or ?sslmode=require asks).
-    let db_tls = crate::tls::client_config(config.db_ca_cert.as_deref(), "--db-ca-cert")?;
-    let (store, writer) = Store::connect(&config.db, options, db_tls)
+    let (store, writer) = Store::connect(&config.db, options, config.db_ca_cert.as_deref())
         .await
         .with_context(|| match config.db {
             crate::config::Database::Postgres(_) => format!(

@@ -28,6 +28,9 @@ pub enum StoreError {
     /// PostgreSQL said no, or could not be reached.
     #[error("database error: {0}")]
     Postgres(#[from] tokio_postgres::Error),
+    /// The TLS settings for PostgreSQL could not be read.
+    #[error("{0}")]
+    Tls(String),
     /// No pooled PostgreSQL connection could be had.
     #[error("database connection pool: {0}")]
     Pool(String),
@@ -261,11 +264,12 @@ impl Store {
 
     /// Opens the database `--db` names: an SQLite file (see [`Self::open`])
     /// or a PostgreSQL database (migrated once for the cluster).
-    /// `tls`: whom to trust when PostgreSQL speaks TLS.
+    /// `ca_cert`: certificates to trust, besides the public roots, when
+    /// PostgreSQL speaks TLS (`--db-ca-cert`); read only for PostgreSQL.
     pub async fn connect(
         db: &Database,
         options: StoreOptions,
-        tls: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
+        ca_cert: Option<&Path>,
     ) -> Result<(Self, Writer), StoreError> {
         match db {
             Database::Sqlite(path) => {
@@ -276,6 +280,8 @@ impl Store {
                 Ok((store, Writer::Thread(join)))
             }
             Database::Postgres(url) => {
+                let tls = crate::tls::client_config(ca_cert, "--db-ca-cert")
+                    .map_err(|e| StoreError::Tls(format!("{e:#}")))?;
                 let (pg, join) = postgres::Postgres::open(url, options, tls).await?;
                 Ok((
                     Self {
