@@ -42,7 +42,7 @@ async fn main() {
     )
     .expect("store");
     let state = AppState::new(config, store.clone());
-    let bin = state.bins.mint().await.expect("bin").id;
+    let bin = state.bins.mint(None).await.expect("bin").id;
 
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -74,6 +74,7 @@ async fn main() {
                     body: body.into_bytes().into(),
                     signature: None,
                     retry_key: None,
+                    rule: None,
                 };
                 store.capture(r, |_| {}).await.expect("capture");
             }

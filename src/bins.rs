@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -15,7 +15,8 @@ use uuid::Uuid;
 
 use crate::config::ServerConfig;
 use crate::error::AppError;
-use crate::model::{Bin, ResponseConfig};
+use crate::model::{Bin, ResponseConfig, RuleConfig, validate_alias};
+use crate::rules::Rules;
 use crate::store::{Cursor, ListQuery, Store};
 use crate::time::now_millis;
 use crate::tunnel::protocol::REQUEST_ID_HEADER;
@@ -75,14 +76,19 @@ pub struct CachedBin {
     pub response: PreparedResponse,
     /// What requests are verified with.
     pub secrets: Secrets,
+    /// Response rules, compiled.
+    pub rules: Rules,
 }
 
 /// Bin id → what captures need of it. Entries are dropped whenever the bin
-/// changes (response, secrets, deletion) and reloaded by the next capture.
+/// changes (response, secrets, rules, alias, deletion) and reloaded by the
+/// next capture.
 #[derive(Clone, Default)]
 struct BinCache {
     /// A std lock: held for a map lookup or insert, never across `.await`.
     map: Arc<RwLock<HashMap<Uuid, Arc<CachedBin>>>>,
+    /// Alias → bin, filled by captures at an alias.
+    aliases: Arc<RwLock<HashMap<String, Uuid>>>,
     /// Bumped by every removal: a row read before a change must not be
     /// cached after it.
     version: Arc<AtomicU64>,
@@ -100,9 +106,16 @@ impl BinCache {
     /// Caches a bin read when the cache was at `version`, unless a change
     /// happened since (then the next capture reads it again).
     fn put(&self, bin: &Bin, version: u64) -> Arc<CachedBin> {
+        // Rules were checked when set; rules that no longer compile (a row
+        // edited by hand) answer nothing rather than failing captures.
+        let rules = Rules::compile(&bin.rules).unwrap_or_else(|e| {
+            tracing::warn!(bin = %bin.id, error = %e, "ignoring the bin's rules");
+            Rules::default()
+        });
         let cached = Arc::new(CachedBin {
             response: PreparedResponse::from(&bin.response),
             secrets: bin.secrets.clone(),
+            rules,
         });
         if let Ok(mut map) = self.map.write()
             && self.version() == version
@@ -112,11 +125,41 @@ impl BinCache {
         cached
     }
 
-    /// Forgets a bin that changed or went.
+    /// Forgets a bin that changed or went (and every alias: one may have
+    /// moved to another bin).
     fn remove(&self, id: Uuid) {
         if let Ok(mut map) = self.map.write() {
             self.version.fetch_add(1, Ordering::SeqCst);
             map.remove(&id);
+        }
+        if let Ok(mut aliases) = self.aliases.write() {
+            aliases.retain(|_, bin| *bin != id);
+        }
+    }
+}
+
+/// Per (bin, idempotency key): captures of one webhook count its earlier
+/// arrivals one at a time, so two arriving together get arrival numbers 1
+/// and 2, not 1 and 1 (within this process).
+type AttemptLocks = Arc<Mutex<HashMap<(Uuid, String), Arc<tokio::sync::Mutex<()>>>>>;
+
+/// Held while a capture counts its webhook's arrivals and commits.
+pub struct AttemptGuard {
+    locks: AttemptLocks,
+    key: (Uuid, String),
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for AttemptGuard {
+    fn drop(&mut self) {
+        self.guard = None;
+        let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+        // Nobody else waits for it: the map's is the last handle.
+        if locks
+            .get(&self.key)
+            .is_some_and(|l| Arc::strong_count(l) == 1)
+        {
+            locks.remove(&self.key);
         }
     }
 }
@@ -127,6 +170,7 @@ pub struct Bins {
     store: Store,
     cache: BinCache,
     config: Arc<ServerConfig>,
+    attempts: AttemptLocks,
 }
 
 impl Bins {
@@ -137,6 +181,71 @@ impl Bins {
             store,
             cache: BinCache::default(),
             config,
+            attempts: AttemptLocks::default(),
+        }
+    }
+
+    /// Forgets what is cached of bin `id` (another replica changed it).
+    pub fn forget(&self, id: Uuid) {
+        self.cache.remove(id);
+    }
+
+    /// Forgets every cached bin (changes may have gone unheard).
+    pub fn forget_all(&self) {
+        if let Ok(mut map) = self.cache.map.write() {
+            self.cache.version.fetch_add(1, Ordering::SeqCst);
+            map.clear();
+        }
+        if let Ok(mut aliases) = self.cache.aliases.write() {
+            aliases.clear();
+        }
+    }
+
+    /// The bin a capture URL's first segment names: its id, or an alias.
+    pub async fn resolve(&self, segment: &str) -> Result<Uuid, AppError> {
+        if let Ok(id) = Uuid::parse_str(segment) {
+            return Ok(id);
+        }
+        if crate::model::validate_alias(segment).is_err() {
+            return Err(AppError::no_bin());
+        }
+        let cached = self
+            .cache
+            .aliases
+            .read()
+            .ok()
+            .and_then(|a| a.get(segment).copied());
+        if let Some(id) = cached {
+            return Ok(id);
+        }
+        let version = self.cache.version();
+        let id = self
+            .store
+            .bin_by_alias(segment.to_owned())
+            .await?
+            .ok_or_else(AppError::no_bin)?;
+        if let Ok(mut aliases) = self.cache.aliases.write()
+            && self.cache.version() == version
+        {
+            aliases.insert(segment.to_owned(), id);
+        }
+        Ok(id)
+    }
+
+    /// Waits until no other capture of this process counts arrivals of the
+    /// webhook `key` of `bin`; hold the guard until the capture committed.
+    pub async fn attempt_lock(&self, bin: Uuid, key: &str) -> AttemptGuard {
+        let lock = self
+            .attempts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((bin, key.to_owned()))
+            .or_default()
+            .clone();
+        AttemptGuard {
+            locks: self.attempts.clone(),
+            key: (bin, key.to_owned()),
+            guard: Some(lock.lock_owned().await),
         }
     }
 
@@ -157,13 +266,18 @@ impl Bins {
         self.store.bin(id).await?.ok_or_else(AppError::no_bin)
     }
 
-    /// Creates a bin with the default response.
-    pub async fn mint(&self) -> Result<Bin, AppError> {
+    /// Creates a bin with the default response, and `alias` if given.
+    pub async fn mint(&self, alias: Option<String>) -> Result<Bin, AppError> {
+        if let Some(alias) = &alias {
+            validate_alias(alias).map_err(AppError::BadRequest)?;
+        }
         let bin = Bin {
             id: Uuid::new_v4(),
             created_at: now_millis(),
             response: ResponseConfig::default(),
             secrets: Secrets::default(),
+            alias,
+            rules: Vec::new(),
         };
         let version = self.cache.version();
         self.store.create_bin(bin.clone()).await?;
@@ -186,6 +300,30 @@ impl Bins {
     pub async fn set_response(&self, id: Uuid, resp: ResponseConfig) -> Result<(), AppError> {
         resp.validate().map_err(AppError::BadRequest)?;
         let found = self.store.set_response(id, resp).await?;
+        self.cache.remove(id);
+        if !found {
+            return Err(AppError::no_bin());
+        }
+        Ok(())
+    }
+
+    /// Sets (or with `None` clears) a bin's alias.
+    pub async fn set_alias(&self, id: Uuid, alias: Option<String>) -> Result<(), AppError> {
+        if let Some(alias) = &alias {
+            validate_alias(alias).map_err(AppError::BadRequest)?;
+        }
+        let found = self.store.set_alias(id, alias).await;
+        self.cache.remove(id);
+        if !found? {
+            return Err(AppError::no_bin());
+        }
+        Ok(())
+    }
+
+    /// Checks and stores a bin's response rules.
+    pub async fn set_rules(&self, id: Uuid, rules: Vec<RuleConfig>) -> Result<(), AppError> {
+        Rules::compile(&rules).map_err(AppError::BadRequest)?;
+        let found = self.store.set_rules(id, rules).await?;
         self.cache.remove(id);
         if !found {
             return Err(AppError::no_bin());

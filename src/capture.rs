@@ -1,6 +1,8 @@
-//! The capture handler: any method, any sub-path of `/{bin_id}`. Applies the
-//! body limit, stores the request, waits for its commit, then answers with
-//! the bin's configured response.
+//! The capture handler: any method, any sub-path of `/{bin_id}` (or of a
+//! bin's alias). Applies the body limit, picks the response rule that
+//! answers (if any), stores the request, waits for its commit, then
+//! answers: with the rule, a passthrough tunnel's app, or the bin's
+//! configured response.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,14 +16,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tokio::sync::oneshot;
-use uuid::Uuid;
 
 use crate::bins::CachedBin;
 use crate::error::AppError;
 use crate::hub::Hub;
 use crate::live::Summary;
+use crate::matcher::Subject;
 use crate::metrics::Reject;
-use crate::model::{CapturedRequest, NewRequest};
+use crate::model::{Action, CapturedRequest, NewRequest};
+use crate::rules::HANG_LIMIT;
 use crate::state::AppState;
 use crate::time::now_millis;
 use crate::tunnel::protocol::{REQUEST_ID_HEADER, RelayResponse};
@@ -53,7 +56,18 @@ pub const PASSTHROUGH_DEADLINE: Duration = Duration::from_secs(10);
 async fn capture(State(state): State<AppState>, req: Request) -> Response {
     let started = Instant::now();
     match store_request(&state, req).await {
-        Ok((id, size, bin, answer)) => {
+        Ok(Stored {
+            id,
+            size,
+            bin,
+            answer,
+            ruled,
+        }) => {
+            if let Some(ruled) = ruled {
+                let out = answer_by_rule(&state, &bin, ruled, id).await;
+                state.metrics.captured(size, started.elapsed());
+                return out;
+            }
             let resp = &bin.response;
             if let Some(answer) = answer {
                 // Also forgets the waiter when the sender hangs up mid-wait.
@@ -98,20 +112,94 @@ impl Drop for ForgetAnswer<'_> {
     }
 }
 
-/// A stored capture: its id, body size, the bin's response, and the
-/// passthrough tunnel's answer to wait for, if one is connected.
-type Stored = (
-    i64,
-    usize,
-    Arc<CachedBin>,
-    Option<oneshot::Receiver<RelayResponse>>,
-);
+/// A stored capture.
+struct Stored {
+    id: i64,
+    /// Body size.
+    size: usize,
+    bin: Arc<CachedBin>,
+    /// The passthrough tunnel's answer to wait for, if one is connected.
+    answer: Option<oneshot::Receiver<RelayResponse>>,
+    /// The rule that answers, if one matched.
+    ruled: Option<Ruled>,
+}
+
+/// A rule that answers a capture, with what its templates read.
+struct Ruled {
+    /// Index into the bin's rules.
+    rule: usize,
+    method: String,
+    path: String,
+    query: String,
+    headers: Vec<crate::headers::Header>,
+    body: Bytes,
+}
+
+/// Marks a response the server must not send: the connection is dropped
+/// instead (a rule's `close`, or `hang` at its end). See `server.rs`.
+#[derive(Debug, Clone, Copy)]
+pub struct DropConnection;
+
+/// The answer of a response rule: its rendered response after its delay,
+/// or no answer at all (`close`, `hang`).
+async fn answer_by_rule(state: &AppState, bin: &CachedBin, ruled: Ruled, id: i64) -> Response {
+    let Some(rule) = bin.rules.get(ruled.rule) else {
+        return bin.response.to_response(id);
+    };
+    match rule.action {
+        Action::Respond => {}
+        Action::Close => return dropped(),
+        Action::Hang => {
+            // Until the sender gives up (hyper drops this future when it
+            // hangs up), the limit, or the server stops.
+            let mut stopping = state.stopping.subscribe();
+            let _ = tokio::time::timeout(HANG_LIMIT, stopping.wait_for(|s| *s)).await;
+            return dropped();
+        }
+    }
+    let subject = Subject::new(
+        &ruled.method,
+        &ruled.path,
+        &ruled.query,
+        &ruled.headers,
+        &ruled.body,
+    );
+    let rendered = rule.render(&subject, id);
+    if !rule.delay.is_zero() {
+        tokio::time::sleep(rule.delay).await;
+    }
+    let mut out = Response::new(Body::from(rendered.body));
+    *out.status_mut() = StatusCode::from_u16(rendered.status).unwrap_or(StatusCode::OK);
+    let headers = out.headers_mut();
+    for (name, value) in &rendered.headers {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::try_from(name.as_str()),
+            HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            headers.append(n, v);
+        }
+    }
+    // A template can echo what the sender sent: never as a page that runs
+    // in this origin.
+    headers.append(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox"),
+    );
+    headers.insert(REQUEST_ID_HEADER, HeaderValue::from(id));
+    out
+}
+
+fn dropped() -> Response {
+    let mut out = Response::new(Body::empty());
+    out.extensions_mut().insert(DropConnection);
+    out
+}
 
 /// Reads, checks and commits one capture, then wakes the bin's tunnels.
 async fn store_request(state: &AppState, req: Request) -> Result<Stored, AppError> {
     let (parts, body) = req.into_parts();
     let (bin_segment, path) = split_path(parts.uri.path());
-    let bin_id = Uuid::parse_str(bin_segment).map_err(|_| AppError::no_bin())?;
+    let bin_id = state.bins.resolve(bin_segment).await?;
     let bin = state.bins.cached(bin_id).await?;
     if let Some(rate) = &state.rate {
         rate.take(bin_id).map_err(AppError::TooManyRequests)?;
@@ -170,12 +258,40 @@ async fn store_request(state: &AppState, req: Request) -> Result<Stored, AppErro
         body,
         signature: None,
         retry_key: None,
+        rule: None,
     };
     new.derive(&bin.secrets, || state.base_url(&parts.headers));
+    // Held until the commit: arrivals of one webhook are counted in turn.
+    let mut _counting = None;
+    let ruled = if bin.rules.is_empty() {
+        None
+    } else {
+        let attempt = match &new.retry_key {
+            Some(key) if bin.rules.counts_attempts() => {
+                _counting = Some(state.bins.attempt_lock(bin_id, key).await);
+                let earlier = state.store.attempts(bin_id, key.clone()).await?.len();
+                u32::try_from(earlier).unwrap_or(u32::MAX).saturating_add(1)
+            }
+            _ => 1,
+        };
+        let subject = Subject::new(&new.method, &new.path, &new.query, &new.headers, &new.body);
+        bin.rules.choose(&subject, attempt).map(|(i, rule)| {
+            new.rule = Some(rule.name.clone());
+            Ruled {
+                rule: i,
+                method: new.method.clone(),
+                path: new.path.clone(),
+                query: new.query.clone(),
+                headers: new.headers.clone(),
+                body: new.body.clone(),
+            }
+        })
+    };
     // The answer is awaited from inside the transaction, before any tunnel
-    // can see (and answer) the request.
-    let passthrough = state.hub.has_passthrough(bin_id)
-        || (!state.store.sole_writer() && state.store.passthrough_elsewhere(bin_id).await);
+    // can see (and answer) the request. A rule's answer wins over the app's.
+    let passthrough = ruled.is_none()
+        && (state.hub.has_passthrough(bin_id)
+            || (!state.store.sole_writer() && state.store.passthrough_elsewhere(bin_id).await));
     let (answer_tx, answer_rx) = if passthrough {
         let (tx, rx) = oneshot::channel();
         (Some(tx), Some(rx))
@@ -228,7 +344,13 @@ async fn store_request(state: &AppState, req: Request) -> Result<Stored, AppErro
         summary.id = id;
         state.live.publish(summary);
     }
-    Ok((id, size, bin, answer_rx))
+    Ok(Stored {
+        id,
+        size,
+        bin,
+        answer: answer_rx,
+        ruled,
+    })
 }
 
 /// Why a body could not be read whole.

@@ -55,9 +55,24 @@ pub struct TunnelArgs {
     /// The bin's capture URL, e.g. http://127.0.0.1:8080/<bin-id>.
     pub capture_url: String,
 
-    /// The local app to relay to.
-    #[arg(long, env = "HOOKWIRE_TO")]
-    pub to: String,
+    /// The local app to relay to. Give it several times to deliver every
+    /// request to each (fan-out; each target is its own delivery stream).
+    #[arg(long, env = "HOOKWIRE_TO", required = true)]
+    pub to: Vec<String>,
+
+    /// Send requests whose sub-path matches PATH_GLOB to URL instead
+    /// (repeatable, first match wins; `*` within a segment, `**` across):
+    /// '/stripe/**=http://localhost:4242/webhooks'. A URL with a path is
+    /// the endpoint itself; without one the sub-path is appended.
+    #[arg(long = "route", value_name = "PATH_GLOB=URL")]
+    pub routes: Vec<String>,
+
+    /// Deliver only requests meeting this condition (repeatable: all must
+    /// hold): method=POST, path=/jobs/*, header.NAME=GLOB, query.NAME=GLOB,
+    /// json:/pointer=VALUE, body~TEXT, ! to negate. The others are recorded
+    /// as skipped.
+    #[arg(long = "filter", value_name = "COND")]
+    pub filters: Vec<String>,
 
     /// The server's access token, when it has one (sent in a header, never
     /// in the URL).
@@ -132,9 +147,14 @@ fn host_name() -> String {
 impl TunnelArgs {
     /// The client settings these flags describe.
     pub fn config(&self) -> anyhow::Result<TunnelConfig> {
+        // Refused at start, with the message the server would give.
+        crate::tunnel::routing::Streams::from_flags(&self.to, &self.routes, &self.filters)
+            .map_err(anyhow::Error::msg)?;
         Ok(TunnelConfig {
             capture_url: self.capture_url.clone(),
             to: self.to.clone(),
+            routes: self.routes.clone(),
+            filters: self.filters.clone(),
             access_token: self
                 .access_token
                 .as_deref()
@@ -240,6 +260,11 @@ pub struct NewArgs {
     /// The server's access token, when it has one.
     #[arg(long, env = "HOOKWIRE_ACCESS_TOKEN", hide_env_values = true)]
     pub access_token: Option<String>,
+
+    /// A readable name the bin also captures at (3-64 of a-z, 0-9, '-'),
+    /// e.g. `stripe-dev` for http://127.0.0.1:8080/stripe-dev.
+    #[arg(long)]
+    pub alias: Option<String>,
 }
 
 /// A retention period, or none.

@@ -2,10 +2,12 @@
 //! wakes this replica's tunnel sessions of that bin (they read it from the
 //! database) and reaches its open inspector pages. A single SQLite process
 //! has nothing to listen to. A tunnel name claimed on another replica ends
-//! this replica's session of that name.
+//! this replica's session of that name; a bin changed on another replica
+//! is read again.
 
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::bins::Bins;
 use crate::hub::Hub;
 use crate::live::{Live, Summary};
 use crate::store::{Event, Store, StoreError};
@@ -13,7 +15,7 @@ use crate::tunnel::protocol::RelayResponse;
 
 /// Relays other replicas' captures until the store's events end; returns
 /// at once on a store that has none.
-pub async fn run(store: Store, hub: Hub, live: Live) {
+pub async fn run(store: Store, bins: Bins, hub: Hub, live: Live) {
     let Some(mut events) = store.events() else {
         return;
     };
@@ -46,8 +48,14 @@ pub async fn run(store: Store, hub: Hub, live: Live) {
             }
             // A newer connection with this name on another replica.
             Ok(Event::Claimed { bin, name, ticket }) => hub.kick(bin, &name, ticket),
-            // Missed notifications: every session looks at the database.
-            Ok(Event::Resync) | Err(RecvError::Lagged(_)) => hub.notify_all(),
+            // Its response, secrets, rules or alias changed elsewhere.
+            Ok(Event::BinChanged { bin }) => bins.forget(bin),
+            // Missed notifications: every session looks at the database,
+            // every bin is read again.
+            Ok(Event::Resync) | Err(RecvError::Lagged(_)) => {
+                bins.forget_all();
+                hub.notify_all();
+            }
             Err(RecvError::Closed) => return,
         }
     }

@@ -113,8 +113,13 @@ impl ServerConfig {
 pub struct TunnelConfig {
     /// The bin's capture URL, e.g. `http://127.0.0.1:8080/<bin-id>`.
     pub capture_url: String,
-    /// The local app, e.g. `http://localhost:3000`.
-    pub to: String,
+    /// The local apps, e.g. `http://localhost:3000`; each gets every
+    /// request no route takes (fan-out).
+    pub to: Vec<String>,
+    /// `PATH_GLOB=URL` routes, first match wins.
+    pub routes: Vec<String>,
+    /// Conditions a request must meet to be delivered.
+    pub filters: Vec<String>,
     /// Sent as `Authorization: Bearer` at the upgrade.
     pub access_token: Option<Secret>,
     /// The sender gets the app's answer.

@@ -82,6 +82,7 @@ impl AppError {
             Self::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Store(StoreError::Closed) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Store(StoreError::AliasTaken) => StatusCode::CONFLICT,
             Self::Store(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -91,6 +92,9 @@ impl AppError {
     pub fn public_message(&self) -> String {
         match self {
             Self::Store(StoreError::Closed) => "the server is shutting down; try again".into(),
+            Self::Store(StoreError::AliasTaken) => {
+                "the alias is taken by another bin: pick another".into()
+            }
             Self::Store(e) => {
                 tracing::error!(error = %e, "database error");
                 "internal error: the database failed; see the server log".into()

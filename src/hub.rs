@@ -12,6 +12,10 @@ use uuid::Uuid;
 use crate::model::{CapturedRequest, Edits};
 use crate::tunnel::protocol::RelayResponse;
 
+/// Where a replay's answers go: one `(target, answer)` per target the
+/// request was sent to; closed once all answered or the session ended.
+pub type Reply = mpsc::UnboundedSender<(String, RelayResponse)>;
+
 /// What a connected session can be told to do.
 #[derive(Debug)]
 pub enum Command {
@@ -21,8 +25,8 @@ pub enum Command {
         request_id: i64,
         /// Changes to make before sending it (edit and replay).
         edits: Option<Arc<Edits>>,
-        /// The app's answer, or nothing if the tunnel went away first.
-        reply: oneshot::Sender<RelayResponse>,
+        /// The apps' answers, or nothing if the tunnel went away first.
+        reply: Reply,
     },
 }
 
@@ -288,13 +292,14 @@ impl Hub {
     }
 
     /// Asks each connected tunnel of the bin to relay a request again;
-    /// returns the tunnel names asked with a receiver for each answer.
+    /// returns the tunnel names asked, each with a receiver of its
+    /// targets' answers.
     pub fn replay(
         &self,
         bin: Uuid,
         request_id: i64,
         edits: Option<Arc<Edits>>,
-    ) -> Vec<(String, oneshot::Receiver<RelayResponse>)> {
+    ) -> Vec<(String, mpsc::UnboundedReceiver<(String, RelayResponse)>)> {
         let inner = self.lock();
         let Some(sessions) = inner.bins.get(&bin) else {
             return Vec::new();
@@ -302,7 +307,7 @@ impl Hub {
         sessions
             .iter()
             .filter_map(|(name, s)| {
-                let (reply, rx) = oneshot::channel();
+                let (reply, rx) = mpsc::unbounded_channel();
                 s.commands
                     .try_send(Command::Replay {
                         request_id,

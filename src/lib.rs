@@ -14,7 +14,9 @@
 //! - [`limits`]: per-bin rate limit and the stored-bytes quota.
 //! - [`verify`]: signature checks, one file per scheme, and the one list of schemes.
 //! - [`idempotency`]: the sender's id of a delivery; grouping retries.
-//! - [`model`]: bins, requests, deliveries, response configs.
+//! - [`matcher`]: the one match language: conditions on a request (filters, routes, rules).
+//! - [`model`]: bins, requests, deliveries, response configs and rules as written.
+//! - [`rules`]: response rules compiled: which answers a capture, templates.
 //!
 //! The tunnel client (shares only [`tunnel::protocol`] with the server):
 //! - [`tls`]: rustls configs for `--tls-cert`/`--tls-key` and `wss://`.
@@ -55,11 +57,13 @@ pub mod idempotency;
 pub mod indexer;
 pub mod limits;
 pub mod live;
+pub mod matcher;
 pub mod metrics;
 pub mod mint;
 pub mod model;
 pub mod replay;
 pub mod retention;
+pub mod rules;
 pub mod server;
 pub mod session;
 pub mod state;

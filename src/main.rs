@@ -70,8 +70,16 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::New(args) => {
-            let bin = hookwire::mint::mint(&args.server, args.access_token.as_deref()).await?;
+            let bin = hookwire::mint::mint(
+                &args.server,
+                args.access_token.as_deref(),
+                args.alias.as_deref(),
+            )
+            .await?;
             println!("capture: {}", bin.capture_url);
+            if let Some(url) = &bin.alias_url {
+                println!("alias:   {url}");
+            }
             println!("inspect: {}", bin.inspect_url);
             Ok(())
         }

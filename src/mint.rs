@@ -1,7 +1,7 @@
 //! `hookwire new`: asks a server for a new bin and prints its URLs.
 
 use anyhow::{Context as _, bail};
-use http_body_util::{BodyExt as _, Empty};
+use http_body_util::{BodyExt as _, Full};
 use hyper::Request;
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
@@ -17,17 +17,30 @@ pub struct MintedBin {
     pub capture_url: String,
     /// Where to watch them.
     pub inspect_url: String,
+    /// The capture URL by alias, when one was asked for.
+    #[serde(default)]
+    pub alias_url: Option<String>,
 }
 
-/// Mints a bin on `server` (e.g. `http://127.0.0.1:8080`).
-pub async fn mint(server: &str, access_token: Option<&str>) -> anyhow::Result<MintedBin> {
+/// Mints a bin on `server` (e.g. `http://127.0.0.1:8080`), with `alias` if
+/// given.
+pub async fn mint(
+    server: &str,
+    access_token: Option<&str>,
+    alias: Option<&str>,
+) -> anyhow::Result<MintedBin> {
     let url = format!("{}/api/bins", server.trim_end_matches('/'));
     let mut req = Request::post(&url);
     if let Some(token) = access_token {
         req = req.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
     }
+    let body = match alias {
+        Some(alias) => serde_json::json!({ "alias": alias }).to_string(),
+        None => String::new(),
+    };
     let req = req
-        .body(Empty::<Bytes>::new())
+        .header(hyper::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(body)))
         .with_context(|| format!("{url} is not a valid URL (--server)"))?;
     let client = Client::builder(TokioExecutor::new()).build_http();
     let res = client.request(req).await.with_context(|| {

@@ -91,6 +91,76 @@ pub const MAX_RESPONSE_BODY: usize = 1024 * 1024;
 /// than this has usually given up already.
 pub const MAX_DELAY_MS: u64 = 30_000;
 
+/// What a response rule does once it matched (SPEC §10).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Answer with the rule's response.
+    #[default]
+    Respond,
+    /// Store the request, then drop the connection without an answer.
+    Close,
+    /// Store the request, then answer nothing until the sender gives up
+    /// (at most 120 s, then the connection is dropped).
+    Hang,
+}
+
+/// A response rule as the user wrote it: when it applies and what it
+/// answers. Checked and compiled by [`crate::rules`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    /// Unique within the bin; requests it answered carry it as `rule`.
+    #[schema(example = "flaky")]
+    pub name: String,
+    /// Conditions that must all hold (the match language of SPEC §10);
+    /// empty matches every request.
+    #[serde(default, rename = "match")]
+    #[schema(example = json!(["method=POST", "json:/status=completed"]))]
+    pub conditions: Vec<String>,
+    /// Which arrivals of the same webhook (same idempotency key) it
+    /// applies to: `"1-2"`, `"3"`, `"2-"`; absent: every arrival.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "1-2")]
+    pub attempts: Option<String>,
+    /// The answer; body and header values are templates.
+    #[serde(default)]
+    pub response: ResponseConfig,
+    /// `respond` (default), `close` or `hang`.
+    #[serde(default)]
+    pub action: Action,
+}
+
+/// First path segments the server's own routes use: never aliases.
+const RESERVED_ALIASES: [&str; 9] = [
+    "api", "bins", "static", "login", "logout", "healthz", "metrics", "events", "new",
+];
+
+/// Checks an alias: 3-64 of `a-z 0-9 -`, not shaped like a UUID (bin ids
+/// are), not one of the server's route names.
+pub fn validate_alias(alias: &str) -> Result<(), String> {
+    if !(3..=64).contains(&alias.len())
+        || !alias
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(format!(
+            "alias {alias:?} must be 3-64 characters of a-z, 0-9 and '-', e.g. \"stripe-dev\""
+        ));
+    }
+    if Uuid::parse_str(alias).is_ok() {
+        return Err(format!(
+            "alias {alias:?} looks like a bin id; pick a readable name"
+        ));
+    }
+    if RESERVED_ALIASES.contains(&alias) {
+        return Err(format!(
+            "alias {alias:?} is one of hookwire's own paths; pick another"
+        ));
+    }
+    Ok(())
+}
+
 /// A capture bin: one unguessable URL and what it answers.
 #[derive(Debug, Clone)]
 pub struct Bin {
@@ -102,6 +172,10 @@ pub struct Bin {
     pub response: ResponseConfig,
     /// Secrets its requests are verified with.
     pub secrets: Secrets,
+    /// A readable name it also captures at (`/stripe-dev`).
+    pub alias: Option<String>,
+    /// Response rules, first match wins over `response`.
+    pub rules: Vec<RuleConfig>,
 }
 
 /// A request as it arrived, before it has an id.
@@ -127,6 +201,8 @@ pub struct NewRequest {
     pub signature: Option<Signature>,
     /// The sender's idempotency key, when it sent one: retries share it.
     pub retry_key: Option<String>,
+    /// The response rule that answered it, if one did.
+    pub rule: Option<String>,
 }
 
 /// Bodies past this are not parsed for a job id (header ids still count).
@@ -192,6 +268,11 @@ pub struct CapturedRequest {
 pub struct Delivery {
     /// The tunnel's `--name`.
     pub tunnel: String,
+    /// The URL the tunnel delivered to (its `--to` or `--route` target).
+    pub target: String,
+    /// True when the tunnel's `--filter` left the request out: nothing
+    /// was sent to the app.
+    pub skipped: bool,
     /// True when sent again on request (replay), not in the live stream.
     pub replay: bool,
     /// The app's status; `None` when the relay failed for good.
@@ -213,6 +294,8 @@ impl Delivery {
     pub fn to_json(&self) -> DeliveryJson<'_> {
         DeliveryJson {
             tunnel: &self.tunnel,
+            target: &self.target,
+            skipped: self.skipped,
             replay: self.replay,
             status: self.status,
             latency_ms: self.latency_ms,
@@ -231,6 +314,10 @@ impl Delivery {
 pub struct DeliveryJson<'a> {
     /// The tunnel's `--name`.
     tunnel: &'a str,
+    /// The URL it was delivered to.
+    target: &'a str,
+    /// The tunnel's `--filter` left it out: not sent to the app.
+    skipped: bool,
     /// Sent again on request (replay), not in the live stream.
     replay: bool,
     /// The app's status; null when the relay failed for good.
@@ -273,6 +360,7 @@ impl CapturedRequest {
             body_text: std::str::from_utf8(&r.body).ok(),
             signature: r.signature.as_ref(),
             idempotency_key: r.retry_key.as_deref(),
+            rule: r.rule.as_deref(),
             deliveries: self.deliveries.iter().map(Delivery::to_json).collect(),
         }
     }
@@ -378,6 +466,9 @@ pub struct RequestJson<'a> {
     signature: Option<&'a Signature>,
     /// The sender's id for this delivery; retries share it.
     idempotency_key: Option<&'a str>,
+    /// The name of the response rule that answered it; null when the
+    /// bin's own response (or a passthrough tunnel) did.
+    rule: Option<&'a str>,
     /// What tunnels made of it, oldest first.
     deliveries: Vec<DeliveryJson<'a>>,
 }

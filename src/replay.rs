@@ -53,11 +53,15 @@ pub async fn replay(
         ));
     }
     let tunnels: Vec<String> = asked.iter().map(|(n, _)| n.clone()).collect();
-    let wait_all = futures_util::future::join_all(
-        asked
-            .into_iter()
-            .map(|(name, rx)| async move { rx.await.ok().map(|r| (name, r)) }),
-    );
+    // Every target of every tunnel answers, or the wait ends.
+    let wait_all =
+        futures_util::future::join_all(asked.into_iter().map(|(name, mut rx)| async move {
+            let mut answers = Vec::new();
+            while let Some((target, r)) = rx.recv().await {
+                answers.push((name.clone(), target, r));
+            }
+            answers
+        }));
     let deliveries = tokio::time::timeout(REPLAY_WAIT, wait_all)
         .await
         .ok()
@@ -65,8 +69,10 @@ pub async fn replay(
             answers
                 .into_iter()
                 .flatten()
-                .map(|(tunnel, r)| Delivery {
+                .map(|(tunnel, target, r)| Delivery {
                     tunnel,
+                    target,
+                    skipped: false,
                     replay: true,
                     status: r.status,
                     headers: r.headers,

@@ -16,6 +16,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tower::ServiceExt as _;
 
+use crate::capture::DropConnection;
 use crate::config::ServerConfig;
 use crate::state::AppState;
 use crate::store::{Store, StoreOptions};
@@ -39,6 +40,11 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for in-flight requests (a capture may be held
 /// by its bin's response delay, at most 30 s).
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(35);
+
+/// Why a connection ended without an answer: a response rule asked for it.
+#[derive(Debug, thiserror::Error)]
+#[error("connection dropped by a response rule")]
+struct Dropped;
 
 /// All routes: the inspector, the API and static files (with their
 /// security headers), then the capture routes, which answer exactly what
@@ -99,6 +105,7 @@ pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<O
     background.spawn(indexer::run(state.store.clone(), state.metrics.clone()));
     background.spawn(cluster::run(
         state.store.clone(),
+        state.bins.clone(),
         state.hub.clone(),
         state.live.clone(),
     ));
@@ -149,9 +156,18 @@ pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<O
         let _ = stream.set_nodelay(true);
         // The router, with the peer address attached as axum's `ConnectInfo`.
         let app = app.clone();
+        // A response marked `DropConnection` is not sent: the service
+        // fails, and hyper closes the connection without an answer.
         let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
             req.extensions_mut().insert(ConnectInfo(addr));
-            app.clone().oneshot(req.map(Body::new))
+            let answer = app.clone().oneshot(req.map(Body::new));
+            async move {
+                let Ok(res) = answer.await;
+                if res.extensions().get::<DropConnection>().is_some() {
+                    return Err(Dropped);
+                }
+                Ok(res)
+            }
         });
         let (http, tls) = (http.clone(), tls.clone());
         let stop = stopping.subscribe();

@@ -41,6 +41,8 @@ enum Row {
         body: String,
         delay_ms: i64,
         secrets: String,
+        alias: Option<String>,
+        rules: String,
     },
     Request {
         id: i64,
@@ -54,10 +56,12 @@ enum Row {
         body: Vec<u8>,
         signature: Option<String>,
         retry_key: Option<String>,
+        rule: Option<String>,
     },
     Tunnel {
         bin: Uuid,
         name: String,
+        target: String,
         through: i64,
     },
     /// The highest request id SQLite ever gave (`sqlite_sequence`):
@@ -66,6 +70,8 @@ enum Row {
     Delivery {
         request_id: i64,
         tunnel: String,
+        target: String,
+        skipped: bool,
         replay: bool,
         status: Option<i32>,
         headers: String,
@@ -90,7 +96,7 @@ fn read_sqlite(path: &Path, out: &mpsc::Sender<Row>) -> Result<(), rusqlite::Err
     let send = |row: Row| out.blocking_send(row).is_ok();
     let mut stmt = c.prepare(
         "SELECT id, created_at, response_status, response_headers, response_body,
-                response_delay_ms, secrets FROM bins",
+                response_delay_ms, secrets, alias, rules FROM bins",
     )?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
@@ -102,6 +108,8 @@ fn read_sqlite(path: &Path, out: &mpsc::Sender<Row>) -> Result<(), rusqlite::Err
             body: r.get(4)?,
             delay_ms: r.get(5)?,
             secrets: r.get(6)?,
+            alias: r.get(7)?,
+            rules: r.get(8)?,
         };
         if !send(row) {
             return Ok(());
@@ -109,7 +117,7 @@ fn read_sqlite(path: &Path, out: &mpsc::Sender<Row>) -> Result<(), rusqlite::Err
     }
     let mut stmt = c.prepare(
         "SELECT id, bin_id, received_at, method, path, query, headers, remote_addr, body,
-                signature, retry_key FROM requests WHERE id > ?1 ORDER BY id LIMIT ?2",
+                signature, retry_key, rule FROM requests WHERE id > ?1 ORDER BY id LIMIT ?2",
     )?;
     let mut after = 0i64;
     loop {
@@ -130,6 +138,7 @@ fn read_sqlite(path: &Path, out: &mpsc::Sender<Row>) -> Result<(), rusqlite::Err
                 body: r.get(8)?,
                 signature: r.get(9)?,
                 retry_key: r.get(10)?,
+                rule: r.get(11)?,
             };
             if !send(row) {
                 return Ok(());
@@ -139,20 +148,22 @@ fn read_sqlite(path: &Path, out: &mpsc::Sender<Row>) -> Result<(), rusqlite::Err
             break;
         }
     }
-    let mut stmt = c.prepare("SELECT bin_id, name, delivered_through FROM tunnels")?;
+    let mut stmt = c.prepare("SELECT bin_id, name, target, delivered_through FROM tunnels")?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         let row = Row::Tunnel {
             bin: uuid(&r.get::<_, String>(0)?)?,
             name: r.get(1)?,
-            through: r.get(2)?,
+            target: r.get(2)?,
+            through: r.get(3)?,
         };
         if !send(row) {
             return Ok(());
         }
     }
     let mut stmt = c.prepare(
-        "SELECT request_id, tunnel, replay, status, headers, body, latency_ms, delivered_at, error
+        "SELECT request_id, tunnel, replay, status, headers, body, latency_ms, delivered_at, error,
+                target, skipped
          FROM deliveries ORDER BY id",
     )?;
     let mut rows = stmt.query([])?;
@@ -167,6 +178,8 @@ fn read_sqlite(path: &Path, out: &mpsc::Sender<Row>) -> Result<(), rusqlite::Err
             latency_ms: r.get(6)?,
             delivered_at: r.get(7)?,
             error: r.get(8)?,
+            target: r.get(9)?,
+            skipped: r.get(10)?,
         };
         if !send(row) {
             return Ok(());
@@ -222,26 +235,29 @@ pub async fn copy_sqlite_to_postgres(
     let insert_bin = tx
         .prepare(
             "INSERT INTO bins (id, created_at, response_status, response_headers, response_body,
-                               response_delay_ms, secrets)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                               response_delay_ms, secrets, alias, rules)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .await?;
     let insert_request = tx
         .prepare(
             "INSERT INTO requests (id, bin_id, received_at, method, path, query, headers,
-                                   remote_addr, body, signature, retry_key, search_doc)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                                   remote_addr, body, signature, retry_key, search_doc, rule)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .await?;
     let insert_tunnel = tx
-        .prepare("INSERT INTO tunnels (bin_id, name, delivered_through) VALUES ($1, $2, $3)")
+        .prepare(
+            "INSERT INTO tunnels (bin_id, name, target, delivered_through)
+             VALUES ($1, $2, $3, $4)",
+        )
         .await?;
     let insert_delivery = tx
         .prepare(
             "INSERT INTO deliveries (request_id, tunnel, replay, status, headers, body,
-                                     latency_ms, delivered_at, error)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-             ON CONFLICT (request_id, tunnel) WHERE NOT replay DO NOTHING",
+                                     latency_ms, delivered_at, error, target, skipped)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             ON CONFLICT (request_id, tunnel, target) WHERE NOT replay DO NOTHING",
         )
         .await?;
     let mut copied = Copied::default();
@@ -256,8 +272,10 @@ pub async fn copy_sqlite_to_postgres(
                 body,
                 delay_ms,
                 secrets,
+                alias,
+                rules,
             } => {
-                let p: [&(dyn ToSql + Sync); 7] = [
+                let p: [&(dyn ToSql + Sync); 9] = [
                     &id,
                     &created_at,
                     &status,
@@ -265,6 +283,8 @@ pub async fn copy_sqlite_to_postgres(
                     &body,
                     &delay_ms,
                     &secrets,
+                    &alias,
+                    &rules,
                 ];
                 tx.execute(&insert_bin, &p).await?;
                 copied.bins += 1;
@@ -281,9 +301,10 @@ pub async fn copy_sqlite_to_postgres(
                 body,
                 signature,
                 retry_key,
+                rule,
             } => {
                 let doc = search_doc_of(&method, &path, &query, &headers, &body);
-                let p: [&(dyn ToSql + Sync); 12] = [
+                let p: [&(dyn ToSql + Sync); 13] = [
                     &id,
                     &bin,
                     &received_at,
@@ -296,18 +317,27 @@ pub async fn copy_sqlite_to_postgres(
                     &signature,
                     &retry_key,
                     &doc,
+                    &rule,
                 ];
                 tx.execute(&insert_request, &p).await?;
                 copied.requests += 1;
             }
             Row::LastId(id) => last_id = id,
-            Row::Tunnel { bin, name, through } => {
-                tx.execute(&insert_tunnel, &[&bin, &name, &through]).await?;
+            Row::Tunnel {
+                bin,
+                name,
+                target,
+                through,
+            } => {
+                tx.execute(&insert_tunnel, &[&bin, &name, &target, &through])
+                    .await?;
                 copied.tunnels += 1;
             }
             Row::Delivery {
                 request_id,
                 tunnel,
+                target,
+                skipped,
                 replay,
                 status,
                 headers,
@@ -316,7 +346,7 @@ pub async fn copy_sqlite_to_postgres(
                 delivered_at,
                 error,
             } => {
-                let p: [&(dyn ToSql + Sync); 9] = [
+                let p: [&(dyn ToSql + Sync); 11] = [
                     &request_id,
                     &tunnel,
                     &replay,
@@ -326,6 +356,8 @@ pub async fn copy_sqlite_to_postgres(
                     &latency_ms,
                     &delivered_at,
                     &error,
+                    &target,
+                    &skipped,
                 ];
                 tx.execute(&insert_delivery, &p).await?;
                 copied.deliveries += 1;

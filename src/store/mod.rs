@@ -15,7 +15,7 @@ use std::path::Path;
 use uuid::Uuid;
 
 use crate::config::{Database, Durability};
-use crate::model::{Bin, CapturedRequest, Delivery, NewRequest, ResponseConfig};
+use crate::model::{Bin, CapturedRequest, Delivery, NewRequest, ResponseConfig, RuleConfig};
 use crate::time::Millis;
 use crate::verify::{Secrets, Signature};
 
@@ -50,6 +50,38 @@ pub enum StoreError {
     /// The writer thread or a reader task is gone: the server is stopping.
     #[error("the store is shut down")]
     Closed,
+    /// Another bin has this alias.
+    #[error("the alias is taken by another bin")]
+    AliasTaken,
+}
+
+/// What one stream of a tunnel (one target) made of a request, to record.
+#[derive(Debug)]
+pub struct Record {
+    /// The request.
+    pub request_id: i64,
+    /// The stream's target.
+    pub target: String,
+    /// The delivery to store; `None` when the request was routed to another
+    /// target, so only the position moves past it.
+    pub delivery: Option<Delivery>,
+    /// The stream's position once this is recorded (live stream only).
+    pub through: Option<i64>,
+}
+
+impl Record {
+    /// The highest position given per target.
+    fn positions(records: &[Record]) -> Vec<(&str, i64)> {
+        let mut out: Vec<(&str, i64)> = Vec::new();
+        for r in records {
+            let Some(through) = r.through else { continue };
+            match out.iter_mut().find(|(t, _)| *t == r.target) {
+                Some((_, max)) => *max = (*max).max(through),
+                None => out.push((&r.target, through)),
+            }
+        }
+        out
+    }
 }
 
 /// How the store is run: the per-bin cap the writer applies on every
@@ -173,6 +205,12 @@ pub enum Event {
         name: String,
         /// The requests answered.
         ids: Vec<i64>,
+    },
+    /// Another replica changed or deleted this bin (response, secrets,
+    /// rules, alias): what this one cached of it is stale.
+    BinChanged {
+        /// The bin.
+        bin: Uuid,
     },
     /// Notifications may have been missed (the listening connection was
     /// re-established): whoever waits for captures should look again.
@@ -319,41 +357,44 @@ impl Store {
         each!(self, b => b.capture_then(capture, on_id, on_commit).await)
     }
 
-    /// Registers a tunnel name on a bin; returns the id up to which it has
-    /// had every request.
+    /// Registers tunnel `name`'s targets on a bin; returns, per target, the
+    /// id up to which it has had every request.
     pub async fn open_tunnel(
         &self,
         bin: Uuid,
         name: String,
+        targets: Vec<String>,
         from_start: bool,
-    ) -> Result<i64, StoreError> {
-        each!(self, b => b.open_tunnel(bin, name, from_start).await)
+    ) -> Result<Vec<i64>, StoreError> {
+        each!(self, b => b.open_tunnel(bin, name, targets, from_start).await)
     }
 
-    /// Requests after `after` that tunnel `name` has not had, oldest first.
+    /// Requests after `after` that `stream` (tunnel name, target) has not
+    /// had, oldest first.
     pub async fn pending(
         &self,
         bin: Uuid,
-        name: String,
+        stream: (String, String),
         after: i64,
         limit: usize,
     ) -> Result<Vec<CapturedRequest>, StoreError> {
-        each!(self, b => b.pending(bin, name, after, limit).await)
+        each!(self, b => b.pending(bin, stream, after, limit).await)
     }
 
-    /// Stores one tunnel's deliveries, each `(request id, delivery,
-    /// through)`, and moves the tunnel's position to the highest `through`,
-    /// in one transaction. For a `passthrough` tunnel the other replicas
-    /// hear of the answers (a capture there may wait for one).
+    /// Stores tunnel `name`'s records and moves each target's position to
+    /// its highest `through`, in one transaction. For a `passthrough`
+    /// tunnel the other replicas hear of the answers (a capture there may
+    /// wait for one).
     pub async fn record_deliveries(
         &self,
         bin: Uuid,
-        records: Vec<(i64, Delivery, Option<i64>)>,
+        name: String,
+        records: Vec<Record>,
         passthrough: bool,
     ) -> Result<(), StoreError> {
         match &self.backend {
-            Backend::Sqlite(b) => b.record_deliveries(bin, records).await,
-            Backend::Postgres(b) => b.record_deliveries(bin, records, passthrough).await,
+            Backend::Sqlite(b) => b.record_deliveries(bin, name, records).await,
+            Backend::Postgres(b) => b.record_deliveries(bin, name, records, passthrough).await,
         }
     }
 
@@ -384,6 +425,22 @@ impl Store {
     /// Replaces a bin's response; false when the bin does not exist.
     pub async fn set_response(&self, id: Uuid, resp: ResponseConfig) -> Result<bool, StoreError> {
         each!(self, b => b.set_response(id, resp).await)
+    }
+
+    /// Sets or clears a bin's alias; false when the bin does not exist,
+    /// [`StoreError::AliasTaken`] when another bin has it.
+    pub async fn set_alias(&self, id: Uuid, alias: Option<String>) -> Result<bool, StoreError> {
+        each!(self, b => b.set_alias(id, alias).await)
+    }
+
+    /// Replaces a bin's response rules; false when the bin does not exist.
+    pub async fn set_rules(&self, id: Uuid, rules: Vec<RuleConfig>) -> Result<bool, StoreError> {
+        each!(self, b => b.set_rules(id, rules).await)
+    }
+
+    /// The bin an alias names, if any.
+    pub async fn bin_by_alias(&self, alias: String) -> Result<Option<Uuid>, StoreError> {
+        each!(self, b => b.bin_by_alias(alias).await)
     }
 
     /// Replaces a bin's verification secrets; false when the bin does not

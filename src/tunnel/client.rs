@@ -18,6 +18,7 @@ use super::local_app::{LocalApp, jitter};
 use super::protocol::{
     self, CLOSE_REPLACED, DEAD_AFTER, Frame, PING_EVERY, RelayRequest, RelayResponse,
 };
+use super::routing::Streams;
 use crate::config::TunnelConfig;
 use crate::time::{now_millis, rfc3339};
 
@@ -60,19 +61,32 @@ const STABLE_SESSION: Duration = Duration::from_secs(30);
 /// unknown bin, unsupported version).
 pub async fn run(cfg: TunnelConfig, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let (base, bin) = split_capture_url(&cfg.capture_url)?;
-    let app = LocalApp::new(&cfg.to)?;
+    let (streams, targets) =
+        Streams::from_flags(&cfg.to, &cfg.routes, &cfg.filters).map_err(anyhow::Error::msg)?;
+    let apps = targets
+        .iter()
+        .map(|t| {
+            let app = LocalApp::new(&t.url)?;
+            Ok(Target {
+                url: t.url.clone(),
+                app: if t.exact { app.exact() } else { app },
+                named: targets.len() > 1,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let streams = serde_json::to_string(&streams)?;
     tokio::pin!(shutdown);
     let mut from_start = cfg.from_start;
     let mut pause = Duration::from_millis(250);
     loop {
-        let url = tunnel_url(&base, bin, &cfg, from_start);
+        let url = tunnel_url(&base, bin, &cfg, from_start, &streams);
         let outcome = tokio::select! {
             connected = connect(&url, &cfg) => match connected? {
                 Ok(ws) => {
                     // Only the first session starts from the bin's history.
                     from_start = false;
                     let started = Instant::now();
-                    let outcome = session(ws, &app, &cfg, &mut shutdown).await;
+                    let outcome = session(ws, &apps, &cfg, &mut shutdown).await;
                     if started.elapsed() >= STABLE_SESSION {
                         pause = Duration::from_millis(250);
                     }
@@ -98,17 +112,32 @@ pub async fn run(cfg: TunnelConfig, shutdown: impl Future<Output = ()>) -> anyho
     }
 }
 
-fn tunnel_url(base: &str, bin: uuid::Uuid, cfg: &TunnelConfig, from_start: bool) -> String {
+/// One target of the tunnel, as the client calls it.
+struct Target {
+    url: String,
+    app: LocalApp,
+    /// Delivery lines name the target (there are several).
+    named: bool,
+}
+
+fn tunnel_url(
+    base: &str,
+    bin: uuid::Uuid,
+    cfg: &TunnelConfig,
+    from_start: bool,
+    streams: &str,
+) -> String {
     let ws_base = base
         .strip_prefix("https://")
         .map(|rest| format!("wss://{rest}"))
         .unwrap_or_else(|| base.replacen("http://", "ws://", 1));
     format!(
-        "{ws_base}/api/bins/{bin}/tunnel?v={}&name={}&from_start={}&passthrough={}",
+        "{ws_base}/api/bins/{bin}/tunnel?v={}&name={}&from_start={}&passthrough={}&streams={}",
         protocol::VERSION,
         cfg.name,
         u8::from(from_start),
-        u8::from(cfg.passthrough)
+        u8::from(cfg.passthrough),
+        form_urlencoded::byte_serialize(streams.as_bytes()).collect::<String>()
     )
 }
 
@@ -198,27 +227,33 @@ async fn connect(url: &str, cfg: &TunnelConfig) -> anyhow::Result<Result<Ws, Str
 /// One connected session: relays until the connection drops or a stop.
 async fn session(
     ws: Ws,
-    app: &LocalApp,
+    targets: &[Target],
     cfg: &TunnelConfig,
     shutdown: &mut (impl Future<Output = ()> + Unpin),
 ) -> Outcome {
     let (mut sink, mut stream) = ws.split();
     // Answers of finished deliveries, to send back.
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<RelayResponse>();
-    // Requests waiting for their turn (ordered mode); bounded by the
-    // server's window.
-    let (queue_tx, queue_rx) = mpsc::unbounded_channel::<RelayRequest>();
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut workers = JoinSet::new();
+    // Per target, requests waiting for their turn (ordered mode), each
+    // bounded by the server's window for that target: one target's slow
+    // app never holds back another's.
+    let mut queues = Vec::new();
     if !cfg.passthrough {
-        workers.spawn(deliver_in_order(
-            app.clone(),
-            queue_rx,
-            stop_rx,
-            done_tx.clone(),
-            cfg.concurrency,
-        ));
+        for t in targets {
+            let (queue_tx, queue_rx) = mpsc::unbounded_channel::<RelayRequest>();
+            queues.push(queue_tx);
+            workers.spawn(deliver_in_order(
+                Deliverer::of(t),
+                queue_rx,
+                stop_rx.clone(),
+                done_tx.clone(),
+                cfg.concurrency,
+            ));
+        }
     }
+    let urls: Vec<&str> = targets.iter().map(|t| t.url.as_str()).collect();
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_heard = Instant::now();
@@ -230,14 +265,17 @@ async fn session(
                     Some(Ok(Message::Binary(bytes))) => match Frame::decode(bytes) {
                         Ok(Frame::Hello(h)) => eprintln!(
                             "tunnel {:?} connected: relaying bin {} to {}{}",
-                            h.tunnel, h.bin_id, cfg.to,
+                            h.tunnel, h.bin_id, urls.join(", "),
                             if h.passthrough { " (passthrough: senders get the app's answer)" } else { "" }
                         ),
                         Ok(Frame::Request(req)) => {
+                            let Some(target) = targets.get(req.target) else {
+                                break Outcome::Retry(format!("protocol error: no target {}", req.target));
+                            };
                             if cfg.passthrough || req.replay {
-                                let (app, done) = (app.clone(), done_tx.clone());
-                                workers.spawn(async move { deliver_one(&app, req, &done).await });
-                            } else if queue_tx.send(req).is_err() {
+                                let (to, done) = (Deliverer::of(target), done_tx.clone());
+                                workers.spawn(async move { to.deliver(req, &done).await });
+                            } else if queues.get(req.target).is_none_or(|q| q.send(req).is_err()) {
                                 break Outcome::Retry("delivery worker stopped".into());
                             }
                         }
@@ -286,7 +324,7 @@ async fn session(
         // Finish the deliveries under way and report them; requests still
         // queued were not sent to the app and come again next time.
         let _ = stop_tx.send(true);
-        drop(queue_tx);
+        drop(queues);
         drop(done_tx);
         let finish = async {
             while let Some(resp) = done_rx.recv().await {
@@ -311,7 +349,7 @@ async fn session(
 /// deliveries under way and leaves the rest queued: those were never sent
 /// to the app, and the server sends them again next time.
 async fn deliver_in_order(
-    app: LocalApp,
+    to: Deliverer,
     mut queue: mpsc::UnboundedReceiver<RelayRequest>,
     stop: watch::Receiver<bool>,
     done: mpsc::UnboundedSender<RelayResponse>,
@@ -326,10 +364,10 @@ async fn deliver_in_order(
         if *stop.borrow() {
             break;
         }
-        let (app, done) = (app.clone(), done.clone());
+        let (to, done) = (to.clone(), done.clone());
         running.spawn(async move {
             let _slot = slot;
-            deliver_one(&app, req, &done).await;
+            to.deliver(req, &done).await;
         });
         // Reap finished deliveries so the set stays small.
         while running.try_join_next().is_some() {}
@@ -337,25 +375,42 @@ async fn deliver_in_order(
     while running.join_next().await.is_some() {}
 }
 
-async fn deliver_one(
-    app: &LocalApp,
-    req: RelayRequest,
-    done: &mpsc::UnboundedSender<RelayResponse>,
-) {
-    let resp = app.deliver(&req).await;
-    let target = crate::urls::target(&req.path, &req.query);
-    let status = resp.status.map_or_else(
-        || format!("failed: {}", resp.error.as_deref().unwrap_or("?")),
-        |s| s.to_string(),
-    );
-    println!(
-        "{} {} {} -> {} {:.1} ms{}",
-        rfc3339(now_millis()),
-        req.method,
-        target,
-        status,
-        resp.latency_ms,
-        if req.replay { " (replay)" } else { "" }
-    );
-    let _ = done.send(resp);
+/// Delivers to one target and prints a line per delivery.
+#[derive(Clone)]
+struct Deliverer {
+    app: LocalApp,
+    /// Named at the end of each line when the tunnel has several targets.
+    label: Option<Arc<str>>,
+}
+
+impl Deliverer {
+    fn of(t: &Target) -> Self {
+        Self {
+            app: t.app.clone(),
+            label: t.named.then(|| Arc::from(t.url.as_str())),
+        }
+    }
+
+    async fn deliver(&self, req: RelayRequest, done: &mpsc::UnboundedSender<RelayResponse>) {
+        let resp = self.app.deliver(&req).await;
+        let target = crate::urls::target(&req.path, &req.query);
+        let status = resp.status.map_or_else(
+            || format!("failed: {}", resp.error.as_deref().unwrap_or("?")),
+            |s| s.to_string(),
+        );
+        println!(
+            "{} {} {} -> {} {:.1} ms{}{}",
+            rfc3339(now_millis()),
+            req.method,
+            target,
+            status,
+            resp.latency_ms,
+            if req.replay { " (replay)" } else { "" },
+            self.label
+                .as_deref()
+                .map(|url| format!(" via {url}"))
+                .unwrap_or_default()
+        );
+        let _ = done.send(resp);
+    }
 }

@@ -52,6 +52,9 @@ pub struct LocalApp {
     origin: String,
     /// Path prefix of `--to` (empty or `/base` without a trailing slash).
     base_path: String,
+    /// Requests go to exactly `base_path` (a route's endpoint), not to
+    /// their sub-path under it.
+    exact: bool,
     client: Client<QuickAckConnector, Full<Bytes>>,
 }
 
@@ -76,12 +79,21 @@ impl LocalApp {
         Ok(Self {
             origin: format!("http://{authority}"),
             base_path: uri.path().trim_end_matches('/').to_owned(),
+            exact: false,
             client: Client::builder(TokioExecutor::new()).build(QuickAckConnector(connector)),
         })
     }
 
+    /// The same app, called at exactly its URL's path (a route's
+    /// endpoint): the captured sub-path is not appended, the query is.
+    pub fn exact(mut self) -> Self {
+        self.exact = true;
+        self
+    }
+
     /// The app's URL for a captured sub-path and query.
     pub fn url(&self, path: &str, query: &str) -> String {
+        let path = if self.exact { "/" } else { path };
         crate::urls::join(&format!("{}{}", self.origin, self.base_path), path, query)
     }
 
@@ -188,6 +200,13 @@ mod tests {
         assert_eq!(app.url("/eden", ""), "http://127.0.0.1:3000/hooks/eden");
         assert!(LocalApp::new("https://x").is_err());
         assert!(LocalApp::new("localhost:3000").is_err());
+        let app = LocalApp::new("http://127.0.0.1:4242/webhooks")
+            .expect("url")
+            .exact();
+        assert_eq!(
+            app.url("/stripe/evt", "a=1"),
+            "http://127.0.0.1:4242/webhooks?a=1"
+        );
     }
 
     #[test]

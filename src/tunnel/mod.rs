@@ -8,8 +8,10 @@
 //! - [`client`]: the `hookwire tunnel` command.
 //! - [`local_app`]: the client's calls to the local app.
 //! - [`quick_ack`]: connections to the app that ACK at once (no delayed-ACK stalls).
+//! - [`routing`]: targets, routes and filter: which target gets which request.
 
 pub mod client;
 pub mod local_app;
 pub mod protocol;
 pub mod quick_ack;
+pub mod routing;

@@ -2,7 +2,8 @@
 //!
 //! # Connecting
 //! The client upgrades `GET /api/bins/{bin_id}/tunnel?v=1&name=NAME[&from_start=1]
-//! [&passthrough=1]`, with `Authorization: Bearer TOKEN` when the server has an
+//! [&passthrough=1][&streams=JSON]` (`streams`: its targets, routes and
+//! filter, see [`super::routing::Streams`]; absent, one unnamed target), with `Authorization: Bearer TOKEN` when the server has an
 //! access token (never in the URL, which proxies log). A client speaking
 //! another version gets `400` before the upgrade; a bad token `401`.
 //!
@@ -20,7 +21,8 @@
 //! - `hello` (server → client, first message): `{tunnel, bin_id,
 //!   delivered_through, passthrough, max_in_flight}`.
 //! - `request` (server → client): `{seq, request_id, method, path, query,
-//!   headers, replay}` + the captured body. `seq` numbers the relays of
+//!   headers, replay, target}` + the captured body; `target` indexes the
+//!   targets the client listed in the upgrade's `streams` parameter. `seq` numbers the relays of
 //!   this connection; the same request may come again (replay, or after a
 //!   crash) with a new `seq` and the same `request_id`.
 //! - `response` (client → server): `{seq, status, headers, latency_ms,
@@ -122,6 +124,10 @@ pub struct RelayRequest {
     pub headers: Vec<Header>,
     /// Sent again on request rather than in the live stream.
     pub replay: bool,
+    /// The target to deliver it to: an index into the routing's targets
+    /// (see [`super::routing::Streams`]).
+    #[serde(default)]
+    pub target: usize,
     /// The exact captured body.
     #[serde(skip)]
     pub body: Bytes,
@@ -265,6 +271,7 @@ mod tests {
             query: "x=1&x=2".into(),
             headers: vec![("x-dup".into(), "1".into()), ("x-dup".into(), "2".into())],
             replay: false,
+            target: 0,
             body: Bytes::from_static(b"\x00\xff{\"raw\":true}"),
         }
     }

@@ -58,6 +58,6 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
 
 /// `POST /bins`: the "New URL" button; lands on the new bin's inspector.
 async fn create_bin(State(state): State<AppState>) -> Result<Redirect, PageError> {
-    let bin = state.bins.mint().await?;
+    let bin = state.bins.mint(None).await?;
     Ok(Redirect::to(&format!("/bins/{}", bin.id)))
 }

@@ -15,6 +15,7 @@ use crate::error::{AppError, ErrorBody};
 use crate::session::{self, Params};
 use crate::state::AppState;
 use crate::tunnel::protocol;
+use crate::tunnel::routing::Streams;
 
 /// The route.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -35,6 +36,12 @@ pub struct UpgradeParams {
     /// `1`: captures wait for this tunnel's answers (passthrough).
     #[serde(default)]
     passthrough: Option<String>,
+    /// The tunnel's targets, routes and filter, as JSON:
+    /// `{"targets":["http://localhost:3000"],"routes":[["/stripe/**",0]],
+    /// "default":[0],"filter":["json:/type=invoice.paid"]}`. Absent: one
+    /// target named `""` that gets every request.
+    #[serde(default)]
+    streams: Option<String>,
 }
 
 fn flag(v: Option<&str>) -> bool {
@@ -48,7 +55,7 @@ fn flag(v: Option<&str>) -> bool {
     params(("bin_id" = String, Path, description = "The bin id (UUID)"), UpgradeParams),
     responses(
         (status = 101, description = "Switching to the tunnel's WebSocket"),
-        (status = 400, description = "Another protocol version, a bad tunnel name, or not a WebSocket upgrade", body = ErrorBody),
+        (status = 400, description = "Another protocol version, a bad tunnel name, bad routing (a route or filter that does not parse), or not a WebSocket upgrade", body = ErrorBody),
         (status = 401, description = "The server's access token is needed", body = ErrorBody),
         (status = 403, description = "A cross-site upgrade from a browser", body = ErrorBody),
         (status = 404, description = "No such bin", body = ErrorBody),
@@ -82,6 +89,19 @@ async fn upgrade(
             "tunnel name must be 1-64 letters, digits, '-', '_' or '.' (--name)".into(),
         ));
     }
+    let streams: Streams = match &p.streams {
+        Some(json) => serde_json::from_str(json).map_err(|e| {
+            AppError::BadRequest(format!(
+                "streams is not the routing JSON hookwire sends: {e}"
+            ))
+        })?,
+        None => Streams {
+            targets: vec![String::new()],
+            default: vec![0],
+            ..Streams::default()
+        },
+    };
+    let routing = streams.compile().map_err(AppError::BadRequest)?;
     state.bins.cached(bin).await?;
     let max = protocol::max_message(state.config.max_body_bytes);
     let params = Params {
@@ -89,6 +109,8 @@ async fn upgrade(
         name,
         from_start: flag(p.from_start.as_deref()),
         passthrough: flag(p.passthrough.as_deref()),
+        targets: streams.targets,
+        routing,
     };
     Ok(ws
         .max_message_size(max)

@@ -53,6 +53,12 @@ pub(super) fn answers_payload(replica: u64, bin: Uuid, name: &str, ids: &[i64]) 
     out
 }
 
+/// The payload announcing a changed (or deleted) bin: `b`, the replica,
+/// the bin.
+pub(super) fn bin_payload(replica: u64, bin: Uuid) -> String {
+    format!("b {replica:x} {bin}")
+}
+
 fn parse(replica: u64, payload: &str) -> Vec<Event> {
     let mut parts = payload.split(' ');
     let kind = parts.next();
@@ -82,6 +88,12 @@ fn parse(replica: u64, payload: &str) -> Vec<Event> {
                 ids,
             }]
         }
+        Some("b") => parts
+            .next()
+            .and_then(|b| Uuid::parse_str(b).ok())
+            .map(|bin| Event::BinChanged { bin })
+            .into_iter()
+            .collect(),
         Some("k") => {
             let bin = parts.next().and_then(|b| Uuid::parse_str(b).ok());
             let name = parts.next();
@@ -189,6 +201,10 @@ mod tests {
         assert!(matches!(events[1], Event::Captured { id: 9, .. }));
         let answered = parse(0xcd, &answers_payload(0xab, bin, "pt", &[4, 5]));
         assert!(matches!(&answered[..], [Event::Answered { ids, .. }] if ids == &[4, 5]));
+        assert!(matches!(
+            parse(0xcd, &bin_payload(0xab, bin))[..],
+            [Event::BinChanged { bin: b }] if b == bin
+        ));
         let claim = parse(0xcd, &claim_payload(0xab, bin, "laptop", 17));
         assert!(matches!(&claim[..], [Event::Claimed { name, .. }] if name == "laptop"));
         // The longest entry fits PER_NOTIFICATION times in 8000 bytes.

@@ -16,9 +16,9 @@ use std::collections::HashMap;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use uuid::Uuid;
 
-use super::{Encoded, ListQuery, Page, StoreError, StoreOptions};
+use super::{Encoded, ListQuery, Page, Record, StoreError, StoreOptions};
 use crate::config::Durability;
-use crate::model::{Bin, CapturedRequest, Delivery, ResponseConfig};
+use crate::model::{Bin, CapturedRequest, ResponseConfig, RuleConfig};
 use crate::time::Millis;
 use crate::verify::{Secrets, Signature};
 pub use names::NameHold;
@@ -197,46 +197,83 @@ impl Postgres {
         &self,
         bin: Uuid,
         name: String,
+        targets: Vec<String>,
         from_start: bool,
-    ) -> Result<i64, StoreError> {
-        tunnels::open_tunnel(&**self.pool.get().await?, bin, &name, from_start).await
+    ) -> Result<Vec<i64>, StoreError> {
+        let conn = self.pool.get().await?;
+        tunnels::open_tunnel(&**conn, bin, &name, &targets, from_start).await
     }
 
     pub(super) async fn pending(
         &self,
         bin: Uuid,
-        name: String,
+        stream: (String, String),
         after: i64,
         limit: usize,
     ) -> Result<Vec<CapturedRequest>, StoreError> {
-        tunnels::pending(&**self.pool.get().await?, bin, &name, after, limit).await
+        let conn = self.pool.get().await?;
+        let stream = (stream.0.as_str(), stream.1.as_str());
+        tunnels::pending(&**conn, bin, stream, after, limit).await
     }
 
     pub(super) async fn record_deliveries(
         &self,
         bin: Uuid,
-        records: Vec<(i64, Delivery, Option<i64>)>,
+        name: String,
+        records: Vec<Record>,
         passthrough: bool,
     ) -> Result<(), StoreError> {
         let mut conn = self.pool.get().await?;
         let tx = conn.transaction().await?;
-        tunnels::record_deliveries(&*tx, bin, &records).await?;
+        tunnels::record_deliveries(&*tx, bin, &name, &records).await?;
         if passthrough {
             // Delivered at the commit: a capture on another replica waiting
             // for one of these reads the recorded answer.
             let ids: Vec<i64> = records
                 .iter()
-                .filter(|(_, d, _)| !d.replay)
-                .map(|(id, _, _)| *id)
+                .filter(|r| r.delivery.as_ref().is_some_and(|d| !d.replay))
+                .map(|r| r.request_id)
                 .collect();
-            let name = records.first().map_or("", |(_, d, _)| d.tunnel.as_str());
             for chunk in ids.chunks(listener::PER_NOTIFICATION) {
-                let payload = listener::answers_payload(self.replica, bin, name, chunk);
+                let payload = listener::answers_payload(self.replica, bin, &name, chunk);
                 tx.execute("SELECT pg_notify($1, $2)", &[&listener::CHANNEL, &payload])
                     .await?;
             }
         }
         Ok(tx.commit().await?)
+    }
+
+    pub(super) async fn set_alias(
+        &self,
+        id: Uuid,
+        alias: Option<String>,
+    ) -> Result<bool, StoreError> {
+        let conn = self.pool.get().await?;
+        let found = queries::update_alias(&**conn, id, alias.as_deref()).await?;
+        self.changed(&conn, id).await.map(|()| found)
+    }
+
+    pub(super) async fn set_rules(
+        &self,
+        id: Uuid,
+        rules: Vec<RuleConfig>,
+    ) -> Result<bool, StoreError> {
+        let conn = self.pool.get().await?;
+        let found = queries::update_rules(&**conn, id, &rules).await?;
+        self.changed(&conn, id).await.map(|()| found)
+    }
+
+    /// Tells the other replicas that bin `id` changed (after the change
+    /// committed): they drop what they cached of it.
+    async fn changed(&self, conn: &deadpool_postgres::Client, id: Uuid) -> Result<(), StoreError> {
+        let payload = listener::bin_payload(self.replica, id);
+        conn.execute("SELECT pg_notify($1, $2)", &[&listener::CHANNEL, &payload])
+            .await?;
+        Ok(())
+    }
+
+    pub(super) async fn bin_by_alias(&self, alias: String) -> Result<Option<Uuid>, StoreError> {
+        queries::bin_by_alias(&**self.pool.get().await?, &alias).await
     }
 
     pub(super) async fn passthrough_elsewhere(&self, bin: Uuid) -> bool {
@@ -270,11 +307,15 @@ impl Postgres {
         id: Uuid,
         resp: ResponseConfig,
     ) -> Result<bool, StoreError> {
-        queries::update_response(&**self.pool.get().await?, id, &resp).await
+        let conn = self.pool.get().await?;
+        let found = queries::update_response(&**conn, id, &resp).await?;
+        self.changed(&conn, id).await.map(|()| found)
     }
 
     pub(super) async fn set_secrets(&self, id: Uuid, secrets: Secrets) -> Result<bool, StoreError> {
-        queries::update_secrets(&**self.pool.get().await?, id, &secrets).await
+        let conn = self.pool.get().await?;
+        let found = queries::update_secrets(&**conn, id, &secrets).await?;
+        self.changed(&conn, id).await.map(|()| found)
     }
 
     pub(super) async fn set_signatures(
@@ -298,6 +339,7 @@ impl Postgres {
         let tx = deleting(&mut conn).await?;
         let n = tx.execute("DELETE FROM bins WHERE id = $1", &[&id]).await?;
         tx.commit().await?;
+        self.changed(&conn, id).await?;
         Ok(n > 0)
     }
 

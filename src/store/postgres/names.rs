@@ -99,7 +99,7 @@ impl Names {
         let client = self.client().await?;
         let names: Vec<String> = client
             .query(
-                "SELECT name FROM tunnels WHERE bin_id = $1 ORDER BY name",
+                "SELECT DISTINCT name FROM tunnels WHERE bin_id = $1 ORDER BY name",
                 &[&bin],
             )
             .await?

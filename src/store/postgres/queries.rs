@@ -19,7 +19,7 @@ fn narrow<T: TryFrom<i64>>(v: i64) -> Result<T, StoreError> {
 }
 
 const BIN_COLUMNS: &str = "id, created_at, response_status, response_headers, response_body, \
-                           response_delay_ms, secrets";
+                           response_delay_ms, secrets, alias, rules";
 
 fn bin_row(r: &Row) -> Result<Bin, StoreError> {
     Ok(Bin {
@@ -32,13 +32,15 @@ fn bin_row(r: &Row) -> Result<Bin, StoreError> {
             delay_ms: narrow(r.get(5))?,
         },
         secrets: json(r.get(6))?,
+        alias: r.get(7),
+        rules: json(r.get(8))?,
     })
 }
 
 pub(super) async fn insert_bin(c: &impl GenericClient, bin: &Bin) -> Result<(), StoreError> {
     let resp = &bin.response;
     c.execute(
-        &format!("INSERT INTO bins ({BIN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"),
+        &format!("INSERT INTO bins ({BIN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"),
         &[
             &bin.id,
             &bin.created_at,
@@ -47,10 +49,65 @@ pub(super) async fn insert_bin(c: &impl GenericClient, bin: &Bin) -> Result<(), 
             &resp.body,
             &i64::try_from(resp.delay_ms).unwrap_or(i64::MAX),
             &to_json(&bin.secrets)?,
+            &bin.alias,
+            &to_json(&bin.rules)?,
         ],
     )
-    .await?;
+    .await
+    .map_err(alias_taken)?;
     Ok(())
+}
+
+/// A unique violation on `bins.alias` as [`StoreError::AliasTaken`].
+fn alias_taken(e: tokio_postgres::Error) -> StoreError {
+    if e.as_db_error().is_some_and(|d| {
+        d.code() == &tokio_postgres::error::SqlState::UNIQUE_VIOLATION
+            && d.constraint() == Some("bins_by_alias")
+    }) {
+        StoreError::AliasTaken
+    } else {
+        e.into()
+    }
+}
+
+/// Sets or clears a bin's alias; false when the bin does not exist.
+pub(super) async fn update_alias(
+    c: &impl GenericClient,
+    id: Uuid,
+    alias: Option<&str>,
+) -> Result<bool, StoreError> {
+    let n = c
+        .execute("UPDATE bins SET alias = $2 WHERE id = $1", &[&id, &alias])
+        .await
+        .map_err(alias_taken)?;
+    Ok(n > 0)
+}
+
+/// Replaces a bin's response rules; false when the bin does not exist.
+pub(super) async fn update_rules(
+    c: &impl GenericClient,
+    id: Uuid,
+    rules: &[crate::model::RuleConfig],
+) -> Result<bool, StoreError> {
+    let n = c
+        .execute(
+            "UPDATE bins SET rules = $2 WHERE id = $1",
+            &[&id, &to_json(&rules)?],
+        )
+        .await?;
+    Ok(n > 0)
+}
+
+/// The bin an alias names, if any.
+pub(super) async fn bin_by_alias(
+    c: &impl GenericClient,
+    alias: &str,
+) -> Result<Option<Uuid>, StoreError> {
+    Ok(
+        c.query_opt("SELECT id FROM bins WHERE alias = $1", &[&alias])
+            .await?
+            .map(|r| r.get(0)),
+    )
 }
 
 pub(super) async fn update_response(
@@ -110,7 +167,7 @@ pub(super) async fn recent_bins(
     )
     .await?
     .iter()
-    .map(|r| Ok((bin_row(r)?, narrow(r.get(7))?)))
+    .map(|r| Ok((bin_row(r)?, narrow(r.get(9))?)))
     .collect()
 }
 
@@ -119,7 +176,7 @@ pub(super) async fn recent_bins(
 pub(super) fn request_columns(body: &str) -> String {
     format!(
         "id, bin_id, received_at, method, path, query, headers, remote_addr, {body}, signature, \
-         retry_key, octet_length(body)"
+         retry_key, rule, octet_length(body)"
     )
 }
 
@@ -138,6 +195,7 @@ pub(super) fn request_row(r: &Row) -> Result<CapturedRequest, StoreError> {
             body: r.get::<_, Vec<u8>>(8).into(),
             signature: signature.as_deref().map(json::<Signature>).transpose()?,
             retry_key: r.get(10),
+            rule: r.get(11),
         },
         deliveries: Vec::new(),
     })
@@ -175,7 +233,7 @@ pub(super) async fn list(c: &impl GenericClient, q: &ListQuery) -> Result<Page, 
     let mut body_sizes = Vec::with_capacity(rows.len().min(q.limit));
     for row in rows.iter().take(q.limit) {
         requests.push(request_row(row)?);
-        body_sizes.push(narrow(i64::from(row.get::<_, i32>(11)))?);
+        body_sizes.push(narrow(i64::from(row.get::<_, i32>(12)))?);
     }
     let next = (rows.len() > q.limit)
         .then(|| requests.last().map(|r: &CapturedRequest| r.id))
@@ -270,7 +328,7 @@ pub(super) async fn attach_deliveries(
     let rows = c
         .query(
             "SELECT request_id, tunnel, replay, status, latency_ms, headers, body, delivered_at,
-                    error
+                    error, target, skipped
              FROM deliveries WHERE request_id = ANY($1) ORDER BY id",
             &[&ids],
         )
@@ -280,6 +338,8 @@ pub(super) async fn attach_deliveries(
         let status: Option<i32> = r.get(3);
         let delivery = Delivery {
             tunnel: r.get(1),
+            target: r.get(9),
+            skipped: r.get(10),
             replay: r.get(2),
             status: status.map(|s| narrow(i64::from(s))).transpose()?,
             latency_ms: r.get(4),

@@ -10,6 +10,7 @@ use crate::store::StoreError;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_one_delivery_per_name.sql"),
+    include_str!("migrations/0003_rules_routes_aliases.sql"),
 ];
 
 /// The advisory lock migrations run under (any constant no other user of

@@ -7,40 +7,50 @@ use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
 use super::queries::{request_columns, request_row};
-use crate::model::{CapturedRequest, Delivery};
-use crate::store::{StoreError, to_json};
+use crate::model::CapturedRequest;
+use crate::store::{Record, StoreError, to_json};
 
-/// Registers a tunnel name on its bin (if new) and returns the id up to
-/// which it has everything: a new name starts after the bin's newest
-/// request, or before all of them with `from_start`, which also rewinds a
-/// known name (what it already got is still skipped, see [`pending`]).
+/// Registers a tunnel name's targets on its bin (those new) and returns,
+/// per target, the id up to which it has everything: a new name starts
+/// after the bin's newest request, a new target of a known name where the
+/// name's furthest target is, and `from_start` before all of them,
+/// rewinding known targets (what they already got is still skipped, see
+/// [`pending`]).
 pub(super) async fn open_tunnel(
     c: &impl GenericClient,
     bin: Uuid,
     name: &str,
+    targets: &[String],
     from_start: bool,
-) -> Result<i64, StoreError> {
+) -> Result<Vec<i64>, StoreError> {
     let sql = if from_start {
-        "INSERT INTO tunnels (bin_id, name, delivered_through) VALUES ($1, $2, 0)
-         ON CONFLICT (bin_id, name) DO UPDATE SET delivered_through = 0
+        "INSERT INTO tunnels (bin_id, name, target, delivered_through) VALUES ($1, $2, $3, 0)
+         ON CONFLICT (bin_id, name, target) DO UPDATE SET delivered_through = 0
          RETURNING delivered_through"
     } else {
         // DO UPDATE (a no-op) so the row comes back either way.
-        "INSERT INTO tunnels (bin_id, name, delivered_through)
-         VALUES ($1, $2, (SELECT COALESCE(MAX(id), 0) FROM requests WHERE bin_id = $1))
-         ON CONFLICT (bin_id, name) DO UPDATE SET delivered_through = tunnels.delivered_through
+        "INSERT INTO tunnels (bin_id, name, target, delivered_through)
+         VALUES ($1, $2, $3, COALESCE(
+             (SELECT MAX(delivered_through) FROM tunnels WHERE bin_id = $1 AND name = $2),
+             (SELECT COALESCE(MAX(id), 0) FROM requests WHERE bin_id = $1)))
+         ON CONFLICT (bin_id, name, target)
+         DO UPDATE SET delivered_through = tunnels.delivered_through
          RETURNING delivered_through"
     };
-    Ok(c.query_one(sql, &[&bin, &name]).await?.get(0))
+    let mut positions = Vec::with_capacity(targets.len());
+    for target in targets {
+        positions.push(c.query_one(sql, &[&bin, &name, target]).await?.get(0));
+    }
+    Ok(positions)
 }
 
-/// The bin's requests after `after` that the tunnel has not had yet, oldest
-/// first. The NOT EXISTS covers the few answered beyond the stored position
-/// (answers may come back out of order).
+/// The bin's requests after `after` that the tunnel's `target` has not had
+/// yet, oldest first. The NOT EXISTS covers the few answered beyond the
+/// stored position (answers may come back out of order).
 pub(super) async fn pending(
     c: &impl GenericClient,
     bin: Uuid,
-    name: &str,
+    (name, target): (&str, &str),
     after: i64,
     limit: usize,
 ) -> Result<Vec<CapturedRequest>, StoreError> {
@@ -50,11 +60,11 @@ pub(super) async fn pending(
             "SELECT {} FROM requests r
              WHERE bin_id = $1 AND id > $2 AND NOT EXISTS
                (SELECT 1 FROM deliveries d
-                WHERE d.request_id = r.id AND d.tunnel = $3 AND NOT d.replay)
+                WHERE d.request_id = r.id AND d.tunnel = $3 AND d.target = $5 AND NOT d.replay)
              ORDER BY id LIMIT $4",
             request_columns("body")
         ),
-        &[&bin, &after, &name, &limit],
+        &[&bin, &after, &name, &limit, &target],
     )
     .await?
     .iter()
@@ -62,28 +72,33 @@ pub(super) async fn pending(
     .collect()
 }
 
-/// Stores one tunnel's deliveries and moves its position forward to the
-/// highest `through` given (never back); `c` is a transaction.
+/// Stores one tunnel's deliveries and moves each target's position forward
+/// to the highest `through` given for it (never back); `c` is a
+/// transaction.
 pub(super) async fn record_deliveries(
     c: &impl GenericClient,
     bin: Uuid,
-    records: &[(i64, Delivery, Option<i64>)],
+    name: &str,
+    records: &[Record],
 ) -> Result<(), StoreError> {
     let insert = c
         .prepare(
-            "INSERT INTO deliveries
-               (request_id, tunnel, replay, status, headers, body, latency_ms, delivered_at, error)
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9
+            "INSERT INTO deliveries (request_id, tunnel, target, skipped, replay, status, headers,
+                                     body, latency_ms, delivered_at, error)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11
              WHERE EXISTS (SELECT 1 FROM requests WHERE id = $1)
-             ON CONFLICT (request_id, tunnel) WHERE NOT replay DO NOTHING",
+             ON CONFLICT (request_id, tunnel, target) WHERE NOT replay DO NOTHING",
         )
         .await?;
-    for (request_id, d, _) in records {
+    for r in records {
+        let Some(d) = &r.delivery else { continue };
         c.execute(
             &insert,
             &[
-                request_id,
+                &r.request_id,
                 &d.tunnel,
+                &d.target,
+                &d.skipped,
                 &d.replay,
                 &d.status.map(i32::from),
                 &to_json(&d.headers)?,
@@ -95,12 +110,11 @@ pub(super) async fn record_deliveries(
         )
         .await?;
     }
-    let through = records.iter().filter_map(|(_, _, t)| *t).max();
-    if let (Some(through), Some((_, d, _))) = (through, records.first()) {
+    for (target, through) in Record::positions(records) {
         c.execute(
-            "UPDATE tunnels SET delivered_through = GREATEST(delivered_through, $3)
-             WHERE bin_id = $1 AND name = $2",
-            &[&bin, &d.tunnel, &through],
+            "UPDATE tunnels SET delivered_through = GREATEST(delivered_through, $4)
+             WHERE bin_id = $1 AND name = $2 AND target = $3",
+            &[&bin, &name, &target, &through],
         )
         .await?;
     }

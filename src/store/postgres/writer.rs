@@ -118,12 +118,13 @@ impl Conn {
         let insert = client
             .prepare(
                 "INSERT INTO requests (id, bin_id, received_at, method, path, query, headers,
-                                       remote_addr, body, signature, retry_key, search_doc)
+                                       remote_addr, body, signature, retry_key, search_doc, rule)
                  SELECT u.* FROM unnest($1::bigint[], $2::uuid[], $3::bigint[], $4::text[],
                                         $5::text[], $6::text[], $7::text[], $8::text[],
-                                        $9::bytea[], $10::text[], $11::text[], $12::text[])
+                                        $9::bytea[], $10::text[], $11::text[], $12::text[],
+                                        $13::text[])
                    AS u(id, bin_id, received_at, method, path, query, headers, remote_addr,
-                        body, signature, retry_key, search_doc)
+                        body, signature, retry_key, search_doc, rule)
                  WHERE EXISTS (SELECT 1 FROM bins b WHERE b.id = u.bin_id)
                  RETURNING id",
             )
@@ -270,6 +271,7 @@ async fn commit(
     let bodies: Vec<&[u8]> = batch.iter().map(|c| &c.req.body[..]).collect();
     let signatures: Vec<Option<&str>> = batch.iter().map(|c| c.signature.as_deref()).collect();
     let retry_keys: Vec<Option<&str>> = batch.iter().map(|c| c.req.retry_key.as_deref()).collect();
+    let rules: Vec<Option<&str>> = batch.iter().map(|c| c.req.rule.as_deref()).collect();
     let drawn: Vec<i64> = tx
         .query(&conn.ids, &[&n])
         .await?
@@ -292,6 +294,7 @@ async fn commit(
                 &signatures,
                 &retry_keys,
                 &docs,
+                &rules,
             ],
         )
         .await?

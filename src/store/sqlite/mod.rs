@@ -20,14 +20,14 @@ use uuid::Uuid;
 
 use readers::Readers;
 
-use super::{Encoded, ListQuery, Page, StoreError, StoreOptions};
+use super::{Encoded, ListQuery, Page, Record, StoreError, StoreOptions};
 #[cfg(test)]
 use crate::config::Durability;
 use writer::Writer;
 
 #[cfg(test)]
 use crate::model::NewRequest;
-use crate::model::{Bin, CapturedRequest, Delivery, ResponseConfig};
+use crate::model::{Bin, CapturedRequest, ResponseConfig, RuleConfig};
 use crate::time::Millis;
 use crate::verify::{Secrets, Signature};
 
@@ -121,32 +121,52 @@ impl Sqlite {
         &self,
         bin: Uuid,
         name: String,
+        targets: Vec<String>,
         from_start: bool,
-    ) -> Result<i64, StoreError> {
+    ) -> Result<Vec<i64>, StoreError> {
         self.writer
-            .run(move |tx, _| tunnels::open_tunnel(tx, bin, &name, from_start))
+            .run(move |tx, _| tunnels::open_tunnel(tx, bin, &name, &targets, from_start))
             .await
     }
 
     pub async fn pending(
         &self,
         bin: Uuid,
-        name: String,
+        stream: (String, String),
         after: i64,
         limit: usize,
     ) -> Result<Vec<CapturedRequest>, StoreError> {
         self.readers
-            .run(move |c| tunnels::pending(c, bin, &name, after, limit))
+            .run(move |c| tunnels::pending(c, bin, &stream.0, &stream.1, after, limit))
             .await
     }
 
     pub async fn record_deliveries(
         &self,
         bin: Uuid,
-        records: Vec<(i64, Delivery, Option<i64>)>,
+        name: String,
+        records: Vec<Record>,
     ) -> Result<(), StoreError> {
         self.writer
-            .run(move |tx, _| tunnels::record_deliveries(tx, bin, &records))
+            .run(move |tx, _| tunnels::record_deliveries(tx, bin, &name, &records))
+            .await
+    }
+
+    pub async fn set_alias(&self, id: Uuid, alias: Option<String>) -> Result<bool, StoreError> {
+        self.writer
+            .run(move |tx, _| queries::update_alias(tx, id, alias.as_deref()))
+            .await
+    }
+
+    pub async fn set_rules(&self, id: Uuid, rules: Vec<RuleConfig>) -> Result<bool, StoreError> {
+        self.writer
+            .run(move |tx, _| queries::update_rules(tx, id, &rules))
+            .await
+    }
+
+    pub async fn bin_by_alias(&self, alias: String) -> Result<Option<Uuid>, StoreError> {
+        self.readers
+            .run(move |c| queries::bin_by_alias(c, &alias))
             .await
     }
 
@@ -311,6 +331,7 @@ mod tests {
             body: body.as_bytes().to_vec().into(),
             signature: None,
             retry_key: None,
+            rule: None,
         }
     }
 
@@ -342,6 +363,8 @@ mod tests {
                 created_at: now_millis(),
                 response: ResponseConfig::default(),
                 secrets: Secrets::default(),
+                alias: None,
+                rules: Vec::new(),
             })
             .await
             .expect("bin");

@@ -13,7 +13,7 @@ fn uuid(text: &str) -> Result<Uuid, StoreError> {
 }
 
 const BIN_COLUMNS: &str = "id, created_at, response_status, response_headers, response_body, \
-                           response_delay_ms, secrets";
+                           response_delay_ms, secrets, alias, rules";
 
 fn bin_row(r: &Row<'_>) -> Result<Bin, StoreError> {
     let id: String = r.get(0)?;
@@ -28,13 +28,15 @@ fn bin_row(r: &Row<'_>) -> Result<Bin, StoreError> {
             delay_ms: r.get(5)?,
         },
         secrets: json(&r.get::<_, String>(6)?)?,
+        alias: r.get(7)?,
+        rules: json(&r.get::<_, String>(8)?)?,
     })
 }
 
 pub(super) fn insert_bin(c: &Connection, bin: &Bin) -> Result<(), StoreError> {
     let resp = &bin.response;
     c.prepare_cached(&format!(
-        "INSERT INTO bins ({BIN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+        "INSERT INTO bins ({BIN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
     ))?
     .execute(params![
         bin.id.hyphenated().to_string(),
@@ -43,9 +45,59 @@ pub(super) fn insert_bin(c: &Connection, bin: &Bin) -> Result<(), StoreError> {
         to_json(&resp.headers)?,
         resp.body,
         resp.delay_ms,
-        to_json(&bin.secrets)?
-    ])?;
+        to_json(&bin.secrets)?,
+        bin.alias,
+        to_json(&bin.rules)?
+    ])
+    .map_err(alias_taken)?;
     Ok(())
+}
+
+/// A unique-constraint failure on `bins.alias` as [`StoreError::AliasTaken`].
+fn alias_taken(e: rusqlite::Error) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, Some(msg))
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                && msg.contains("bins.alias") =>
+        {
+            StoreError::AliasTaken
+        }
+        _ => e.into(),
+    }
+}
+
+/// Sets or clears a bin's alias; false when the bin does not exist.
+pub(super) fn update_alias(
+    c: &Connection,
+    id: Uuid,
+    alias: Option<&str>,
+) -> Result<bool, StoreError> {
+    let n = c
+        .prepare_cached("UPDATE bins SET alias = ?2 WHERE id = ?1")?
+        .execute(params![id.hyphenated().to_string(), alias])
+        .map_err(alias_taken)?;
+    Ok(n > 0)
+}
+
+/// Replaces a bin's response rules; false when the bin does not exist.
+pub(super) fn update_rules(
+    c: &Connection,
+    id: Uuid,
+    rules: &[crate::model::RuleConfig],
+) -> Result<bool, StoreError> {
+    let n = c
+        .prepare_cached("UPDATE bins SET rules = ?2 WHERE id = ?1")?
+        .execute(params![id.hyphenated().to_string(), to_json(&rules)?])?;
+    Ok(n > 0)
+}
+
+/// The bin an alias names, if any.
+pub(super) fn bin_by_alias(c: &Connection, alias: &str) -> Result<Option<Uuid>, StoreError> {
+    let id: Option<String> = c
+        .prepare_cached("SELECT id FROM bins WHERE alias = ?1")?
+        .query_row([alias], |r| r.get(0))
+        .optional()?;
+    id.as_deref().map(uuid).transpose()
 }
 
 pub(super) fn update_response(
@@ -217,7 +269,7 @@ pub(super) fn recent_bins(c: &Connection, limit: usize) -> Result<Vec<(Bin, u64)
             (SELECT COUNT(*) FROM requests r WHERE r.bin_id = bins.id)
          FROM bins ORDER BY created_at DESC LIMIT ?1"
     ))?;
-    let rows = stmt.query_map([limit], |r| Ok(bin_row(r).map(|b| (b, r.get(7)))))?;
+    let rows = stmt.query_map([limit], |r| Ok(bin_row(r).map(|b| (b, r.get(9)))))?;
     let mut out = Vec::new();
     for row in rows {
         let (bin, count) = row??;
@@ -251,7 +303,7 @@ pub(super) fn list(c: &Connection, q: &ListQuery) -> Result<Page, StoreError> {
         .map(|t| format!("\"{}\"", t.replace('"', "\"\"")));
     let columns = format!(
         "id, bin_id, received_at, method, path, query, headers, remote_addr, {body}, signature,
-         retry_key, length(body)"
+         retry_key, rule, length(body)"
     );
     let sql = match (&q.search, &phrase) {
         (None, _) => format!(
@@ -274,7 +326,7 @@ pub(super) fn list(c: &Connection, q: &ListQuery) -> Result<Page, StoreError> {
             let fts_cond = cond.replace("id", "f.rowid");
             let indexed = format!(
                 "r.id, r.bin_id, r.received_at, r.method, r.path, r.query, r.headers,
-                 r.remote_addr, {}, r.signature, r.retry_key, length(r.body)",
+                 r.remote_addr, {}, r.signature, r.retry_key, r.rule, length(r.body)",
                 if q.with_bodies { "r.body" } else { "x''" }
             );
             format!(
@@ -315,7 +367,7 @@ pub(super) fn list(c: &Connection, q: &ListQuery) -> Result<Page, StoreError> {
             });
         }
         requests.push(request_row(row)?);
-        body_sizes.push(row.get(11)?);
+        body_sizes.push(row.get(12)?);
     }
     Ok(Page {
         requests,
@@ -355,7 +407,7 @@ pub(super) fn request(
 }
 
 /// The columns [`request_row`] reads, in order.
-pub(super) const REQUEST_COLUMNS: &str = "id, bin_id, received_at, method, path, query, headers, remote_addr, body, signature, retry_key";
+pub(super) const REQUEST_COLUMNS: &str = "id, bin_id, received_at, method, path, query, headers, remote_addr, body, signature, retry_key, rule";
 
 pub(super) fn request_row(r: &Row<'_>) -> Result<CapturedRequest, StoreError> {
     let bin: String = r.get(1)?;
@@ -376,6 +428,7 @@ pub(super) fn request_row(r: &Row<'_>) -> Result<CapturedRequest, StoreError> {
             body: body.into(),
             signature: signature.as_deref().map(json).transpose()?,
             retry_key,
+            rule: r.get(11)?,
         },
         deliveries: Vec::new(),
     })

@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_retries.sql"),
     include_str!("migrations/0006_deferred_index_delete.sql"),
     include_str!("migrations/0007_bounded_index_merges.sql"),
+    include_str!("migrations/0008_rules_routes_aliases.sql"),
 ];
 
 /// Settings the writer's connection needs. WAL lets readers run beside the

@@ -10,55 +10,76 @@ use super::StoreError;
 use super::queries::{REQUEST_COLUMNS, request_row};
 use crate::headers::Header;
 use crate::model::{CapturedRequest, Delivery};
-use crate::store::{from_json, to_json};
+use crate::store::{Record, from_json, to_json};
 
-/// Registers a tunnel name on its bin (if new) and returns the id up to
-/// which it has everything. A new name starts after the bin's newest
-/// request, or before all of them with `from_start`, which also rewinds a
-/// known name (what it already got is still skipped, see [`pending`]).
+/// Registers a tunnel name's targets on its bin (those new) and returns,
+/// per target, the id up to which it has everything. A new name starts
+/// after the bin's newest request; a new target of a known name where the
+/// name's furthest target is (so a changed `--to` keeps the backlog);
+/// `from_start` starts every target before all requests, rewinding known
+/// ones (what they already got is still skipped, see [`pending`]).
 pub(super) fn open_tunnel(
     tx: &Connection,
     bin: Uuid,
     name: &str,
+    targets: &[String],
     from_start: bool,
-) -> Result<i64, StoreError> {
+) -> Result<Vec<i64>, StoreError> {
     let bin = bin.hyphenated().to_string();
-    if from_start {
-        tx.prepare_cached(
-            "INSERT INTO tunnels (bin_id, name, delivered_through) VALUES (?1, ?2, 0)
-             ON CONFLICT (bin_id, name) DO UPDATE SET delivered_through = 0",
-        )?
-        .execute(params![bin, name])?;
-    } else {
-        tx.prepare_cached(
-            "INSERT INTO tunnels (bin_id, name, delivered_through)
-             VALUES (?1, ?2, (SELECT COALESCE(MAX(id), 0) FROM requests WHERE bin_id = ?1))
-             ON CONFLICT (bin_id, name) DO NOTHING",
-        )?
-        .execute(params![bin, name])?;
+    let mut positions = Vec::with_capacity(targets.len());
+    for target in targets {
+        if from_start {
+            tx.prepare_cached(
+                "INSERT INTO tunnels (bin_id, name, target, delivered_through) VALUES (?1, ?2, ?3, 0)
+                 ON CONFLICT (bin_id, name, target) DO UPDATE SET delivered_through = 0",
+            )?
+            .execute(params![bin, name, target])?;
+        } else {
+            tx.prepare_cached(
+                "INSERT INTO tunnels (bin_id, name, target, delivered_through)
+                 VALUES (?1, ?2, ?3, COALESCE(
+                     (SELECT MAX(delivered_through) FROM tunnels WHERE bin_id = ?1 AND name = ?2),
+                     (SELECT COALESCE(MAX(id), 0) FROM requests WHERE bin_id = ?1)))
+                 ON CONFLICT (bin_id, name, target) DO NOTHING",
+            )?
+            .execute(params![bin, name, target])?;
+        }
+        positions.push(
+            tx.prepare_cached(
+                "SELECT delivered_through FROM tunnels
+                 WHERE bin_id = ?1 AND name = ?2 AND target = ?3",
+            )?
+            .query_row(params![bin, name, target], |r| r.get(0))?,
+        );
     }
-    Ok(tx
-        .prepare_cached("SELECT delivered_through FROM tunnels WHERE bin_id = ?1 AND name = ?2")?
-        .query_row(params![bin, name], |r| r.get(0))?)
+    Ok(positions)
 }
 
-/// The bin's requests after `after` that the tunnel has not had yet, oldest
-/// first. The NOT EXISTS covers the few answered beyond the stored position
-/// (answers may come back out of order).
+/// The bin's requests after `after` that the tunnel's `target` has not had
+/// yet, oldest first. The NOT EXISTS covers the few answered beyond the
+/// stored position (answers may come back out of order).
 pub(super) fn pending(
     c: &Connection,
     bin: Uuid,
     name: &str,
+    target: &str,
     after: i64,
     limit: usize,
 ) -> Result<Vec<CapturedRequest>, StoreError> {
     let mut stmt = c.prepare_cached(&format!(
         "SELECT {REQUEST_COLUMNS} FROM requests r
          WHERE bin_id = ?1 AND id > ?2 AND NOT EXISTS
-           (SELECT 1 FROM deliveries d WHERE d.request_id = r.id AND d.tunnel = ?3 AND d.replay = 0)
+           (SELECT 1 FROM deliveries d WHERE d.request_id = r.id AND d.tunnel = ?3
+              AND d.target = ?5 AND d.replay = 0)
          ORDER BY id LIMIT ?4"
     ))?;
-    let mut rows = stmt.query(params![bin.hyphenated().to_string(), after, name, limit])?;
+    let mut rows = stmt.query(params![
+        bin.hyphenated().to_string(),
+        after,
+        name,
+        limit,
+        target
+    ])?;
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
         out.push(request_row(row)?);
@@ -66,40 +87,43 @@ pub(super) fn pending(
     Ok(out)
 }
 
-/// Stores one tunnel's deliveries and, in the same transaction, moves its
-/// position forward to the highest `through` given (never back).
+/// Stores one tunnel's deliveries and, in the same transaction, moves each
+/// of its targets' positions forward to the highest `through` given for it
+/// (never back).
 pub(super) fn record_deliveries(
     tx: &Connection,
     bin: Uuid,
-    records: &[(i64, Delivery, Option<i64>)],
+    name: &str,
+    records: &[Record],
 ) -> Result<(), StoreError> {
     let mut insert = tx.prepare_cached(
-        "INSERT INTO deliveries
-           (request_id, tunnel, replay, status, headers, body, latency_ms, delivered_at, error)
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
+        "INSERT INTO deliveries (request_id, tunnel, target, skipped, replay, status, headers,
+                                 body, latency_ms, delivered_at, error)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11
          WHERE EXISTS (SELECT 1 FROM requests WHERE id = ?1)",
     )?;
-    for (request_id, d, _) in records {
-        let headers = to_json(&d.headers)?;
+    for r in records {
+        let Some(d) = &r.delivery else { continue };
         insert.execute(params![
-            request_id,
+            r.request_id,
             d.tunnel,
+            d.target,
+            d.skipped,
             d.replay,
             d.status,
-            headers,
+            to_json(&d.headers)?,
             &d.body[..],
             d.latency_ms,
             d.delivered_at,
             d.error
         ])?;
     }
-    let through = records.iter().filter_map(|(_, _, t)| *t).max();
-    if let (Some(through), Some((_, d, _))) = (through, records.first()) {
-        tx.prepare_cached(
-            "UPDATE tunnels SET delivered_through = MAX(delivered_through, ?3)
-             WHERE bin_id = ?1 AND name = ?2",
-        )?
-        .execute(params![bin.hyphenated().to_string(), d.tunnel, through])?;
+    let mut update = tx.prepare_cached(
+        "UPDATE tunnels SET delivered_through = MAX(delivered_through, ?4)
+         WHERE bin_id = ?1 AND name = ?2 AND target = ?3",
+    )?;
+    for (target, through) in Record::positions(records) {
+        update.execute(params![bin.hyphenated().to_string(), name, target, through])?;
     }
     Ok(())
 }
@@ -111,6 +135,8 @@ fn delivery_row(r: &Row<'_>) -> Result<(i64, Delivery), StoreError> {
         r.get(0)?,
         Delivery {
             tunnel: r.get(1)?,
+            target: r.get(9)?,
+            skipped: r.get(10)?,
             replay: r.get(2)?,
             status: r.get(3)?,
             latency_ms: r.get(4)?,
@@ -132,7 +158,8 @@ pub(super) fn attach_deliveries(
     }
     let placeholders = vec!["?"; requests.len()].join(",");
     let mut stmt = c.prepare_cached(&format!(
-        "SELECT request_id, tunnel, replay, status, latency_ms, headers, body, delivered_at, error
+        "SELECT request_id, tunnel, replay, status, latency_ms, headers, body, delivered_at, error,
+                target, skipped
          FROM deliveries WHERE request_id IN ({placeholders}) ORDER BY id"
     ))?;
     let ids: Vec<i64> = requests.iter().map(|r| r.id).collect();

@@ -222,8 +222,8 @@ pub(super) fn insert_request(
         .prepare_cached(
             "INSERT INTO requests
                (bin_id, received_at, method, path, query, headers, remote_addr, body, signature,
-                retry_key)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                retry_key, rule)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?
         .execute(params![
             bin,
@@ -235,7 +235,8 @@ pub(super) fn insert_request(
             r.remote_addr,
             &r.body[..],
             signature,
-            r.retry_key
+            r.retry_key,
+            r.rule
         ]);
     match inserted {
         Ok(_) => {}

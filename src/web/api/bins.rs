@@ -1,11 +1,12 @@
-//! `/api/bins[/{bin_id}]`: mint, read and delete a bin; set its response
-//! and its verification secrets.
+//! `/api/bins[/{bin_id}]`: mint, read and delete a bin; set its response,
+//! its verification secrets and its alias.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -24,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_bin, delete_bin))
         .routes(routes!(set_response))
         .routes(routes!(set_secrets))
+        .routes(routes!(set_alias))
 }
 
 /// A bin, as the API shows it.
@@ -35,6 +37,10 @@ pub struct BinView {
     capture_url: String,
     /// The inspector page.
     inspect_url: String,
+    /// Its readable name, if it has one: it also captures at `/{alias}`.
+    alias: Option<String>,
+    /// The capture URL by alias (guessable: anyone may send to it).
+    alias_url: Option<String>,
     /// When it was minted (RFC 3339).
     created_at: String,
     /// What its capture URL answers.
@@ -58,6 +64,8 @@ impl BinView {
             id: bin.id.to_string(),
             capture_url: format!("{base}/{}", bin.id),
             inspect_url: format!("{base}/bins/{}", bin.id),
+            alias: bin.alias.clone(),
+            alias_url: bin.alias.as_ref().map(|a| format!("{base}/{a}")),
             created_at: rfc3339(bin.created_at),
             response: bin.response.clone(),
             secrets: bin.secrets.masked(),
@@ -67,11 +75,38 @@ impl BinView {
     }
 }
 
-/// Mint a bin: a new capture URL with the default response.
+/// What `POST /api/bins` and `PUT …/alias` take (an empty body mints a
+/// bin without an alias).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AliasBody {
+    /// 3-64 of `a-z 0-9 -`, not UUID-shaped, not a route name; unique.
+    #[schema(example = "stripe-dev")]
+    alias: Option<String>,
+}
+
+/// The alias body, read leniently: empty means none.
+fn alias_body(body: &[u8]) -> Result<Option<String>, AppError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let parsed: AliasBody = serde_json::from_slice(body).map_err(|e| {
+        AppError::BadRequest(format!(
+            "{e}; expected {{\"alias\":\"stripe-dev\"}} or no body"
+        ))
+    })?;
+    Ok(parsed.alias)
+}
+
+/// Mint a bin: a new capture URL with the default response; with
+/// `{"alias":"stripe-dev"}` it also captures at `/stripe-dev`.
 #[utoipa::path(
     post, path = "/api/bins", tag = "bins",
+    request_body(content = AliasBody, description = "Optional: an alias"),
     responses(
         (status = 201, description = "The new bin", body = BinView),
+        (status = 400, description = "Not a valid alias: the message says what to fix", body = ErrorBody),
+        (status = 409, description = "The alias is taken", body = ErrorBody),
         (status = 401, description = "The server's access token is needed", body = ErrorBody),
         (status = 403, description = "A cross-site request from a browser", body = ErrorBody),
     )
@@ -79,8 +114,9 @@ impl BinView {
 async fn create_bin(
     State(state): State<AppState>,
     headers: HeaderMap,
+    body: Bytes,
 ) -> Result<(StatusCode, Json<BinView>), AppError> {
-    let bin = state.bins.mint().await?;
+    let bin = state.bins.mint(alias_body(&body)?).await?;
     Ok((
         StatusCode::CREATED,
         Json(BinView::new(&state, &headers, &bin)),
@@ -156,6 +192,33 @@ async fn set_response(
     })?;
     state.bins.set_response(id, resp.clone()).await?;
     Ok(Json(resp))
+}
+
+/// Set or clear (`{"alias":null}`) the bin's alias. The UUID capture URL
+/// keeps working either way.
+#[utoipa::path(
+    put, path = "/api/bins/{bin_id}/alias", tag = "bins",
+    params(("bin_id" = String, Path, description = "The bin id (UUID)")),
+    request_body = AliasBody,
+    responses(
+        (status = 200, description = "The bin, with its alias now", body = BinView),
+        (status = 400, description = "Not a valid alias: the message says what to fix", body = ErrorBody),
+        (status = 401, description = "The server's access token is needed", body = ErrorBody),
+        (status = 403, description = "A cross-site request from a browser", body = ErrorBody),
+        (status = 404, description = "No such bin", body = ErrorBody),
+        (status = 409, description = "The alias is taken", body = ErrorBody),
+    )
+)]
+async fn set_alias(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<BinView>, AppError> {
+    let id = bin_id(&id)?;
+    state.bins.set_alias(id, alias_body(&body)?).await?;
+    let bin = state.bins.get(id).await?;
+    Ok(Json(BinView::new(&state, &headers, &bin)))
 }
 
 /// What `PUT …/secrets` answers.

@@ -422,6 +422,8 @@ pub(super) async fn import(
                     body: r.body,
                     signature: None,
                     retry_key: None,
+                    // Imported requests were answered elsewhere.
+                    rule: None,
                 };
                 let host = new.header("host").map(str::to_owned);
                 new.derive(&secrets, || config.public_base(host.as_deref()));

@@ -106,7 +106,7 @@ pub(super) fn header_lines(headers: &[Header]) -> String {
 }
 
 /// Parses `Name: value` lines; blank lines are skipped.
-fn parse_header_lines(text: &str) -> Result<Vec<Header>, AppError> {
+pub(super) fn parse_header_lines(text: &str) -> Result<Vec<Header>, AppError> {
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())

@@ -2,6 +2,7 @@
 //! delete). Server-rendered; every form works without JavaScript.
 
 mod forms;
+mod rules_form;
 
 use std::collections::HashSet;
 
@@ -31,6 +32,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/bins/{bin_id}", get(page))
         .merge(forms::router())
+        .merge(rules_form::router())
 }
 
 /// Bodies up to this size can be edited before a replay.
@@ -49,6 +51,8 @@ struct ListItem {
     signature: Option<Signature>,
     /// Another listed request carries the same idempotency key.
     retry: bool,
+    /// The response rule that answered it.
+    rule: Option<String>,
 }
 
 /// One attempt of a sender's retried delivery.
@@ -77,6 +81,8 @@ struct Detail {
     deliveries: Vec<DeliveryView>,
     signature: Option<Signature>,
     retry_key: Option<String>,
+    /// The response rule that answered it.
+    rule: Option<String>,
     /// The headers as `Name: value` lines, for the edit-and-replay form.
     headers_text: String,
     /// The body for the edit form, when it is text.
@@ -86,6 +92,9 @@ struct Detail {
 /// A tunnel's relay of the request, as the inspector shows it.
 struct DeliveryView {
     tunnel: String,
+    target: String,
+    /// The tunnel's filter left it out.
+    skipped: bool,
     replay: bool,
     status: String,
     latency: String,
@@ -104,11 +113,16 @@ impl DeliveryView {
         );
         Self {
             tunnel: d.tunnel.clone(),
+            target: d.target.clone(),
+            skipped: d.skipped,
             replay: d.replay,
-            status: d.status.map_or_else(
-                || format!("failed: {}", d.error.as_deref().unwrap_or("no answer")),
-                |s| s.to_string(),
-            ),
+            status: match (d.skipped, d.status) {
+                (true, _) => "skipped".into(),
+                (false, Some(s)) => s.to_string(),
+                (false, None) => {
+                    format!("failed: {}", d.error.as_deref().unwrap_or("no answer"))
+                }
+            },
             latency: format!("{:.1} ms", d.latency_ms),
             time: rfc3339(d.delivered_at),
             headers: d.headers.clone(),
@@ -145,6 +159,7 @@ impl Detail {
             deliveries: r.deliveries.iter().map(DeliveryView::new).collect(),
             signature: r.req.signature.clone(),
             retry_key: r.req.retry_key.clone(),
+            rule: r.req.rule.clone(),
             headers_text: header_lines(&r.req.headers),
             body_text: std::str::from_utf8(&r.req.body)
                 .ok()
@@ -201,6 +216,38 @@ struct InspectorPage {
     timeline: Vec<Bar>,
     /// What the timeline spans, e.g. "last 100 over 12 min".
     timeline_label: String,
+    /// The response rules, in order.
+    rules: Vec<RuleRow>,
+    /// The same, as JSON for the edit-all form.
+    rules_json: String,
+    /// The bin's alias ("" for none) and its capture URL.
+    alias: String,
+    alias_url: String,
+}
+
+/// A response rule as the settings list shows it.
+struct RuleRow {
+    name: String,
+    conditions: String,
+    attempts: String,
+    action: String,
+    status: u16,
+}
+
+impl RuleRow {
+    fn new(r: &crate::model::RuleConfig) -> Self {
+        Self {
+            name: r.name.clone(),
+            conditions: if r.conditions.is_empty() {
+                "every request".into()
+            } else {
+                r.conditions.join(" and ")
+            },
+            attempts: r.attempts.clone().unwrap_or_default(),
+            action: format!("{:?}", r.action).to_ascii_lowercase(),
+            status: r.response.status,
+        }
+    }
 }
 
 /// One bar of the burst chart (SVG units; attributes, not inline CSS, so
@@ -333,15 +380,17 @@ async fn page(
             selected: Some(r.id) == selected,
             signature: r.req.signature.clone(),
             retry: retried.contains(&r.id),
+            rule: r.req.rule.clone(),
         })
         .collect();
     let times: Vec<i64> = list.requests.iter().map(|r| r.req.received_at).collect();
     let (timeline, timeline_label) = timeline(&times);
     let resp = bin.response;
+    let base = state.base_url(&headers);
     Ok(render(&InspectorPage {
         layout: Layout::new(&state),
         bin_id: id.to_string(),
-        capture_url: format!("{}/{id}", state.base_url(&headers)),
+        capture_url: format!("{base}/{id}"),
         count: state.store.count(id).await?,
         search: search.unwrap_or_default(),
         items,
@@ -358,6 +407,14 @@ async fn page(
         attempts,
         timeline,
         timeline_label,
+        rules: bin.rules.iter().map(RuleRow::new).collect(),
+        rules_json: serde_json::to_string_pretty(&bin.rules).unwrap_or_default(),
+        alias_url: bin
+            .alias
+            .as_ref()
+            .map(|a| format!("{base}/{a}"))
+            .unwrap_or_default(),
+        alias: bin.alias.unwrap_or_default(),
     }))
 }
 

@@ -3,6 +3,14 @@
 //! tunnel has not had (backlog first, then live), records each answer as a
 //! delivery together with the tunnel's new position, and hands answers to
 //! waiting passthrough captures.
+//!
+//! A tunnel may deliver to several targets (fan-out, routes): each target
+//! is a stream of its own, with its own position and window, so a slow or
+//! down target never holds back another. Which requests are a target's,
+//! and which the tunnel's filter leaves out, is decided here (see
+//! [`crate::tunnel::routing`]): a request left out is recorded as skipped
+//! and never crosses the wire; one routed elsewhere only moves the
+//! target's position.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -10,20 +18,21 @@ use std::time::Instant;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::SinkExt as _;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use crate::hub::{Attached, Command};
+use crate::hub::{Attached, Command, Reply};
 use crate::metrics::Metrics;
-use crate::model::{CapturedRequest, Delivery, Edits};
 use crate::state::AppState;
-use crate::store::Store;
-use crate::time::now_millis;
+use crate::store::{Record, Store};
 use crate::tunnel::protocol::{
     CLOSE_REPLACED, DEAD_AFTER, Frame, Hello, MAX_IN_FLIGHT, PING_EVERY, ProtocolError,
-    RelayRequest, RelayResponse,
 };
+use crate::tunnel::routing::Routing;
+use deliver::Stream;
+
+mod deliver;
 
 /// Delivery records waiting for the recorder per session: bounds memory
 /// when the client answers faster than the database commits.
@@ -31,9 +40,6 @@ const RECORDS_IN_FLIGHT: usize = 256;
 
 /// Records written in one writer job at most.
 const RECORD_BATCH: usize = 64;
-
-/// An answer to record: request id, the delivery, the position it allows.
-type Record = (i64, Delivery, Option<i64>);
 
 /// WebSocket close codes (RFC 6455 §7.4.1).
 const CLOSE_NORMAL: u16 = 1000;
@@ -50,13 +56,19 @@ pub struct Params {
     pub from_start: bool,
     /// Captures wait for this tunnel's answers.
     pub passthrough: bool,
+    /// The tunnel's target URLs, one delivery stream each.
+    pub targets: Vec<String>,
+    /// Which target gets which request, and the filter.
+    pub routing: Routing,
 }
 
 /// A relay the client has not answered yet.
 struct InFlight {
+    /// Index into the session's streams.
+    stream: usize,
     request_id: i64,
     /// Set for replays: who waits for the answer.
-    replay: Option<oneshot::Sender<RelayResponse>>,
+    replay: Option<Reply>,
 }
 
 /// Why a session ended, for the log and the close frame.
@@ -77,14 +89,10 @@ struct Session {
     /// (or cancel) them.
     passthrough: bool,
     socket: WebSocket,
-    /// Highest request id sent in the live stream.
-    last_sent: i64,
-    /// Ids sent in the live stream and not answered yet.
-    live: BTreeSet<i64>,
+    streams: Vec<Stream>,
+    routing: Routing,
     in_flight: HashMap<u64, InFlight>,
     next_seq: u64,
-    /// True while the database may hold requests not yet sent.
-    behind: bool,
     /// Set by the hub when a live capture did not fit in the session's
     /// queue (see [`Session::take_live`]).
     dropped: std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -107,7 +115,7 @@ pub async fn run(state: AppState, socket: WebSocket, p: Params) {
     let opened = match held {
         Ok(Some(hold)) => state
             .store
-            .open_tunnel(p.bin, p.name.clone(), p.from_start)
+            .open_tunnel(p.bin, p.name.clone(), p.targets.clone(), p.from_start)
             .await
             .map(|through| Some((hold, through))),
         // A newer connection took the name while this one waited.
@@ -147,22 +155,32 @@ pub async fn run(state: AppState, socket: WebSocket, p: Params) {
     let recorder = tokio::spawn(record(
         state.store.clone(),
         state.metrics.clone(),
-        p.bin,
+        (p.bin, p.name.clone()),
         p.passthrough,
         records_rx,
     ));
-    tracing::info!(bin = %p.bin, tunnel = %p.name, through, passthrough = p.passthrough, "tunnel connected");
+    tracing::info!(bin = %p.bin, tunnel = %p.name, ?through, targets = p.targets.len(), passthrough = p.passthrough, "tunnel connected");
+    let streams = p
+        .targets
+        .into_iter()
+        .zip(&through)
+        .map(|(target, &last_sent)| Stream {
+            target,
+            last_sent,
+            live: BTreeSet::new(),
+            behind: true,
+        })
+        .collect();
     let mut s = Session {
         state,
         bin: p.bin,
         name: p.name,
         passthrough: p.passthrough,
         socket,
-        last_sent: through,
-        live: BTreeSet::new(),
+        streams,
+        routing: p.routing,
         in_flight: HashMap::new(),
         next_seq: 0,
-        behind: true,
         dropped: attached.dropped.clone(),
         records: Some(records_tx),
         recorder,
@@ -171,7 +189,7 @@ pub async fn run(state: AppState, socket: WebSocket, p: Params) {
     let hello = Frame::Hello(Hello {
         tunnel: s.name.clone(),
         bin_id: s.bin.to_string(),
-        delivered_through: through,
+        delivered_through: through.iter().copied().min().unwrap_or(0),
         passthrough: p.passthrough,
         max_in_flight: MAX_IN_FLIGHT,
     });
@@ -219,7 +237,7 @@ pub async fn run(state: AppState, socket: WebSocket, p: Params) {
 async fn record(
     store: Store,
     metrics: Arc<Metrics>,
-    bin: Uuid,
+    (bin, name): (Uuid, String),
     passthrough: bool,
     mut rx: mpsc::Receiver<Record>,
 ) {
@@ -232,7 +250,10 @@ async fn record(
             }
         }
         let n = batch.len();
-        if let Err(e) = store.record_deliveries(bin, batch, passthrough).await {
+        let recorded = store
+            .record_deliveries(bin, name.clone(), batch, passthrough)
+            .await;
+        if let Err(e) = recorded {
             metrics.db_error();
             tracing::error!(error = %e, records = n, "recording deliveries failed");
         }
@@ -267,7 +288,7 @@ impl Session {
                 return end;
             }
             tokio::select! {
-                () = attached.wake.notified() => self.behind = true,
+                () = attached.wake.notified() => self.all_behind(),
                 Some(r) = attached.live.recv() => {
                     if let Err(end) = self.take_live(r, &mut attached.live).await {
                         return end;
@@ -318,187 +339,6 @@ impl Session {
                 _ = stopping.changed() => return End::ServerStopping,
             }
         }
-    }
-
-    /// Sends stored requests while the window has room and the database
-    /// may hold more. A backlog is refilled once half the window is
-    /// answered, not after every answer: one read per 32 requests instead
-    /// of one per request.
-    async fn fill_window(&mut self) -> Result<(), End> {
-        while self.behind && self.live.len() <= MAX_IN_FLIGHT / 2 {
-            let room = MAX_IN_FLIGHT - self.live.len();
-            // This read sees every capture committed before it, dropped
-            // ones included: the queue can be trusted again after it.
-            self.dropped
-                .store(false, std::sync::atomic::Ordering::SeqCst);
-            let batch = self
-                .state
-                .store
-                .pending(self.bin, self.name.clone(), self.last_sent, room)
-                .await
-                .map_err(|e| End::Store(e.to_string()))?;
-            self.behind = batch.len() == room;
-            // Queued, then flushed once: one write for the whole batch.
-            for r in batch {
-                self.last_sent = r.id;
-                self.live.insert(r.id);
-                self.relay(r, None).await?;
-            }
-            self.socket_flush().await?;
-        }
-        Ok(())
-    }
-
-    /// A capture the hub handed over right after its commit, and every
-    /// one queued behind it, flushed in one write. Captures come in id
-    /// order, so once the database has been read up to `last_sent` and none
-    /// was dropped since, the next one can go out at once, with no read.
-    /// Otherwise (still reading, window full, one dropped) the next read
-    /// picks it up: it was committed before it was handed over.
-    async fn take_live(
-        &mut self,
-        first: Arc<CapturedRequest>,
-        queue: &mut mpsc::Receiver<Arc<CapturedRequest>>,
-    ) -> Result<(), End> {
-        let mut next = Some(first);
-        let mut fed = false;
-        while let Some(r) = next.take() {
-            if r.id > self.last_sent {
-                if self.behind
-                    || self.dropped.load(std::sync::atomic::Ordering::SeqCst)
-                    || self.live.len() >= MAX_IN_FLIGHT
-                {
-                    self.behind = true;
-                } else {
-                    self.last_sent = r.id;
-                    self.live.insert(r.id);
-                    let r = Arc::try_unwrap(r).unwrap_or_else(|shared| (*shared).clone());
-                    self.relay(r, None).await?;
-                    fed = true;
-                }
-            }
-            next = queue.try_recv().ok();
-        }
-        if fed {
-            self.socket_flush().await?;
-        }
-        Ok(())
-    }
-
-    async fn replay(
-        &mut self,
-        request_id: i64,
-        edits: Option<std::sync::Arc<Edits>>,
-        reply: oneshot::Sender<RelayResponse>,
-    ) -> Result<(), End> {
-        match self.state.store.request(self.bin, request_id).await {
-            Ok(Some(mut r)) => {
-                // Validated by the caller; a failure here sends it unedited.
-                if let Some(edits) = edits {
-                    let _ = edits.apply(&mut r.req);
-                }
-                self.relay(r, Some(reply)).await?;
-                self.socket_flush().await
-            }
-            // Deleted meanwhile: dropping `reply` tells the caller.
-            Ok(None) => Ok(()),
-            Err(e) => Err(End::Store(e.to_string())),
-        }
-    }
-
-    async fn relay(
-        &mut self,
-        r: CapturedRequest,
-        replay: Option<oneshot::Sender<RelayResponse>>,
-    ) -> Result<(), End> {
-        self.next_seq += 1;
-        let seq = self.next_seq;
-        let frame = Frame::Request(RelayRequest {
-            seq,
-            request_id: r.id,
-            method: r.req.method,
-            path: r.req.path,
-            query: r.req.query,
-            headers: r.req.headers,
-            replay: replay.is_some(),
-            body: r.req.body,
-        });
-        self.in_flight.insert(
-            seq,
-            InFlight {
-                request_id: r.id,
-                replay,
-            },
-        );
-        match frame.encode_checked() {
-            Ok(bytes) => self.socket_feed(Message::Binary(bytes.into())).await,
-            // Cannot be relayed at all: record it as failed for good rather
-            // than let it block the stream.
-            Err(e) => {
-                self.answered(RelayResponse {
-                    seq,
-                    status: None,
-                    headers: Vec::new(),
-                    latency_ms: 0.0,
-                    error: Some(format!("not relayed: {e}")),
-                    body: Default::default(),
-                })
-                .await
-            }
-        }
-    }
-
-    /// The client answered: hand the answer on and record it.
-    async fn answered(&mut self, resp: RelayResponse) -> Result<(), End> {
-        let Some(f) = self.in_flight.remove(&resp.seq) else {
-            return Err(End::Protocol(ProtocolError::Meta(format!(
-                "answer to unknown seq {}",
-                resp.seq
-            ))));
-        };
-        let replay = f.replay.is_some();
-        let through = if replay {
-            None
-        } else {
-            self.live.remove(&f.request_id);
-            if self.passthrough {
-                self.state.hub.answer(f.request_id, &resp);
-            }
-            // Everything below the oldest unanswered request is delivered.
-            Some(
-                self.live
-                    .first()
-                    .map_or(self.last_sent, |oldest| oldest - 1),
-            )
-        };
-        if resp.status.is_some() {
-            self.state
-                .metrics
-                .delivered(std::time::Duration::from_secs_f64(
-                    resp.latency_ms.max(0.0) / 1000.0,
-                ));
-        }
-        let delivery = Delivery {
-            tunnel: self.name.clone(),
-            replay,
-            status: resp.status,
-            headers: resp.headers.clone(),
-            body: resp.body.clone(),
-            latency_ms: resp.latency_ms,
-            delivered_at: now_millis(),
-            error: resp.error.clone(),
-        };
-        if let Some(reply) = f.replay {
-            let _ = reply.send(resp);
-        }
-        let records = self
-            .records
-            .as_ref()
-            .ok_or_else(|| End::Store("recorder closed".into()))?;
-        records
-            .send((f.request_id, delivery, through))
-            .await
-            .map_err(|_| End::Store("recorder closed".into()))
     }
 
     async fn send(&mut self, frame: Frame) -> Result<(), End> {

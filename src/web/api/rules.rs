@@ -1,0 +1,77 @@
+//! `/api/bins/{bin_id}/rules`: read and replace a bin's response rules
+//! (SPEC §10). Checking and compiling them is [`crate::rules`]'s.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::{AppError, ErrorBody};
+use crate::model::RuleConfig;
+use crate::state::AppState;
+use crate::web::bin_id;
+
+/// The routes, with their descriptions.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_rules, set_rules))
+}
+
+/// A bin's response rules, in the order they are tried.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleList {
+    /// The first rule whose `match` holds (and whose `attempts` range
+    /// holds the webhook's arrival number) answers; else the bin's
+    /// response.
+    rules: Vec<RuleConfig>,
+}
+
+/// The bin's response rules.
+#[utoipa::path(
+    get, path = "/api/bins/{bin_id}/rules", tag = "bins",
+    params(("bin_id" = String, Path, description = "The bin id (UUID)")),
+    responses(
+        (status = 200, description = "The rules, in order", body = RuleList),
+        (status = 401, description = "The server's access token is needed", body = ErrorBody),
+        (status = 404, description = "No such bin", body = ErrorBody),
+    )
+)]
+async fn get_rules(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<RuleList>, AppError> {
+    let bin = state.bins.get(bin_id(&id)?).await?;
+    Ok(Json(RuleList { rules: bin.rules }))
+}
+
+/// Replace the bin's response rules (`{"rules":[]}` removes them all).
+#[utoipa::path(
+    put, path = "/api/bins/{bin_id}/rules", tag = "bins",
+    params(("bin_id" = String, Path, description = "The bin id (UUID)")),
+    request_body = RuleList,
+    responses(
+        (status = 200, description = "The rules now set", body = RuleList),
+        (status = 400, description = "A rule that does not check: the message names it and what to fix", body = ErrorBody),
+        (status = 401, description = "The server's access token is needed", body = ErrorBody),
+        (status = 403, description = "A cross-site request from a browser", body = ErrorBody),
+        (status = 404, description = "No such bin", body = ErrorBody),
+    )
+)]
+async fn set_rules(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Json<RuleList>, JsonRejection>,
+) -> Result<Json<RuleList>, AppError> {
+    let id = bin_id(&id)?;
+    let Json(list) = body.map_err(|e| {
+        AppError::BadRequest(format!(
+            "{}; expected {{\"rules\":[{{\"name\":\"flaky\",\"match\":[\"method=POST\"],\"attempts\":\"1-2\",\"response\":{{\"status\":503,\"headers\":[],\"body\":\"…\",\"delay_ms\":0}},\"action\":\"respond\"}}]}}",
+            e.body_text()
+        ))
+    })?;
+    state.bins.set_rules(id, list.rules.clone()).await?;
+    Ok(Json(list))
+}
