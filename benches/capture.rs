@@ -80,6 +80,20 @@ async fn bench(secs: u64) -> Result<()> {
     let signed = run(hw_addr, &signed_path, None).await?;
     signed.check("hookwire with a secret")?;
 
+    // The same load on a bin with five response rules, the last one the
+    // answer: four that do not match (method, header, JSON, path), then one
+    // that counts the webhook's arrivals (each request has its own
+    // webhook-id) and renders a templated body. An older build
+    // (HOOKWIRE_BENCH_BIN) may have no rules.
+    let ruled_path = mint_bin(hw_addr).await?;
+    let ruled = if set_rules(hw_addr, &ruled_path).await? {
+        let ruled = run(hw_addr, &format!("{ruled_path}{RULED}").into(), None).await?;
+        ruled.check("hookwire with rules")?;
+        Some(ruled)
+    } else {
+        None
+    };
+
     let half_rate = hw.rate() / 2.0;
     let paced = run(hw_addr, &capture_path, Some(half_rate)).await?;
     paced.check("hookwire at 50% load")?;
@@ -121,6 +135,14 @@ async fn bench(secs: u64) -> Result<()> {
         "ratio with/without secret: {:.2}   (every capture verified)",
         signed.rate() / hw.rate()
     );
+    match &ruled {
+        Some(ruled) => println!(
+            "hookwire, 5 rules       : {}  (ratio to no rules: {:.2})",
+            ruled.line(),
+            ruled.rate() / hw.rate()
+        ),
+        None => println!("hookwire, 5 rules       :  n/a (this build has no rules)"),
+    }
     println!(
         "hookwire at 50% load    : {}  (target p99 <= 10 ms; asked {half_rate:.0} req/s)",
         paced.line()
@@ -253,10 +275,39 @@ fn build(addr: SocketAddr, method: Method, path: &str, body: Bytes) -> Result<Re
         "sha256={}",
         hex::encode(hookwire::verify::hmac_sha256(SECRET, &[&body]))
     );
+    let ruled = path.ends_with(RULED);
     let mut req = common::json_request(addr, method, path, body)?;
     req.headers_mut()
         .insert("x-hub-signature-256", signature.parse()?);
+    if ruled {
+        // Each its own webhook: every capture counts its arrivals.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        req.headers_mut()
+            .insert("webhook-id", format!("msg_{n}").parse()?);
+    }
     Ok(req)
+}
+
+/// The sub-path the rules phase sends to.
+const RULED: &str = "/ruled";
+
+/// Gives the bin behind `capture_path` the rules phase's five rules;
+/// false when the build has no rules.
+async fn set_rules(addr: SocketAddr, capture_path: &str) -> Result<bool> {
+    let path = format!("/api/bins{capture_path}/rules");
+    let rules = serde_json::json!({"rules": [
+        {"name": "gone", "match": ["method=DELETE"], "response": {"status": 410}},
+        {"name": "push", "match": ["header.x-github-event=push"], "response": {"status": 204}},
+        {"name": "failed", "match": ["json:/event=invoice.failed"], "response": {"status": 500}},
+        {"name": "other", "match": ["path=/other/**"], "action": "close"},
+        {"name": "first", "match": ["json:/event=invoice.paid", "body~in_"], "attempts": "1",
+         "response": {"status": 202, "headers": [["x-invoice", "{{json:/data/id}}"]],
+                      "body": "{\"accepted\":\"{{json:/data/id}}\",\"id\":{{request.id}}}"}}
+    ]});
+    let req = common::json_request(addr, Method::PUT, &path, Bytes::from(rules.to_string()))?;
+    let resp = connect(addr).await?.send_request(req).await?;
+    Ok(resp.status() == StatusCode::OK)
 }
 
 /// Gives the bin behind `capture_path` the GitHub secret.

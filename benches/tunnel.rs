@@ -175,6 +175,41 @@ async fn bench(secs: u64) -> Result<()> {
         None
     };
 
+    // Routing (SPEC §10), an older build may not have it: the same backlog
+    // through a filter every request passes (the server evaluates it per
+    // request), and fanned out to two targets (the same app under two
+    // names, so it gets every request twice, each target in order).
+    let routed = if common::has_flag("tunnel", "--filter")? {
+        let (filter_bin, filter_captured) =
+            backlog(hw_addr, &app_url, &body, "bench-filter", BACKLOG).await?;
+        let filtered = drain_backlog(
+            hw_addr,
+            app_addr,
+            &filter_bin,
+            &app_url,
+            "bench-filter",
+            filter_captured.ok,
+            &["--filter", "json:/event=invoice.paid", "--filter", "!header.x-skip=*"],
+        )
+        .await?;
+        let (fan_bin, fan_captured) =
+            backlog(hw_addr, &app_url, &body, "bench-fan", BACKLOG).await?;
+        let second = format!("http://localhost:{}", app_addr.port());
+        let fanned = drain_backlog(
+            hw_addr,
+            app_addr,
+            &fan_bin,
+            &app_url,
+            "bench-fan",
+            2 * fan_captured.ok,
+            &["--to", &second],
+        )
+        .await?;
+        Some((filtered, fanned))
+    } else {
+        None
+    };
+
     // Delivery to a dev server that answers in two writes with Nagle on
     // (Python's stock http.server, HTTP/1.1 keep-alive), in order.
     let (py, py_addr) = start_python_app(dir.path()).await?;
@@ -223,6 +258,13 @@ async fn bench(secs: u64) -> Result<()> {
     match &wide {
         Some(wide) => println!("  --concurrency 8        :  {}", wide.line(20_000.0)),
         None => println!("  --concurrency 8        :  n/a (this build has no --concurrency)"),
+    }
+    match &routed {
+        Some((filtered, fanned)) => {
+            println!("  through a --filter     :  {}", filtered.line(20_000.0));
+            println!("  fan-out to 2 targets   :  {}", fanned.line(20_000.0));
+        }
+        None => println!("  --filter / fan-out     :  n/a (this build has no routing)"),
     }
     println!("to Python http.server    :  {}", py_drain.line(1_000.0));
     println!(

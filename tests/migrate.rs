@@ -14,9 +14,10 @@ use serde_json::{Value, json};
 async fn snapshot(s: &TestServer, bin: &str) -> (Value, Vec<Value>) {
     let mut settings = s.get_json(&format!("/api/bins/{bin}"), 200).await;
     // The URLs name the server they come from.
-    for url in ["capture_url", "inspect_url"] {
+    for url in ["capture_url", "inspect_url", "alias_url"] {
         settings.as_object_mut().expect("object").remove(url);
     }
+    settings["rules"] = s.get_json(&format!("/api/bins/{bin}/rules"), 200).await["rules"].clone();
     let mut requests = Vec::new();
     for r in s.requests(bin).await {
         let id = r["id"].as_i64().expect("id");
@@ -56,6 +57,23 @@ async fn migrate_copies_an_sqlite_instance_byte_for_byte() {
         .await
         .expect("put secrets");
     assert_eq!(res.status(), 200);
+    // An alias, and a rule that answers one of the captures.
+    let res = source
+        .client
+        .put(source.url(&format!("/api/bins/{bin}/alias")))
+        .json_body(&json!({ "alias": "migrated" }))
+        .send()
+        .await
+        .expect("put alias");
+    assert_eq!(res.status(), 200);
+    let res = source
+        .client
+        .put(source.url(&format!("/api/bins/{bin}/rules")))
+        .json_body(&json!({ "rules": [{"name": "binary", "match": ["path=/bin"], "response": {"status": 203}}] }))
+        .send()
+        .await
+        .expect("put rules");
+    assert_eq!(res.status(), 200);
     // Text, every byte value (NUL included) and an empty body.
     let every_byte: Vec<u8> = (0..=255u8).cycle().take(1024).collect();
     for (path, body) in [
@@ -74,7 +92,7 @@ async fn migrate_copies_an_sqlite_instance_byte_for_byte() {
             .send()
             .await
             .expect("capture");
-        assert_eq!(res.status(), 202);
+        assert_eq!(res.status(), if path == "/bin" { 203 } else { 202 });
     }
     // A tunnel delivers them to an app: positions and deliveries to copy.
     let app = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -98,7 +116,7 @@ async fn migrate_copies_an_sqlite_instance_byte_for_byte() {
     });
     let mut tunnel = Command::new(common::binary())
         .args(["tunnel", &source.url(&format!("/{bin}")), "--to", &app_url])
-        .args(["--name", "laptop", "--from-start"])
+        .args(["--name", "laptop", "--from-start", "--filter", "!path=/hooks/**"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -130,6 +148,14 @@ async fn migrate_copies_an_sqlite_instance_byte_for_byte() {
     assert!(res.status().is_success());
     let before = snapshot(&source, &bin).await;
     assert_eq!(before.1.len(), 2);
+    // The copy has what this issue added: a skipped delivery, the rule that
+    // answered, the alias.
+    let eden = before.1.iter().find(|r| r["path"] == "/hooks/eden").expect("eden");
+    assert_eq!(eden["deliveries"][0]["skipped"], true);
+    let binary = before.1.iter().find(|r| r["path"] == "/bin").expect("bin");
+    assert_eq!(binary["rule"], "binary");
+    assert_eq!(binary["deliveries"][0]["skipped"], false);
+    assert_eq!(before.0["alias"], "migrated");
     source.stop().await;
 
     let url = common::pg::database();

@@ -1,7 +1,8 @@
 //! `hookwire migrate`: copies an SQLite instance into an empty PostgreSQL
 //! database, byte for byte: bins with their responses and secrets, every
 //! request with its id, body and signature, tunnel positions and
-//! deliveries. Reads the SQLite file on a thread of its own, writes in one
+//! deliveries. Brings the SQLite file's schema up to date first (as
+//! `serve` would), reads it on a thread of its own, writes in one
 //! PostgreSQL transaction (all or nothing), then moves the id sequence past
 //! the copied ids.
 
@@ -213,6 +214,11 @@ pub async fn copy_sqlite_to_postgres(
     let config: tokio_postgres::Config = to
         .parse()
         .map_err(|e| StoreError::Schema(format!("--to is not a PostgreSQL URL: {e}")))?;
+    // A file an older hookwire wrote lacks the newest columns.
+    let source = from.to_owned();
+    tokio::task::spawn_blocking(move || super::sqlite::upgrade(&source))
+        .await
+        .map_err(|e| StoreError::Thread(e.to_string()))??;
     let (mut client, connection) = config.connect(super::postgres::tls(tls)).await?;
     tokio::spawn(connection);
     migrate_schema(&mut client).await?;

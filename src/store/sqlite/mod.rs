@@ -31,6 +31,14 @@ use crate::model::{Bin, CapturedRequest, ResponseConfig, RuleConfig};
 use crate::time::Millis;
 use crate::verify::{Secrets, Signature};
 
+/// Brings the schema of the SQLite file at `path` up to this build's, as
+/// `serve` would on start: `hookwire migrate` reads the newest columns.
+pub(super) fn upgrade(path: &Path) -> Result<(), StoreError> {
+    let mut conn = Connection::open(path)?;
+    schema::configure(&conn, crate::config::Durability::Process)?;
+    schema::migrate(&mut conn)
+}
+
 /// Cheap, cloneable handle to the database (shallow: clones share the
 /// writer thread and the reader pool).
 #[derive(Clone)]
