@@ -189,7 +189,12 @@ async fn bench(secs: u64) -> Result<()> {
             &app_url,
             "bench-filter",
             filter_captured.ok,
-            &["--filter", "json:/event=invoice.paid", "--filter", "!header.x-skip=*"],
+            &[
+                "--filter",
+                "json:/event=invoice.paid",
+                "--filter",
+                "!header.x-skip=*",
+            ],
         )
         .await?;
         let (fan_bin, fan_captured) =

@@ -472,3 +472,409 @@ async fn the_pages_follow_a_dark_colour_preference() {
         c.close().await.expect("close");
     }
 }
+
+/// The response rules panel end to end: added, shown on the requests they
+/// answered, refused with the condition named, replaced as JSON and deleted,
+/// every form submitted by its own button in Chromium with JavaScript off;
+/// then, with it on, a hostile rule name and header show as text, nothing
+/// runs and the console stays clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn response_rules_are_managed_from_the_inspector_without_javascript() {
+    /// Opens the rules panel unless it is already open.
+    async fn open_rules(c: &Client) {
+        let panel = c
+            .find(Locator::Css("details#rules"))
+            .await
+            .expect("rules panel");
+        if panel.prop("open").await.expect("open").as_deref() != Some("true") {
+            panel
+                .find(Locator::Css("summary"))
+                .await
+                .expect("summary")
+                .click()
+                .await
+                .expect("open the panel");
+        }
+    }
+
+    /// Fills the add form (fields by name; `action` is the select) and
+    /// clicks "Add rule".
+    async fn add_rule(c: &Client, fields: &[(&str, &str)]) {
+        open_rules(c).await;
+        let form = c
+            .find(Locator::Css("form#add-rule"))
+            .await
+            .expect("add form");
+        for (name, value) in fields {
+            let field = form
+                .find(Locator::Css(&format!("[name={name}]")))
+                .await
+                .expect(name);
+            if *name == "action" {
+                field.select_by_value(value).await.expect("select");
+            } else {
+                field.clear().await.expect("clear");
+                field.send_keys(value).await.expect("type");
+            }
+        }
+        form.find(Locator::XPath(".//button[normalize-space()='Add rule']"))
+            .await
+            .expect("Add rule button")
+            .click()
+            .await
+            .expect("submit");
+    }
+
+    async fn rule_names(c: &Client) -> Vec<String> {
+        let mut names = Vec::new();
+        for cell in c
+            .find_all(Locator::Css("table.rules-table tr.rule-row td.rule-name"))
+            .await
+            .expect("rule rows")
+        {
+            names.push(cell.text().await.expect("text"));
+        }
+        names
+    }
+
+    async fn answered_by(c: &Client) -> String {
+        c.find(Locator::Css("table.facts td.answered-by"))
+            .await
+            .expect("Answered by")
+            .text()
+            .await
+            .expect("text")
+    }
+
+    let started = Instant::now();
+    let s = TestServer::spawn().await;
+    let d = driver().await;
+    let tmp = tempfile::tempdir().expect("dir");
+    let bin = s.new_bin().await;
+    let page = s.url(&format!("/bins/{bin}"));
+    let rules_api = format!("/api/bins/{bin}/rules");
+    let evil = r#""><svg onload="window.__pwned=1">"#;
+    let capture = |webhook: &str| {
+        s.client
+            .post(s.url(&format!("/{bin}/jobs")))
+            .header("content-type", "application/json")
+            .header("webhook-id", webhook)
+            .header("x-evil", evil)
+            .body(r#"{"job_id":"j-1","status":"completed"}"#)
+            .send()
+    };
+
+    // Blink runs no page script; WebDriver's own commands still work.
+    let c = browser_with(
+        &d,
+        &tmp.path().join("no-js"),
+        &["--blink-settings=scriptEnabled=false"],
+    )
+    .await;
+
+    // 1. Add a rule with the form.
+    c.goto(&page).await.expect("open inspector");
+    assert_eq!(
+        c.find(Locator::Css("form#add-rule [name=status]"))
+            .await
+            .expect("status")
+            .prop("value")
+            .await
+            .expect("value")
+            .as_deref(),
+        Some("503"),
+        "the status a new rule starts with"
+    );
+    add_rule(
+        &c,
+        &[
+            ("name", "flaky"),
+            ("conditions", "json:/status=completed"),
+            ("attempts", "1-2"),
+            ("action", "respond"),
+            ("status", "503"),
+            ("body", "retry {{json:/job_id}}"),
+        ],
+    )
+    .await;
+    wait_url(&c, |u| u.ends_with(&format!("/bins/{bin}#rules"))).await;
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("table.rules-table tr.rule-row"))
+        .await
+        .expect("the rules table");
+    assert_eq!(rule_names(&c).await, ["flaky"]);
+    let row = c
+        .find(Locator::Css("tr.rule-row"))
+        .await
+        .expect("row")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        row.contains("json:/status=completed") && row.contains("1-2") && row.contains("503"),
+        "{row}"
+    );
+    let v = s.get_json(&rules_api, 200).await;
+    assert_eq!(v["rules"].as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v["rules"][0]["name"], "flaky", "{v}");
+    screenshot(&c, tmp.path(), "rule-added").await;
+
+    // 2. The same webhook thrice: the rule answers its first two attempts.
+    let mut ids = Vec::new();
+    for (status, body) in [
+        (503, Some("retry j-1")),
+        (503, Some("retry j-1")),
+        (200, None),
+    ] {
+        let res = capture("msg_1").await.expect("capture");
+        assert_eq!(res.status(), status, "attempt {}", ids.len() + 1);
+        ids.push(common::request_id(&res));
+        let text = res.text().await.expect("body");
+        if let Some(body) = body {
+            assert_eq!(text, body);
+        }
+    }
+
+    // 3. The list marks the two answered; the detail names the rule.
+    c.goto(&s.url(&format!("/bins/{bin}?r={}", ids[0])))
+        .await
+        .expect("open the first");
+    let items = c
+        .find_all(Locator::Css("ol.requests li"))
+        .await
+        .expect("items");
+    assert_eq!(items.len(), 3);
+    let mut marks = Vec::new();
+    for item in &items {
+        for mark in item
+            .find_all(Locator::Css("span.rule"))
+            .await
+            .expect("marks")
+        {
+            marks.push(mark.text().await.expect("text"));
+        }
+    }
+    assert_eq!(marks, ["rule: flaky", "rule: flaky"]);
+    for (id, marked) in ids.iter().zip([true, true, false]) {
+        let link = c
+            .find(Locator::Css(&format!("ol.requests a[href$='?r={id}']")))
+            .await
+            .expect("list item");
+        let found = link
+            .find_all(Locator::Css("span.rule"))
+            .await
+            .expect("marks");
+        assert_eq!(found.len(), usize::from(marked), "request {id}");
+    }
+    let by = answered_by(&c).await;
+    assert!(by.contains("flaky"), "{by}");
+    assert_eq!(
+        c.find(Locator::Css("td.answered-by b.rule"))
+            .await
+            .expect("rule name")
+            .text()
+            .await
+            .expect("text"),
+        "flaky"
+    );
+    // JavaScript really is off: the copy buttons it would show stay hidden.
+    let copy = c
+        .find(Locator::Css("button[data-copy-text]"))
+        .await
+        .expect("a copy button");
+    assert!(!copy.is_displayed().await.expect("displayed"), "JS ran");
+    c.goto(&s.url(&format!("/bins/{bin}?r={}", ids[2])))
+        .await
+        .expect("open the third");
+    let by = answered_by(&c).await;
+    assert!(!by.contains("flaky"), "{by}");
+    assert!(by.contains("the bin's response"), "{by}");
+    let errors = console_errors(&d, &c).await;
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+
+    // 4. A bad condition: an error page naming it; the rules unchanged.
+    c.goto(&page).await.expect("open inspector");
+    add_rule(
+        &c,
+        &[
+            ("name", "typo"),
+            ("conditions", "heder.x=1"),
+            ("attempts", ""),
+        ],
+    )
+    .await;
+    wait_url(&c, |u| u.ends_with(&format!("/bins/{bin}/rules"))).await;
+    let text = c
+        .find(Locator::Css("body"))
+        .await
+        .expect("body")
+        .text()
+        .await
+        .expect("text");
+    assert!(text.contains(r#"condition "heder.x=1""#), "{text}");
+    assert!(text.contains("400"), "{text}");
+    screenshot(&c, tmp.path(), "bad-rule").await;
+    let v = s.get_json(&rules_api, 200).await;
+    assert_eq!(v["rules"].as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v["rules"][0]["name"], "flaky", "{v}");
+    // The only console entry is Chromium's note of the 400 itself.
+    let errors = console_errors(&d, &c).await;
+    assert!(
+        errors.iter().all(|e| e.contains("status of 400")),
+        "console errors: {errors:#?}"
+    );
+
+    // 5. Replace every rule as JSON with none.
+    c.goto(&page).await.expect("open inspector");
+    open_rules(&c).await;
+    c.find(Locator::Css("details.rules-json > summary"))
+        .await
+        .expect("JSON summary")
+        .click()
+        .await
+        .expect("open JSON");
+    let area = c
+        .find(Locator::Css("details.rules-json textarea[name=rules]"))
+        .await
+        .expect("JSON textarea");
+    let before = area.prop("value").await.expect("value").unwrap_or_default();
+    let shown: serde_json::Value = serde_json::from_str(&before).expect("the rules as JSON");
+    assert_eq!(shown[0]["name"], "flaky", "{before}");
+    area.clear().await.expect("clear");
+    area.send_keys("[]").await.expect("type");
+    c.find(Locator::XPath(
+        "//details[contains(@class,'rules-json')]//button[normalize-space()='Save rules']",
+    ))
+    .await
+    .expect("Save rules")
+    .click()
+    .await
+    .expect("submit");
+    wait_url(&c, |u| u.ends_with(&format!("/bins/{bin}#rules"))).await;
+    c.wait()
+        .for_element(Locator::Css("form#add-rule"))
+        .await
+        .expect("back on the page");
+    assert!(rule_names(&c).await.is_empty());
+    assert!(
+        c.find_all(Locator::Css("table.rules-table"))
+            .await
+            .expect("tables")
+            .is_empty()
+    );
+    assert_eq!(s.get_json(&rules_api, 200).await, json!({"rules": []}));
+
+    // 6. Add a rule again, with a hostile name, and let it answer a request.
+    let hostile = r#"<img src=x onerror="window.__pwned=2">"#;
+    c.goto(&page).await.expect("open inspector");
+    add_rule(
+        &c,
+        &[
+            ("name", hostile),
+            ("conditions", ""),
+            ("attempts", ""),
+            ("action", "respond"),
+            ("status", "202"),
+            ("body", ""),
+        ],
+    )
+    .await;
+    wait_url(&c, |u| u.ends_with(&format!("/bins/{bin}#rules"))).await;
+    c.wait()
+        .for_element(Locator::Css("tr.rule-row"))
+        .await
+        .expect("the rules table");
+    assert_eq!(rule_names(&c).await, [hostile]);
+    let res = capture("msg_2").await.expect("capture");
+    assert_eq!(res.status(), 202);
+    let fourth = common::request_id(&res);
+    let errors = console_errors(&d, &c).await;
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+    c.close().await.expect("close");
+
+    // 7. JavaScript on: the hostile name and header are text, nothing runs;
+    // the Delete button removes the rule.
+    let c = browser(&d, &tmp.path().join("js")).await;
+    c.goto(&s.url(&format!("/bins/{bin}?r={fourth}")))
+        .await
+        .expect("open the fourth");
+    c.wait()
+        .for_element(Locator::Css("li.selected"))
+        .await
+        .expect("rendered");
+    let copy = c
+        .find(Locator::Css("button[data-copy-text]"))
+        .await
+        .expect("a copy button");
+    assert!(
+        copy.is_displayed().await.expect("displayed"),
+        "JS did not run"
+    );
+    assert_eq!(
+        c.find(Locator::Css("td.answered-by b.rule"))
+            .await
+            .expect("rule name")
+            .text()
+            .await
+            .expect("text"),
+        hostile
+    );
+    let link = c
+        .find(Locator::Css(&format!("ol.requests a[href$='?r={fourth}']")))
+        .await
+        .expect("list item");
+    assert_eq!(
+        link.find(Locator::Css("span.rule"))
+            .await
+            .expect("mark")
+            .text()
+            .await
+            .expect("text"),
+        format!("rule: {hostile}")
+    );
+    assert!(
+        c.source()
+            .await
+            .expect("source")
+            .contains("window.__pwned=1")
+    );
+    screenshot(&c, tmp.path(), "hostile-rule").await;
+    let pwned = c
+        .execute(
+            "return window.__pwned === undefined ? null : window.__pwned;",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert_eq!(pwned, serde_json::Value::Null, "captured content ran");
+    open_rules(&c).await;
+    assert_eq!(rule_names(&c).await, [hostile]);
+    c.find(Locator::XPath(
+        "//tr[contains(@class,'rule-row')]//button[normalize-space()='Delete']",
+    ))
+    .await
+    .expect("Delete button")
+    .click()
+    .await
+    .expect("delete");
+    wait_url(&c, |u| u.ends_with(&format!("/bins/{bin}#rules"))).await;
+    c.wait()
+        .for_element(Locator::Css("form#add-rule"))
+        .await
+        .expect("back on the page");
+    assert!(rule_names(&c).await.is_empty());
+    assert_eq!(s.get_json(&rules_api, 200).await, json!({"rules": []}));
+    let pwned = c
+        .execute(
+            "return window.__pwned === undefined ? null : window.__pwned;",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert_eq!(pwned, serde_json::Value::Null, "captured content ran");
+    let errors = console_errors(&d, &c).await;
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+    c.close().await.expect("close");
+    eprintln!("rules panel test: {:?}", started.elapsed());
+}

@@ -116,7 +116,13 @@ async fn migrate_copies_an_sqlite_instance_byte_for_byte() {
     });
     let mut tunnel = Command::new(common::binary())
         .args(["tunnel", &source.url(&format!("/{bin}")), "--to", &app_url])
-        .args(["--name", "laptop", "--from-start", "--filter", "!path=/hooks/**"])
+        .args([
+            "--name",
+            "laptop",
+            "--from-start",
+            "--filter",
+            "!path=/hooks/**",
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -150,7 +156,11 @@ async fn migrate_copies_an_sqlite_instance_byte_for_byte() {
     assert_eq!(before.1.len(), 2);
     // The copy has what this issue added: a skipped delivery, the rule that
     // answered, the alias.
-    let eden = before.1.iter().find(|r| r["path"] == "/hooks/eden").expect("eden");
+    let eden = before
+        .1
+        .iter()
+        .find(|r| r["path"] == "/hooks/eden")
+        .expect("eden");
     assert_eq!(eden["deliveries"][0]["skipped"], true);
     let binary = before.1.iter().find(|r| r["path"] == "/bin").expect("bin");
     assert_eq!(binary["rule"], "binary");

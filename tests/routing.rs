@@ -338,6 +338,46 @@ async fn a_down_target_holds_back_no_other() {
     assert_eq!((a.seen().len(), b.seen().len()), (20, 20), "exactly once");
 }
 
+/// Restarting a tunnel name with another `--to` (the dev server moved to
+/// another port) keeps its backlog: the new target starts where the old
+/// one stood, and the old target's position is forgotten (no phantom
+/// backlog in /metrics).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_to_keeps_the_names_backlog() {
+    let s = TestServer::spawn().await;
+    let bin = s.new_bin().await;
+    let old = LocalApp::start().await;
+    let tunnel = Tunnel::connect(&s, &bin, &old, "moved", &[]).await;
+    let (first, _) = capture_mixed(&s, &bin, 0..3, false).await;
+    assert_eq!(ids(&old.wait_for(3).await), first);
+    wait_delivered_to(&s, &bin, &each_to(&first, &[&old.url()])).await;
+    tunnel.stop().await;
+
+    let (waiting, _) = capture_mixed(&s, &bin, 3..8, false).await;
+    let new = LocalApp::start().await;
+    let _tunnel = Tunnel::connect(&s, &bin, &new, "moved", &[]).await;
+    assert_eq!(
+        ids(&new.wait_for(5).await),
+        waiting,
+        "the backlog, in order"
+    );
+    wait_delivered_to(&s, &bin, &each_to(&waiting, &[&new.url()])).await;
+    assert_eq!(new.seen().len(), 5, "nothing the old target had");
+    let metrics = s
+        .client
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.lines().any(|l| l == "hookwire_tunnel_backlog 0"),
+        "{metrics}"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Filters
 // ---------------------------------------------------------------------------

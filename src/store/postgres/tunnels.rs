@@ -15,7 +15,7 @@ use crate::store::{Record, StoreError, to_json};
 /// after the bin's newest request, a new target of a known name where the
 /// name's furthest target is, and `from_start` before all of them,
 /// rewinding known targets (what they already got is still skipped, see
-/// [`pending`]).
+/// [`pending`]). The name's other targets are forgotten.
 pub(super) async fn open_tunnel(
     c: &impl GenericClient,
     bin: Uuid,
@@ -41,6 +41,13 @@ pub(super) async fn open_tunnel(
     for target in targets {
         positions.push(c.query_one(sql, &[&bin, &name, target]).await?.get(0));
     }
+    // Targets the name no longer has (a changed --to, the position from
+    // before targets) would count as backlog forever.
+    c.execute(
+        "DELETE FROM tunnels WHERE bin_id = $1 AND name = $2 AND NOT (target = ANY($3))",
+        &[&bin, &name, &targets],
+    )
+    .await?;
     Ok(positions)
 }
 

@@ -17,7 +17,8 @@ use crate::store::{Record, from_json, to_json};
 /// after the bin's newest request; a new target of a known name where the
 /// name's furthest target is (so a changed `--to` keeps the backlog);
 /// `from_start` starts every target before all requests, rewinding known
-/// ones (what they already got is still skipped, see [`pending`]).
+/// ones (what they already got is still skipped, see [`pending`]). The
+/// name's other targets are forgotten.
 pub(super) fn open_tunnel(
     tx: &Connection,
     bin: Uuid,
@@ -51,6 +52,17 @@ pub(super) fn open_tunnel(
             )?
             .query_row(params![bin, name, target], |r| r.get(0))?,
         );
+    }
+    // Targets the name no longer has (a changed --to, the position from
+    // before targets) would count as backlog forever.
+    let known: Vec<String> = tx
+        .prepare_cached("SELECT target FROM tunnels WHERE bin_id = ?1 AND name = ?2")?
+        .query_map(params![bin, name], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut forget =
+        tx.prepare_cached("DELETE FROM tunnels WHERE bin_id = ?1 AND name = ?2 AND target = ?3")?;
+    for gone in known.iter().filter(|t| !targets.contains(t)) {
+        forget.execute(params![bin, name, gone])?;
     }
     Ok(positions)
 }
