@@ -31,6 +31,8 @@ pub struct Summary {
     pub size: usize,
     /// Signature check, if any.
     pub signature: Option<Signature>,
+    /// The response rule that answered it, if one did.
+    pub rule: Option<String>,
 }
 
 impl Summary {
@@ -44,6 +46,7 @@ impl Summary {
             time: rfc3339(r.received_at),
             size: r.body.len(),
             signature: r.signature.clone(),
+            rule: r.rule.clone(),
         }
     }
 }

@@ -67,6 +67,11 @@ function listItem(bin, s) {
     const ok = s.signature.verified;
     meta.append(el("span", `sig ${ok ? "ok" : "bad"}`, `${ok ? "\u2713" : "\u2717"} ${s.signature.scheme}`));
   }
+  if (s.rule) {
+    const mark = el("span", "rule", `rule: ${s.rule}`);
+    mark.title = `answered by the response rule ${s.rule}`;
+    meta.append(" ", mark);
+  }
   a.append(meta);
   li.append(a);
   return li;
