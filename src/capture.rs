@@ -133,6 +133,8 @@ struct Ruled {
     query: String,
     headers: Vec<crate::headers::Header>,
     body: Bytes,
+    /// The body as choosing the rule parsed it (templates read it again).
+    json: Option<Option<serde_json::Value>>,
 }
 
 /// Marks a response the server must not send: the connection is dropped
@@ -163,7 +165,8 @@ async fn answer_by_rule(state: &AppState, bin: &CachedBin, ruled: Ruled, id: i64
         &ruled.query,
         &ruled.headers,
         &ruled.body,
-    );
+    )
+    .with_parsed(ruled.json);
     let rendered = rule.render(&subject, id);
     if !rule.delay.is_zero() {
         tokio::time::sleep(rule.delay).await;
@@ -266,17 +269,22 @@ async fn store_request(state: &AppState, req: Request) -> Result<Stored, AppErro
     let ruled = if bin.rules.is_empty() {
         None
     } else {
+        let subject = Subject::new(&new.method, &new.path, &new.query, &new.headers, &new.body);
         let attempt = match &new.retry_key {
-            Some(key) if bin.rules.counts_attempts() => {
+            Some(key) if bin.rules.counts_attempts(&subject) => {
                 _counting = Some(state.bins.attempt_lock(bin_id, key).await);
                 let earlier = state.store.attempts(bin_id, key.clone()).await?.len();
                 u32::try_from(earlier).unwrap_or(u32::MAX).saturating_add(1)
             }
             _ => 1,
         };
-        let subject = Subject::new(&new.method, &new.path, &new.query, &new.headers, &new.body);
-        bin.rules.choose(&subject, attempt).map(|(i, rule)| {
-            new.rule = Some(rule.name.clone());
+        let chosen = bin
+            .rules
+            .choose(&subject, attempt)
+            .map(|(i, rule)| (i, rule.name.clone()));
+        let json = subject.into_parsed();
+        chosen.map(|(i, name)| {
+            new.rule = Some(name);
             Ruled {
                 rule: i,
                 method: new.method.clone(),
@@ -284,6 +292,7 @@ async fn store_request(state: &AppState, req: Request) -> Result<Stored, AppErro
                 query: new.query.clone(),
                 headers: new.headers.clone(),
                 body: new.body.clone(),
+                json,
             }
         })
     };

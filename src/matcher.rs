@@ -92,6 +92,21 @@ impl<'a> Subject<'a> {
             .as_ref()
     }
 
+    /// The body as parsed so far (`None`: not looked at yet), to hand to a
+    /// later subject of the same request with [`Self::with_parsed`].
+    pub fn into_parsed(self) -> Option<Option<serde_json::Value>> {
+        self.json.into_inner()
+    }
+
+    /// This subject with the body as an earlier subject of the same request
+    /// parsed it: a body is parsed once, however often it is looked at.
+    pub fn with_parsed(self, parsed: Option<Option<serde_json::Value>>) -> Self {
+        if let Some(json) = parsed {
+            let _ = self.json.set(json);
+        }
+        self
+    }
+
     /// The value at RFC 6901 `pointer` in the JSON body, as text: a
     /// string's content, a number's text as sent, `true`/`false`, `null`;
     /// an object or array as compact JSON. `None` when absent or not JSON.
