@@ -78,7 +78,23 @@ pub struct CachedBin {
     pub secrets: Secrets,
     /// Response rules, compiled.
     pub rules: Rules,
+    /// Arrivals per idempotency key, counted in memory (see
+    /// [`Bins::arrival`]).
+    arrivals: Mutex<Arrivals>,
 }
+
+/// A bin's arrivals per webhook, for rules with `attempts`.
+enum Arrivals {
+    /// Not read from the database yet.
+    Unread,
+    /// Read once, then counted here.
+    Counted(HashMap<String, u32>),
+    /// Too many webhooks to keep: each capture asks the database.
+    TooMany,
+}
+
+/// Webhooks whose arrivals a bin counts in memory at most.
+const MAX_COUNTED: usize = 100_000;
 
 /// Bin id → what captures need of it. Entries are dropped whenever the bin
 /// changes (response, secrets, rules, alias, deletion) and reloaded by the
@@ -116,6 +132,7 @@ impl BinCache {
             response: PreparedResponse::from(&bin.response),
             secrets: bin.secrets.clone(),
             rules,
+            arrivals: Mutex::new(Arrivals::Unread),
         });
         if let Ok(mut map) = self.map.write()
             && self.version() == version
@@ -232,9 +249,50 @@ impl Bins {
         Ok(id)
     }
 
+    /// Which arrival of webhook `key` a capture to `bin` is (1 for the
+    /// first), counting this one; hold the guard until the capture
+    /// committed. When this process writes every capture (SQLite), the
+    /// bin's counts are read from the database once and kept in memory:
+    /// no read per capture. With replicas, the database counts (one read
+    /// per capture, one capture of a webhook at a time per replica).
+    pub async fn arrival(
+        &self,
+        bin: &CachedBin,
+        id: Uuid,
+        key: &str,
+    ) -> Result<(u32, Option<AttemptGuard>), AppError> {
+        if self.store.sole_writer() {
+            if matches!(*lock(&bin.arrivals), Arrivals::Unread) {
+                let read = self.store.retry_counts(id).await?;
+                let mut arrivals = lock(&bin.arrivals);
+                if matches!(*arrivals, Arrivals::Unread) {
+                    *arrivals = if read.len() > MAX_COUNTED {
+                        Arrivals::TooMany
+                    } else {
+                        let saturate = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+                        Arrivals::Counted(read.into_iter().map(|(k, n)| (k, saturate(n))).collect())
+                    };
+                }
+            }
+            let mut arrivals = lock(&bin.arrivals);
+            if let Arrivals::Counted(counts) = &mut *arrivals {
+                if counts.len() < MAX_COUNTED || counts.contains_key(key) {
+                    let n = counts.entry(key.to_owned()).or_default();
+                    *n = n.saturating_add(1);
+                    return Ok((*n, None));
+                }
+                *arrivals = Arrivals::TooMany;
+            }
+        }
+        let guard = self.attempt_lock(id, key).await;
+        let earlier = self.store.attempts(id, key.to_owned()).await?.len();
+        let n = u32::try_from(earlier).unwrap_or(u32::MAX).saturating_add(1);
+        Ok((n, Some(guard)))
+    }
+
     /// Waits until no other capture of this process counts arrivals of the
     /// webhook `key` of `bin`; hold the guard until the capture committed.
-    pub async fn attempt_lock(&self, bin: Uuid, key: &str) -> AttemptGuard {
+    async fn attempt_lock(&self, bin: Uuid, key: &str) -> AttemptGuard {
         let lock = self
             .attempts
             .lock()
@@ -381,4 +439,10 @@ impl Bins {
         }
         Ok(rechecked)
     }
+}
+
+/// A std mutex, poison ignored: it guards plain counts, never held across
+/// an `.await`.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }

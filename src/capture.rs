@@ -264,7 +264,7 @@ async fn store_request(state: &AppState, req: Request) -> Result<Stored, AppErro
         rule: None,
     };
     new.derive(&bin.secrets, || state.base_url(&parts.headers));
-    // Held until the commit: arrivals of one webhook are counted in turn.
+    // Held until the commit where the database counts arrivals (replicas).
     let mut _counting = None;
     let ruled = if bin.rules.is_empty() {
         None
@@ -272,9 +272,9 @@ async fn store_request(state: &AppState, req: Request) -> Result<Stored, AppErro
         let subject = Subject::new(&new.method, &new.path, &new.query, &new.headers, &new.body);
         let attempt = match &new.retry_key {
             Some(key) if bin.rules.counts_attempts(&subject) => {
-                _counting = Some(state.bins.attempt_lock(bin_id, key).await);
-                let earlier = state.store.attempts(bin_id, key.clone()).await?.len();
-                u32::try_from(earlier).unwrap_or(u32::MAX).saturating_add(1)
+                let (n, guard) = state.bins.arrival(&bin, bin_id, key).await?;
+                _counting = guard;
+                n
             }
             _ => 1,
         };

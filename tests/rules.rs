@@ -576,3 +576,35 @@ async fn a_change_on_one_replica_answers_on_the_other() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Arrivals are counted from what is stored: a restart in the middle of a
+/// sender's retries keeps its count, and a change of rules counts on.
+#[tokio::test]
+async fn a_restart_keeps_counting_a_webhooks_arrivals() {
+    let s = TestServer::spawn().await;
+    let bin = s.new_bin().await;
+    let rules = json!([{"name": "flaky", "attempts": "1-2", "response": {"status": 503}}]);
+    put_rules(&s, &bin, rules.clone()).await;
+    let send = |s: &TestServer| {
+        s.client
+            .post(s.url(&format!("/{bin}")))
+            .header("webhook-id", "msg_restart")
+            .body("{}")
+            .send()
+    };
+    assert_eq!(send(&s).await.expect("send").status(), 503);
+    let s = s.restart().await;
+    assert_eq!(
+        send(&s).await.expect("send").status(),
+        503,
+        "the second arrival"
+    );
+    // Setting the rules again reads the counts again: still the third.
+    put_rules(&s, &bin, rules).await;
+    assert_eq!(
+        send(&s).await.expect("send").status(),
+        200,
+        "the third arrival"
+    );
+    assert_eq!(send(&s).await.expect("send").status(), 200);
+}

@@ -498,6 +498,11 @@ impl Store {
         each!(self, b => b.count(bin).await)
     }
 
+    /// How many of a bin's requests carry each idempotency key.
+    pub async fn retry_counts(&self, bin: Uuid) -> Result<Vec<(String, u64)>, StoreError> {
+        each!(self, b => b.retry_counts(bin).await)
+    }
+
     /// Every request of a bin sharing an idempotency key, oldest first.
     pub async fn attempts(&self, bin: Uuid, key: String) -> Result<Vec<(i64, Millis)>, StoreError> {
         each!(self, b => b.attempts(bin, key).await)

@@ -419,6 +419,10 @@ impl Postgres {
         queries::count(&**self.pool.get().await?, bin).await
     }
 
+    pub(super) async fn retry_counts(&self, bin: Uuid) -> Result<Vec<(String, u64)>, StoreError> {
+        queries::retry_counts(&**self.pool.get().await?, bin).await
+    }
+
     pub(super) async fn attempts(
         &self,
         bin: Uuid,

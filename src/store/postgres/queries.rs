@@ -274,6 +274,22 @@ pub(super) async fn count(c: &impl GenericClient, bin: Uuid) -> Result<u64, Stor
     narrow(n.unwrap_or(0))
 }
 
+/// How many of a bin's requests carry each idempotency key.
+pub(super) async fn retry_counts(
+    c: &impl GenericClient,
+    bin: Uuid,
+) -> Result<Vec<(String, u64)>, StoreError> {
+    c.query(
+        "SELECT retry_key, COUNT(*) FROM requests
+         WHERE bin_id = $1 AND retry_key IS NOT NULL GROUP BY retry_key",
+        &[&bin],
+    )
+    .await?
+    .iter()
+    .map(|r| Ok((r.get(0), narrow(r.get(1))?)))
+    .collect()
+}
+
 pub(super) async fn attempts(
     c: &impl GenericClient,
     bin: Uuid,

@@ -259,6 +259,12 @@ impl Sqlite {
         self.readers.run(move |c| queries::count(c, bin)).await
     }
 
+    pub async fn retry_counts(&self, bin: Uuid) -> Result<Vec<(String, u64)>, StoreError> {
+        self.readers
+            .run(move |c| queries::retry_counts(c, bin))
+            .await
+    }
+
     pub async fn attempts(&self, bin: Uuid, key: String) -> Result<Vec<(i64, Millis)>, StoreError> {
         self.readers
             .run(move |c| queries::attempts(c, bin, &key))

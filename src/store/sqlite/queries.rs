@@ -169,6 +169,18 @@ pub(super) fn index_batch(c: &Connection, batch: usize) -> Result<usize, StoreEr
     Ok(n)
 }
 
+/// How many of a bin's requests carry each idempotency key.
+pub(super) fn retry_counts(c: &Connection, bin: Uuid) -> Result<Vec<(String, u64)>, StoreError> {
+    let mut stmt = c.prepare_cached(
+        "SELECT retry_key, COUNT(*) FROM requests
+         WHERE bin_id = ?1 AND retry_key IS NOT NULL GROUP BY retry_key",
+    )?;
+    let rows = stmt.query_map([bin.hyphenated().to_string()], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// Every request of a bin with this idempotency key: (id, arrival), oldest
 /// first.
 pub(super) fn attempts(
