@@ -83,6 +83,18 @@ async fn rules_are_set_read_and_checked() {
     let still = s.get_json(&format!("/api/bins/{bin}/rules"), 200).await;
     assert_eq!(still["rules"].as_array().map(Vec::len), Some(2));
 
+    // As the issue's curl sends it: `-d` without a JSON content type.
+    let res = s
+        .client
+        .put(s.url(&format!("/api/bins/{bin}/rules")))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(r#"{"rules":[{"name":"flaky","match":["json:/status=completed"],"attempts":"1-2","response":{"status":503,"body":"retry {{json:/transcript_id}}"}}]}"#)
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(res.status(), 200);
+    assert_eq!(json(res).await["rules"][0]["name"], "flaky");
+
     let unknown = s
         .client
         .put(s.url("/api/bins/00000000-0000-4000-8000-000000000000/rules"))

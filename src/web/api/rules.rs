@@ -2,7 +2,7 @@
 //! (SPEC §10). Checking and compiling them is [`crate::rules`]'s.
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -63,13 +63,14 @@ async fn get_rules(
 async fn set_rules(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    body: Result<Json<RuleList>, JsonRejection>,
+    body: Bytes,
 ) -> Result<Json<RuleList>, AppError> {
     let id = bin_id(&id)?;
-    let Json(list) = body.map_err(|e| {
+    // Read as JSON whatever the Content-Type (`curl -d` sends a form
+    // type); cross-site browsers are refused before this (web::guard).
+    let list: RuleList = serde_json::from_slice(&body).map_err(|e| {
         AppError::BadRequest(format!(
-            "{}; expected {{\"rules\":[{{\"name\":\"flaky\",\"match\":[\"method=POST\"],\"attempts\":\"1-2\",\"response\":{{\"status\":503,\"headers\":[],\"body\":\"…\",\"delay_ms\":0}},\"action\":\"respond\"}}]}}",
-            e.body_text()
+            "{e}; expected {{\"rules\":[{{\"name\":\"flaky\",\"match\":[\"method=POST\"],\"attempts\":\"1-2\",\"response\":{{\"status\":503,\"headers\":[],\"body\":\"…\",\"delay_ms\":0}},\"action\":\"respond\"}}]}}",
         ))
     })?;
     state.bins.set_rules(id, list.rules.clone()).await?;
