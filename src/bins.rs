@@ -78,23 +78,20 @@ pub struct CachedBin {
     pub secrets: Secrets,
     /// Response rules, compiled.
     pub rules: Rules,
-    /// Arrivals per idempotency key, counted in memory (see
-    /// [`Bins::arrival`]).
-    arrivals: Mutex<Arrivals>,
 }
 
-/// A bin's arrivals per webhook, for rules with `attempts`.
+/// A bin's arrivals per webhook, for rules with `attempts` (absent: not
+/// read from the database yet).
 enum Arrivals {
-    /// Not read from the database yet.
-    Unread,
     /// Read once, then counted here.
     Counted(HashMap<String, u32>),
     /// Too many webhooks to keep: each capture asks the database.
     TooMany,
 }
 
-/// Webhooks whose arrivals a bin counts in memory at most.
-const MAX_COUNTED: usize = 100_000;
+/// Webhooks whose arrivals a bin counts in memory at most (senders can
+/// make up keys; past this the database counts).
+const MAX_COUNTED: usize = 20_000;
 
 /// Bin id → what captures need of it. Entries are dropped whenever the bin
 /// changes (response, secrets, rules, alias, deletion) and reloaded by the
@@ -105,6 +102,10 @@ struct BinCache {
     map: Arc<RwLock<HashMap<Uuid, Arc<CachedBin>>>>,
     /// Alias → bin, filled by captures at an alias.
     aliases: Arc<RwLock<HashMap<String, Uuid>>>,
+    /// Bin → its webhooks' arrivals, counted in memory (see
+    /// [`Bins::arrival`]); one per bin, whichever cached copy a capture
+    /// holds.
+    arrivals: Arc<Mutex<HashMap<Uuid, Arrivals>>>,
     /// Bumped by every removal: a row read before a change must not be
     /// cached after it.
     version: Arc<AtomicU64>,
@@ -132,7 +133,6 @@ impl BinCache {
             response: PreparedResponse::from(&bin.response),
             secrets: bin.secrets.clone(),
             rules,
-            arrivals: Mutex::new(Arrivals::Unread),
         });
         if let Ok(mut map) = self.map.write()
             && self.version() == version
@@ -152,6 +152,7 @@ impl BinCache {
         if let Ok(mut aliases) = self.aliases.write() {
             aliases.retain(|_, bin| *bin != id);
         }
+        lock(&self.arrivals).remove(&id);
     }
 }
 
@@ -216,6 +217,7 @@ impl Bins {
         if let Ok(mut aliases) = self.cache.aliases.write() {
             aliases.clear();
         }
+        lock(&self.cache.arrivals).clear();
     }
 
     /// The bin a capture URL's first segment names: its id, or an alias.
@@ -257,37 +259,39 @@ impl Bins {
     /// per capture, one capture of a webhook at a time per replica).
     pub async fn arrival(
         &self,
-        bin: &CachedBin,
         id: Uuid,
         key: &str,
     ) -> Result<(u32, Option<AttemptGuard>), AppError> {
         if self.store.sole_writer() {
-            if matches!(*lock(&bin.arrivals), Arrivals::Unread) {
+            let version = self.cache.version();
+            if !lock(&self.cache.arrivals).contains_key(&id) {
                 let read = self.store.retry_counts(id).await?;
-                let mut arrivals = lock(&bin.arrivals);
-                if matches!(*arrivals, Arrivals::Unread) {
-                    *arrivals = if read.len() > MAX_COUNTED {
-                        Arrivals::TooMany
-                    } else {
-                        let saturate = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
-                        Arrivals::Counted(read.into_iter().map(|(k, n)| (k, saturate(n))).collect())
-                    };
+                let counted = if read.len() > MAX_COUNTED {
+                    Arrivals::TooMany
+                } else {
+                    let saturate = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+                    Arrivals::Counted(read.into_iter().map(|(k, n)| (k, saturate(n))).collect())
+                };
+                // Not if the bin changed (requests deleted) meanwhile.
+                if self.cache.version() == version {
+                    lock(&self.cache.arrivals).entry(id).or_insert(counted);
                 }
             }
-            let mut arrivals = lock(&bin.arrivals);
-            if let Arrivals::Counted(counts) = &mut *arrivals {
-                if counts.len() < MAX_COUNTED || counts.contains_key(key) {
-                    let n = counts.entry(key.to_owned()).or_default();
-                    *n = n.saturating_add(1);
-                    return Ok((*n, None));
-                }
-                *arrivals = Arrivals::TooMany;
+            if let Some(n) = count(&mut lock(&self.cache.arrivals), id, key) {
+                return Ok((n, None));
             }
         }
         let guard = self.attempt_lock(id, key).await;
         let earlier = self.store.attempts(id, key.to_owned()).await?.len();
         let n = u32::try_from(earlier).unwrap_or(u32::MAX).saturating_add(1);
         Ok((n, Some(guard)))
+    }
+
+    /// Counts an arrival of webhook `key` that no rule asked the number of,
+    /// where the bin's arrivals are counted in memory: they must match what
+    /// is stored.
+    pub fn note_arrival(&self, id: Uuid, key: &str) {
+        count(&mut lock(&self.cache.arrivals), id, key);
     }
 
     /// Waits until no other capture of this process counts arrivals of the
@@ -365,6 +369,14 @@ impl Bins {
         Ok(())
     }
 
+    /// Deletes one request of a bin (`id`) or all of them; how often each
+    /// webhook arrived is counted again from what remains.
+    pub async fn delete_requests(&self, bin: Uuid, id: Option<i64>) -> Result<usize, AppError> {
+        let deleted = self.store.delete_requests(bin, id).await?;
+        self.cache.remove(bin);
+        Ok(deleted)
+    }
+
     /// Sets (or with `None` clears) a bin's alias.
     pub async fn set_alias(&self, id: Uuid, alias: Option<String>) -> Result<(), AppError> {
         if let Some(alias) = &alias {
@@ -439,6 +451,22 @@ impl Bins {
         }
         Ok(rechecked)
     }
+}
+
+/// Counts an arrival of `key` at bin `id` where its arrivals are counted in
+/// memory; the arrival number, or `None` where the database counts.
+fn count(all: &mut HashMap<Uuid, Arrivals>, id: Uuid, key: &str) -> Option<u32> {
+    let arrivals = all.get_mut(&id)?;
+    if let Arrivals::Counted(counts) = arrivals {
+        if counts.len() < MAX_COUNTED || counts.contains_key(key) {
+            let n = counts.entry(key.to_owned()).or_default();
+            *n = n.saturating_add(1);
+            return Some(*n);
+        }
+        // Not kept: from now on the database counts.
+        *arrivals = Arrivals::TooMany;
+    }
+    None
 }
 
 /// A std mutex, poison ignored: it guards plain counts, never held across

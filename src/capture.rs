@@ -64,8 +64,18 @@ async fn capture(State(state): State<AppState>, req: Request) -> Response {
             ruled,
         }) => {
             if let Some(ruled) = ruled {
+                // A hang is counted when stored, not when the sender gave up.
+                let hangs = bin
+                    .rules
+                    .get(ruled.rule)
+                    .is_some_and(|r| r.action == Action::Hang);
+                if hangs {
+                    state.metrics.captured(size, started.elapsed());
+                }
                 let out = answer_by_rule(&state, &bin, ruled, id).await;
-                state.metrics.captured(size, started.elapsed());
+                if !hangs {
+                    state.metrics.captured(size, started.elapsed());
+                }
                 return out;
             }
             let resp = &bin.response;
@@ -153,9 +163,12 @@ async fn answer_by_rule(state: &AppState, bin: &CachedBin, ruled: Ruled, id: i64
         Action::Close => return dropped(),
         Action::Hang => {
             // Until the sender gives up (hyper drops this future when it
-            // hangs up), the limit, or the server stops.
-            let mut stopping = state.stopping.subscribe();
-            let _ = tokio::time::timeout(HANG_LIMIT, stopping.wait_for(|s| *s)).await;
+            // hangs up), the limit, or the server stops; past the number
+            // of hangs allowed at once, the connection is closed at once.
+            if let Ok(_slot) = state.hanging.clone().try_acquire_owned() {
+                let mut stopping = state.stopping.subscribe();
+                let _ = tokio::time::timeout(HANG_LIMIT, stopping.wait_for(|s| *s)).await;
+            }
             return dropped();
         }
     }
@@ -272,11 +285,15 @@ async fn store_request(state: &AppState, req: Request) -> Result<Stored, AppErro
         let subject = Subject::new(&new.method, &new.path, &new.query, &new.headers, &new.body);
         let attempt = match &new.retry_key {
             Some(key) if bin.rules.counts_attempts(&subject) => {
-                let (n, guard) = state.bins.arrival(&bin, bin_id, key).await?;
+                let (n, guard) = state.bins.arrival(bin_id, key).await?;
                 _counting = guard;
                 n
             }
-            _ => 1,
+            Some(key) => {
+                state.bins.note_arrival(bin_id, key);
+                1
+            }
+            None => 1,
         };
         let chosen = bin
             .rules

@@ -72,7 +72,9 @@ async fn answer_from_store(store: &Store, hub: &Hub, bin: uuid::Uuid, name: &str
             return;
         }
     };
-    let answer = request.deliveries.into_iter().rev();
+    // With several targets, the first recorded answer (as on the replica
+    // of the tunnel, where the first answer to arrive wins).
+    let answer = request.deliveries.into_iter();
     if let Some(d) = answer.filter(|d| d.tunnel == name).find(|d| !d.replay) {
         let answer = RelayResponse {
             seq: 0,

@@ -20,9 +20,10 @@ const REPLAY_WAIT: Duration = Duration::from_secs(10);
 pub struct Replayed {
     /// The tunnels it was sent to.
     pub tunnels: Vec<String>,
-    /// Their answers; `None` when not all came within the wait (they are
-    /// recorded when they do).
-    pub deliveries: Option<Vec<Delivery>>,
+    /// The answers that came within the wait.
+    pub deliveries: Vec<Delivery>,
+    /// False when some did not (they are recorded when they do).
+    pub complete: bool,
 }
 
 /// Sends stored request `rid` of `bin` to the bin's connected tunnels
@@ -53,38 +54,41 @@ pub async fn replay(
         ));
     }
     let tunnels: Vec<String> = asked.iter().map(|(n, _)| n.clone()).collect();
-    // Every target of every tunnel answers, or the wait ends.
-    let wait_all =
+    // Every target's answer that comes within the wait: one target whose
+    // app is down must not hide the others' answers.
+    let deadline = tokio::time::Instant::now() + REPLAY_WAIT;
+    let answers =
         futures_util::future::join_all(asked.into_iter().map(|(name, mut rx)| async move {
             let mut answers = Vec::new();
-            while let Some((target, r)) = rx.recv().await {
-                answers.push((name.clone(), target, r));
+            loop {
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Some((target, r))) => answers.push((name.clone(), target, r)),
+                    Ok(None) => return (answers, true),
+                    Err(_) => return (answers, false),
+                }
             }
-            answers
-        }));
-    let deliveries = tokio::time::timeout(REPLAY_WAIT, wait_all)
-        .await
-        .ok()
-        .map(|answers| {
-            answers
-                .into_iter()
-                .flatten()
-                .map(|(tunnel, target, r)| Delivery {
-                    tunnel,
-                    target,
-                    skipped: false,
-                    replay: true,
-                    status: r.status,
-                    headers: r.headers,
-                    body: r.body,
-                    latency_ms: r.latency_ms,
-                    delivered_at: now_millis(),
-                    error: r.error,
-                })
-                .collect()
-        });
+        }))
+        .await;
+    let complete = answers.iter().all(|(_, done)| *done);
+    let deliveries = answers
+        .into_iter()
+        .flat_map(|(a, _)| a)
+        .map(|(tunnel, target, r)| Delivery {
+            tunnel,
+            target,
+            skipped: false,
+            replay: true,
+            status: r.status,
+            headers: r.headers,
+            body: r.body,
+            latency_ms: r.latency_ms,
+            delivered_at: now_millis(),
+            error: r.error,
+        })
+        .collect();
     Ok(Replayed {
         tunnels,
         deliveries,
+        complete,
     })
 }

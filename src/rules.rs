@@ -19,6 +19,11 @@ pub const MAX_RULES: usize = 50;
 /// is dropped.
 pub const HANG_LIMIT: Duration = Duration::from_secs(120);
 
+/// Captures a server keeps hanging at once; past it a `hang` rule closes
+/// the connection at once (each hang holds a connection slot, and anyone
+/// who knows a capture URL can send).
+pub const MAX_HANGING: usize = 64;
+
 /// Highest attempt number a range may name.
 const MAX_ATTEMPT: u32 = 1000;
 
@@ -122,7 +127,11 @@ impl Rule {
             .response
             .headers
             .iter()
-            .map(|(n, v)| Ok((n.clone(), Template::parse(v)?)))
+            .map(|(n, v)| {
+                let template = Template::parse(v)?;
+                check_header(n, &template)?;
+                Ok((n.clone(), template))
+            })
             .collect::<Result<_, String>>()?;
         Ok(Self {
             name: c.name.clone(),
@@ -155,6 +164,24 @@ impl Rule {
             body: self.body.render(s, id),
         }
     }
+}
+
+/// Rule answers come from the capture origin, which is also the
+/// inspector's: no cookies for it, and no redirect a sender can aim.
+fn check_header(name: &str, value: &Template) -> Result<(), String> {
+    let lower = name.to_ascii_lowercase();
+    if matches!(lower.as_str(), "set-cookie" | "clear-site-data") {
+        return Err(format!(
+            "header {name:?} would act on the inspector's own origin; remove it"
+        ));
+    }
+    let templated = value.0.iter().any(|p| !matches!(p, Piece::Text(_)));
+    if templated && matches!(lower.as_str(), "location" | "refresh" | "content-location") {
+        return Err(format!(
+            "header {name:?} may not contain placeholders: a sender could aim the redirect anywhere"
+        ));
+    }
+    Ok(())
 }
 
 /// `"2"`, `"1-2"` or `"3-"`: first and last arrival (1-based).
@@ -346,6 +373,20 @@ mod tests {
         assert!(e.contains("unknown placeholder {{nope}}"), "{e}");
         let e = Rules::compile(&[rule("a", &[], None, "{{method")]).expect_err("unclosed");
         assert!(e.contains("not closed"), "{e}");
+        let mut cookie = rule("a", &[], None, "");
+        cookie.response.headers = vec![("Set-Cookie".into(), "hookwire_session=x".into())];
+        assert!(
+            Rules::compile(&[cookie])
+                .expect_err("cookie")
+                .contains("origin")
+        );
+        let mut redirect = rule("a", &[], None, "");
+        redirect.response.headers = vec![("location".into(), "{{query.next}}".into())];
+        assert!(
+            Rules::compile(&[redirect])
+                .expect_err("redirect")
+                .contains("placeholders")
+        );
         let e =
             Rules::compile(&[rule("a", &[], None, ""), rule("a", &[], None, "")]).expect_err("dup");
         assert!(e.contains("taken"), "{e}");

@@ -39,6 +39,8 @@ pub struct AppState {
     pub stopping: Arc<watch::Sender<bool>>,
     /// New captures, for inspector pages kept open.
     pub live: Live,
+    /// Captures a `hang` rule may hold at once (see [`crate::rules::MAX_HANGING`]).
+    pub hanging: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -55,6 +57,7 @@ impl AppState {
             quota: StoredBytes::new(config.max_stored_bytes).map(Arc::new),
             stopping: Arc::new(watch::channel(false).0),
             live: Live::default(),
+            hanging: Arc::new(tokio::sync::Semaphore::new(crate::rules::MAX_HANGING)),
             config,
         }
     }

@@ -619,4 +619,17 @@ async fn a_restart_keeps_counting_a_webhooks_arrivals() {
         "the third arrival"
     );
     assert_eq!(send(&s).await.expect("send").status(), 200);
+    // Cleared: the webhook's arrivals start again from what is stored.
+    let res = s
+        .client
+        .delete(s.url(&format!("/api/bins/{bin}/requests")))
+        .send()
+        .await
+        .expect("clear");
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        send(&s).await.expect("send").status(),
+        503,
+        "a first arrival again"
+    );
 }

@@ -15,7 +15,7 @@ use crate::matcher::Subject;
 use crate::model::{CapturedRequest, Delivery, Edits};
 use crate::store::Record;
 use crate::time::now_millis;
-use crate::tunnel::protocol::{Frame, MAX_IN_FLIGHT, ProtocolError, RelayRequest, RelayResponse};
+use crate::tunnel::protocol::{Frame, ProtocolError, RelayRequest, RelayResponse};
 
 /// One target's delivery stream.
 pub(super) struct Stream {
@@ -60,9 +60,9 @@ impl Session {
             self.all_behind();
         }
         for i in 0..self.streams.len() {
-            while self.streams[i].behind && self.streams[i].live.len() <= MAX_IN_FLIGHT / 2 {
+            while self.streams[i].behind && self.streams[i].live.len() <= self.window / 2 {
                 let s = &self.streams[i];
-                let room = MAX_IN_FLIGHT - s.live.len();
+                let room = self.window - s.live.len();
                 let stream = (self.name.clone(), s.target.clone());
                 let batch = self
                     .state
@@ -94,7 +94,7 @@ impl Session {
     ) -> Result<(), End> {
         let mut next = Some(first);
         let mut fed = false;
-        let n = self.streams.len();
+        let (n, window) = (self.streams.len(), self.window);
         while let Some(r) = next.take() {
             let dropped = self.dropped.load(std::sync::atomic::Ordering::SeqCst);
             let mut shared = Some(r);
@@ -103,7 +103,7 @@ impl Session {
                 let Some(r) = shared.as_ref().filter(|r| r.id > s.last_sent) else {
                     continue;
                 };
-                if s.behind || dropped || s.live.len() >= MAX_IN_FLIGHT {
+                if s.behind || dropped || s.live.len() >= window {
                     s.behind = true;
                     continue;
                 }

@@ -90,6 +90,9 @@ struct Session {
     passthrough: bool,
     socket: WebSocket,
     streams: Vec<Stream>,
+    /// Requests each stream sends ahead of answers: the client's share
+    /// of [`MAX_IN_FLIGHT`] (all targets together stay within it).
+    window: usize,
     routing: Routing,
     in_flight: HashMap<u64, InFlight>,
     next_seq: u64,
@@ -160,7 +163,7 @@ pub async fn run(state: AppState, socket: WebSocket, p: Params) {
         records_rx,
     ));
     tracing::info!(bin = %p.bin, tunnel = %p.name, ?through, targets = p.targets.len(), passthrough = p.passthrough, "tunnel connected");
-    let streams = p
+    let streams: Vec<Stream> = p
         .targets
         .into_iter()
         .zip(&through)
@@ -177,6 +180,7 @@ pub async fn run(state: AppState, socket: WebSocket, p: Params) {
         name: p.name,
         passthrough: p.passthrough,
         socket,
+        window: (MAX_IN_FLIGHT / streams.len().max(1)).max(4),
         streams,
         routing: p.routing,
         in_flight: HashMap::new(),
@@ -191,7 +195,7 @@ pub async fn run(state: AppState, socket: WebSocket, p: Params) {
         bin_id: s.bin.to_string(),
         delivered_through: through.iter().copied().min().unwrap_or(0),
         passthrough: p.passthrough,
-        max_in_flight: MAX_IN_FLIGHT,
+        max_in_flight: s.window * s.streams.len(),
     });
     let end = match s.send(hello).await {
         Ok(()) => s.serve(&mut attached).await,

@@ -1,17 +1,17 @@
 //! The tunnel's wire protocol, spoken over one WebSocket per client.
 //!
 //! # Connecting
-//! The client upgrades `GET /api/bins/{bin_id}/tunnel?v=1&name=NAME[&from_start=1]
+//! The client upgrades `GET /api/bins/{bin_id}/tunnel?v=2&name=NAME[&from_start=1]
 //! [&passthrough=1][&streams=JSON]` (`streams`: its targets, routes and
-//! filter, see [`super::routing::Streams`]; absent, one unnamed target), with `Authorization: Bearer TOKEN` when the server has an
-//! access token (never in the URL, which proxies log). A client speaking
+//! filter, see [`super::routing::Streams`]; absent, one unnamed target),
+//! with `Authorization: Bearer TOKEN` when the server has an access token (never in the URL, which proxies log). A client speaking
 //! another version gets `400` before the upgrade; a bad token `401`.
 //!
 //! # Messages
 //! Every message is one binary WebSocket message:
 //!
 //! ```text
-//! u8   version        (VERSION; anything else closes the tunnel)
+//! u8   version        (FRAME_VERSION; anything else closes the tunnel)
 //! u8   kind           1 hello, 2 request, 3 response
 //! u32  meta length    big-endian, at most MAX_META
 //! ...  meta           UTF-8 JSON object, fields below
@@ -44,8 +44,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::headers::Header;
 
-/// The protocol version this build speaks.
-pub const VERSION: u8 = 1;
+/// The protocol version this build speaks: 2 added targets (routes,
+/// filters, fan-out). A client of version 2 must not reach a server of
+/// version 1, which would ignore its routing and deliver everything to
+/// its first `--to`; a version-1 client still connects (one target).
+pub const VERSION: u8 = 2;
+
+/// The upgrade versions a server accepts.
+pub const ACCEPTED: [u8; 2] = [1, 2];
+
+/// The first byte of every message: the framing, unchanged since 1.
+pub const FRAME_VERSION: u8 = 1;
 
 /// Largest metadata object. A captured head is at most 64 KiB, but stored
 /// headers grow: each byte that is not UTF-8 becomes U+FFFD (3 bytes), and
@@ -169,7 +178,9 @@ pub enum ProtocolError {
     #[error("message of {0} bytes is shorter than the {PREFIX}-byte prefix")]
     Short(usize),
     /// Another protocol version.
-    #[error("protocol version {0} is not supported (this side speaks {VERSION}); upgrade hookwire")]
+    #[error(
+        "message framing version {0} is not supported (this side speaks {FRAME_VERSION}); upgrade hookwire"
+    )]
     Version(u8),
     /// Unknown kind byte.
     #[error("unknown message kind {0}")]
@@ -214,7 +225,7 @@ impl Frame {
         // Plain structs of strings and numbers always serialise.
         let meta = meta.unwrap_or_default();
         let mut out = Vec::with_capacity(PREFIX + meta.len() + body.len());
-        out.push(VERSION);
+        out.push(FRAME_VERSION);
         out.push(kind);
         out.extend_from_slice(&u32::try_from(meta.len()).unwrap_or(u32::MAX).to_be_bytes());
         out.extend_from_slice(&meta);
@@ -227,7 +238,7 @@ impl Frame {
         if msg.len() < PREFIX {
             return Err(ProtocolError::Short(msg.len()));
         }
-        if msg[0] != VERSION {
+        if msg[0] != FRAME_VERSION {
             return Err(ProtocolError::Version(msg[0]));
         }
         let kind = msg[1];
@@ -352,7 +363,7 @@ mod tests {
             meta in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
             body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
         ) {
-            let mut msg = vec![VERSION, kind];
+            let mut msg = vec![FRAME_VERSION, kind];
             msg.extend_from_slice(&(meta.len() as u32).to_be_bytes());
             msg.extend_from_slice(&meta);
             msg.extend_from_slice(&body);

@@ -26,7 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UpgradeParams {
-    /// Protocol version the client speaks (this server: 1).
+    /// Protocol version the client speaks (this server: 1 or 2).
     v: Option<u8>,
     /// Tunnel name: 1-64 letters, digits, `-`, `_` or `.` (default `default`).
     name: Option<String>,
@@ -76,7 +76,7 @@ async fn upgrade(
             "cross-site WebSocket refused: tunnels connect with `hookwire tunnel`".into(),
         ));
     }
-    if p.v != Some(protocol::VERSION) {
+    if !p.v.is_some_and(|v| protocol::ACCEPTED.contains(&v)) {
         return Err(AppError::BadRequest(format!(
             "tunnel protocol version {:?} is not supported; this server speaks {}: use the same hookwire version on both sides",
             p.v,

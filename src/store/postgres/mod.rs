@@ -265,10 +265,15 @@ impl Postgres {
 
     /// Tells the other replicas that bin `id` changed (after the change
     /// committed): they drop what they cached of it.
+    /// A failure is logged, not returned: the change itself committed.
     async fn changed(&self, conn: &deadpool_postgres::Client, id: Uuid) -> Result<(), StoreError> {
         let payload = listener::bin_payload(self.replica, id);
-        conn.execute("SELECT pg_notify($1, $2)", &[&listener::CHANNEL, &payload])
-            .await?;
+        let sent = conn
+            .execute("SELECT pg_notify($1, $2)", &[&listener::CHANNEL, &payload])
+            .await;
+        if let Err(e) = sent {
+            tracing::warn!(bin = %id, error = %e, "telling other replicas of a changed bin");
+        }
         Ok(())
     }
 

@@ -41,6 +41,17 @@ pub(super) async fn open_tunnel(
     for target in targets {
         positions.push(c.query_one(sql, &[&bin, &name, target]).await?.get(0));
     }
+    // Deliveries from before targets belong to the name's first target,
+    // so what was answered beyond the old position is not sent again.
+    if let Some(first) = targets.first().filter(|t| !t.is_empty()) {
+        c.execute(
+            "UPDATE deliveries SET target = $3 WHERE tunnel = $2 AND target = ''
+               AND request_id IN (SELECT id FROM requests WHERE bin_id = $1)
+               AND EXISTS (SELECT 1 FROM tunnels WHERE bin_id = $1 AND name = $2 AND target = '')",
+            &[&bin, &name, first],
+        )
+        .await?;
+    }
     // Targets the name no longer has (a changed --to, the position from
     // before targets) would count as backlog forever.
     c.execute(

@@ -59,6 +59,19 @@ pub(super) fn open_tunnel(
         .prepare_cached("SELECT target FROM tunnels WHERE bin_id = ?1 AND name = ?2")?
         .query_map(params![bin, name], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
+    // Deliveries from before targets belong to the name's first target,
+    // so what was answered beyond the old position is not sent again.
+    if let Some(first) = targets
+        .first()
+        .filter(|_| known.iter().any(String::is_empty))
+        && !first.is_empty()
+    {
+        tx.prepare_cached(
+            "UPDATE deliveries SET target = ?3 WHERE tunnel = ?2 AND target = ''
+               AND request_id IN (SELECT id FROM requests WHERE bin_id = ?1)",
+        )?
+        .execute(params![bin, name, first])?;
+    }
     let mut forget =
         tx.prepare_cached("DELETE FROM tunnels WHERE bin_id = ?1 AND name = ?2 AND target = ?3")?;
     for gone in known.iter().filter(|t| !targets.contains(t)) {

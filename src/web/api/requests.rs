@@ -37,7 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct ReplayAnswer<'a> {
     /// The tunnels the request was sent to.
     replayed_to: Vec<String>,
-    /// Their apps' answers (empty while pending).
+    /// Their apps' answers (those that came within 10 s).
     deliveries: Vec<DeliveryJson<'a>>,
     /// True when not every answer came within 10 s; they are recorded as
     /// deliveries when they do.
@@ -83,12 +83,13 @@ async fn replay(
     let Replayed {
         tunnels,
         deliveries,
+        complete,
     } = replay_request(&state, id, rid, edits).await?;
-    let (status, pending) = match deliveries {
-        Some(_) => (StatusCode::OK, false),
-        None => (StatusCode::ACCEPTED, true),
+    let (status, pending) = if complete {
+        (StatusCode::OK, false)
+    } else {
+        (StatusCode::ACCEPTED, true)
     };
-    let deliveries = deliveries.unwrap_or_default();
     let answer = ReplayAnswer {
         replayed_to: tunnels,
         deliveries: deliveries.iter().map(|d| d.to_json()).collect(),
@@ -204,7 +205,7 @@ async fn clear_requests(
 ) -> Result<Json<Cleared>, AppError> {
     let id = bin_id(&id)?;
     state.bins.cached(id).await?;
-    let deleted = state.store.delete_requests(id, None).await?;
+    let deleted = state.bins.delete_requests(id, None).await?;
     Ok(Json(Cleared { deleted }))
 }
 
@@ -253,7 +254,7 @@ async fn delete_request(
     Path((id, rid)): Path<(String, String)>,
 ) -> Result<StatusCode, AppError> {
     let (id, rid) = (bin_id(&id)?, request_id(&rid)?);
-    match state.store.delete_requests(id, Some(rid)).await? {
+    match state.bins.delete_requests(id, Some(rid)).await? {
         0 => Err(AppError::no_request()),
         _ => Ok(StatusCode::NO_CONTENT),
     }

@@ -144,7 +144,7 @@ async fn clear(
     Path(id): Path<String>,
 ) -> Result<Redirect, PageError> {
     let id = bin_id(&id)?;
-    state.store.delete_requests(id, None).await?;
+    state.bins.delete_requests(id, None).await?;
     Ok(Redirect::to(&format!("/bins/{id}")))
 }
 
@@ -207,7 +207,7 @@ async fn delete_request(
     Path((id, rid)): Path<(String, i64)>,
 ) -> Result<Redirect, PageError> {
     let id = bin_id(&id)?;
-    state.store.delete_requests(id, Some(rid)).await?;
+    state.bins.delete_requests(id, Some(rid)).await?;
     Ok(Redirect::to(&format!("/bins/{id}")))
 }
 

@@ -21,7 +21,7 @@ pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/bins/{bin_id}/rules", post(add_rule))
         .route("/bins/{bin_id}/rules/json", post(replace_rules))
-        .route("/bins/{bin_id}/rules/{index}/delete", post(delete_rule))
+        .route("/bins/{bin_id}/rules/delete", post(delete_rule))
         .route("/bins/{bin_id}/alias", post(set_alias))
 }
 
@@ -90,15 +90,24 @@ async fn add_rule(
     Ok(Redirect::to(&format!("/bins/{id}#rules")))
 }
 
-/// `POST /bins/{bin_id}/rules/{index}/delete`.
+/// The delete button of one rule.
+#[derive(Debug, Deserialize)]
+pub struct DeleteRuleForm {
+    name: String,
+}
+
+/// `POST /bins/{bin_id}/rules/delete`: by name, so a page open while the
+/// rules changed elsewhere never deletes another rule.
 async fn delete_rule(
     State(state): State<AppState>,
-    Path((id, index)): Path<(String, usize)>,
+    Path(id): Path<String>,
+    Form(form): Form<DeleteRuleForm>,
 ) -> Result<Redirect, PageError> {
     let id = bin_id(&id)?;
     let mut rules = state.bins.get(id).await?.rules;
-    if index < rules.len() {
-        rules.remove(index);
+    let before = rules.len();
+    rules.retain(|r| r.name != form.name);
+    if rules.len() != before {
         state.bins.set_rules(id, rules).await?;
     }
     Ok(Redirect::to(&format!("/bins/{id}#rules")))
