@@ -83,14 +83,18 @@ pub struct CachedBin {
 /// A bin's arrivals per webhook, for rules with `attempts` (absent: not
 /// read from the database yet).
 enum Arrivals {
+    /// One capture reads them; the others count in the database meanwhile
+    /// (not 64 reads of the whole bin at once).
+    Loading,
     /// Read once, then counted here.
     Counted(HashMap<String, u32>),
-    /// Too many webhooks to keep: each capture asks the database.
+    /// More webhooks stored than kept: each capture asks the database.
     TooMany,
 }
 
 /// Webhooks whose arrivals a bin counts in memory at most (senders can
-/// make up keys; past this the database counts).
+/// make up keys): past it the counts are read again from the stored
+/// requests, and a bin storing more keys than this counts in the database.
 const MAX_COUNTED: usize = 20_000;
 
 /// Bin id → what captures need of it. Entries are dropped whenever the bin
@@ -264,17 +268,33 @@ impl Bins {
     ) -> Result<(u32, Option<AttemptGuard>), AppError> {
         if self.store.sole_writer() {
             let version = self.cache.version();
-            if !lock(&self.cache.arrivals).contains_key(&id) {
-                let read = self.store.retry_counts(id).await?;
-                let counted = if read.len() > MAX_COUNTED {
-                    Arrivals::TooMany
-                } else {
-                    let saturate = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
-                    Arrivals::Counted(read.into_iter().map(|(k, n)| (k, saturate(n))).collect())
-                };
-                // Not if the bin changed (requests deleted) meanwhile.
-                if self.cache.version() == version {
-                    lock(&self.cache.arrivals).entry(id).or_insert(counted);
+            let load = {
+                let mut all = lock(&self.cache.arrivals);
+                !all.contains_key(&id) && all.insert(id, Arrivals::Loading).is_none()
+            };
+            if load {
+                let read = self.store.retry_counts(id).await;
+                let mut all = lock(&self.cache.arrivals);
+                let still = matches!(all.get(&id), Some(Arrivals::Loading));
+                match read {
+                    // Not if the bin changed (requests deleted) meanwhile.
+                    Ok(read) if still && self.cache.version() == version => {
+                        let counted = if read.len() > MAX_COUNTED {
+                            Arrivals::TooMany
+                        } else {
+                            let saturate = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+                            Arrivals::Counted(
+                                read.into_iter().map(|(k, n)| (k, saturate(n))).collect(),
+                            )
+                        };
+                        all.insert(id, counted);
+                    }
+                    read => {
+                        if still {
+                            all.remove(&id);
+                        }
+                        read?;
+                    }
                 }
             }
             if let Some(n) = count(&mut lock(&self.cache.arrivals), id, key) {
@@ -456,16 +476,17 @@ impl Bins {
 /// Counts an arrival of `key` at bin `id` where its arrivals are counted in
 /// memory; the arrival number, or `None` where the database counts.
 fn count(all: &mut HashMap<Uuid, Arrivals>, id: Uuid, key: &str) -> Option<u32> {
-    let arrivals = all.get_mut(&id)?;
-    if let Arrivals::Counted(counts) = arrivals {
-        if counts.len() < MAX_COUNTED || counts.contains_key(key) {
-            let n = counts.entry(key.to_owned()).or_default();
-            *n = n.saturating_add(1);
-            return Some(*n);
-        }
-        // Not kept: from now on the database counts.
-        *arrivals = Arrivals::TooMany;
+    let Arrivals::Counted(counts) = all.get_mut(&id)? else {
+        return None;
+    };
+    if counts.len() < MAX_COUNTED || counts.contains_key(key) {
+        let n = counts.entry(key.to_owned()).or_default();
+        *n = n.saturating_add(1);
+        return Some(*n);
     }
+    // Full: read again from what is stored (the per-bin cap keeps that
+    // small), dropping webhooks whose requests are gone.
+    all.remove(&id);
     None
 }
 
