@@ -83,9 +83,6 @@ pub struct CachedBin {
 /// A bin's arrivals per webhook, for rules with `attempts` (absent: not
 /// read from the database yet).
 enum Arrivals {
-    /// One capture reads them; the others count in the database meanwhile
-    /// (not 64 reads of the whole bin at once).
-    Loading,
     /// Read once, then counted here.
     Counted(HashMap<String, u32>),
     /// More webhooks stored than kept: each capture asks the database.
@@ -193,6 +190,8 @@ pub struct Bins {
     cache: BinCache,
     config: Arc<ServerConfig>,
     attempts: AttemptLocks,
+    /// Held while a bin's arrivals are read (see [`Bins::load_arrivals`]).
+    loading: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Bins {
@@ -204,6 +203,7 @@ impl Bins {
             cache: BinCache::default(),
             config,
             attempts: AttemptLocks::default(),
+            loading: Arc::default(),
         }
     }
 
@@ -267,38 +267,16 @@ impl Bins {
         key: &str,
     ) -> Result<(u32, Option<AttemptGuard>), AppError> {
         if self.store.sole_writer() {
-            let version = self.cache.version();
-            let load = {
-                let mut all = lock(&self.cache.arrivals);
-                !all.contains_key(&id) && all.insert(id, Arrivals::Loading).is_none()
-            };
-            if load {
-                let read = self.store.retry_counts(id).await;
-                let mut all = lock(&self.cache.arrivals);
-                let still = matches!(all.get(&id), Some(Arrivals::Loading));
-                match read {
-                    // Not if the bin changed (requests deleted) meanwhile.
-                    Ok(read) if still && self.cache.version() == version => {
-                        let counted = if read.len() > MAX_COUNTED {
-                            Arrivals::TooMany
-                        } else {
-                            let saturate = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
-                            Arrivals::Counted(
-                                read.into_iter().map(|(k, n)| (k, saturate(n))).collect(),
-                            )
-                        };
-                        all.insert(id, counted);
-                    }
-                    read => {
-                        if still {
-                            all.remove(&id);
-                        }
-                        read?;
-                    }
+            // Twice at most: a full bin is read again once.
+            for _ in 0..2 {
+                if !lock(&self.cache.arrivals).contains_key(&id) {
+                    self.load_arrivals(id).await?;
                 }
-            }
-            if let Some(n) = count(&mut lock(&self.cache.arrivals), id, key) {
-                return Ok((n, None));
+                match count(&mut lock(&self.cache.arrivals), id, key) {
+                    Counted::Number(n) => return Ok((n, None)),
+                    Counted::Full => {}
+                    Counted::Database => break,
+                }
             }
         }
         let guard = self.attempt_lock(id, key).await;
@@ -307,11 +285,34 @@ impl Bins {
         Ok((n, Some(guard)))
     }
 
+    /// Reads a bin's arrivals per webhook from its stored requests, one bin
+    /// at a time: captures arriving meanwhile wait for it rather than read
+    /// the whole bin too, and then all count in memory.
+    async fn load_arrivals(&self, id: Uuid) -> Result<(), AppError> {
+        let _one = self.loading.lock().await;
+        if lock(&self.cache.arrivals).contains_key(&id) {
+            return Ok(());
+        }
+        let version = self.cache.version();
+        let read = self.store.retry_counts(id).await?;
+        let counted = if read.len() > MAX_COUNTED {
+            Arrivals::TooMany
+        } else {
+            let saturate = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+            Arrivals::Counted(read.into_iter().map(|(k, n)| (k, saturate(n))).collect())
+        };
+        // Not if the bin changed (requests deleted) meanwhile.
+        if self.cache.version() == version {
+            lock(&self.cache.arrivals).insert(id, counted);
+        }
+        Ok(())
+    }
+
     /// Counts an arrival of webhook `key` that no rule asked the number of,
     /// where the bin's arrivals are counted in memory: they must match what
     /// is stored.
     pub fn note_arrival(&self, id: Uuid, key: &str) {
-        count(&mut lock(&self.cache.arrivals), id, key);
+        let _ = count(&mut lock(&self.cache.arrivals), id, key);
     }
 
     /// Waits until no other capture of this process counts arrivals of the
@@ -473,21 +474,31 @@ impl Bins {
     }
 }
 
+/// What counting an arrival in memory came to.
+enum Counted {
+    /// The arrival's number.
+    Number(u32),
+    /// The bin's counts were full and are dropped: read them again.
+    Full,
+    /// Not counted in memory here: the database counts.
+    Database,
+}
+
 /// Counts an arrival of `key` at bin `id` where its arrivals are counted in
-/// memory; the arrival number, or `None` where the database counts.
-fn count(all: &mut HashMap<Uuid, Arrivals>, id: Uuid, key: &str) -> Option<u32> {
-    let Arrivals::Counted(counts) = all.get_mut(&id)? else {
-        return None;
+/// memory.
+fn count(all: &mut HashMap<Uuid, Arrivals>, id: Uuid, key: &str) -> Counted {
+    let Some(Arrivals::Counted(counts)) = all.get_mut(&id) else {
+        return Counted::Database;
     };
     if counts.len() < MAX_COUNTED || counts.contains_key(key) {
         let n = counts.entry(key.to_owned()).or_default();
         *n = n.saturating_add(1);
-        return Some(*n);
+        return Counted::Number(*n);
     }
     // Full: read again from what is stored (the per-bin cap keeps that
     // small), dropping webhooks whose requests are gone.
     all.remove(&id);
-    None
+    Counted::Full
 }
 
 /// A std mutex, poison ignored: it guards plain counts, never held across
