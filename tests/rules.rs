@@ -8,6 +8,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::tunnel::eventually;
 use common::{JsonBody as _, TestServer, json};
 use serde_json::{Value, json};
 
@@ -534,24 +535,14 @@ async fn a_change_on_one_replica_answers_on_the_other() {
         .expect("alias");
     assert_eq!(res.status(), 200);
     // The change reaches B through a notification: wait for it, bounded.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let res = b
-            .client
-            .post(b.url(&format!("/{bin}")))
-            .send()
-            .await
-            .expect("send");
-        if res.status() == 418 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "B still answers {}",
-            res.status()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let status_on_b = || async {
+        let res = b.client.post(b.url(&format!("/{bin}"))).send().await;
+        res.expect("send").status().as_u16()
+    };
+    eventually("B answering with the rule set on A", || async {
+        (status_on_b().await == 418).then_some(())
+    })
+    .await;
     let res = b
         .client
         .post(b.url("/shared-name"))
@@ -570,23 +561,10 @@ async fn a_change_on_one_replica_answers_on_the_other() {
         .await
         .expect("delete");
     assert_eq!(res.status(), 204);
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let res = b
-            .client
-            .post(b.url(&format!("/{bin}")))
-            .send()
-            .await
-            .expect("send");
-        if res.status() == 404 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "B still captures for a deleted bin"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually("B no longer capturing for the deleted bin", || async {
+        (status_on_b().await == 404).then_some(())
+    })
+    .await;
 }
 
 /// Arrivals are counted from what is stored: a restart in the middle of a
