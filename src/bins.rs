@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::config::ServerConfig;
 use crate::error::AppError;
+use crate::headers::Header;
 use crate::model::{Bin, ResponseConfig, RuleConfig, validate_alias};
 use crate::rules::Rules;
 use crate::store::{Cursor, ListQuery, Store};
@@ -38,22 +39,35 @@ pub struct PreparedResponse {
 
 impl From<&ResponseConfig> for PreparedResponse {
     fn from(resp: &ResponseConfig) -> Self {
-        let mut headers = HeaderMap::new();
-        // Validated when the config was set; a header that still fails to
-        // parse (a row edited by hand) is skipped rather than failing captures.
-        for (name, value) in &resp.headers {
+        Self::new(
+            resp.status,
+            &resp.headers,
+            resp.body.clone(),
+            Duration::from_millis(resp.delay_ms),
+        )
+    }
+}
+
+impl PreparedResponse {
+    /// A response from its parts. Headers were validated when they were
+    /// set (rendered rule headers have control characters replaced); one
+    /// that still fails to parse (a row edited by hand) is skipped rather
+    /// than failing captures.
+    pub fn new(status: u16, headers: &[Header], body: impl Into<Bytes>, delay: Duration) -> Self {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
             if let (Ok(n), Ok(v)) = (
                 HeaderName::try_from(name.as_str()),
                 HeaderValue::try_from(value.as_str()),
             ) {
-                headers.append(n, v);
+                map.append(n, v);
             }
         }
         Self {
-            status: StatusCode::from_u16(resp.status).unwrap_or(StatusCode::OK),
-            headers,
-            body: Bytes::from(resp.body.clone()),
-            delay: Duration::from_millis(resp.delay_ms),
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+            headers: map,
+            body: body.into(),
+            delay,
         }
     }
 }

@@ -17,7 +17,7 @@ use axum::routing::any;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tokio::sync::oneshot;
 
-use crate::bins::CachedBin;
+use crate::bins::{CachedBin, PreparedResponse};
 use crate::error::AppError;
 use crate::hub::Hub;
 use crate::live::Summary;
@@ -184,24 +184,19 @@ async fn answer_by_rule(state: &AppState, bin: &CachedBin, ruled: Ruled, id: i64
     if !rule.delay.is_zero() {
         tokio::time::sleep(rule.delay).await;
     }
-    let mut out = Response::new(Body::from(rendered.body));
-    *out.status_mut() = StatusCode::from_u16(rendered.status).unwrap_or(StatusCode::OK);
-    let headers = out.headers_mut();
-    for (name, value) in &rendered.headers {
-        if let (Ok(n), Ok(v)) = (
-            HeaderName::try_from(name.as_str()),
-            HeaderValue::from_bytes(value.as_bytes()),
-        ) {
-            headers.append(n, v);
-        }
-    }
+    let mut out = PreparedResponse::new(
+        rendered.status,
+        &rendered.headers,
+        rendered.body,
+        Duration::ZERO,
+    )
+    .to_response(id);
     // A template can echo what the sender sent: never as a page that runs
     // in this origin.
-    headers.append(
+    out.headers_mut().append(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("sandbox"),
     );
-    headers.insert(REQUEST_ID_HEADER, HeaderValue::from(id));
     out
 }
 
