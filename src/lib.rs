@@ -22,6 +22,11 @@
 //! - [`tls`]: rustls configs for `--tls-cert`/`--tls-key` and `wss://`.
 //! - [`tunnel`]: the wire protocol, `hookwire tunnel`, its calls to the local app.
 //! - [`mint`]: `hookwire new`, the client side of `POST /api/bins`.
+//! - [`outbound`]: the command line's HTTP(S) calls: one request, a deadline, an outcome.
+//! - [`remote`]: the hookwire API as `tail`, `wait` and `resend` read it.
+//! - [`send`]: `hookwire send`: providers' webhooks, signatures and retry policies.
+//! - [`follow`]: `hookwire tail` and `hookwire wait`.
+//! - [`resend`]: `hookwire resend`: a captured request sent again, byte for byte.
 //!
 //! The store and the services over it:
 //! - [`store`]: one interface over SQLite (embedded default) and PostgreSQL (replicas).
@@ -40,7 +45,7 @@
 //! - [`replay`]: a stored request sent to the connected tunnels again.
 //! - [`web`]: inspector pages, JSON API, export/import, tunnel upgrade, static files.
 //! - [`server`]: the router, the accept loop with hyper's limits, shutdown.
-//! - [`cli`]: the command line (`serve`, `tunnel`, `new`), parsed with clap.
+//! - [`cli`]: the command line (`serve`, `tunnel`, `new`, `send`, …), parsed with clap.
 
 #![warn(missing_docs)]
 
@@ -51,6 +56,7 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod error;
+pub mod follow;
 pub mod headers;
 pub mod hub;
 pub mod idempotency;
@@ -61,9 +67,13 @@ pub mod matcher;
 pub mod metrics;
 pub mod mint;
 pub mod model;
+pub mod outbound;
+pub mod remote;
 pub mod replay;
+pub mod resend;
 pub mod retention;
 pub mod rules;
+pub mod send;
 pub mod server;
 pub mod session;
 pub mod state;

@@ -6,8 +6,16 @@ use clap::Parser as _;
 use hookwire::cli::{Cli, Command};
 use tracing_subscriber::EnvFilter;
 
+/// Exit status of `send`/`resend`/`tail`/`wait` when they cannot do their
+/// job at all (a bad flag, token or URL); 1 means "not delivered" or
+/// "timed out" there.
+const CANNOT: i32 = 2;
+
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() {
+    // First thing: `wait` counts requests from here (or from the
+    // process's start, which the OS knows a little earlier).
+    let started = hookwire::time::now_millis();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -16,7 +24,23 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    match cli.command {
+    let whole_loop = matches!(
+        cli.command,
+        Command::Send(_) | Command::Resend(_) | Command::Tail(_) | Command::Wait(_)
+    );
+    let code = match run(cli.command, started).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            if whole_loop { CANNOT } else { 1 }
+        }
+    };
+    std::process::exit(code);
+}
+
+/// Runs a command; its exit status.
+async fn run(command: Command, started: hookwire::time::Millis) -> anyhow::Result<i32> {
+    match command {
         Command::Serve(args) => {
             let listener = tokio::net::TcpListener::bind(args.listen)
                 .await
@@ -53,10 +77,12 @@ async fn main() -> anyhow::Result<()> {
                 ),
             }
             eprintln!("open {base}/ and press \"New URL\" to get a capture URL");
-            hookwire::server::serve(listener, config, shutdown_signal()).await
+            hookwire::server::serve(listener, config, shutdown_signal()).await?;
+            Ok(0)
         }
         Command::Tunnel(args) => {
-            hookwire::tunnel::client::run(args.config()?, shutdown_signal()).await
+            hookwire::tunnel::client::run(args.config()?, shutdown_signal()).await?;
+            Ok(0)
         }
         Command::Migrate(args) => {
             let tls = hookwire::tls::client_config(args.db_ca_cert.as_deref(), "--db-ca-cert")?;
@@ -67,7 +93,7 @@ async fn main() -> anyhow::Result<()> {
                 "copied {} bins, {} requests, {} tunnel positions, {} deliveries",
                 copied.bins, copied.requests, copied.tunnels, copied.deliveries
             );
-            Ok(())
+            Ok(0)
         }
         Command::New(args) => {
             let bin = hookwire::mint::mint(
@@ -81,9 +107,104 @@ async fn main() -> anyhow::Result<()> {
                 println!("alias:   {url}");
             }
             println!("inspect: {}", bin.inspect_url);
-            Ok(())
+            Ok(0)
+        }
+        Command::Send(args) => send(args).await,
+        Command::Resend(args) => {
+            let out = hookwire::outbound::Outbound::new(args.ca_cert.as_deref())?;
+            let ok = hookwire::resend::resend(
+                out,
+                &args.request_url,
+                &args.to,
+                args.access_token.as_deref(),
+                args.timeout,
+                args.json,
+            )
+            .await?;
+            Ok(if ok { 0 } else { 1 })
+        }
+        Command::Tail(args) => {
+            let (watch, start) = watch(&args, started)?;
+            hookwire::follow::tail(watch, start, args.json, shutdown_signal()).await?;
+            Ok(0)
+        }
+        Command::Wait(args) => {
+            let (watch, start) = watch(&args.watch, started)?;
+            match hookwire::follow::wait(watch, start, args.timeout).await? {
+                Some(request) => {
+                    println!("{}", serde_json::to_string(&request)?);
+                    Ok(0)
+                }
+                None => {
+                    eprintln!(
+                        "no matching request arrived within {} (--timeout)",
+                        humantime::format_duration(args.timeout)
+                    );
+                    Ok(1)
+                }
+            }
         }
     }
+}
+
+/// `hookwire send`.
+async fn send(args: hookwire::cli::SendArgs) -> anyhow::Result<i32> {
+    use hookwire::send;
+    if args.list {
+        print!("{}", send::list(args.provider));
+        return Ok(0);
+    }
+    // clap requires both unless --list.
+    let (Some(to), Some(provider)) = (args.to.clone(), args.provider) else {
+        anyhow::bail!("give --to URL and --as PROVIDER (or --list)");
+    };
+    if !(to.starts_with("http://") || to.starts_with("https://")) {
+        anyhow::bail!("--to {to:?} is not a URL; write e.g. http://localhost:3000/webhooks");
+    }
+    let mut webhook =
+        send::catalogue::build(provider, args.event.as_deref()).map_err(anyhow::Error::msg)?;
+    if let Some(body) = args.data()? {
+        webhook.body = body;
+    }
+    let secret = args.secret.clone().filter(|s| !s.is_empty());
+    send::check(&webhook, secret.as_deref()).map_err(anyhow::Error::msg)?;
+    let cfg = send::SendConfig {
+        to,
+        webhook,
+        secret,
+        auth_header: args.auth_header.clone(),
+        retries: args.retries,
+        time_scale: args.time_scale,
+        timeout: args.timeout,
+        duplicate: args.duplicate,
+        json: args.json,
+        outbound: hookwire::outbound::Outbound::new(args.ca_cert.as_deref())?,
+    };
+    Ok(if send::run(&cfg).await? { 0 } else { 1 })
+}
+
+/// What `tail` and `wait` watch, and from where.
+fn watch(
+    args: &hookwire::cli::WatchArgs,
+    started: hookwire::time::Millis,
+) -> anyhow::Result<(hookwire::follow::Watch, hookwire::follow::Start)> {
+    let (base, bin) =
+        hookwire::urls::split_capture_url(&args.capture_url).map_err(anyhow::Error::msg)?;
+    let matches = hookwire::matcher::Match::parse(&args.matches).map_err(anyhow::Error::msg)?;
+    let out = hookwire::outbound::Outbound::new(args.ca_cert.as_deref())?;
+    let remote = hookwire::remote::Remote::new(out, &base, args.access_token.as_deref());
+    let start = match args.after {
+        Some(id) => hookwire::follow::Start::After(id),
+        None => hookwire::follow::Start::Since(hookwire::follow::process_start(started)),
+    };
+    Ok((
+        hookwire::follow::Watch {
+            remote,
+            bin,
+            matches,
+        },
+        start,
+    ))
 }
 
 /// Resolves on Ctrl-C or SIGTERM. The handlers are installed now, not

@@ -28,20 +28,6 @@ const RECONNECT_MAX: Duration = Duration::from_secs(30);
 /// How long a stop waits for the delivery under way.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
-/// Splits a capture URL into the server's base URL and the bin id.
-pub fn split_capture_url(url: &str) -> anyhow::Result<(String, uuid::Uuid)> {
-    let trimmed = url.trim_end_matches('/');
-    let (base, id) = trimmed
-        .rsplit_once('/')
-        .filter(|(base, _)| base.starts_with("http://") || base.starts_with("https://"))
-        .with_context(|| {
-            format!("{url:?} is not a capture URL like http://127.0.0.1:8080/<bin-id>")
-        })?;
-    let id = uuid::Uuid::parse_str(id)
-        .with_context(|| format!("{url:?} does not end in a bin id (a UUID)"))?;
-    Ok((base.to_owned(), id))
-}
-
 /// How a connection attempt or session ended.
 enum Outcome {
     /// Asked to stop: exit.
@@ -60,7 +46,8 @@ const STABLE_SESSION: Duration = Duration::from_secs(30);
 /// Runs until `shutdown` resolves (Ctrl-C) or a fatal error (bad token,
 /// unknown bin, unsupported version).
 pub async fn run(cfg: TunnelConfig, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    let (base, bin) = split_capture_url(&cfg.capture_url)?;
+    let (base, bin) =
+        crate::urls::split_capture_url(&cfg.capture_url).map_err(anyhow::Error::msg)?;
     let (streams, targets) =
         Streams::from_flags(&cfg.to, &cfg.routes, &cfg.filters).map_err(anyhow::Error::msg)?;
     let apps = targets

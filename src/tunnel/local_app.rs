@@ -24,9 +24,9 @@ const RETRY_MAX: Duration = Duration::from_secs(10);
 /// An app that has not answered by then is tried again.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Connection-level headers: they describe the hop to hookwire, not the
-/// request, and hyper sets its own for the hop to the app.
-fn hop_by_hop(name: &str) -> bool {
+/// Connection-level headers (lower-case names): they describe the hop to
+/// hookwire, not the request, and hyper sets its own for the next hop.
+pub fn hop_by_hop(name: &str) -> bool {
     matches!(
         name,
         "connection"

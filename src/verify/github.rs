@@ -17,6 +17,21 @@ pub fn verify(secret: &str, req: &Signed<'_>) -> Result<(), Failure> {
     expect_mac(&sig, &hmac_sha256(secret.as_bytes(), &[req.body]))
 }
 
+/// The `X-Hub-Signature-256` and legacy `X-Hub-Signature` values GitHub
+/// sends for `body` (what `hookwire send --as github` signs with).
+pub fn sign(secret: &str, body: &[u8]) -> (String, String) {
+    (
+        format!(
+            "sha256={}",
+            hex::encode(hmac_sha256(secret.as_bytes(), &[body]))
+        ),
+        format!(
+            "sha1={}",
+            hex::encode(super::hmac_sha1(secret.as_bytes(), &[body]))
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,5 +73,15 @@ mod tests {
             check("s", "sha256=zz", b""),
             Err(Failure::Malformed(..))
         ));
+    }
+
+    #[test]
+    fn signing_gives_the_published_vector() {
+        let (sha256, sha1) = sign("It's a Secret to Everybody", b"Hello, World!");
+        assert_eq!(
+            sha256,
+            "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+        );
+        assert!(sha1.starts_with("sha1=") && sha1.len() == 5 + 40);
     }
 }

@@ -20,6 +20,16 @@ pub fn key(secret: &str) -> Result<Vec<u8>, Failure> {
     })
 }
 
+/// The `webhook-signature` value for a message `id` sent at Unix time
+/// `ts` (what `hookwire send --as standard-webhooks` signs with).
+pub fn sign(secret: &str, id: &str, ts: i64, body: &[u8]) -> Result<String, Failure> {
+    let mac = hmac_sha256(
+        &key(secret)?,
+        &[id.as_bytes(), b".", ts.to_string().as_bytes(), b".", body],
+    );
+    Ok(format!("v1,{}", STANDARD.encode(mac)))
+}
+
 /// Verifies one request.
 pub fn verify(secret: &str, req: &Signed<'_>) -> Result<(), Failure> {
     let prefix = if req.header("webhook-signature").is_some() {
@@ -121,5 +131,11 @@ mod tests {
             verify(SECRET, &req(&v2, BODY, TS)),
             Err(Failure::Malformed(..))
         ));
+    }
+
+    #[test]
+    fn signing_gives_the_published_vector() {
+        assert_eq!(sign(SECRET, ID, TS, BODY), Ok(SIG.to_string()));
+        assert!(sign("whsec_%%%", ID, TS, BODY).is_err());
     }
 }

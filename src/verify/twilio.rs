@@ -102,6 +102,17 @@ pub fn verify(secret: &str, req: &Signed<'_>) -> Result<(), Failure> {
     }
 }
 
+/// The `X-Twilio-Signature` (HMAC-SHA1, Twilio's default) for a form
+/// `body` posted to `url`, exactly as Twilio was given the URL (what
+/// `hookwire send --as twilio` signs with).
+pub fn sign(token: &str, url: &str, body: &[u8]) -> String {
+    let params = form_data(body);
+    STANDARD.encode(hmac_sha1(
+        token.trim().as_bytes(),
+        &[url.as_bytes(), params.as_bytes()],
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,5 +194,10 @@ mod tests {
                 "http://127.0.0.1:8080/x".to_string()
             ]
         );
+    }
+
+    #[test]
+    fn signing_gives_the_published_vector() {
+        assert_eq!(sign(TOKEN, URL, BODY), "0/KCTR6DLpKmkAf8muzZqo1nDgQ=");
     }
 }

@@ -1,5 +1,10 @@
-//! The command line: `hookwire serve`, `tunnel`, `new` and `migrate`. Every flag also
-//! reads a `HOOKWIRE_*` environment variable.
+//! The command line: `hookwire serve`, `tunnel`, `new`, `migrate`, and the
+//! commands for the whole loop (`send`, `resend`, `tail`, `wait`). Most
+//! flags also read a `HOOKWIRE_*` environment variable.
+
+mod whole_loop;
+
+pub use whole_loop::{ResendArgs, SendArgs, WaitArgs, WatchArgs};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -29,6 +34,14 @@ pub enum Command {
     New(NewArgs),
     /// Copy an SQLite instance into an empty PostgreSQL database.
     Migrate(MigrateArgs),
+    /// Send a webhook as a provider does: payload, signature, retries.
+    Send(SendArgs),
+    /// Send a captured request again, byte for byte, to any URL.
+    Resend(ResendArgs),
+    /// Print each request to a bin as it arrives.
+    Tail(WatchArgs),
+    /// Wait for a request matching conditions; print it as JSON.
+    Wait(WaitArgs),
 }
 
 /// Flags of `hookwire migrate`.

@@ -1,0 +1,267 @@
+//! `hookwire tail` and `hookwire wait`: a bin's requests as they arrive.
+//!
+//! The API's `?after=ID` list is the one source of truth: both read it from
+//! a cursor, oldest first, so nothing is missed or printed twice across
+//! reconnects. The bin's live stream (Server-Sent Events) only says when to
+//! read again; it is subscribed *before* the first read, so a request
+//! stored after that read always wakes the reader. A read every few
+//! seconds covers a stream that is down.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::BodyExt as _;
+use tokio::sync::{Notify, oneshot};
+use uuid::Uuid;
+
+use crate::matcher::Match;
+use crate::remote::{Captured, Remote};
+use crate::time::{Millis, rfc3339};
+
+/// Read the list this often even without a wake-up.
+const POLL: Duration = Duration::from_secs(5);
+/// How long to wait for the live stream before reading without it.
+const SUBSCRIBE_WAIT: Duration = Duration::from_secs(5);
+const RECONNECT_MAX: Duration = Duration::from_secs(10);
+
+/// Where counting starts.
+#[derive(Debug, Clone, Copy)]
+pub enum Start {
+    /// After this request id (including requests already stored).
+    After(i64),
+    /// Requests that arrived at or after this time (the command's start).
+    Since(Millis),
+}
+
+/// What to watch: a bin of a server, and the conditions a request must meet.
+pub struct Watch {
+    /// The server.
+    pub remote: Remote,
+    /// The bin.
+    pub bin: Uuid,
+    /// All must hold.
+    pub matches: Match,
+}
+
+/// New requests of a bin, in arrival order.
+struct Feed {
+    remote: Remote,
+    bin: Uuid,
+    cursor: i64,
+    wake: Arc<Notify>,
+    listener: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
+impl Feed {
+    /// Subscribes to the live stream, then finds where `start` puts the
+    /// cursor.
+    async fn open(remote: Remote, bin: Uuid, start: Start) -> anyhow::Result<Self> {
+        let wake = Arc::new(Notify::new());
+        let (ready_tx, ready) = oneshot::channel();
+        let listener = tokio::spawn(listen(remote.clone(), bin, wake.clone(), ready_tx));
+        // Subscribed (or the stream cannot be had: the list is read anyway,
+        // and an API error below says what is wrong).
+        let _ = tokio::time::timeout(SUBSCRIBE_WAIT, ready).await;
+        let cursor = match start {
+            Start::After(id) => id,
+            Start::Since(t0) => baseline(&remote, bin, t0).await?,
+        };
+        // The first read happens at once.
+        wake.notify_one();
+        Ok(Self {
+            remote,
+            bin,
+            cursor,
+            wake,
+            listener,
+        })
+    }
+
+    /// The next requests after the cursor (waits until there are some).
+    async fn next(&mut self) -> anyhow::Result<Vec<Captured>> {
+        loop {
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(POLL) => {}
+            }
+            let batch = self.remote.after(self.bin, self.cursor).await?;
+            if let Some(last) = batch.last() {
+                self.cursor = last.id;
+                if batch.len() >= 1000 {
+                    // A full page: more are waiting.
+                    self.wake.notify_one();
+                }
+                return Ok(batch);
+            }
+        }
+    }
+}
+
+/// The id of the newest request that arrived before `t0` (0 if none): the
+/// cursor after which everything arrived from `t0` on.
+async fn baseline(remote: &Remote, bin: Uuid, t0: Millis) -> anyhow::Result<i64> {
+    let mut before = None;
+    loop {
+        let (page, next) = remote.newest(bin, before).await?;
+        if let Some(old) = page.iter().find(|r| r.received_at < t0) {
+            return Ok(old.id);
+        }
+        match next {
+            Some(n) => before = Some(n),
+            None => return Ok(0),
+        }
+    }
+}
+
+/// Holds the live stream open, waking the reader on every message (and on
+/// every reconnect, to catch up). `ready` fires once subscribed.
+async fn listen(remote: Remote, bin: Uuid, wake: Arc<Notify>, ready: oneshot::Sender<()>) {
+    let mut ready = Some(ready);
+    let mut pause = Duration::from_millis(250);
+    loop {
+        if let Ok(mut body) = remote.events(bin).await {
+            if let Some(tx) = ready.take() {
+                let _ = tx.send(());
+            } else {
+                wake.notify_one();
+            }
+            pause = Duration::from_millis(250);
+            while let Some(Ok(_)) = body.frame().await {
+                wake.notify_one();
+            }
+        } else {
+            // Not subscribed: let the reader go on without the stream.
+            ready.take();
+        }
+        wake.notify_one();
+        tokio::time::sleep(crate::tunnel::local_app::jitter(pause)).await;
+        pause = (pause * 2).min(RECONNECT_MAX);
+    }
+}
+
+/// One line per request, like the tunnel's: time, id, method, target,
+/// size, and the signature check and rule when there are.
+fn line(r: &Captured) -> String {
+    let mut line = format!(
+        "{} #{} {} {} {} B",
+        rfc3339(r.received_at),
+        r.id,
+        r.method,
+        r.target(),
+        r.body.len()
+    );
+    let sig = &r.object["signature"];
+    if let Some(scheme) = sig["scheme"].as_str() {
+        if sig["verified"].as_bool() == Some(true) {
+            line.push_str(&format!(" signature: {scheme} verified"));
+        } else {
+            let reason = sig["reason"].as_str().unwrap_or("failed");
+            line.push_str(&format!(" signature: {scheme} failed ({reason})"));
+        }
+    }
+    if let Some(rule) = r.object["rule"].as_str() {
+        line.push_str(&format!(" rule: {rule}"));
+    }
+    line
+}
+
+/// `hookwire tail`: prints each matching request until `shutdown`.
+pub async fn tail(
+    w: Watch,
+    start: Start,
+    json: bool,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    tokio::pin!(shutdown);
+    let mut feed = tokio::select! {
+        feed = Feed::open(w.remote, w.bin, start) => feed?,
+        () = &mut shutdown => return Ok(()),
+    };
+    eprintln!("tailing bin {}; Ctrl-C stops", w.bin);
+    loop {
+        let batch = tokio::select! {
+            batch = feed.next() => batch,
+            () = &mut shutdown => return Ok(()),
+        };
+        let batch = match batch {
+            Ok(b) => b,
+            Err(e) => {
+                // The server went away (a restart): keep the cursor, try
+                // again after a pause.
+                eprintln!("{e:#}; trying again");
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                    () = &mut shutdown => return Ok(()),
+                }
+            }
+        };
+        for r in batch.iter().filter(|r| w.matches.holds(&r.subject())) {
+            if json {
+                println!("{}", serde_json::to_string(&r.object)?);
+            } else {
+                println!("{}", line(r));
+            }
+        }
+    }
+}
+
+/// `hookwire wait`: the first matching request, or `None` at `timeout`.
+pub async fn wait(
+    w: Watch,
+    start: Start,
+    timeout: Duration,
+) -> anyhow::Result<Option<serde_json::Value>> {
+    let found = async {
+        let mut feed = Feed::open(w.remote, w.bin, start).await?;
+        loop {
+            if let Some(r) = feed
+                .next()
+                .await?
+                .into_iter()
+                .find(|r| w.matches.holds(&r.subject()))
+            {
+                return Ok::<_, anyhow::Error>(r.object);
+            }
+        }
+    };
+    match tokio::time::timeout(timeout, found).await {
+        Ok(found) => found.map(Some),
+        Err(_) => Ok(None),
+    }
+}
+
+/// When this process started, on this machine's clock: `wait` counts
+/// requests from then, so one sent right after starting it is never
+/// missed. Linux gives the start to within 10 ms (its clock ticks); a
+/// request up to 20 ms older may count too.
+pub fn process_start(fallback: Millis) -> Millis {
+    let age = || -> Option<f64> {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        // Fields after the command name (which may hold spaces): state is
+        // field 3, starttime field 22.
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let ticks: f64 = rest.split(' ').nth(19)?.parse().ok()?;
+        let uptime: f64 = std::fs::read_to_string("/proc/uptime")
+            .ok()?
+            .split(' ')
+            .next()?
+            .parse()
+            .ok()?;
+        // USER_HZ is 100 on every Linux this runs on.
+        Some(uptime - ticks / 100.0)
+    };
+    match age() {
+        Some(age) if (0.0..3600.0).contains(&age) => {
+            let started = crate::time::now_millis() - (age * 1000.0) as Millis - 20;
+            started.min(fallback)
+        }
+        _ => fallback,
+    }
+}
