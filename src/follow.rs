@@ -85,20 +85,33 @@ impl Feed {
     }
 
     /// The next requests after the cursor (waits until there are some).
-    async fn next(&mut self) -> anyhow::Result<Vec<Captured>> {
+    /// A failed read (the server restarting) is reported and tried again:
+    /// the cursor stays where it was.
+    async fn next(&mut self) -> Vec<Captured> {
+        let mut pause = Duration::from_millis(500);
         loop {
             tokio::select! {
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(POLL) => {}
             }
-            let batch = self.remote.after(self.bin, self.cursor).await?;
-            if let Some(last) = batch.last() {
-                self.cursor = last.id;
-                if batch.len() >= 1000 {
-                    // A full page: more are waiting.
+            match self.remote.after(self.bin, self.cursor).await {
+                Ok(batch) => {
+                    pause = Duration::from_millis(500);
+                    if let Some(last) = batch.last() {
+                        self.cursor = last.id;
+                        if batch.len() >= 1000 {
+                            // A full page: more are waiting.
+                            self.wake.notify_one();
+                        }
+                        return batch;
+                    }
+                }
+                Err(e) => {
+                    eprintln!("{e:#}; trying again in {:.1} s", pause.as_secs_f64());
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(RECONNECT_MAX);
                     self.wake.notify_one();
                 }
-                return Ok(batch);
             }
         }
     }
@@ -190,18 +203,6 @@ pub async fn tail(
             batch = feed.next() => batch,
             () = &mut shutdown => return Ok(()),
         };
-        let batch = match batch {
-            Ok(b) => b,
-            Err(e) => {
-                // The server went away (a restart): keep the cursor, try
-                // again after a pause.
-                eprintln!("{e:#}; trying again");
-                tokio::select! {
-                    () = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                    () = &mut shutdown => return Ok(()),
-                }
-            }
-        };
         for r in batch.iter().filter(|r| w.matches.holds(&r.subject())) {
             if json {
                 println!("{}", serde_json::to_string(&r.object)?);
@@ -223,7 +224,7 @@ pub async fn wait(
         loop {
             if let Some(r) = feed
                 .next()
-                .await?
+                .await
                 .into_iter()
                 .find(|r| w.matches.holds(&r.subject()))
             {
