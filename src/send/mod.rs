@@ -192,24 +192,134 @@ pub fn check(webhook: &Webhook, secret: Option<&str>) -> Result<(), String> {
     }
 }
 
+/// One attempt: sent, answered or not, reported.
+async fn attempt(
+    cfg: &SendConfig,
+    headers: &[Header],
+    n: usize,
+    timeout: Duration,
+) -> anyhow::Result<(AttemptReport, Option<Failure>, bool)> {
+    let call = Call {
+        method: "POST",
+        url: &cfg.to,
+        headers,
+        body: Bytes::from(cfg.webhook.body.clone()),
+    };
+    let (outcome, took) = cfg
+        .outbound
+        .call(call, timeout)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let (status, error, failure) = match &outcome {
+        Outcome::Answered(a) if outcome.is_success() => (Some(a.status), None, None),
+        Outcome::Answered(a) => (Some(a.status), None, Some(Failure::Status)),
+        Outcome::TimedOut => (
+            None,
+            Some(format!("timeout after {}", human(timeout))),
+            Some(Failure::Timeout),
+        ),
+        Outcome::Unreachable(why) => (
+            None,
+            Some(format!("unreachable: {why}")),
+            Some(Failure::Unreachable),
+        ),
+    };
+    // Slack's receiver can ask for no retries.
+    let no_retry = matches!(&outcome, Outcome::Answered(a)
+        if cfg.webhook.provider == Provider::Slack
+            && crate::headers::get(&a.headers, "x-slack-no-retry").is_some_and(|v| v.trim() == "1"));
+    let report = AttemptReport {
+        attempt: n,
+        status,
+        ms: took.as_secs_f64() * 1000.0,
+        error,
+    };
+    Ok((report, failure, no_retry))
+}
+
+/// One delivery of the event: attempts under the policy until one gets a
+/// 2xx, the policy gives up, or it has no retries left.
+async fn deliver(
+    cfg: &SendConfig,
+    prefix: &str,
+    first_request: &mut Option<SentRequest>,
+) -> anyhow::Result<DeliveryReport> {
+    let policy = cfg.policy();
+    let timeout = cfg.timeout();
+    let mut attempts = Vec::new();
+    let mut retry = None;
+    let ok = loop {
+        let headers = cfg.headers(retry).map_err(anyhow::Error::msg)?;
+        first_request.get_or_insert_with(|| SentRequest {
+            method: "POST",
+            headers: headers.clone(),
+            body: String::from_utf8_lossy(&cfg.webhook.body).into_owned(),
+        });
+        let n = attempts.len() + 1;
+        let (report, failure, no_retry) = attempt(cfg, &headers, n, timeout).await?;
+        if !cfg.json {
+            match (report.status, &report.error) {
+                (Some(s), _) => println!("{prefix}attempt {n} -> {s} {:.1} ms", report.ms),
+                (None, e) => println!("{prefix}attempt {n} -> {}", e.as_deref().unwrap_or("?")),
+            }
+        }
+        attempts.push(report);
+        let Some(failure) = failure else {
+            break true;
+        };
+        if !policy.retry_on.allows(failure) || no_retry {
+            if policy.retries(cfg.retries) > 0 {
+                eprintln!(
+                    "{} does not retry this failure",
+                    cfg.webhook.provider.name()
+                );
+            }
+            break false;
+        }
+        let Some(pause) = policy.pause(cfg.retries, n - 1) else {
+            break false;
+        };
+        let pause = pause.mul_f64(cfg.time_scale);
+        eprintln!(
+            "retrying in {} (retry {n} of {})",
+            human(pause),
+            policy.retries(cfg.retries)
+        );
+        tokio::time::sleep(pause).await;
+        retry = Some((n, failure));
+    };
+    if !cfg.json {
+        let last = attempts.last().map_or(String::new(), |a| {
+            a.status
+                .map_or_else(|| a.error.clone().unwrap_or_default(), |s| s.to_string())
+        });
+        let plural = if attempts.len() == 1 { "" } else { "s" };
+        let verdict = if ok { "delivered" } else { "not delivered" };
+        println!(
+            "{prefix}{verdict}: {last} after {} attempt{plural}",
+            attempts.len()
+        );
+    }
+    Ok(DeliveryReport { ok, attempts })
+}
+
 /// Sends the event and its duplicates, printing as it goes. True when the
 /// last attempt of every delivery got a 2xx.
 pub async fn run(cfg: &SendConfig) -> anyhow::Result<bool> {
     let policy = cfg.policy();
     let w = &cfg.webhook;
-    let timeout = cfg.timeout();
+    let scaled = if cfg.time_scale == 1.0 {
+        String::new()
+    } else {
+        format!(", waits scaled by {}", cfg.time_scale)
+    };
     eprintln!(
-        "sending {} {:?} to {} ({} retries at most, timeout {}{}); {}",
+        "sending {} {:?} to {} ({} retries at most, timeout {}{scaled}); {}",
         w.provider.name(),
         w.event,
         cfg.to,
         policy.retries(cfg.retries),
-        human(timeout),
-        if cfg.time_scale == 1.0 {
-            String::new()
-        } else {
-            format!(", waits scaled by {}", cfg.time_scale)
-        },
+        human(cfg.timeout()),
         policy.summary
     );
     if cfg.secret.is_none() && w.provider.signs() {
@@ -226,94 +336,7 @@ pub async fn run(cfg: &SendConfig) -> anyhow::Result<bool> {
         } else {
             format!("duplicate {copy}: ")
         };
-        let mut attempts = Vec::new();
-        let mut retry = None;
-        let ok = loop {
-            let headers = cfg.headers(retry).map_err(anyhow::Error::msg)?;
-            if first_request.is_none() {
-                first_request = Some(SentRequest {
-                    method: "POST",
-                    headers: headers.clone(),
-                    body: String::from_utf8_lossy(&w.body).into_owned(),
-                });
-            }
-            let call = Call {
-                method: "POST",
-                url: &cfg.to,
-                headers: &headers,
-                body: Bytes::from(w.body.clone()),
-            };
-            let (outcome, took) = cfg
-                .outbound
-                .call(call, timeout)
-                .await
-                .map_err(anyhow::Error::msg)?;
-            let n = attempts.len() + 1;
-            let ms = took.as_secs_f64() * 1000.0;
-            let (status, error, failure) = match &outcome {
-                Outcome::Answered(a) if outcome.is_success() => (Some(a.status), None, None),
-                Outcome::Answered(a) => (Some(a.status), None, Some(Failure::Status)),
-                Outcome::TimedOut => (
-                    None,
-                    Some(format!("timeout after {}", human(timeout))),
-                    Some(Failure::Timeout),
-                ),
-                Outcome::Unreachable(why) => (
-                    None,
-                    Some(format!("unreachable: {why}")),
-                    Some(Failure::Unreachable),
-                ),
-            };
-            if !cfg.json {
-                match (status, &error) {
-                    (Some(s), _) => println!("{prefix}attempt {n} -> {s} {ms:.1} ms"),
-                    (None, Some(e)) => println!("{prefix}attempt {n} -> {e}"),
-                    (None, None) => {}
-                }
-            }
-            attempts.push(AttemptReport {
-                attempt: n,
-                status,
-                ms,
-                error,
-            });
-            let Some(failure) = failure else {
-                break true;
-            };
-            let no_retry = matches!(&outcome, Outcome::Answered(a)
-                if w.provider == Provider::Slack
-                    && crate::headers::get(&a.headers, "x-slack-no-retry").is_some_and(|v| v.trim() == "1"));
-            if !policy.retry_on.allows(failure) || no_retry {
-                if policy.retries(cfg.retries) > 0 {
-                    eprintln!("{} does not retry this failure", w.provider.name());
-                }
-                break false;
-            }
-            let Some(pause) = policy.pause(cfg.retries, n - 1) else {
-                break false;
-            };
-            let pause = pause.mul_f64(cfg.time_scale);
-            eprintln!(
-                "retrying in {} (retry {n} of {})",
-                human(pause),
-                policy.retries(cfg.retries)
-            );
-            tokio::time::sleep(pause).await;
-            retry = Some((n, failure));
-        };
-        if !cfg.json {
-            let last = attempts.last().map_or(String::new(), |a| {
-                a.status
-                    .map_or_else(|| a.error.clone().unwrap_or_default(), |s| s.to_string())
-            });
-            let plural = if attempts.len() == 1 { "" } else { "s" };
-            let verdict = if ok { "delivered" } else { "not delivered" };
-            println!(
-                "{prefix}{verdict}: {last} after {} attempt{plural}",
-                attempts.len()
-            );
-        }
-        deliveries.push(DeliveryReport { ok, attempts });
+        deliveries.push(deliver(cfg, &prefix, &mut first_request).await?);
     }
     let ok = deliveries.iter().all(|d| d.ok);
     if cfg.json {
