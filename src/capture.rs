@@ -320,8 +320,11 @@ async fn store_request(state: &AppState, req: Request) -> Result<Stored, AppErro
         (None, None)
     };
     let hub = state.hub.clone();
-    // Only when an inspector page is open: the summary for its live list.
-    let summary = state.live.watched().then(|| Summary::new(0, &new));
+    // The summary for open inspector pages and `hookwire tail`/`wait`,
+    // published after the commit if someone watches *then*: one that
+    // subscribed while this capture was being written must hear of it (it
+    // read the list before the commit).
+    let summary = Summary::new(0, &new);
     // Right after the commit, on the writer: connected tunnels get the
     // capture in memory, in commit order, when this process writes every
     // capture. With several replicas one replica's hooks do not see the
@@ -361,9 +364,8 @@ async fn store_request(state: &AppState, req: Request) -> Result<Stored, AppErro
         )
         .await?
         .ok_or_else(AppError::no_bin)?;
-    if let Some(mut summary) = summary {
-        summary.id = id;
-        state.live.publish(summary);
+    if state.live.watched() {
+        state.live.publish(Summary { id, ..summary });
     }
     Ok(Stored {
         id,

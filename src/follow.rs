@@ -240,8 +240,9 @@ pub async fn wait(
 
 /// When this process started, on this machine's clock: `wait` counts
 /// requests from then, so one sent right after starting it is never
-/// missed. Linux gives the start to within 10 ms (its clock ticks); a
-/// request up to 20 ms older may count too.
+/// missed, even when a loaded machine takes a while to run `main`. Linux
+/// gives the start in clock ticks: a request that arrived up to 20 ms
+/// before may count too.
 pub fn process_start(fallback: Millis) -> Millis {
     let age = || -> Option<f64> {
         let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
@@ -260,8 +261,10 @@ pub fn process_start(fallback: Millis) -> Millis {
     };
     match age() {
         Some(age) if (0.0..3600.0).contains(&age) => {
-            let started = crate::time::now_millis() - (age * 1000.0) as Millis - 20;
-            started.min(fallback)
+            // Both figures are whole ticks: the estimate is within 10 ms
+            // of the fork either way; 10 ms earlier is never after it.
+            let forked = crate::time::now_millis() - (age * 1000.0) as Millis - 10;
+            forked.min(fallback)
         }
         _ => fallback,
     }

@@ -1,6 +1,7 @@
 //! Live updates: the broadcast of each new capture's summary to whoever
-//! watches (inspector pages kept open; `web::events` serves them as
-//! Server-Sent Events). Nothing is built when nobody watches.
+//! watches (inspector pages kept open, `hookwire tail`/`wait`;
+//! `web::events` serves them as Server-Sent Events). Nothing is sent when
+//! nobody watches.
 
 use serde::Serialize;
 use tokio::sync::broadcast;
@@ -66,7 +67,7 @@ impl Default for Live {
 }
 
 impl Live {
-    /// True when someone watches: only then is a summary worth building.
+    /// True when someone watches: only then is a summary worth sending.
     pub fn watched(&self) -> bool {
         self.tx.receiver_count() > 0
     }

@@ -11,11 +11,32 @@ use tracing_subscriber::EnvFilter;
 /// "timed out" there.
 const CANNOT: i32 = 2;
 
-#[tokio::main]
-async fn main() {
-    // First thing: `wait` counts requests from here (or from the
-    // process's start, which the OS knows a little earlier).
+fn main() {
+    // First thing, before the runtime's threads start: `wait` counts
+    // requests from here (or from the process's start, which the OS knows
+    // a little earlier).
     let started = hookwire::time::now_millis();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build();
+    let code = match runtime {
+        Ok(runtime) => {
+            let code = runtime.block_on(cli_main(started));
+            // As returning from `#[tokio::main]` would: blocking tasks
+            // (the store's writer) finish before the process exits.
+            drop(runtime);
+            code
+        }
+        Err(e) => {
+            eprintln!("Error: cannot start the async runtime: {e}");
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+/// Parses the command line and runs it; the exit status.
+async fn cli_main(started: hookwire::time::Millis) -> i32 {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -28,14 +49,13 @@ async fn main() {
         cli.command,
         Command::Send(_) | Command::Resend(_) | Command::Tail(_) | Command::Wait(_)
     );
-    let code = match run(cli.command, started).await {
+    match run(cli.command, started).await {
         Ok(code) => code,
         Err(e) => {
             eprintln!("Error: {e:#}");
             if whole_loop { CANNOT } else { 1 }
         }
-    };
-    std::process::exit(code);
+    }
 }
 
 /// Runs a command; its exit status.
