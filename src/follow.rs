@@ -8,6 +8,7 @@
 //! seconds covers a stream that is down.
 
 use std::future::Future;
+use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -203,13 +204,20 @@ pub async fn tail(
             batch = feed.next() => batch,
             () = &mut shutdown => return Ok(()),
         };
+        // One write per batch: a line-buffered stdout would make one
+        // system call per request of a burst.
+        let mut out = String::new();
         for r in batch.iter().filter(|r| w.matches.holds(&r.subject())) {
             if json {
-                println!("{}", serde_json::to_string(&r.object)?);
+                out.push_str(&serde_json::to_string(&r.object)?);
             } else {
-                println!("{}", line(r));
+                out.push_str(&line(r));
             }
+            out.push('\n');
         }
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(out.as_bytes())?;
+        stdout.flush()?;
     }
 }
 

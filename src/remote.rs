@@ -174,7 +174,8 @@ impl Remote {
     }
 
     /// A page of requests newest first, before request `before` (or the
-    /// newest), and the cursor of the next page.
+    /// newest), and the cursor of the next page. Small: the newest few are
+    /// usually all a caller looks at.
     pub async fn newest(
         &self,
         bin: Uuid,
@@ -182,7 +183,7 @@ impl Remote {
     ) -> anyhow::Result<(Vec<Captured>, Option<i64>)> {
         let cursor = before.map_or(String::new(), |b| format!("&before={b}"));
         let page = self
-            .get(&format!("/api/bins/{bin}/requests?limit=100{cursor}"))
+            .get(&format!("/api/bins/{bin}/requests?limit=20{cursor}"))
             .await?;
         requests(page)
     }
