@@ -364,7 +364,7 @@ async fn store_request(state: &AppState, req: Request) -> Result<Stored, AppErro
         )
         .await?
         .ok_or_else(AppError::no_bin)?;
-    if state.live.watched() {
+    if state.live.watched(bin_id) {
         state.live.publish(Summary { id, ..summary });
     }
     Ok(Stored {

@@ -23,9 +23,9 @@ pub async fn run(store: Store, bins: Bins, hub: Hub, live: Live) {
         match events.recv().await {
             Ok(Event::Captured { bin, id }) => {
                 hub.notify(bin);
-                if live.watched() {
-                    // Read back only for open pages: the list shows what
-                    // the summary holds.
+                if live.watched(bin) {
+                    // Read back only for a watched bin: the list shows
+                    // what the summary holds.
                     match store.request(bin, id).await {
                         Ok(Some(r)) => live.publish(Summary::new(id, &r.req)),
                         Ok(None) => {}

@@ -17,7 +17,7 @@ use tokio::sync::{Notify, oneshot};
 use uuid::Uuid;
 
 use crate::matcher::Match;
-use crate::remote::{Captured, Remote};
+use crate::remote::{Captured, PAGE, Refused, Remote, printable};
 use crate::time::{Millis, rfc3339};
 
 /// Read the list this often even without a wake-up.
@@ -45,11 +45,21 @@ pub struct Watch {
     pub matches: Match,
 }
 
+/// Ids are given in commit order, arrival times a little earlier (before a
+/// rule is chosen, before the write's batch commits): a request that
+/// arrived this long before another may still get the higher id.
+const ARRIVAL_SLACK: Millis = 1000;
+/// A live stream silent this long is dead (the server sends a keep-alive
+/// every 15 s): reconnect.
+const STREAM_IDLE: Duration = Duration::from_secs(45);
+
 /// New requests of a bin, in arrival order.
 struct Feed {
     remote: Remote,
     bin: Uuid,
     cursor: i64,
+    /// Requests that arrived before this are not new (`Start::Since`).
+    since: Option<Millis>,
     wake: Arc<Notify>,
     listener: tokio::task::JoinHandle<()>,
 }
@@ -61,18 +71,19 @@ impl Drop for Feed {
 }
 
 impl Feed {
-    /// Subscribes to the live stream, then finds where `start` puts the
-    /// cursor.
+    /// Checks the bin can be read, subscribes to its live stream, then
+    /// finds where `start` puts the cursor.
     async fn open(remote: Remote, bin: Uuid, start: Start) -> anyhow::Result<Self> {
+        remote.check_bin(bin).await?;
         let wake = Arc::new(Notify::new());
         let (ready_tx, ready) = oneshot::channel();
         let listener = tokio::spawn(listen(remote.clone(), bin, wake.clone(), ready_tx));
         // Subscribed (or the stream cannot be had: the list is read anyway,
-        // and an API error below says what is wrong).
+        // every few seconds).
         let _ = tokio::time::timeout(SUBSCRIBE_WAIT, ready).await;
-        let cursor = match start {
-            Start::After(id) => id,
-            Start::Since(t0) => baseline(&remote, bin, t0).await?,
+        let (cursor, since) = match start {
+            Start::After(id) => (id, None),
+            Start::Since(t0) => (baseline(&remote, bin, t0 - ARRIVAL_SLACK).await?, Some(t0)),
         };
         // The first read happens at once.
         wake.notify_one();
@@ -80,15 +91,17 @@ impl Feed {
             remote,
             bin,
             cursor,
+            since,
             wake,
             listener,
         })
     }
 
-    /// The next requests after the cursor (waits until there are some).
-    /// A failed read (the server restarting) is reported and tried again:
-    /// the cursor stays where it was.
-    async fn next(&mut self) -> Vec<Captured> {
+    /// The next new requests after the cursor (waits until there are
+    /// some). A failed read (the server restarting) is reported and tried
+    /// again, the cursor staying where it was; a refusal (token, bin gone)
+    /// ends it.
+    async fn next(&mut self) -> anyhow::Result<Vec<Captured>> {
         let mut pause = Duration::from_millis(500);
         loop {
             tokio::select! {
@@ -96,17 +109,22 @@ impl Feed {
                 () = tokio::time::sleep(POLL) => {}
             }
             match self.remote.after(self.bin, self.cursor).await {
-                Ok(batch) => {
+                Ok(mut batch) => {
                     pause = Duration::from_millis(500);
-                    if let Some(last) = batch.last() {
-                        self.cursor = last.id;
-                        if batch.len() >= 1000 {
-                            // A full page: more are waiting.
-                            self.wake.notify_one();
-                        }
-                        return batch;
+                    let Some(last) = batch.last() else { continue };
+                    self.cursor = last.id;
+                    if batch.len() >= PAGE {
+                        // A full page: more are waiting.
+                        self.wake.notify_one();
+                    }
+                    if let Some(t0) = self.since {
+                        batch.retain(|r| r.received_at >= t0);
+                    }
+                    if !batch.is_empty() {
+                        return Ok(batch);
                     }
                 }
+                Err(e) if e.is::<Refused>() => return Err(e),
                 Err(e) => {
                     eprintln!("{e:#}; trying again in {:.1} s", pause.as_secs_f64());
                     tokio::time::sleep(pause).await;
@@ -118,19 +136,21 @@ impl Feed {
     }
 }
 
-/// The id of the newest request that arrived before `t0` (0 if none): the
-/// cursor after which everything arrived from `t0` on.
-async fn baseline(remote: &Remote, bin: Uuid, t0: Millis) -> anyhow::Result<i64> {
+/// The id of the newest request that arrived before `before` (0 if none).
+async fn baseline(remote: &Remote, bin: Uuid, before_time: Millis) -> anyhow::Result<i64> {
+    // The newest few first: usually all there is to look at.
+    let mut page_size = 5;
     let mut before = None;
     loop {
-        let (page, next) = remote.newest(bin, before).await?;
-        if let Some(old) = page.iter().find(|r| r.received_at < t0) {
+        let (page, next) = remote.newest(bin, before, page_size).await?;
+        if let Some(old) = page.iter().find(|r| r.received_at < before_time) {
             return Ok(old.id);
         }
         match next {
             Some(n) => before = Some(n),
             None => return Ok(0),
         }
+        page_size = PAGE;
     }
 }
 
@@ -147,7 +167,7 @@ async fn listen(remote: Remote, bin: Uuid, wake: Arc<Notify>, ready: oneshot::Se
                 wake.notify_one();
             }
             pause = Duration::from_millis(250);
-            while let Some(Ok(_)) = body.frame().await {
+            while let Ok(Some(Ok(_))) = tokio::time::timeout(STREAM_IDLE, body.frame()).await {
                 wake.notify_one();
             }
         } else {
@@ -167,8 +187,8 @@ fn line(r: &Captured) -> String {
         "{} #{} {} {} {} B",
         rfc3339(r.received_at),
         r.id,
-        r.method,
-        r.target(),
+        printable(&r.method),
+        printable(&r.target()),
         r.body.len()
     );
     let sig = &r.object["signature"];
@@ -177,11 +197,14 @@ fn line(r: &Captured) -> String {
             line.push_str(&format!(" signature: {scheme} verified"));
         } else {
             let reason = sig["reason"].as_str().unwrap_or("failed");
-            line.push_str(&format!(" signature: {scheme} failed ({reason})"));
+            line.push_str(&format!(
+                " signature: {scheme} failed ({})",
+                printable(reason)
+            ));
         }
     }
     if let Some(rule) = r.object["rule"].as_str() {
-        line.push_str(&format!(" rule: {rule}"));
+        line.push_str(&format!(" rule: {}", printable(rule)));
     }
     line
 }
@@ -201,7 +224,7 @@ pub async fn tail(
     eprintln!("tailing bin {}; Ctrl-C stops", w.bin);
     loop {
         let batch = tokio::select! {
-            batch = feed.next() => batch,
+            batch = feed.next() => batch?,
             () = &mut shutdown => return Ok(()),
         };
         // One write per batch: a line-buffered stdout would make one
@@ -216,8 +239,15 @@ pub async fn tail(
             out.push('\n');
         }
         let mut stdout = std::io::stdout().lock();
-        stdout.write_all(out.as_bytes())?;
-        stdout.flush()?;
+        match stdout
+            .write_all(out.as_bytes())
+            .and_then(|()| stdout.flush())
+        {
+            Ok(()) => {}
+            // The reader is gone (`tail | head`): done, not failed.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
     }
 }
 
@@ -232,7 +262,7 @@ pub async fn wait(
         loop {
             if let Some(r) = feed
                 .next()
-                .await
+                .await?
                 .into_iter()
                 .find(|r| w.matches.holds(&r.subject()))
             {

@@ -3,6 +3,9 @@
 //! `web::events` serves them as Server-Sent Events). Nothing is sent when
 //! nobody watches.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use serde::Serialize;
 use tokio::sync::broadcast;
 use uuid::Uuid;
@@ -56,20 +59,47 @@ impl Summary {
 #[derive(Clone)]
 pub struct Live {
     tx: broadcast::Sender<Summary>,
+    /// Watchers per bin: a capture (or another replica's, read back from
+    /// the database) costs a summary only when its bin is watched.
+    watchers: Arc<Mutex<HashMap<Uuid, usize>>>,
 }
 
 impl Default for Live {
     fn default() -> Self {
         Self {
             tx: broadcast::channel(CAPACITY).0,
+            watchers: Arc::default(),
+        }
+    }
+}
+
+/// A subscription to one bin's summaries; the bin counts as watched while
+/// it lives.
+pub struct Subscription {
+    /// Every summary published (all bins: filter on [`Summary::bin`]).
+    pub rx: broadcast::Receiver<Summary>,
+    bin: Uuid,
+    watchers: Arc<Mutex<HashMap<Uuid, usize>>>,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut w = self.watchers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = w.get_mut(&self.bin) {
+            *n -= 1;
+            if *n == 0 {
+                w.remove(&self.bin);
+            }
         }
     }
 }
 
 impl Live {
-    /// True when someone watches: only then is a summary worth sending.
-    pub fn watched(&self) -> bool {
-        self.tx.receiver_count() > 0
+    /// True when someone watches `bin`: only then is a summary worth
+    /// sending.
+    pub fn watched(&self, bin: Uuid) -> bool {
+        let w = self.watchers.lock().unwrap_or_else(|e| e.into_inner());
+        w.contains_key(&bin)
     }
 
     /// Tells the watchers about a new capture.
@@ -78,8 +108,19 @@ impl Live {
         let _ = self.tx.send(summary);
     }
 
-    /// Every summary published from now on (all bins).
-    pub fn subscribe(&self) -> broadcast::Receiver<Summary> {
-        self.tx.subscribe()
+    /// Every summary published from now on; `bin` counts as watched until
+    /// the subscription is dropped.
+    pub fn subscribe(&self, bin: Uuid) -> Subscription {
+        *self
+            .watchers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(bin)
+            .or_default() += 1;
+        Subscription {
+            rx: self.tx.subscribe(),
+            bin,
+            watchers: self.watchers.clone(),
+        }
     }
 }

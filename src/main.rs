@@ -178,9 +178,7 @@ async fn send(args: hookwire::cli::SendArgs) -> anyhow::Result<i32> {
     let (Some(to), Some(provider)) = (args.to.clone(), args.provider) else {
         anyhow::bail!("give --to URL and --as PROVIDER (or --list)");
     };
-    if !(to.starts_with("http://") || to.starts_with("https://")) {
-        anyhow::bail!("--to {to:?} is not a URL; write e.g. http://localhost:3000/webhooks");
-    }
+    hookwire::urls::check_http("--to", &to).map_err(anyhow::Error::msg)?;
     let mut webhook =
         send::catalogue::build(provider, args.event.as_deref()).map_err(anyhow::Error::msg)?;
     if let Some(body) = args.data()? {

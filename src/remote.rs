@@ -83,6 +83,22 @@ impl Captured {
     }
 }
 
+/// The server refused for good (no token, no such bin or request): worth
+/// telling the user, not trying again.
+#[derive(Debug)]
+pub struct Refused(pub String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// Requests per page when reading a bin's list after a cursor.
+pub const PAGE: usize = 100;
+
 /// A hookwire server's API.
 #[derive(Clone)]
 pub struct Remote {
@@ -102,8 +118,8 @@ impl Remote {
         }
     }
 
-    fn headers(&self) -> Vec<Header> {
-        let mut h = vec![("accept".to_owned(), "application/json".to_owned())];
+    fn headers(&self, accept: &str) -> Vec<Header> {
+        let mut h = vec![("accept".to_owned(), accept.to_owned())];
         if let Some(t) = &self.token {
             h.push(("authorization".into(), format!("Bearer {t}")));
         }
@@ -113,7 +129,7 @@ impl Remote {
     /// `GET {base}{path}` as JSON, with errors that say what to do.
     async fn get(&self, path: &str) -> anyhow::Result<Value> {
         let url = format!("{}{path}", self.base);
-        let headers = self.headers();
+        let headers = self.headers("application/json");
         let call = Call {
             method: "GET",
             url: &url,
@@ -148,12 +164,12 @@ impl Remote {
         match answer.status {
             200 => serde_json::from_slice(&answer.body)
                 .with_context(|| format!("{url} did not answer like a hookwire server")),
-            401 => bail!(
-                "{} needs its access token: pass --access-token or set HOOKWIRE_ACCESS_TOKEN ({})",
-                self.base,
-                detail()
-            ),
-            404 => bail!("{url}: {} (check the URL)", detail()),
+            401 => Err(Refused(format!(
+                "{} needs its access token: pass --access-token or set HOOKWIRE_ACCESS_TOKEN",
+                self.base
+            ))
+            .into()),
+            403 | 404 => Err(Refused(format!("{url}: {}", detail())).into()),
             status => bail!("{url} answered {status}: {}", detail()),
         }
     }
@@ -163,27 +179,32 @@ impl Remote {
         Captured::from_json(self.get(&format!("/api/bins/{bin}/requests/{id}")).await?)
     }
 
-    /// Up to 1000 requests after request `after`, oldest first.
+    /// The bin exists and the token lets us read it.
+    pub async fn check_bin(&self, bin: Uuid) -> anyhow::Result<()> {
+        self.get(&format!("/api/bins/{bin}")).await.map(|_| ())
+    }
+
+    /// Up to [`PAGE`] requests after request `after`, oldest first.
     pub async fn after(&self, bin: Uuid, after: i64) -> anyhow::Result<Vec<Captured>> {
         let page = self
             .get(&format!(
-                "/api/bins/{bin}/requests?after={after}&limit=1000"
+                "/api/bins/{bin}/requests?after={after}&limit={PAGE}"
             ))
             .await?;
         requests(page).map(|(r, _)| r)
     }
 
-    /// A page of requests newest first, before request `before` (or the
-    /// newest), and the cursor of the next page. Small: the newest few are
-    /// usually all a caller looks at.
+    /// `limit` requests newest first, before request `before` (or the
+    /// newest), and the cursor of the next page.
     pub async fn newest(
         &self,
         bin: Uuid,
         before: Option<i64>,
+        limit: usize,
     ) -> anyhow::Result<(Vec<Captured>, Option<i64>)> {
         let cursor = before.map_or(String::new(), |b| format!("&before={b}"));
         let page = self
-            .get(&format!("/api/bins/{bin}/requests?limit=20{cursor}"))
+            .get(&format!("/api/bins/{bin}/requests?limit={limit}{cursor}"))
             .await?;
         requests(page)
     }
@@ -192,8 +213,7 @@ impl Remote {
     /// body unread.
     pub async fn events(&self, bin: Uuid) -> Result<Incoming, String> {
         let url = format!("{}/bins/{bin}/events", self.base);
-        let mut headers = self.headers();
-        headers[0].1 = "text/event-stream".into();
+        let headers = self.headers("text/event-stream");
         let res = self
             .out
             .open(Call {
@@ -224,6 +244,22 @@ fn requests(page: Value) -> anyhow::Result<(Vec<Captured>, Option<i64>)> {
         .map(Captured::from_json)
         .collect::<anyhow::Result<_>>()?;
     Ok((requests, next))
+}
+
+/// Text from a captured request made safe for a terminal: control and
+/// bidirectional-formatting characters (which could move the cursor,
+/// recolour or reorder the line) are shown escaped.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let bidi = matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+            if c.is_control() || bidi {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Splits a captured request's URL — the API's
@@ -264,6 +300,13 @@ pub fn split_request_url(url: &str) -> Result<(String, Uuid, i64), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn terminal_escapes_are_shown_not_obeyed() {
+        assert_eq!(printable("/a b/é?x=1"), "/a b/é?x=1");
+        assert_eq!(printable("/x\u{9b}31m\u{1b}[2J"), "/x\\u{9b}31m\\u{1b}[2J");
+        assert_eq!(printable("evil\u{202e}gpj"), "evil\\u{202e}gpj");
+    }
 
     #[test]
     fn request_urls_split() {

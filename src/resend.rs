@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::headers::Header;
 use crate::outbound::{Call, Outbound, Outcome};
-use crate::remote::{Remote, split_request_url};
+use crate::remote::{Remote, printable, split_request_url};
 
 /// Headers about the hop to hookwire, not the request: the new hop has its
 /// own (`host` is the target's; hyper answers `expect` itself).
@@ -39,9 +39,7 @@ pub async fn resend(
     json: bool,
 ) -> anyhow::Result<bool> {
     let (base, bin, id) = split_request_url(request_url).map_err(anyhow::Error::msg)?;
-    if !(to.starts_with("http://") || to.starts_with("https://")) {
-        anyhow::bail!("--to {to:?} is not a URL; write e.g. http://localhost:3000/webhooks");
-    }
+    crate::urls::check_http("--to", to).map_err(anyhow::Error::msg)?;
     let captured = Remote::new(out.clone(), &base, token)
         .request(bin, id)
         .await?;
@@ -91,7 +89,11 @@ pub async fn resend(
             (Some(s), _) => format!("{s} {ms:.1} ms"),
             (None, e) => e.clone().unwrap_or_default(),
         };
-        println!("{} {} -> {result}", captured.method, captured.target());
+        println!(
+            "{} {} -> {result}",
+            printable(&captured.method),
+            printable(&captured.target())
+        );
     }
     Ok(ok)
 }

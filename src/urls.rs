@@ -29,6 +29,18 @@ pub fn join(base: &str, path: &str, query: &str) -> String {
     url
 }
 
+/// `Ok` for an `http://` or `https://` URL; else what to write instead,
+/// naming `flag`.
+pub fn check_http(flag: &str, url: &str) -> Result<(), String> {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        Ok(())
+    } else {
+        Err(format!(
+            "{flag} {url:?} is not a URL; write e.g. http://localhost:3000/webhooks"
+        ))
+    }
+}
+
 /// Splits a capture URL (`http://127.0.0.1:8080/<bin-id>`) into the
 /// server's base URL and the bin id.
 pub fn split_capture_url(url: &str) -> Result<(String, uuid::Uuid), String> {

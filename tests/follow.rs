@@ -602,6 +602,11 @@ async fn unknown_bins_and_bad_matches_are_usage_errors() {
         p.finish()
             .await
             .usage_error(&format!("{cmd} on an unknown bin"), &["bin"]);
+        // --after skips looking for where "now" is, not the bin check.
+        let mut p = Proc::start(&[cmd, &nowhere, "--after", "0"]);
+        p.finish()
+            .await
+            .usage_error(&format!("{cmd} --after 0 on an unknown bin"), &["bin"]);
 
         let mut p = Proc::start(&[cmd, &url, "--match", "heder.x=1"]);
         p.finish().await.usage_error(
@@ -623,6 +628,10 @@ async fn wait_and_tail_need_the_access_token_from_the_flag_or_the_environment() 
 
     let mut p = Proc::start(&["wait", &url, "--timeout", WAIT_TIMEOUT]);
     p.finish().await.token_error("wait without the token");
+    let mut p = Proc::start(&["tail", &url, "--after", "0"]);
+    p.finish()
+        .await
+        .token_error("tail --after without the token");
     let mut p = Proc::start(&[
         "wait",
         &url,
@@ -1220,4 +1229,31 @@ async fn resend_needs_the_access_token_from_the_flag_or_the_environment() {
             "the server's token is not sent to the app: {r:?}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_shows_terminal_escapes_in_a_hostile_path_instead_of_obeying_them() {
+    let s = TestServer::spawn().await;
+    let bin = s.new_bin().await;
+    let url = capture_url(&s.base, &bin);
+    let mut tail = Proc::start(&["tail", &url]);
+    // Raw UTF-8 in the path: U+009B (a C1 control some terminals read as
+    // an escape sequence) and U+202E (right-to-left override).
+    let mut raw = format!("POST /{bin}/x").into_bytes();
+    raw.extend_from_slice("\u{9b}31m\u{202e}gpj".as_bytes());
+    raw.extend_from_slice(
+        b" HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
+    let answer = s.raw_open(&raw).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    let lines = tail.lines(1).await;
+    let done = tail.stop_with("TERM").await;
+    assert!(
+        lines[0].contains("/x\\u{9b}31m\\u{202e}gpj"),
+        "escaped: {done:#?}"
+    );
+    assert!(
+        !lines[0].contains('\u{9b}') && !lines[0].contains('\u{202e}'),
+        "{done:#?}"
+    );
 }

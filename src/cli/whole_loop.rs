@@ -29,8 +29,10 @@ fn parse_header(text: &str) -> Result<(String, String), String> {
 fn parse_scale(text: &str) -> Result<f64, String> {
     text.parse::<f64>()
         .ok()
-        .filter(|f| f.is_finite() && *f > 0.0)
-        .ok_or_else(|| "use a positive number, e.g. 0.001 to turn 10 s into 10 ms".into())
+        .filter(|f| f.is_finite() && *f > 0.0 && *f <= 1000.0)
+        .ok_or_else(|| {
+            "use a number above 0 and up to 1000, e.g. 0.001 to turn 10 s into 10 ms".into()
+        })
 }
 
 /// Flags of `hookwire send`.

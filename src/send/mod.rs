@@ -252,7 +252,14 @@ async fn deliver(
         let headers = cfg.headers(retry).map_err(anyhow::Error::msg)?;
         first_request.get_or_insert_with(|| SentRequest {
             method: "POST",
-            headers: headers.clone(),
+            // The auth header is the receiver's secret: not for CI logs.
+            headers: headers
+                .iter()
+                .map(|(n, v)| {
+                    let secret = cfg.auth_header.as_ref().is_some_and(|(a, _)| a == n);
+                    (n.clone(), if secret { "***".into() } else { v.clone() })
+                })
+                .collect(),
             body: String::from_utf8_lossy(&cfg.webhook.body).into_owned(),
         });
         let n = attempts.len() + 1;

@@ -28,29 +28,29 @@ async fn events(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
     let bin = bin_id(&id)?;
     state.bins.cached(bin).await?;
-    let rx = state.live.subscribe();
+    let sub = state.live.subscribe(bin);
     let stopping = state.stopping.subscribe();
     // State: the subscription, the shutdown signal, and whether the stream
     // has said its last word (a reload order).
     let stream = futures_util::stream::unfold(
-        (rx, stopping, false),
-        move |(mut rx, mut stopping, done)| async move {
+        (sub, stopping, false),
+        move |(mut sub, mut stopping, done)| async move {
             if done {
                 return None;
             }
             loop {
                 tokio::select! {
-                    msg = rx.recv() => match msg {
+                    msg = sub.rx.recv() => match msg {
                         Ok(s) if s.bin == bin => {
                             let data = serde_json::to_string(&s).unwrap_or_default();
                             let event = Event::default().event("request").data(data);
-                            return Some((Ok(event), (rx, stopping, false)));
+                            return Some((Ok(event), (sub, stopping, false)));
                         }
                         Ok(_) => {}
                         // Too far behind: the page reloads to catch up.
                         Err(broadcast::error::RecvError::Lagged(_)) => {
                             let event = Event::default().event("reload").data("lagged");
-                            return Some((Ok(event), (rx, stopping, true)));
+                            return Some((Ok(event), (sub, stopping, true)));
                         }
                         Err(broadcast::error::RecvError::Closed) => return None,
                     },
