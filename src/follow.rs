@@ -47,8 +47,10 @@ pub struct Watch {
 
 /// Ids are given in commit order, arrival times a little earlier (before a
 /// rule is chosen, before the write's batch commits): a request that
-/// arrived this long before another may still get the higher id.
-const ARRIVAL_SLACK: Millis = 1000;
+/// arrived up to this long (far above a capture's p99 under load, a few
+/// ms) before another may still get the higher id. Longer costs `wait`
+/// reading that much more of a busy bin at its start.
+const ARRIVAL_SLACK: Millis = 250;
 /// A live stream silent this long is dead (the server sends a keep-alive
 /// every 15 s): reconnect.
 const STREAM_IDLE: Duration = Duration::from_secs(45);
