@@ -15,30 +15,22 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, ensure};
 use common::load::{CONNECTIONS, load};
-use common::{
-    BODY_BYTES, Body, ChildGuard, STARTUP_TIMEOUT, connect, json_body, mint_bin, request, rss_mib,
-    start_hookwire,
-};
-use http_body_util::{BodyExt as _, Full};
-use hyper::body::{Bytes, Incoming};
-use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
+use common::{BODY_BYTES, Body, connect, json_body, mint_bin, request, rss_mib, start_hookwire};
+use hyper::body::Bytes;
+use hyper::{Method, Request, StatusCode};
 
 /// Re-executing this binary with this argument runs the baseline server.
 const BASELINE_ARG: &str = "--bare-hyper-server";
 
 fn main() -> Result<()> {
     if std::env::args().any(|a| a == BASELINE_ARG) {
-        return bare_server();
+        return common::bare_server();
     }
     let secs = std::env::var("HOOKWIRE_BENCH_SECS").map_or(Ok(10), |v| v.trim().parse::<u64>());
     let secs = secs.context("HOOKWIRE_BENCH_SECS: whole seconds")?;
@@ -60,7 +52,7 @@ async fn bench(secs: u64) -> Result<()> {
     );
 
     // Baseline first, then stopped, so it never competes with hookwire.
-    let (baseline, base_addr) = start_baseline().await?;
+    let (baseline, base_addr) = common::start_bare_server(BASELINE_ARG).await?;
     let base = run(base_addr, &"/hook".into(), None).await?;
     drop(baseline);
     base.check("baseline")?;
@@ -184,59 +176,6 @@ async fn bench(secs: u64) -> Result<()> {
         mib(rss_loaded)
     );
     Ok(())
-}
-
-/// The baseline: hyper answering 200 after reading the whole body, like
-/// hookwire (keep-alive and TCP_NODELAY too), but storing nothing.
-fn bare_server() -> Result<()> {
-    let rt = tokio::runtime::Runtime::new().context("building the baseline's runtime")?;
-    rt.block_on(async {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        println!("{}", listener.local_addr()?.port());
-        // The parent holds our stdin; EOF means it is gone, so stop too.
-        std::thread::spawn(|| {
-            let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
-            std::process::exit(0);
-        });
-        loop {
-            let (stream, _) = listener.accept().await.context("baseline accept")?;
-            let _ = stream.set_nodelay(true);
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(|req: Request<Incoming>| async move {
-                    req.into_body().collect().await?;
-                    Ok::<_, hyper::Error>(Response::new(Full::new(Bytes::from_static(b"ok"))))
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .keep_alive(true)
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    })
-}
-
-async fn start_baseline() -> Result<(ChildGuard, SocketAddr)> {
-    let exe = std::env::current_exe().context("locating the bench binary")?;
-    let mut child = Command::new(exe)
-        .arg(BASELINE_ARG)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("starting the baseline server")?;
-    let stdout = child.stdout.take().context("baseline stdout")?;
-    let guard = ChildGuard(child);
-    let read = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).map(|_| line)
-    });
-    let line = tokio::time::timeout(STARTUP_TIMEOUT, read)
-        .await
-        .context("the baseline server did not print its port")???;
-    let port: u16 = line
-        .trim()
-        .parse()
-        .with_context(|| format!("the baseline server printed {line:?}, not a port"))?;
-    Ok((guard, SocketAddr::from(([127, 0, 0, 1], port))))
 }
 
 /// The idle gap given to a build that does not report its search lag.

@@ -45,12 +45,10 @@ use common::{
     BODY_BYTES, Body, ChildGuard, STARTUP_TIMEOUT, TIMEOUT, connect, json_body, request,
     start_hookwire,
 };
-use http_body_util::{BodyExt as _, Full};
-use hyper::body::{Bytes, Incoming};
+use http_body_util::BodyExt as _;
+use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;
-use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
+use hyper::{Method, StatusCode};
 use tokio::time::MissedTickBehavior;
 
 /// Runs of each latency measurement (wait, polling, send, curl).
@@ -83,7 +81,7 @@ const APP_ARG: &str = "--bare-hyper-app";
 
 fn main() -> Result<()> {
     if std::env::args().any(|a| a == APP_ARG) {
-        return bare_app();
+        return common::bare_server();
     }
     let secs = std::env::var("HOOKWIRE_BENCH_SECS").map_or(Ok(5), |v| v.trim().parse::<u64>());
     let secs = secs.context("HOOKWIRE_BENCH_SECS: whole seconds")?;
@@ -803,7 +801,7 @@ impl SendPhase {
 }
 
 async fn send_phase(dir: &std::path::Path) -> Result<SendPhase> {
-    let (_app, app) = start_app().await?;
+    let (_app, app) = common::start_bare_server(APP_ARG).await?;
     let url = format!("http://{app}/webhooks/stripe");
     let send_args = [
         "send",
@@ -926,58 +924,6 @@ async fn timed(cmd: &mut Command) -> Result<(Output, Duration)> {
         .await
         .context("waiting for a child")??;
     Ok((out, at - started))
-}
-
-/// The local app: hyper answering 200 after reading the whole body.
-fn bare_app() -> Result<()> {
-    let rt = tokio::runtime::Runtime::new().context("building the app's runtime")?;
-    rt.block_on(async {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        println!("{}", listener.local_addr()?.port());
-        // The parent holds our stdin; EOF means it is gone, so stop too.
-        std::thread::spawn(|| {
-            let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
-            std::process::exit(0);
-        });
-        loop {
-            let (stream, _) = listener.accept().await.context("app accept")?;
-            let _ = stream.set_nodelay(true);
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(|req: Request<Incoming>| async move {
-                    req.into_body().collect().await?;
-                    Ok::<_, hyper::Error>(Response::new(Full::new(Bytes::from_static(b"ok"))))
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .keep_alive(true)
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    })
-}
-
-async fn start_app() -> Result<(ChildGuard, SocketAddr)> {
-    let exe = std::env::current_exe().context("locating the bench binary")?;
-    let mut child = Command::new(exe)
-        .arg(APP_ARG)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("starting the app")?;
-    let stdout = child.stdout.take().context("app stdout")?;
-    let guard = ChildGuard(child);
-    let read = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).map(|_| line)
-    });
-    let line = tokio::time::timeout(STARTUP_TIMEOUT, read)
-        .await
-        .context("the app did not print its port")???;
-    let port: u16 = line
-        .trim()
-        .parse()
-        .with_context(|| format!("the app printed {line:?}, not a port"))?;
-    Ok((guard, SocketAddr::from(([127, 0, 0, 1], port))))
 }
 
 // ---------------------------------------------------------------------------

@@ -6,6 +6,7 @@ pub mod load;
 #[path = "../../tests/common/pg.rs"]
 pub mod pg;
 
+use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -13,11 +14,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 use http_body_util::{BodyExt as _, Full};
-use hyper::body::Bytes;
+use hyper::body::{Bytes, Incoming};
 use hyper::client::conn::http1::SendRequest;
-use hyper::{Method, Request, StatusCode, header};
+use hyper::{Method, Request, Response, StatusCode, header};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
 
 pub type Body = Full<Bytes>;
 
@@ -182,4 +183,60 @@ pub async fn mint_bin(addr: SocketAddr) -> Result<std::sync::Arc<str>> {
     let url = json["capture_url"].as_str().context("no capture_url")?;
     let uri: hyper::Uri = url.parse().context("capture_url is not a URI")?;
     Ok(uri.path().into())
+}
+
+/// A bare server (the capture benchmark's baseline, the CLI benchmark's
+/// app): hyper answering 200 after reading the whole body, like hookwire
+/// (keep-alive and TCP_NODELAY too), but storing nothing.
+pub fn bare_server() -> Result<()> {
+    let rt = tokio::runtime::Runtime::new().context("building the baseline's runtime")?;
+    rt.block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        println!("{}", listener.local_addr()?.port());
+        // The parent holds our stdin; EOF means it is gone, so stop too.
+        std::thread::spawn(|| {
+            let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+            std::process::exit(0);
+        });
+        loop {
+            let (stream, _) = listener.accept().await.context("baseline accept")?;
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(|req: Request<Incoming>| async move {
+                    req.into_body().collect().await?;
+                    Ok::<_, hyper::Error>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .keep_alive(true)
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    })
+}
+
+/// Starts this benchmark binary again with `arg`, which makes it run
+/// [`bare_server`]; its address.
+pub async fn start_bare_server(arg: &str) -> Result<(ChildGuard, SocketAddr)> {
+    let exe = std::env::current_exe().context("locating the bench binary")?;
+    let mut child = Command::new(exe)
+        .arg(arg)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting the baseline server")?;
+    let stdout = child.stdout.take().context("baseline stdout")?;
+    let guard = ChildGuard(child);
+    let read = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).map(|_| line)
+    });
+    let line = tokio::time::timeout(STARTUP_TIMEOUT, read)
+        .await
+        .context("the baseline server did not print its port")???;
+    let port: u16 = line
+        .trim()
+        .parse()
+        .with_context(|| format!("the baseline server printed {line:?}, not a port"))?;
+    Ok((guard, SocketAddr::from(([127, 0, 0, 1], port))))
 }
