@@ -144,12 +144,12 @@ async fn run(command: Command, started: hookwire::time::Millis) -> anyhow::Resul
             Ok(if ok { 0 } else { 1 })
         }
         Command::Tail(args) => {
-            let (watch, start) = watch(&args, started)?;
+            let (watch, start) = watch(&args, started).await?;
             hookwire::follow::tail(watch, start, args.json, shutdown_signal()).await?;
             Ok(0)
         }
         Command::Wait(args) => {
-            let (watch, start) = watch(&args.watch, started)?;
+            let (watch, start) = watch(&args.watch, started).await?;
             match hookwire::follow::wait(watch, start, args.timeout).await? {
                 Some(request) => {
                     println!("{}", serde_json::to_string(&request)?);
@@ -202,15 +202,18 @@ async fn send(args: hookwire::cli::SendArgs) -> anyhow::Result<i32> {
 }
 
 /// What `tail` and `wait` watch, and from where.
-fn watch(
+async fn watch(
     args: &hookwire::cli::WatchArgs,
     started: hookwire::time::Millis,
 ) -> anyhow::Result<(hookwire::follow::Watch, hookwire::follow::Start)> {
-    let (base, bin) =
-        hookwire::urls::split_capture_url(&args.capture_url).map_err(anyhow::Error::msg)?;
     let matches = hookwire::matcher::Match::parse(&args.matches).map_err(anyhow::Error::msg)?;
     let out = hookwire::outbound::Outbound::new(args.ca_cert.as_deref())?;
-    let remote = hookwire::remote::Remote::new(out, &base, args.access_token.as_deref());
+    let (remote, bin) = hookwire::remote::Remote::for_capture_url(
+        out,
+        &args.capture_url,
+        args.access_token.as_deref(),
+    )
+    .await?;
     let start = match args.after {
         Some(id) => hookwire::follow::Start::After(id),
         None => hookwire::follow::Start::Since(hookwire::follow::process_start(started)),

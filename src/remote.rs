@@ -184,6 +184,39 @@ impl Remote {
         self.get(&format!("/api/bins/{bin}")).await.map(|_| ())
     }
 
+    /// The server and bin of a capture URL, by id or by alias (looked up
+    /// through the API): `http://127.0.0.1:8080/<bin-id>` or
+    /// `http://127.0.0.1:8080/stripe-dev`.
+    pub async fn for_capture_url(
+        out: Outbound,
+        url: &str,
+        token: Option<&str>,
+    ) -> anyhow::Result<(Self, Uuid)> {
+        if let Ok((base, bin)) = crate::urls::split_capture_url(url) {
+            return Ok((Self::new(out, &base, token), bin));
+        }
+        let wrong = || {
+            anyhow::anyhow!(
+                "{url:?} is not a capture URL like http://127.0.0.1:8080/<bin-id> (or /<alias>)"
+            )
+        };
+        let (base, alias) = url
+            .trim_end_matches('/')
+            .rsplit_once('/')
+            .ok_or_else(wrong)?;
+        crate::urls::check_http("the capture URL", base).map_err(|_| wrong())?;
+        if crate::model::validate_alias(alias).is_err() {
+            return Err(wrong());
+        }
+        let remote = Self::new(out, base, token);
+        let bin = remote.get(&format!("/api/bins/{alias}")).await?;
+        let id = bin["id"]
+            .as_str()
+            .and_then(|id| Uuid::parse_str(id).ok())
+            .with_context(|| format!("{base} did not answer like a hookwire server"))?;
+        Ok((remote, id))
+    }
+
     /// Up to [`PAGE`] requests after request `after`, oldest first.
     pub async fn after(&self, bin: Uuid, after: i64) -> anyhow::Result<Vec<Captured>> {
         let page = self

@@ -1257,3 +1257,43 @@ async fn tail_shows_terminal_escapes_in_a_hostile_path_instead_of_obeying_them()
         "{done:#?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_and_tail_take_an_alias_capture_url() {
+    let s = TestServer::spawn().await;
+    let res = s
+        .client
+        .post(s.url("/api/bins"))
+        .json_body(&json!({"alias": "follow-me"}))
+        .send()
+        .await
+        .expect("mint");
+    assert_eq!(res.status(), 201);
+    let bin = common::json(res).await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let alias_url = format!("{}/follow-me", s.base);
+    let mut tail = Proc::start(&["tail", &alias_url]);
+    let mut wait = Proc::start(&["wait", &alias_url, "--timeout", WAIT_TIMEOUT]);
+    // Sent to the alias, stored in the bin: both see it.
+    let res = s
+        .client
+        .post(&alias_url)
+        .body(r#"{"via":"alias"}"#)
+        .send()
+        .await
+        .expect("capture");
+    assert_eq!(res.status(), 200);
+    let got = wait.finish().await.one_json_line();
+    assert_eq!(got["bin_id"], bin.as_str());
+    assert_eq!(got["body_text"], r#"{"via":"alias"}"#);
+    let lines = tail.lines(1).await;
+    tail.stop_with("TERM").await;
+    assert_eq!(line_id(&lines[0]), got["id"].as_i64().expect("id"));
+
+    let mut p = Proc::start(&["wait", &format!("{}/no-such-alias", s.base)]);
+    p.finish()
+        .await
+        .usage_error("wait on an unknown alias", &["bin"]);
+}

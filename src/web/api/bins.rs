@@ -124,9 +124,11 @@ async fn create_bin(
 }
 
 /// A bin with its response settings, request count and connected tunnels.
+/// Also found by its alias, so a client given an alias capture URL can
+/// learn the bin's id (`hookwire tail`/`wait`).
 #[utoipa::path(
     get, path = "/api/bins/{bin_id}", tag = "bins",
-    params(("bin_id" = String, Path, description = "The bin id (UUID)")),
+    params(("bin_id" = String, Path, description = "The bin id (UUID), or its alias")),
     responses(
         (status = 200, description = "The bin", body = BinView),
         (status = 401, description = "The server's access token is needed", body = ErrorBody),
@@ -138,7 +140,7 @@ async fn get_bin(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<BinView>, AppError> {
-    let id = bin_id(&id)?;
+    let id = state.bins.resolve(&id).await?;
     let bin = state.bins.get(id).await?;
     let mut view = BinView::new(&state, &headers, &bin);
     view.request_count = Some(state.store.count(id).await?);
