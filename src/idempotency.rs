@@ -12,11 +12,13 @@ use crate::headers::Header;
 
 /// Headers whose value is the sender's id for one delivery, kept the same
 /// when it retries, in the order they are looked at.
-const ID_HEADERS: [&str; 4] = [
+const ID_HEADERS: [&str; 5] = [
     "webhook-id",
     "svix-id",
     "x-github-delivery",
     "x-shopify-webhook-id",
+    // Twilio: the same on each retry of a callback.
+    "i-twilio-idempotency-token",
 ];
 
 /// Top-level JSON fields naming an asynchronous job, in the order they are
@@ -31,6 +33,8 @@ const MAX_ID_LEN: usize = 256;
 #[derive(Deserialize)]
 struct Top {
     id: Option<serde_json::Value>,
+    /// Slack's Events API: the same on each retry of an event.
+    event_id: Option<serde_json::Value>,
     job_id: Option<serde_json::Value>,
     run_id: Option<serde_json::Value>,
     transcript_id: Option<serde_json::Value>,
@@ -54,10 +58,12 @@ impl Top {
 /// kind so ids of different kinds never collide:
 ///
 /// - `webhook-id:…`, `svix-id:…`, `x-github-delivery:…`,
-///   `x-shopify-webhook-id:…` from those headers (names compared without
-///   case; the first present wins, in that order);
+///   `x-shopify-webhook-id:…`, `i-twilio-idempotency-token:…` from those
+///   headers (names compared without case; the first present wins, in that
+///   order);
 /// - `stripe-event:evt_…` from a top-level `"id"` starting with `evt_` in a
 ///   JSON object body;
+/// - `slack-event:Ev…` from a top-level `"event_id"` starting with `Ev`;
 /// - `job_id:…`, `run_id:…`, `transcript_id:…` or `request_id:…` from the
 ///   first of those top-level fields of a JSON object body, followed by
 ///   ` status:…` when the body has a top-level `status`, so a job's
@@ -91,6 +97,11 @@ fn body_key(body: &[u8]) -> Option<String> {
         && id.starts_with("evt_")
     {
         return Some(format!("stripe-event:{id}"));
+    }
+    if let Some(id) = top.event_id.as_ref().and_then(scalar)
+        && id.starts_with("Ev")
+    {
+        return Some(format!("slack-event:{id}"));
     }
     let (field, id) = JOB_FIELDS
         .into_iter()
@@ -210,6 +221,22 @@ mod tests {
             idempotency_key(&h(&[("x-shopify-webhook-id", "b54557e4")]), b"").as_deref(),
             Some("x-shopify-webhook-id:b54557e4")
         );
+    }
+
+    #[test]
+    fn twilio_and_slack_retries_are_keyed_too() {
+        assert_eq!(
+            idempotency_key(&h(&[("I-Twilio-Idempotency-Token", "tok-1")]), b"").as_deref(),
+            Some("i-twilio-idempotency-token:tok-1")
+        );
+        let slack =
+            br#"{"type":"event_callback","event_id":"Ev0PV52K25","event":{"type":"app_mention"}}"#;
+        assert_eq!(
+            idempotency_key(&[], slack).as_deref(),
+            Some("slack-event:Ev0PV52K25")
+        );
+        // Not Slack's shape: no key from an arbitrary event_id.
+        assert_eq!(idempotency_key(&[], br#"{"event_id":"123"}"#), None);
     }
 
     #[test]

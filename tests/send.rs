@@ -1835,3 +1835,58 @@ async fn the_server_verifies_what_send_signs() {
     assert_eq!(sig["verified"], false, "{sig}");
     s.stop().await;
 }
+
+/// The whole loop in one bin: its rules fail the first two arrivals of a
+/// webhook, `send` plays Slack's retries, and the server groups them by
+/// Slack's `event_id`.
+#[tokio::test]
+async fn slack_retries_into_a_bin_are_counted_by_its_rules_and_grouped() {
+    let s = TestServer::spawn().await;
+    let bin = s.new_bin().await;
+    let res = s
+        .client
+        .put(s.url(&format!("/api/bins/{bin}/rules")))
+        .body(
+            json!({"rules": [{"name": "flaky", "match": ["method=POST"], "attempts": "1-2",
+                              "response": {"status": 503, "body": "busy"}}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .expect("put rules");
+    assert_eq!(res.status(), 200);
+    let run = send(&[
+        "--to",
+        &s.url(&format!("/{bin}")),
+        "--as",
+        "slack",
+        "--secret",
+        "8f742231b10e8888abcd99yyyzzz85a5",
+        "--time-scale",
+        "0.0001",
+    ])
+    .await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_attempts(
+        &run,
+        &[
+            "attempt 1 -> 503 ",
+            "attempt 2 -> 503 ",
+            "attempt 3 -> 200 ",
+        ],
+    );
+    let requests = s.requests(&bin).await;
+    assert_eq!(requests.len(), 3, "{requests:?}");
+    let key = requests[0]["idempotency_key"].as_str().expect("a key");
+    assert!(key.starts_with("slack-event:Ev"), "{key}");
+    assert!(
+        requests.iter().all(|r| r["idempotency_key"] == key),
+        "{requests:?}"
+    );
+    let rules: Vec<&Value> = requests.iter().map(|r| &r["rule"]).collect();
+    assert_eq!(
+        rules.iter().filter(|r| **r == "flaky").count(),
+        2,
+        "{rules:?}"
+    );
+}
