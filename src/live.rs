@@ -111,6 +111,11 @@ impl Live {
     /// Every summary published from now on; `bin` counts as watched until
     /// the subscription is dropped.
     pub fn subscribe(&self, bin: Uuid) -> Subscription {
+        // Receiving first, then counted as watching: a capture that sees
+        // the bin watched publishes to a receiver that exists; one that
+        // does not see it committed before this, so a read after it finds
+        // that capture.
+        let rx = self.tx.subscribe();
         *self
             .watchers
             .lock()
@@ -118,7 +123,7 @@ impl Live {
             .entry(bin)
             .or_default() += 1;
         Subscription {
-            rx: self.tx.subscribe(),
+            rx,
             bin,
             watchers: self.watchers.clone(),
         }
