@@ -21,8 +21,8 @@
 //! The tunnel client (shares only [`tunnel::protocol`] with the server):
 //! - [`tls`]: rustls configs for `--tls-cert`/`--tls-key` and `wss://`.
 //! - [`tunnel`]: the wire protocol, `hookwire tunnel`, its calls to the local app.
-//! - [`mint`]: `hookwire new`, the client side of `POST /api/bins`.
 //! - [`outbound`]: the command line's HTTP(S) calls: one request, a deadline, an outcome.
+//! - [`mint`]: `hookwire new`, the client side of `POST /api/bins`.
 //! - [`remote`]: the hookwire API as `tail`, `wait` and `resend` read it.
 //! - [`send`]: `hookwire send`: providers' webhooks, signatures and retry policies.
 //! - [`follow`]: `hookwire tail` and `hookwire wait`.

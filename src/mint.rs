@@ -1,12 +1,12 @@
 //! `hookwire new`: asks a server for a new bin and prints its URLs.
 
+use std::time::Duration;
+
 use anyhow::{Context as _, bail};
-use http_body_util::{BodyExt as _, Full};
-use hyper::Request;
 use hyper::body::Bytes;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
+
+use crate::outbound::{Call, Outbound, Outcome};
 
 /// What `POST /api/bins` answers.
 #[derive(Debug, Deserialize)]
@@ -22,38 +22,48 @@ pub struct MintedBin {
     pub alias_url: Option<String>,
 }
 
-/// Mints a bin on `server` (e.g. `http://127.0.0.1:8080`), with `alias` if
-/// given.
+/// Mints a bin on `server` (e.g. `http://127.0.0.1:8080`, or https), with
+/// `alias` if given.
 pub async fn mint(
+    out: &Outbound,
     server: &str,
     access_token: Option<&str>,
     alias: Option<&str>,
 ) -> anyhow::Result<MintedBin> {
+    crate::urls::check_http("--server", server).map_err(anyhow::Error::msg)?;
     let url = format!("{}/api/bins", server.trim_end_matches('/'));
-    let mut req = Request::post(&url);
+    let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
     if let Some(token) = access_token {
-        req = req.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
+        headers.push(("authorization".into(), format!("Bearer {token}")));
     }
     let body = match alias {
         Some(alias) => serde_json::json!({ "alias": alias }).to_string(),
         None => String::new(),
     };
-    let req = req
-        .header(hyper::header::CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(body)))
-        .with_context(|| format!("{url} is not a valid URL (--server)"))?;
-    let client = Client::builder(TokioExecutor::new()).build_http();
-    let res = client.request(req).await.with_context(|| {
-        format!("could not reach {server}: is `hookwire serve` running there? (--server)")
-    })?;
-    let status = res.status();
-    let body = res.into_body().collect().await?.to_bytes();
-    if !status.is_success() {
+    let call = Call {
+        method: "POST",
+        url: &url,
+        headers: &headers,
+        body: Bytes::from(body),
+    };
+    let (outcome, _) = out
+        .call(call, Duration::from_secs(30))
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let answer = match outcome {
+        Outcome::Answered(a) => a,
+        Outcome::TimedOut => bail!("{server} did not answer within 30 s (--server)"),
+        Outcome::Unreachable(why) => {
+            bail!("could not reach {server} ({why}): is `hookwire serve` running there? (--server)")
+        }
+    };
+    if !(200..300).contains(&answer.status) {
         bail!(
-            "{url} answered {status}: {}",
-            String::from_utf8_lossy(&body).trim()
+            "{url} answered {}: {}",
+            answer.status,
+            String::from_utf8_lossy(&answer.body).trim()
         );
     }
-    serde_json::from_slice(&body)
+    serde_json::from_slice(&answer.body)
         .with_context(|| format!("{url} did not answer like a hookwire server"))
 }

@@ -197,3 +197,74 @@ async fn a_tunnel_connects_over_wss_with_a_private_ca() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// `new`, `send` and `wait` reach an https server with a private CA.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_send_and_wait_speak_https_with_a_private_ca() {
+    let cert = Cert::new();
+    let config = hookwire::tls::server_config(&cert.cert(), &cert.key()).expect("tls config");
+    let s = TestServer::spawn_with(|c| c.tls = Some(config)).await;
+    let server = format!("https://localhost:{}", s.addr.port());
+    let ca = cert.cert();
+    let run = move |args: Vec<String>| {
+        let ca = ca.clone();
+        tokio::task::spawn_blocking(move || {
+            Command::new(common::binary())
+                .args(&args)
+                .arg("--ca-cert")
+                .arg(&ca)
+                .env_remove("HOOKWIRE_ACCESS_TOKEN")
+                .output()
+                .expect("run hookwire")
+        })
+    };
+    let out = run(vec!["new".into(), "--server".into(), server.clone()])
+        .await
+        .expect("new");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let capture_url = text
+        .lines()
+        .find_map(|l| l.strip_prefix("capture: "))
+        .expect("capture line")
+        .trim()
+        .to_owned();
+    assert!(capture_url.starts_with("https://"), "{capture_url}");
+    let out = run(vec![
+        "send".into(),
+        "--to".into(),
+        capture_url.clone(),
+        "--as".into(),
+        "github".into(),
+    ])
+    .await
+    .expect("send");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(vec![
+        "wait".into(),
+        capture_url,
+        "--after".into(),
+        "0".into(),
+        "--match".into(),
+        "header.x-github-event=push".into(),
+        "--timeout".into(),
+        "10s".into(),
+    ])
+    .await
+    .expect("wait");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(got["method"], "POST");
+}

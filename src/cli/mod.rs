@@ -278,6 +278,10 @@ pub struct NewArgs {
     /// e.g. `stripe-dev` for http://127.0.0.1:8080/stripe-dev.
     #[arg(long)]
     pub alias: Option<String>,
+
+    /// PEM certificate(s) to trust for an https:// server with a private CA.
+    #[arg(long, env = "HOOKWIRE_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 /// A retention period, or none.
