@@ -52,7 +52,7 @@ async fn bench(secs: u64) -> Result<()> {
     );
 
     // Baseline first, then stopped, so it never competes with hookwire.
-    let (baseline, base_addr) = common::start_bare_server(BASELINE_ARG).await?;
+    let (baseline, base_addr) = common::start_self_as(BASELINE_ARG).await?;
     let base = run(base_addr, &"/hook".into(), None).await?;
     drop(baseline);
     base.check("baseline")?;

@@ -801,7 +801,7 @@ impl SendPhase {
 }
 
 async fn send_phase(dir: &std::path::Path) -> Result<SendPhase> {
-    let (_app, app) = common::start_bare_server(APP_ARG).await?;
+    let (_app, app) = common::start_self_as(APP_ARG).await?;
     let url = format!("http://{app}/webhooks/stripe");
     let send_args = [
         "send",

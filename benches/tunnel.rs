@@ -78,7 +78,7 @@ async fn bench(secs: u64) -> Result<()> {
     );
 
     // Phase A: the app alone, before hookwire runs, so nothing competes.
-    let (app, app_addr) = start_app().await?;
+    let (app, app_addr) = common::start_self_as(APP_ARG).await?;
     let app_url = format!("http://{app_addr}");
     let direct = load(
         app_addr,
@@ -330,30 +330,6 @@ fn bare_app() -> Result<()> {
             });
         }
     })
-}
-
-async fn start_app() -> Result<(ChildGuard, SocketAddr)> {
-    let exe = std::env::current_exe().context("locating the bench binary")?;
-    let mut child = Command::new(exe)
-        .arg(APP_ARG)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("starting the app")?;
-    let stdout = child.stdout.take().context("app stdout")?;
-    let guard = ChildGuard(child);
-    let read = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).map(|_| line)
-    });
-    let line = tokio::time::timeout(STARTUP_TIMEOUT, read)
-        .await
-        .context("the app did not print its port")???;
-    let port: u16 = line
-        .trim()
-        .parse()
-        .with_context(|| format!("the app printed {line:?}, not a port"))?;
-    Ok((guard, SocketAddr::from(([127, 0, 0, 1], port))))
 }
 
 /// The `bore` binary: on PATH, in cargo's bin directory, or installed now

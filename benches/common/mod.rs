@@ -215,17 +215,18 @@ pub fn bare_server() -> Result<()> {
     })
 }
 
-/// Starts this benchmark binary again with `arg`, which makes it run
-/// [`bare_server`]; its address.
-pub async fn start_bare_server(arg: &str) -> Result<(ChildGuard, SocketAddr)> {
+/// Starts this benchmark binary again with `arg`, which makes it run a
+/// server of its own (e.g. [`bare_server`]) that prints its port; its
+/// address.
+pub async fn start_self_as(arg: &str) -> Result<(ChildGuard, SocketAddr)> {
     let exe = std::env::current_exe().context("locating the bench binary")?;
     let mut child = Command::new(exe)
         .arg(arg)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-        .context("starting the baseline server")?;
-    let stdout = child.stdout.take().context("baseline stdout")?;
+        .with_context(|| format!("starting this benchmark as {arg}"))?;
+    let stdout = child.stdout.take().context("the child server's stdout")?;
     let guard = ChildGuard(child);
     let read = tokio::task::spawn_blocking(move || {
         let mut line = String::new();
@@ -233,10 +234,10 @@ pub async fn start_bare_server(arg: &str) -> Result<(ChildGuard, SocketAddr)> {
     });
     let line = tokio::time::timeout(STARTUP_TIMEOUT, read)
         .await
-        .context("the baseline server did not print its port")???;
+        .with_context(|| format!("the child server ({arg}) did not print its port"))???;
     let port: u16 = line
         .trim()
         .parse()
-        .with_context(|| format!("the baseline server printed {line:?}, not a port"))?;
+        .with_context(|| format!("the child server ({arg}) printed {line:?}, not a port"))?;
     Ok((guard, SocketAddr::from(([127, 0, 0, 1], port))))
 }
