@@ -22,8 +22,8 @@
 //! - [`tls`]: rustls configs for `--tls-cert`/`--tls-key` and `wss://`.
 //! - [`tunnel`]: the wire protocol, `hookwire tunnel`, its calls to the local app.
 //! - [`outbound`]: the command line's HTTP(S) calls: one request, a deadline, an outcome.
+//! - [`remote`]: the hookwire API as `new`, `tail`, `wait` and `resend` call it.
 //! - [`mint`]: `hookwire new`, the client side of `POST /api/bins`.
-//! - [`remote`]: the hookwire API as `tail`, `wait` and `resend` read it.
 //! - [`send`]: `hookwire send`: providers' webhooks, signatures and retry policies.
 //! - [`follow`]: `hookwire tail` and `hookwire wait`.
 //! - [`resend`]: `hookwire resend`: a captured request sent again, byte for byte.

@@ -118,7 +118,7 @@ async fn run(command: Command, started: hookwire::time::Millis) -> anyhow::Resul
         Command::New(args) => {
             let out = hookwire::outbound::Outbound::new(args.ca_cert.as_deref())?;
             let bin = hookwire::mint::mint(
-                &out,
+                out,
                 &args.server,
                 args.access_token.as_deref(),
                 args.alias.as_deref(),

@@ -1,6 +1,6 @@
-//! The hookwire API as the command line reads it (`tail`, `wait`,
-//! `resend`): a bin's requests after a cursor, one request, and the live
-//! stream that says when there is something new.
+//! The hookwire API as the command line calls it (`new`, `tail`, `wait`,
+//! `resend`): minting a bin, a bin's requests after a cursor, one request,
+//! and the live stream that says when there is something new.
 
 use std::time::Duration;
 
@@ -128,13 +128,27 @@ impl Remote {
 
     /// `GET {base}{path}` as JSON, with errors that say what to do.
     async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        self.call_json("GET", path, Bytes::new()).await
+    }
+
+    /// `POST {base}{path}` with a JSON `body`; the answer as JSON.
+    pub async fn post(&self, path: &str, body: String) -> anyhow::Result<Value> {
+        self.call_json("POST", path, Bytes::from(body)).await
+    }
+
+    /// One API call, its 2xx answer as JSON; otherwise an error that says
+    /// what to do ([`Refused`] when trying again cannot help).
+    async fn call_json(&self, method: &str, path: &str, body: Bytes) -> anyhow::Result<Value> {
         let url = format!("{}{path}", self.base);
-        let headers = self.headers("application/json");
+        let mut headers = self.headers("application/json");
+        if !body.is_empty() {
+            headers.push(("content-type".into(), "application/json".into()));
+        }
         let call = Call {
-            method: "GET",
+            method,
             url: &url,
             headers: &headers,
-            body: Bytes::new(),
+            body,
         };
         let (outcome, _) = self
             .out
@@ -162,10 +176,11 @@ impl Remote {
                 .unwrap_or_else(|| String::from_utf8_lossy(&answer.body).trim().to_owned())
         };
         match answer.status {
-            200 => serde_json::from_slice(&answer.body)
+            200..=299 => serde_json::from_slice(&answer.body)
                 .with_context(|| format!("{url} did not answer like a hookwire server")),
             401 => Err(Refused(format!(
-                "{} needs its access token: pass --access-token or set HOOKWIRE_ACCESS_TOKEN",
+                "{} answered 401: it needs its access token; pass --access-token or set \
+                 HOOKWIRE_ACCESS_TOKEN",
                 self.base
             ))
             .into()),
