@@ -320,11 +320,9 @@ async fn store_request(state: &AppState, req: Request) -> Result<Stored, AppErro
         (None, None)
     };
     let hub = state.hub.clone();
-    // The summary for open inspector pages and `hookwire tail`/`wait`,
-    // published after the commit if someone watches *then*: one that
-    // subscribed while this capture was being written must hear of it (it
-    // read the list before the commit).
-    let summary = Summary::new(0, &new);
+    // Only when the bin is watched (inspector pages, `hookwire
+    // tail`/`wait`): the summary for their live lists.
+    let summary = state.live.watched(bin_id).then(|| Summary::new(0, &new));
     // Right after the commit, on the writer: connected tunnels get the
     // capture in memory, in commit order, when this process writes every
     // capture. With several replicas one replica's hooks do not see the
@@ -364,8 +362,16 @@ async fn store_request(state: &AppState, req: Request) -> Result<Stored, AppErro
         )
         .await?
         .ok_or_else(AppError::no_bin)?;
-    if state.live.watched(bin_id) {
-        state.live.publish(Summary { id, ..summary });
+    match summary {
+        Some(summary) => state.live.publish(Summary { id, ..summary }),
+        // Watched since the check above: a watcher that subscribed while
+        // this was being written read the list before the commit, so it
+        // must hear of it. Rare: read back off the sender's path.
+        None if state.live.watched(bin_id) => {
+            let (live, store) = (state.live.clone(), state.store.clone());
+            tokio::spawn(async move { live.publish_stored(&store, bin_id, id).await });
+        }
+        None => {}
     }
     Ok(Stored {
         id,

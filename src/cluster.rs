@@ -9,7 +9,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::bins::Bins;
 use crate::hub::Hub;
-use crate::live::{Live, Summary};
+use crate::live::Live;
 use crate::store::{Event, Store, StoreError};
 use crate::tunnel::protocol::RelayResponse;
 
@@ -26,11 +26,7 @@ pub async fn run(store: Store, bins: Bins, hub: Hub, live: Live) {
                 if live.watched(bin) {
                     // Read back only for a watched bin: the list shows
                     // what the summary holds.
-                    match store.request(bin, id).await {
-                        Ok(Some(r)) => live.publish(Summary::new(id, &r.req)),
-                        Ok(None) => {}
-                        Err(e) => tracing::warn!(error = %e, "reading another replica's capture"),
-                    }
+                    live.publish_stored(&store, bin, id).await;
                 }
             }
             // A passthrough tunnel elsewhere answered captures made here.

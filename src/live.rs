@@ -11,6 +11,7 @@ use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use crate::model::NewRequest;
+use crate::store::Store;
 use crate::time::rfc3339;
 use crate::verify::Signature;
 
@@ -106,6 +107,18 @@ impl Live {
     pub fn publish(&self, summary: Summary) {
         // No receiver left is fine: nobody watches.
         let _ = self.tx.send(summary);
+    }
+
+    /// Tells the watchers about capture `id` of `bin`, read back from the
+    /// store: for a capture whose summary was not built where it was
+    /// written (another replica's, or one whose bin became watched while
+    /// it was being written).
+    pub async fn publish_stored(&self, store: &Store, bin: Uuid, id: i64) {
+        match store.request(bin, id).await {
+            Ok(Some(r)) => self.publish(Summary::new(id, &r.req)),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "reading a capture back for live watchers"),
+        }
     }
 
     /// Every summary published from now on; `bin` counts as watched until
