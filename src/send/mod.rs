@@ -224,10 +224,13 @@ async fn attempt(
             Some(Failure::Unreachable),
         ),
     };
-    // Slack's receiver can ask for no retries.
-    let no_retry = matches!(&outcome, Outcome::Answered(a)
-        if cfg.webhook.provider == Provider::Slack
-            && crate::headers::get(&a.headers, "x-slack-no-retry").is_some_and(|v| v.trim() == "1"));
+    // The receiver may ask for no retries (Slack's X-Slack-No-Retry).
+    let no_retry = match (&outcome, cfg.policy().stop_header) {
+        (Outcome::Answered(a), Some(stop)) => {
+            crate::headers::get(&a.headers, stop).is_some_and(|v| v.trim() == "1")
+        }
+        _ => false,
+    };
     let report = AttemptReport {
         attempt: n,
         status,
@@ -274,7 +277,15 @@ async fn deliver(
         let Some(failure) = failure else {
             break true;
         };
-        if !policy.retry_on.allows(failure) || no_retry {
+        if no_retry {
+            eprintln!(
+                "the receiver answered {}: 1, so {} does not retry",
+                policy.stop_header.unwrap_or_default(),
+                cfg.webhook.provider.name()
+            );
+            break false;
+        }
+        if !policy.retry_on.allows(failure) {
             if policy.retries(cfg.retries) > 0 {
                 eprintln!(
                     "{} does not retry this failure",

@@ -56,6 +56,9 @@ pub struct Policy {
     pub pauses: &'static [u64],
     /// Which failures are retried.
     pub retry_on: RetryOn,
+    /// A header with which the receiver's answer stops the retries (set to
+    /// `1`).
+    pub stop_header: Option<&'static str>,
     /// The policy in a few words, for `--list` and the start line.
     pub summary: &'static str,
 }
@@ -87,6 +90,7 @@ pub fn of(provider: Provider) -> Policy {
                 timeout: false,
                 unreachable: false,
             },
+            stop_header: None,
             summary: "up to 10 retries 10 s apart after a non-2xx answer; none after a timeout or when unreachable; timeout 10 s (not published: hookwire's default)",
         },
         // Standard Webhooks specification, "Retry schedule" (the Svix schedule it
@@ -105,6 +109,7 @@ pub fn of(provider: Provider) -> Policy {
                 10 * HOUR,
             ],
             retry_on: ANY,
+            stop_header: None,
             summary: "7 retries after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h on any failure; timeout 15 s",
         },
         // Stripe, "Receive Stripe events in your webhook endpoint", retry
@@ -116,6 +121,7 @@ pub fn of(provider: Provider) -> Policy {
             timeout: DEFAULT_TIMEOUT,
             pauses: &[5 * MIN, 30 * MIN, 2 * HOUR],
             retry_on: ANY,
+            stop_header: None,
             summary: "test mode: 3 retries (5 min, 30 min, 2 h; Stripe says \"over a few hours\") on any failure; timeout 10 s (not published: hookwire's default)",
         },
         // GitHub Docs, "Handling failed webhook deliveries": a delivery fails
@@ -125,6 +131,7 @@ pub fn of(provider: Provider) -> Policy {
             timeout: Duration::from_secs(10),
             pauses: &[],
             retry_on: ANY,
+            stop_header: None,
             summary: "no automatic retries; timeout 10 s",
         },
         // Slack, Events API "Retries": up to 3 retries — nearly immediately,
@@ -136,6 +143,7 @@ pub fn of(provider: Provider) -> Policy {
             timeout: Duration::from_secs(3),
             pauses: &[0, MIN, 5 * MIN],
             retry_on: ANY,
+            stop_header: Some("x-slack-no-retry"),
             summary: "3 retries (at once, 1 min, 5 min) on any failure, with X-Slack-Retry-Num/-Reason; X-Slack-No-Retry: 1 stops them; timeout 3 s",
         },
         // Shopify, "Troubleshooting webhooks" and the changelog of 10 Sep 2024:
@@ -156,6 +164,7 @@ pub fn of(provider: Provider) -> Policy {
                 113 * MIN,
             ],
             retry_on: ANY,
+            stop_header: None,
             summary: "8 retries over 4 h, exponential (1, 2, 4 … 64 min, then 113 min) on any failure; timeout 5 s",
         },
         // Twilio, "Webhooks connection overrides": by default one retry (rc=1)
@@ -169,6 +178,7 @@ pub fn of(provider: Provider) -> Policy {
                 timeout: false,
                 unreachable: true,
             },
+            stop_header: None,
             summary: "1 retry at once when the connection fails; none after an answer or a timeout; timeout 15 s",
         },
         // Abstrakt, "Webhooks" (shared/seeds/): "Respond with a 2xx status within
@@ -178,6 +188,7 @@ pub fn of(provider: Provider) -> Policy {
             timeout: Duration::from_secs(10),
             pauses: DEFAULT_PAUSES,
             retry_on: ANY,
+            stop_header: None,
             summary: "no published schedule: hookwire's default, 3 retries (10 s, 1 min, 5 min) on any failure; timeout 10 s",
         },
         // Eden AI and Cerebrium (shared/seeds/) publish neither retries nor a
@@ -186,6 +197,7 @@ pub fn of(provider: Provider) -> Policy {
             timeout: DEFAULT_TIMEOUT,
             pauses: DEFAULT_PAUSES,
             retry_on: ANY,
+            stop_header: None,
             summary: "no published policy: hookwire's default, 3 retries (10 s, 1 min, 5 min) on any failure; timeout 10 s",
         },
     }
@@ -266,6 +278,14 @@ mod tests {
         assert!(p.retry_on.allows(Failure::Status));
         assert!(!p.retry_on.allows(Failure::Unreachable));
         assert!(!p.retry_on.allows(Failure::Timeout));
+    }
+
+    #[test]
+    fn only_slack_lets_the_receiver_stop_retries() {
+        for p in crate::send::catalogue::PROVIDERS {
+            let want = (p == Provider::Slack).then_some("x-slack-no-retry");
+            assert_eq!(of(p).stop_header, want, "{}", p.name());
+        }
     }
 
     #[test]
