@@ -337,7 +337,7 @@ pub fn split_request_url(url: &str) -> Result<(String, Uuid, i64), String> {
     } else {
         return Err(wrong());
     };
-    if !(base.starts_with("http://") || base.starts_with("https://")) {
+    if !crate::urls::is_http(base) {
         return Err(wrong());
     }
     let bin = Uuid::parse_str(bin).map_err(|_| wrong())?;

@@ -29,10 +29,15 @@ pub fn join(base: &str, path: &str, query: &str) -> String {
     url
 }
 
+/// True for an `http://` or `https://` URL.
+pub fn is_http(url: &str) -> bool {
+    url.starts_with("http://") || url.starts_with("https://")
+}
+
 /// `Ok` for an `http://` or `https://` URL; else what to write instead,
 /// naming `flag`.
 pub fn check_http(flag: &str, url: &str) -> Result<(), String> {
-    if url.starts_with("http://") || url.starts_with("https://") {
+    if is_http(url) {
         Ok(())
     } else {
         Err(format!(
@@ -47,7 +52,7 @@ pub fn split_capture_url(url: &str) -> Result<(String, uuid::Uuid), String> {
     let trimmed = url.trim_end_matches('/');
     let (base, id) = trimmed
         .rsplit_once('/')
-        .filter(|(base, _)| base.starts_with("http://") || base.starts_with("https://"))
+        .filter(|(base, _)| is_http(base))
         .ok_or_else(|| {
             format!("{url:?} is not a capture URL like http://127.0.0.1:8080/<bin-id>")
         })?;

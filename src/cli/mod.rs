@@ -301,7 +301,7 @@ fn parse_retention(text: &str) -> Result<Retention, String> {
 }
 
 fn parse_public_url(text: &str) -> Result<String, String> {
-    if !(text.starts_with("http://") || text.starts_with("https://")) {
+    if !crate::urls::is_http(text) {
         return Err("must start with http:// or https://, e.g. https://hooks.example.com".into());
     }
     Ok(text.trim_end_matches('/').to_owned())

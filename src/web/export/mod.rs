@@ -76,8 +76,7 @@ fn params(p: Result<Query<ExportParams>, QueryRejection>) -> Result<ExportParams
         ))
     })?;
     if let Some(to) = &p.to {
-        let ok = (to.starts_with("http://") || to.starts_with("https://"))
-            && to.parse::<axum::http::Uri>().is_ok();
+        let ok = crate::urls::is_http(to) && to.parse::<axum::http::Uri>().is_ok();
         if !ok {
             return Err(AppError::BadRequest(format!(
                 "to={to:?} is not an http:// or https:// URL; use e.g. to=http://localhost:3000"
