@@ -221,7 +221,7 @@ const SECRET: &[u8] = b"bench-secret";
 fn build(addr: SocketAddr, method: Method, path: &str, body: Bytes) -> Result<Request<Body>> {
     let signature = format!(
         "sha256={}",
-        hex::encode(hookwire::verify::hmac_sha256(SECRET, &[&body]))
+        hex::encode(hookwire::core::verify::hmac_sha256(SECRET, &[&body]))
     );
     let ruled = path.ends_with(RULED);
     let mut req = common::json_request(addr, method, path, body)?;

@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::Request;
-use hookwire::config::ServerConfig;
-use hookwire::model::NewRequest;
-use hookwire::state::AppState;
-use hookwire::store::{Store, StoreOptions};
-use hookwire::time::now_millis;
+use hookwire::core::model::NewRequest;
+use hookwire::core::time::now_millis;
+use hookwire::server::config::ServerConfig;
+use hookwire::server::state::AppState;
+use hookwire::server::store::{Store, StoreOptions};
 use tower::ServiceExt as _;
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -29,7 +29,7 @@ async fn main() {
         .unwrap_or(100_000);
     let dir = tempfile::tempdir().expect("temp dir");
     let config = ServerConfig {
-        db: hookwire::config::Database::Sqlite(dir.path().join("inspector.db")),
+        db: hookwire::server::config::Database::Sqlite(dir.path().join("inspector.db")),
         max_requests_per_bin: 0,
         ..ServerConfig::default()
     };
@@ -88,7 +88,7 @@ async fn main() {
     while store.index_batch(2000).await.expect("index") > 0 {}
     let indexed = started.elapsed();
 
-    let app = hookwire::server::make_app(state.clone());
+    let app = hookwire::server::http::make_app(state.clone());
     let get = |uri: String| {
         let app = app.clone();
         async move {

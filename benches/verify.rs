@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use hookwire::verify::secrets::HeaderRule;
-use hookwire::verify::{Secrets, Signed, check, hmac_sha1, hmac_sha256};
+use hookwire::core::verify::secrets::HeaderRule;
+use hookwire::core::verify::{Secrets, Signed, check, hmac_sha1, hmac_sha256};
 
 const NOW: i64 = 1_700_000_000;
 const URL: &str = "https://hooks.example.com/0b7c3d0e-5a8f-4e0b-9a51-2b8d6f1c9e11";

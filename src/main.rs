@@ -15,7 +15,7 @@ fn main() {
     // First thing, before the runtime's threads start: `wait` counts
     // requests from here (or from the process's start, which the OS knows
     // a little earlier).
-    let started = hookwire::time::now_millis();
+    let started = hookwire::core::time::now_millis();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build();
@@ -36,7 +36,7 @@ fn main() {
 }
 
 /// Parses the command line and runs it; the exit status.
-async fn cli_main(started: hookwire::time::Millis) -> i32 {
+async fn cli_main(started: hookwire::core::time::Millis) -> i32 {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -59,7 +59,7 @@ async fn cli_main(started: hookwire::time::Millis) -> i32 {
 }
 
 /// Runs a command; its exit status.
-async fn run(command: Command, started: hookwire::time::Millis) -> anyhow::Result<i32> {
+async fn run(command: Command, started: hookwire::core::time::Millis) -> anyhow::Result<i32> {
     match command {
         Command::Serve(args) => {
             let listener = tokio::net::TcpListener::bind(args.listen)
@@ -80,8 +80,9 @@ async fn run(command: Command, started: hookwire::time::Millis) -> anyhow::Resul
                 "hookwire is listening on {addr}; database {} (durability: {})",
                 config.db,
                 match config.durability {
-                    hookwire::config::Durability::Process => "process, survives a killed process",
-                    hookwire::config::Durability::Fsync => "fsync, survives a power cut",
+                    hookwire::server::config::Durability::Process =>
+                        "process, survives a killed process",
+                    hookwire::server::config::Durability::Fsync => "fsync, survives a power cut",
                 }
             );
             match (&config.access_token, addr.ip().is_loopback()) {
@@ -97,18 +98,20 @@ async fn run(command: Command, started: hookwire::time::Millis) -> anyhow::Resul
                 ),
             }
             eprintln!("open {base}/ and press \"New URL\" to get a capture URL");
-            hookwire::server::serve(listener, config, shutdown_signal()).await?;
+            hookwire::server::http::serve(listener, config, shutdown_signal()).await?;
             Ok(0)
         }
         Command::Tunnel(args) => {
-            hookwire::tunnel::client::run(args.config()?, shutdown_signal()).await?;
+            hookwire::client::tunnel::run(args.config()?, shutdown_signal()).await?;
             Ok(0)
         }
         Command::Migrate(args) => {
-            let tls = hookwire::tls::client_config(args.db_ca_cert.as_deref(), "--db-ca-cert")?;
-            let copied = hookwire::store::copy_sqlite_to_postgres(&args.from, &args.to, &tls)
-                .await
-                .with_context(|| format!("copying {} into PostgreSQL", args.from.display()))?;
+            let tls =
+                hookwire::core::tls::client_config(args.db_ca_cert.as_deref(), "--db-ca-cert")?;
+            let copied =
+                hookwire::server::store::copy_sqlite_to_postgres(&args.from, &args.to, &tls)
+                    .await
+                    .with_context(|| format!("copying {} into PostgreSQL", args.from.display()))?;
             println!(
                 "copied {} bins, {} requests, {} tunnel positions, {} deliveries",
                 copied.bins, copied.requests, copied.tunnels, copied.deliveries
@@ -116,8 +119,8 @@ async fn run(command: Command, started: hookwire::time::Millis) -> anyhow::Resul
             Ok(0)
         }
         Command::New(args) => {
-            let out = hookwire::outbound::Outbound::new(args.ca_cert.as_deref())?;
-            let bin = hookwire::mint::mint(
+            let out = hookwire::client::http::Outbound::new(args.ca_cert.as_deref())?;
+            let bin = hookwire::client::new::mint(
                 out,
                 &args.server,
                 args.access_token.as_deref(),
@@ -133,8 +136,8 @@ async fn run(command: Command, started: hookwire::time::Millis) -> anyhow::Resul
         }
         Command::Send(args) => send(args).await,
         Command::Resend(args) => {
-            let out = hookwire::outbound::Outbound::new(args.ca_cert.as_deref())?;
-            let ok = hookwire::resend::resend(
+            let out = hookwire::client::http::Outbound::new(args.ca_cert.as_deref())?;
+            let ok = hookwire::client::resend::resend(
                 out,
                 &args.request_url,
                 &args.to,
@@ -147,12 +150,12 @@ async fn run(command: Command, started: hookwire::time::Millis) -> anyhow::Resul
         }
         Command::Tail(args) => {
             let (watch, start) = watch(&args, started).await?;
-            hookwire::follow::tail(watch, start, args.json, shutdown_signal()).await?;
+            hookwire::client::tail_wait::tail(watch, start, args.json, shutdown_signal()).await?;
             Ok(0)
         }
         Command::Wait(args) => {
             let (watch, start) = watch(&args.watch, started).await?;
-            match hookwire::follow::wait(watch, start, args.timeout).await? {
+            match hookwire::client::tail_wait::wait(watch, start, args.timeout).await? {
                 Some(request) => {
                     println!("{}", serde_json::to_string(&request)?);
                     Ok(0)
@@ -171,7 +174,7 @@ async fn run(command: Command, started: hookwire::time::Millis) -> anyhow::Resul
 
 /// `hookwire send`.
 async fn send(args: hookwire::cli::SendArgs) -> anyhow::Result<i32> {
-    use hookwire::send;
+    use hookwire::client::send;
     if args.list {
         print!("{}", send::list(args.provider));
         return Ok(0);
@@ -180,7 +183,7 @@ async fn send(args: hookwire::cli::SendArgs) -> anyhow::Result<i32> {
     let (Some(to), Some(provider)) = (args.to.clone(), args.provider) else {
         anyhow::bail!("give --to URL and --as PROVIDER (or --list)");
     };
-    hookwire::urls::check_http("--to", &to).map_err(anyhow::Error::msg)?;
+    hookwire::core::urls::check_http("--to", &to).map_err(anyhow::Error::msg)?;
     let mut webhook =
         send::catalogue::build(provider, args.event.as_deref()).map_err(anyhow::Error::msg)?;
     if let Some(body) = args.data()? {
@@ -198,7 +201,7 @@ async fn send(args: hookwire::cli::SendArgs) -> anyhow::Result<i32> {
         timeout: args.timeout,
         duplicate: args.duplicate,
         json: args.json,
-        outbound: hookwire::outbound::Outbound::new(args.ca_cert.as_deref())?,
+        outbound: hookwire::client::http::Outbound::new(args.ca_cert.as_deref())?,
     };
     Ok(if send::run(&cfg).await? { 0 } else { 1 })
 }
@@ -206,22 +209,28 @@ async fn send(args: hookwire::cli::SendArgs) -> anyhow::Result<i32> {
 /// What `tail` and `wait` watch, and from where.
 async fn watch(
     args: &hookwire::cli::WatchArgs,
-    started: hookwire::time::Millis,
-) -> anyhow::Result<(hookwire::follow::Watch, hookwire::follow::Start)> {
-    let matches = hookwire::matcher::Match::parse(&args.matches).map_err(anyhow::Error::msg)?;
-    let out = hookwire::outbound::Outbound::new(args.ca_cert.as_deref())?;
-    let (remote, bin) = hookwire::remote::Remote::for_capture_url(
+    started: hookwire::core::time::Millis,
+) -> anyhow::Result<(
+    hookwire::client::tail_wait::Watch,
+    hookwire::client::tail_wait::Start,
+)> {
+    let matches =
+        hookwire::core::matcher::Match::parse(&args.matches).map_err(anyhow::Error::msg)?;
+    let out = hookwire::client::http::Outbound::new(args.ca_cert.as_deref())?;
+    let (remote, bin) = hookwire::client::api::Remote::for_capture_url(
         out,
         &args.capture_url,
         args.access_token.as_deref(),
     )
     .await?;
     let start = match args.after {
-        Some(id) => hookwire::follow::Start::After(id),
-        None => hookwire::follow::Start::Since(hookwire::follow::process_start(started)),
+        Some(id) => hookwire::client::tail_wait::Start::After(id),
+        None => hookwire::client::tail_wait::Start::Since(
+            hookwire::client::tail_wait::process_start(started),
+        ),
     };
     Ok((
-        hookwire::follow::Watch {
+        hookwire::client::tail_wait::Watch {
             remote,
             bin,
             matches,

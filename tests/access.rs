@@ -4,7 +4,7 @@
 mod common;
 
 use common::TestServer;
-use hookwire::config::Secret;
+use hookwire::core::secret::Secret;
 
 const TOKEN: &str = "s3cret-team-token";
 

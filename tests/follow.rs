@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::tunnel::{Answer, HOP_BY_HOP, LocalApp, Seen, WAIT};
 use common::{JsonBody as _, TestServer};
-use hookwire::config::Secret;
+use hookwire::core::secret::Secret;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
@@ -737,7 +737,7 @@ async fn tail_prints_a_line_per_request_in_arrival_order() {
         .expect("clock")
         .as_secs()
         .to_string();
-    let sig = hex::encode(hookwire::verify::hmac_sha256(
+    let sig = hex::encode(hookwire::core::verify::hmac_sha256(
         secret.as_bytes(),
         &[t.as_bytes(), b".", body.as_bytes()],
     ));
@@ -903,7 +903,7 @@ impl SamePortServer {
             .await
             .expect("bind the same port again");
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(hookwire::server::serve(listener, config, async {
+        let task = tokio::spawn(hookwire::server::http::serve(listener, config, async {
             let _ = rx.await;
         }));
         Self {

@@ -1,9 +1,13 @@
-//! The crate's layout, checked from its sources: the layers lib.rs lists
-//! are the only way modules depend (so there is no cycle between
-//! top-level modules), the tunnel client reaches no server module, and no
-//! file grows past ~500 lines of code.
+//! The crate's layout, checked from its sources:
+//! - three sides: `core` uses neither `client` nor `server`; `client` and
+//!   `server` never use each other; only `cli` (and `main.rs`) sees all;
+//! - no server or database machinery leaks into `core` or `client`
+//!   (axum, utoipa, askama, rusqlite, the PostgreSQL client);
+//! - inside every folder whose module doc has a "Layout" list, sibling
+//!   modules depend one way, down that list (so there is no cycle);
+//! - no file grows past ~500 lines of code.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// Every `.rs` file under `dir`.
@@ -17,6 +21,7 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
             out.push(path);
         }
     }
+    out.sort();
     out
 }
 
@@ -24,17 +29,18 @@ fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
 }
 
-/// The top-level module a file belongs to (`src/web/api/bins.rs` → `web`).
-fn top_module(file: &Path) -> String {
+/// The module path of a file: `src/server/web/api/bins.rs` →
+/// `[server, web, api, bins]`; a `mod.rs` is its folder's module.
+fn module_path(file: &Path) -> Vec<String> {
     let rel = file.strip_prefix(src()).expect("under src");
-    let first = rel
+    let mut parts: Vec<String> = rel
         .components()
-        .next()
-        .expect("a component")
-        .as_os_str()
-        .to_string_lossy()
-        .into_owned();
-    first.trim_end_matches(".rs").to_owned()
+        .map(|c| c.as_os_str().to_string_lossy().trim_end_matches(".rs").to_owned())
+        .collect();
+    if parts.last().is_some_and(|p| p == "mod" || p == "lib" || p == "main") {
+        parts.pop();
+    }
+    parts
 }
 
 /// The code of a file without its line comments (doc links are not uses).
@@ -54,105 +60,192 @@ fn ident(s: &str) -> &str {
     &s[..end]
 }
 
-/// The top-level modules a piece of code names through `crate::`,
-/// including `use crate::{a, b::c}` groups.
-fn uses(code: &str) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    for (i, _) in code.match_indices("crate::") {
-        let rest = &code[i + "crate::".len()..];
-        if let Some(group) = rest.strip_prefix('{') {
-            // Top-level names of the group: those at brace depth 0.
-            let mut depth = 0;
-            let mut start = true;
-            for (j, c) in group.char_indices() {
-                match c {
-                    '{' => depth += 1,
-                    '}' if depth == 0 => break,
-                    '}' => depth -= 1,
-                    ',' if depth == 0 => start = true,
-                    c if start && depth == 0 && !c.is_whitespace() => {
-                        out.insert(ident(&group[j..]).to_owned());
-                        start = false;
-                    }
-                    _ => {}
+/// Parses a use tree after `crate::` (`a::b::{c, d::e}`), adding the full
+/// paths it names to `out`; returns how many bytes it read.
+fn use_tree(text: &str, prefix: &[String], out: &mut Vec<Vec<String>>) -> usize {
+    let mut path = prefix.to_vec();
+    let mut i = 0;
+    loop {
+        let rest = &text[i..];
+        let trimmed = rest.trim_start();
+        i += rest.len() - trimmed.len();
+        if let Some(group) = trimmed.strip_prefix('{') {
+            i += 1;
+            let mut j = 0;
+            loop {
+                j += use_tree(&group[j..], &path, out);
+                let after = group[j..].trim_start();
+                j += group[j..].len() - after.len();
+                match after.chars().next() {
+                    Some(',') => j += 1,
+                    Some('}') => return i + j + 1,
+                    _ => return i + j,
                 }
             }
-        } else {
-            out.insert(ident(rest).to_owned());
+        }
+        let name = ident(trimmed);
+        if name.is_empty() || name == "self" {
+            break;
+        }
+        path.push(name.to_owned());
+        i += name.len();
+        match text[i..].strip_prefix("::") {
+            Some(_) => i += 2,
+            None => break,
         }
     }
-    out.retain(|m| !m.is_empty() && m != "self");
+    if path.len() > prefix.len() {
+        out.push(path);
+    }
+    i
+}
+
+/// The crate paths a piece of code names through `crate::` (or
+/// `hookwire::`, in main.rs), groups expanded.
+fn uses(code: &str) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    for root in ["crate::", "hookwire::"] {
+        for (i, _) in code.match_indices(root) {
+            let before = code[..i].chars().next_back();
+            if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':') {
+                continue;
+            }
+            use_tree(&code[i + root.len()..], &[], &mut out);
+        }
+    }
     out
 }
 
-/// Top-level module → the top-level modules it uses.
-fn graph() -> BTreeMap<String, BTreeSet<String>> {
-    let mut g: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for file in rust_files(&src()) {
-        let top = top_module(&file);
-        if top == "main" || top == "lib" {
-            continue;
-        }
-        let used = uses(&code(&file));
-        let entry = g.entry(top.clone()).or_default();
-        entry.extend(used.into_iter().filter(|m| *m != top));
-    }
-    g
-}
-
-/// The modules in the order lib.rs's "Layout" list gives them.
-fn layout_order() -> Vec<String> {
-    let lib = std::fs::read_to_string(src().join("lib.rs")).expect("lib.rs");
-    lib.lines()
+/// The modules of a folder's "Layout" list, in order (`//! - [`name`]`).
+fn layout_list(file: &Path) -> Vec<String> {
+    std::fs::read_to_string(file)
+        .expect("read")
+        .lines()
         .filter_map(|l| l.strip_prefix("//! - [`"))
         .map(|l| ident(l).to_owned())
         .collect()
 }
 
+/// Every (file, module path, crate paths it uses).
+fn all_uses() -> Vec<(PathBuf, Vec<String>, Vec<Vec<String>>)> {
+    rust_files(&src())
+        .into_iter()
+        .map(|f| {
+            let m = module_path(&f);
+            let u = uses(&code(&f));
+            (f, m, u)
+        })
+        .collect()
+}
+
 #[test]
-fn modules_depend_one_way_down_the_layout_list() {
-    let order = layout_order();
-    let g = graph();
-    for module in g.keys() {
-        assert!(
-            order.contains(module),
-            "src/{module} is not in lib.rs's Layout list: add it where it belongs"
-        );
-    }
-    let position = |m: &str| order.iter().position(|o| o == m);
-    let mut upward = Vec::new();
-    for (module, used) in &g {
-        for u in used {
-            if position(u) >= position(module) {
-                upward.push(format!("{module} -> {u}"));
+fn core_client_and_server_are_sides() {
+    // Which sides each side may use (besides itself).
+    let allowed: [(&str, &[&str]); 3] = [
+        ("core", &[]),
+        ("client", &["core"]),
+        ("server", &["core"]),
+    ];
+    let mut crossing = Vec::new();
+    for (file, module, used) in all_uses() {
+        let Some(side) = module.first() else { continue };
+        let Some((_, may)) = allowed.iter().find(|(s, _)| s == side) else {
+            continue;
+        };
+        for path in used {
+            let target = path[0].as_str();
+            if target != side && !may.contains(&target) {
+                crossing.push(format!("{} uses {}", file.display(), path.join("::")));
             }
         }
     }
     assert!(
-        upward.is_empty(),
-        "modules may only use modules listed before them in lib.rs's Layout; these point up or sideways: {upward:?}"
+        crossing.is_empty(),
+        "core uses neither side, client and server only core: {crossing:#?}"
     );
 }
 
 #[test]
-fn the_tunnel_client_reaches_no_server_module() {
-    let g = graph();
-    let shared: BTreeSet<&str> = ["tunnel", "config", "headers", "time", "urls", "matcher"].into();
-    let mut reached = BTreeSet::new();
-    let mut todo = vec!["tunnel".to_owned()];
-    while let Some(m) = todo.pop() {
-        if reached.insert(m.clone()) {
-            todo.extend(g.get(&m).into_iter().flatten().cloned());
+fn no_server_machinery_leaks_into_core_or_the_client() {
+    let server_only = [
+        "axum",
+        "utoipa",
+        "utoipa_axum",
+        "askama",
+        "rusqlite",
+        "tokio_postgres",
+        "deadpool_postgres",
+        "tokio_postgres_rustls",
+    ];
+    let mut leaks = Vec::new();
+    for file in rust_files(&src()) {
+        let module = module_path(&file);
+        if !matches!(module.first().map(String::as_str), Some("core" | "client")) {
+            continue;
+        }
+        let code = code(&file);
+        for krate in server_only {
+            let named = code.match_indices(krate).any(|(i, _)| {
+                let before = code[..i].chars().next_back();
+                let after = &code[i + krate.len()..];
+                !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+                    && (after.starts_with("::") || after.starts_with(';'))
+            });
+            if named {
+                leaks.push(format!("{} names {krate}", file.display()));
+            }
         }
     }
-    let server: Vec<&String> = reached
-        .iter()
-        .filter(|m| !shared.contains(m.as_str()))
-        .collect();
-    assert!(
-        server.is_empty(),
-        "the tunnel client reaches server code: {server:?}"
-    );
+    assert!(leaks.is_empty(), "server crates in core or client: {leaks:#?}");
+}
+
+#[test]
+fn modules_depend_one_way_down_each_layout_list() {
+    // Every folder module (and lib.rs) with a Layout list.
+    let mut folders = vec![(Vec::new(), layout_list(&src().join("lib.rs")))];
+    for file in rust_files(&src()) {
+        if file.file_name().is_some_and(|n| n == "mod.rs") {
+            let list = layout_list(&file);
+            if !list.is_empty() {
+                folders.push((module_path(&file), list));
+            }
+        }
+    }
+    assert!(folders.len() >= 5, "lib.rs and the sides have Layout lists");
+    let uses = all_uses();
+    let mut problems = BTreeSet::new();
+    for (folder, order) in &folders {
+        let depth = folder.len();
+        let position = |m: &str| order.iter().position(|o| o == m);
+        for (file, module, used) in &uses {
+            if module.len() <= depth || module[..depth] != folder[..] {
+                continue;
+            }
+            let own = module[depth].as_str();
+            if position(own).is_none() {
+                problems.insert(format!(
+                    "src/{}/{own} is not in the Layout list of {}: add it where it belongs",
+                    folder.join("/"),
+                    if depth == 0 { "lib.rs".to_owned() } else { folder.join("/") + "/mod.rs" }
+                ));
+                continue;
+            }
+            for path in used {
+                if path.len() <= depth || path[..depth] != folder[..] {
+                    continue;
+                }
+                let target = path[depth].as_str();
+                if target != own && position(target) >= position(own) {
+                    problems.insert(format!(
+                        "{}: {own} -> {target} points up or sideways in {}'s Layout",
+                        file.display(),
+                        if depth == 0 { "crate".to_owned() } else { folder.join("::") }
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
 }
 
 #[test]
@@ -176,8 +269,13 @@ fn files_stay_under_500_lines_of_code() {
 
 #[test]
 fn the_checker_sees_grouped_and_nested_uses() {
-    let found = uses("use crate::{a::B, b, c::{d, e}};\nlet x = crate::f::g();");
-    let names: Vec<&str> = found.iter().map(String::as_str).collect();
-    assert_eq!(names, ["a", "b", "c", "f"]);
+    let found = uses("use crate::{a::B, b, c::{d, e::f}};\nlet x = crate::g::h();");
+    let names: Vec<String> = found.iter().map(|p| p.join("::")).collect();
+    assert_eq!(names, ["a::B", "b", "c::d", "c::e::f", "g::h"]);
+    assert!(uses("let x = my_crate::a::b;").is_empty());
     assert!(!code(&src().join("lib.rs")).contains("//"));
+    assert_eq!(
+        module_path(&src().join("server/web/api/mod.rs")),
+        ["server", "web", "api"]
+    );
 }

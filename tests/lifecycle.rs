@@ -246,10 +246,10 @@ async fn kill_9_rounds(flags: &[&str]) {
 /// the writer thread drains and ends.
 #[tokio::test]
 async fn a_dropped_server_releases_the_store() {
-    use hookwire::store::{Store, StoreOptions};
+    use hookwire::server::store::{Store, StoreOptions};
     let dir = tempfile::tempdir().expect("dir");
-    let config = hookwire::config::ServerConfig {
-        db: hookwire::config::Database::Sqlite(dir.path().join("t.db")),
+    let config = hookwire::server::config::ServerConfig {
+        db: hookwire::server::config::Database::Sqlite(dir.path().join("t.db")),
         retention: Some(std::time::Duration::from_secs(1)),
         ..Default::default()
     };
@@ -261,13 +261,13 @@ async fn a_dropped_server_releases_the_store() {
         },
     )
     .expect("open");
-    let state = hookwire::state::AppState::new(config, store);
+    let state = hookwire::server::state::AppState::new(config, store);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
-        let run = hookwire::server::run(listener, state, std::future::pending());
+        let run = hookwire::server::http::run(listener, state, std::future::pending());
         tokio::pin!(run);
         // Let the server start its background work before it is dropped.
         tokio::select! {

@@ -6,7 +6,7 @@ mod common;
 use std::process::Command;
 
 use common::{JsonBody as _, TestServer};
-use hookwire::config::Database;
+use hookwire::server::config::Database;
 use serde_json::{Value, json};
 
 /// Everything the API shows of a bin: its settings and every request with

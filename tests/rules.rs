@@ -505,7 +505,7 @@ async fn hookwire_new_mints_with_an_alias() {
 async fn a_change_on_one_replica_answers_on_the_other() {
     let url = common::pg::database();
     let replica = |url: String| {
-        TestServer::spawn_with(move |c| c.db = hookwire::config::Database::Postgres(url))
+        TestServer::spawn_with(move |c| c.db = hookwire::server::config::Database::Postgres(url))
     };
     let a = replica(url.clone()).await;
     let b = replica(url).await;

@@ -71,7 +71,8 @@ fn body_of(answer: &str) -> &str {
 #[tokio::test]
 async fn serves_https_and_captures_over_it() {
     let cert = Cert::new();
-    let config = hookwire::tls::server_config(&cert.cert(), &cert.key()).expect("tls config");
+    let config =
+        hookwire::server::tls::server_config(&cert.cert(), &cert.key()).expect("tls config");
     let s = TestServer::spawn_with(|c| c.tls = Some(config)).await;
 
     let minted = https(
@@ -125,7 +126,8 @@ async fn serves_https_and_captures_over_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tunnel_connects_over_wss_with_a_private_ca() {
     let cert = Cert::new();
-    let config = hookwire::tls::server_config(&cert.cert(), &cert.key()).expect("tls config");
+    let config =
+        hookwire::server::tls::server_config(&cert.cert(), &cert.key()).expect("tls config");
     let s = TestServer::spawn_with(|c| c.tls = Some(config)).await;
     let minted = https(
         &s,
@@ -202,7 +204,8 @@ async fn a_tunnel_connects_over_wss_with_a_private_ca() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_send_and_wait_speak_https_with_a_private_ca() {
     let cert = Cert::new();
-    let config = hookwire::tls::server_config(&cert.cert(), &cert.key()).expect("tls config");
+    let config =
+        hookwire::server::tls::server_config(&cert.cert(), &cert.key()).expect("tls config");
     let s = TestServer::spawn_with(|c| c.tls = Some(config)).await;
     let server = format!("https://localhost:{}", s.addr.port());
     let ca = cert.cert();

@@ -948,7 +948,7 @@ async fn concurrent_live_captures_arrive_once_in_id_order_even_past_the_queue() 
 async fn a_tunnel_on_one_replica_gets_every_replicas_captures_once_in_order() {
     let url = common::pg::database();
     let replica = |url: String| {
-        TestServer::spawn_with(move |c| c.db = hookwire::config::Database::Postgres(url))
+        TestServer::spawn_with(move |c| c.db = hookwire::server::config::Database::Postgres(url))
     };
     let a = replica(url.clone()).await;
     let b = replica(url).await;
@@ -1034,7 +1034,7 @@ async fn a_tunnel_on_one_replica_gets_every_replicas_captures_once_in_order() {
 async fn a_tunnel_name_is_held_once_across_replicas() {
     let url = common::pg::database();
     let replica = |url: String| {
-        TestServer::spawn_with(move |c| c.db = hookwire::config::Database::Postgres(url))
+        TestServer::spawn_with(move |c| c.db = hookwire::server::config::Database::Postgres(url))
     };
     let a = replica(url.clone()).await;
     let b = replica(url).await;
@@ -1071,7 +1071,7 @@ async fn a_tunnel_name_is_held_once_across_replicas() {
 async fn passthrough_answers_across_replicas() {
     let url = common::pg::database();
     let replica = |url: String| {
-        TestServer::spawn_with(move |c| c.db = hookwire::config::Database::Postgres(url))
+        TestServer::spawn_with(move |c| c.db = hookwire::server::config::Database::Postgres(url))
     };
     let a = replica(url.clone()).await;
     let b = replica(url).await;

@@ -2,9 +2,9 @@
 //! commands for the whole loop (`send`, `resend`, `tail`, `wait`). Most
 //! flags also read a `HOOKWIRE_*` environment variable.
 
-mod whole_loop;
+mod loop_commands;
 
-pub use whole_loop::{ResendArgs, SendArgs, WaitArgs, WatchArgs};
+pub use loop_commands::{ResendArgs, SendArgs, WaitArgs, WatchArgs};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{Database, Durability, Secret, ServerConfig, TunnelConfig};
+use crate::client::tunnel::TunnelConfig;
+use crate::core::secret::Secret;
+use crate::server::config::{Database, Durability, ServerConfig};
 
 /// Capture, inspect and relay webhooks.
 #[derive(Debug, Parser)]
@@ -124,7 +126,7 @@ pub struct TunnelArgs {
 }
 
 fn parse_name(text: &str) -> Result<String, String> {
-    if crate::tunnel::protocol::valid_name(text) {
+    if crate::core::protocol::valid_name(text) {
         Ok(text.to_owned())
     } else {
         Err("use 1-64 letters, digits, '-', '_' or '.'".into())
@@ -161,7 +163,7 @@ impl TunnelArgs {
     /// The client settings these flags describe.
     pub fn config(&self) -> anyhow::Result<TunnelConfig> {
         // Refused at start, with the message the server would give.
-        crate::tunnel::routing::Streams::from_flags(&self.to, &self.routes, &self.filters)
+        crate::core::routing::Streams::from_flags(&self.to, &self.routes, &self.filters)
             .map_err(anyhow::Error::msg)?;
         Ok(TunnelConfig {
             capture_url: self.capture_url.clone(),
@@ -177,8 +179,8 @@ impl TunnelArgs {
             name: self.name.clone().unwrap_or_else(host_name),
             from_start: self.from_start,
             concurrency: usize::from(self.concurrency),
-            max_message: crate::tunnel::protocol::max_message(self.max_body_bytes),
-            tls: crate::tls::client_config(self.ca_cert.as_deref(), "--ca-cert")?,
+            max_message: crate::core::protocol::max_message(self.max_body_bytes),
+            tls: crate::core::tls::client_config(self.ca_cert.as_deref(), "--ca-cert")?,
         })
     }
 }
@@ -301,7 +303,7 @@ fn parse_retention(text: &str) -> Result<Retention, String> {
 }
 
 fn parse_public_url(text: &str) -> Result<String, String> {
-    if !crate::urls::is_http(text) {
+    if !crate::core::urls::is_http(text) {
         return Err("must start with http:// or https://, e.g. https://hooks.example.com".into());
     }
     Ok(text.trim_end_matches('/').to_owned())
@@ -311,7 +313,7 @@ impl ServeArgs {
     /// The server settings these flags describe.
     pub fn config(&self) -> anyhow::Result<ServerConfig> {
         let tls = match (&self.tls_cert, &self.tls_key) {
-            (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
+            (Some(cert), Some(key)) => Some(crate::server::tls::server_config(cert, key)?),
             _ => None,
         };
         Ok(ServerConfig {

@@ -8,7 +8,7 @@ pub mod tunnel;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use hookwire::config::ServerConfig;
+use hookwire::server::config::ServerConfig;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
@@ -36,9 +36,9 @@ impl TestServer {
         let dir = std::sync::Arc::new(tempfile::tempdir().expect("temp dir"));
         // HOOKWIRE_TEST_STORE=postgres runs the same tests on PostgreSQL.
         let db = if pg::wanted() {
-            hookwire::config::Database::Postgres(pg::database())
+            hookwire::server::config::Database::Postgres(pg::database())
         } else {
-            hookwire::config::Database::Sqlite(dir.path().join("test.db"))
+            hookwire::server::config::Database::Sqlite(dir.path().join("test.db"))
         };
         let mut config = ServerConfig {
             db,
@@ -54,9 +54,13 @@ impl TestServer {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(hookwire::server::serve(listener, config.clone(), async {
-            let _ = rx.await;
-        }));
+        let task = tokio::spawn(hookwire::server::http::serve(
+            listener,
+            config.clone(),
+            async {
+                let _ = rx.await;
+            },
+        ));
         Self {
             addr,
             base: format!("http://{addr}"),

@@ -1,0 +1,376 @@
+//! The hookwire API as the command line calls it (`new`, `tail`, `wait`,
+//! `resend`): minting a bin, a bin's requests after a cursor, one request,
+//! and the live stream that says when there is something new.
+
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use hyper::body::{Bytes, Incoming};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::client::http::{Call, Outbound, Outcome};
+use crate::core::headers::Header;
+use crate::core::time::{Millis, parse_rfc3339};
+
+/// An API call that has not answered by then failed.
+const API_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A captured request, as the API gives it.
+#[derive(Debug, Clone)]
+pub struct Captured {
+    /// Its id (increasing in arrival order).
+    pub id: i64,
+    /// Arrival, on the server's clock.
+    pub received_at: Millis,
+    /// Method, as sent.
+    pub method: String,
+    /// Raw sub-path.
+    pub path: String,
+    /// Raw query, without `?`.
+    pub query: String,
+    /// Headers in arrival order.
+    pub headers: Vec<Header>,
+    /// The exact body.
+    pub body: Vec<u8>,
+    /// The whole object the API returned (what `--json` prints).
+    pub object: Value,
+}
+
+impl Captured {
+    fn from_json(object: Value) -> anyhow::Result<Self> {
+        let text = |name: &str| object[name].as_str().unwrap_or_default().to_owned();
+        let headers = object["headers"]
+            .as_array()
+            .map(|pairs| {
+                pairs
+                    .iter()
+                    .filter_map(|p| Some((p[0].as_str()?.to_owned(), p[1].as_str()?.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Self {
+            id: object["id"].as_i64().context("a request without an id")?,
+            received_at: parse_rfc3339(object["received_at"].as_str().unwrap_or_default())
+                .context("a request without received_at")?,
+            method: text("method"),
+            path: text("path"),
+            query: text("query"),
+            headers,
+            body: STANDARD
+                .decode(object["body_base64"].as_str().unwrap_or_default())
+                .context("a request body that is not base64")?,
+            object,
+        })
+    }
+
+    /// The sub-path with its query: `/a?x=1`.
+    pub fn target(&self) -> String {
+        crate::core::urls::target(&self.path, &self.query)
+    }
+
+    /// The subject conditions look at.
+    pub fn subject(&self) -> crate::core::matcher::Subject<'_> {
+        crate::core::matcher::Subject::new(
+            &self.method,
+            &self.path,
+            &self.query,
+            &self.headers,
+            &self.body,
+        )
+    }
+}
+
+/// The server refused for good (no token, no such bin or request): worth
+/// telling the user, not trying again.
+#[derive(Debug)]
+pub struct Refused(pub String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// Requests per page when reading a bin's list after a cursor.
+pub const PAGE: usize = 100;
+
+/// A hookwire server's API.
+#[derive(Clone)]
+pub struct Remote {
+    out: Outbound,
+    /// `http://host:port` (no trailing slash).
+    base: String,
+    token: Option<String>,
+}
+
+impl Remote {
+    /// The server at `base`, with its access token if it has one.
+    pub fn new(out: Outbound, base: &str, token: Option<&str>) -> Self {
+        Self {
+            out,
+            base: base.trim_end_matches('/').to_owned(),
+            token: token.filter(|t| !t.is_empty()).map(str::to_owned),
+        }
+    }
+
+    fn headers(&self, accept: &str) -> Vec<Header> {
+        let mut h = vec![("accept".to_owned(), accept.to_owned())];
+        if let Some(t) = &self.token {
+            h.push(("authorization".into(), format!("Bearer {t}")));
+        }
+        h
+    }
+
+    /// `GET {base}{path}` as JSON, with errors that say what to do.
+    async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        self.call_json("GET", path, Bytes::new()).await
+    }
+
+    /// `POST {base}{path}` with a JSON `body`; the answer as JSON.
+    pub async fn post(&self, path: &str, body: String) -> anyhow::Result<Value> {
+        self.call_json("POST", path, Bytes::from(body)).await
+    }
+
+    /// One API call, its 2xx answer as JSON; otherwise an error that says
+    /// what to do ([`Refused`] when trying again cannot help).
+    async fn call_json(&self, method: &str, path: &str, body: Bytes) -> anyhow::Result<Value> {
+        let url = format!("{}{path}", self.base);
+        let mut headers = self.headers("application/json");
+        if !body.is_empty() {
+            headers.push(("content-type".into(), "application/json".into()));
+        }
+        let call = Call {
+            method,
+            url: &url,
+            headers: &headers,
+            body,
+        };
+        let (outcome, _) = self
+            .out
+            .call(call, API_TIMEOUT)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        let answer = match outcome {
+            Outcome::Answered(a) => a,
+            Outcome::TimedOut => bail!(
+                "{} did not answer within {} s",
+                self.base,
+                API_TIMEOUT.as_secs()
+            ),
+            Outcome::Unreachable(why) => {
+                bail!(
+                    "could not reach {} ({why}): is `hookwire serve` running there?",
+                    self.base
+                )
+            }
+        };
+        let detail = || {
+            serde_json::from_slice::<Value>(&answer.body)
+                .ok()
+                .and_then(|v| v["error"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| String::from_utf8_lossy(&answer.body).trim().to_owned())
+        };
+        match answer.status {
+            200..=299 => serde_json::from_slice(&answer.body)
+                .with_context(|| format!("{url} did not answer like a hookwire server")),
+            401 => Err(Refused(format!(
+                "{} answered 401: it needs its access token; pass --access-token or set \
+                 HOOKWIRE_ACCESS_TOKEN",
+                self.base
+            ))
+            .into()),
+            403 | 404 => Err(Refused(format!("{url}: {}", detail())).into()),
+            status => bail!("{url} answered {status}: {}", detail()),
+        }
+    }
+
+    /// One request.
+    pub async fn request(&self, bin: Uuid, id: i64) -> anyhow::Result<Captured> {
+        Captured::from_json(self.get(&format!("/api/bins/{bin}/requests/{id}")).await?)
+    }
+
+    /// The bin exists and the token lets us read it.
+    pub async fn check_bin(&self, bin: Uuid) -> anyhow::Result<()> {
+        self.get(&format!("/api/bins/{bin}")).await.map(|_| ())
+    }
+
+    /// The server and bin of a capture URL, by id or by alias (looked up
+    /// through the API): `http://127.0.0.1:8080/<bin-id>` or
+    /// `http://127.0.0.1:8080/stripe-dev`.
+    pub async fn for_capture_url(
+        out: Outbound,
+        url: &str,
+        token: Option<&str>,
+    ) -> anyhow::Result<(Self, Uuid)> {
+        if let Ok((base, bin)) = crate::core::urls::split_capture_url(url) {
+            return Ok((Self::new(out, &base, token), bin));
+        }
+        let wrong = || {
+            anyhow::anyhow!(
+                "{url:?} is not a capture URL like http://127.0.0.1:8080/<bin-id> (or /<alias>)"
+            )
+        };
+        let (base, alias) = url
+            .trim_end_matches('/')
+            .rsplit_once('/')
+            .ok_or_else(wrong)?;
+        crate::core::urls::check_http("the capture URL", base).map_err(|_| wrong())?;
+        if crate::core::model::validate_alias(alias).is_err() {
+            return Err(wrong());
+        }
+        let remote = Self::new(out, base, token);
+        let bin = remote.get(&format!("/api/bins/{alias}")).await?;
+        let id = bin["id"]
+            .as_str()
+            .and_then(|id| Uuid::parse_str(id).ok())
+            .with_context(|| format!("{base} did not answer like a hookwire server"))?;
+        Ok((remote, id))
+    }
+
+    /// Up to [`PAGE`] requests after request `after`, oldest first.
+    pub async fn after(&self, bin: Uuid, after: i64) -> anyhow::Result<Vec<Captured>> {
+        let page = self
+            .get(&format!(
+                "/api/bins/{bin}/requests?after={after}&limit={PAGE}"
+            ))
+            .await?;
+        requests(page).map(|(r, _)| r)
+    }
+
+    /// `limit` requests newest first, before request `before` (or the
+    /// newest), and the cursor of the next page.
+    pub async fn newest(
+        &self,
+        bin: Uuid,
+        before: Option<i64>,
+        limit: usize,
+    ) -> anyhow::Result<(Vec<Captured>, Option<i64>)> {
+        let cursor = before.map_or(String::new(), |b| format!("&before={b}"));
+        let page = self
+            .get(&format!("/api/bins/{bin}/requests?limit={limit}{cursor}"))
+            .await?;
+        requests(page)
+    }
+
+    /// The bin's live stream (Server-Sent Events, one per capture), its
+    /// body unread.
+    pub async fn events(&self, bin: Uuid) -> Result<Incoming, String> {
+        let url = format!("{}/bins/{bin}/events", self.base);
+        let headers = self.headers("text/event-stream");
+        let res = self
+            .out
+            .open(Call {
+                method: "GET",
+                url: &url,
+                headers: &headers,
+                body: Bytes::new(),
+            })
+            .await?;
+        if res.status() != 200 {
+            return Err(format!("{url} answered {}", res.status()));
+        }
+        Ok(res.into_body())
+    }
+}
+
+fn requests(page: Value) -> anyhow::Result<(Vec<Captured>, Option<i64>)> {
+    let next = page["next"].as_i64();
+    let list = match page {
+        Value::Object(mut o) => o.remove("requests"),
+        _ => None,
+    };
+    let Some(Value::Array(list)) = list else {
+        bail!("the server's answer has no request list");
+    };
+    let requests = list
+        .into_iter()
+        .map(Captured::from_json)
+        .collect::<anyhow::Result<_>>()?;
+    Ok((requests, next))
+}
+
+/// Text from a captured request made safe for a terminal: control and
+/// bidirectional-formatting characters (which could move the cursor,
+/// recolour or reorder the line) are shown escaped.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let bidi = matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+            if c.is_control() || bidi {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// Splits a captured request's URL — the API's
+/// `$SERVER/api/bins/<bin>/requests/<id>` or the inspector's
+/// `$SERVER/bins/<bin>?r=<id>` — into the server's base URL, the bin and
+/// the request id.
+pub fn split_request_url(url: &str) -> Result<(String, Uuid, i64), String> {
+    let wrong = || {
+        format!(
+            "{url:?} is not a captured request's URL: use $SERVER/api/bins/<bin>/requests/<id> \
+             (or the inspector's $SERVER/bins/<bin>?r=<id>)"
+        )
+    };
+    let (base, bin, id) = if let Some((base, rest)) = url.split_once("/api/bins/") {
+        let (bin, id) = rest
+            .trim_end_matches('/')
+            .split_once("/requests/")
+            .ok_or_else(wrong)?;
+        (base, bin, id)
+    } else if let Some((base, rest)) = url.split_once("/bins/") {
+        let (bin, query) = rest.split_once('?').ok_or_else(wrong)?;
+        let id = query
+            .split('&')
+            .find_map(|p| p.strip_prefix("r="))
+            .ok_or_else(wrong)?;
+        (base, bin.trim_end_matches('/'), id)
+    } else {
+        return Err(wrong());
+    };
+    if !crate::core::urls::is_http(base) {
+        return Err(wrong());
+    }
+    let bin = Uuid::parse_str(bin).map_err(|_| wrong())?;
+    let id = id.parse().map_err(|_| wrong())?;
+    Ok((base.to_owned(), bin, id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_escapes_are_shown_not_obeyed() {
+        assert_eq!(printable("/a b/é?x=1"), "/a b/é?x=1");
+        assert_eq!(printable("/x\u{9b}31m\u{1b}[2J"), "/x\\u{9b}31m\\u{1b}[2J");
+        assert_eq!(printable("evil\u{202e}gpj"), "evil\\u{202e}gpj");
+    }
+
+    #[test]
+    fn request_urls_split() {
+        let bin = "8d5c2f3e-1b7a-4c2d-9e0f-123456789abc";
+        let (base, b, id) =
+            split_request_url(&format!("http://127.0.0.1:8080/api/bins/{bin}/requests/42"))
+                .expect("api");
+        assert_eq!(
+            (base.as_str(), b.to_string(), id),
+            ("http://127.0.0.1:8080", bin.to_string(), 42)
+        );
+        let (base, _, id) = split_request_url(&format!("https://h.example.com/bins/{bin}?x=1&r=7"))
+            .expect("inspector");
+        assert_eq!((base.as_str(), id), ("https://h.example.com", 7));
+        assert!(split_request_url(&format!("http://h/bins/{bin}")).is_err());
+        assert!(split_request_url("http://h/api/bins/nope/requests/1").is_err());
+        assert!(split_request_url(&format!("ftp://h/api/bins/{bin}/requests/1")).is_err());
+    }
+}

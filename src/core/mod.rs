@@ -1,0 +1,28 @@
+//! What the client and the server share: plain data and pure functions,
+//! no server or client machinery (no axum, no database, no HTTP client).
+//!
+//! # Layout
+//! Modules depend one way, down this list:
+//! - [`headers`]: the `(name, value)` header type and the one lookup.
+//! - [`time`]: timestamps as stored (`Millis`) and shown (RFC 3339).
+//! - [`urls`]: a sub-path and query appended to a base URL, one rule.
+//! - [`secret`]: a secret whose `Debug` prints a mask.
+//! - [`tls`]: the trust roots of outgoing TLS connections (rustls).
+//! - [`verify`]: signature schemes (check and sign), one file per scheme.
+//! - [`idempotency`]: the sender's id of a delivery; grouping retries.
+//! - [`matcher`]: the one match language: conditions on a request.
+//! - [`model`]: bins, requests, deliveries, response configs and rules as written.
+//! - [`protocol`]: the tunnel's wire format, limits, timeouts and names.
+//! - [`routing`]: a tunnel's targets, routes and filter: which target gets which request.
+
+pub mod headers;
+pub mod idempotency;
+pub mod matcher;
+pub mod model;
+pub mod protocol;
+pub mod routing;
+pub mod secret;
+pub mod time;
+pub mod tls;
+pub mod urls;
+pub mod verify;

@@ -1,0 +1,475 @@
+//! Plain data the rest of the crate passes around: bins, captured requests,
+//! the response a bin gives. No I/O lives here.
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::core::headers::Header;
+use crate::core::time::{Millis, rfc3339};
+use crate::core::verify::{Secrets, Signature, Signed};
+
+/// What a capture URL answers with. Set per bin through the API or the
+/// inspector's form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResponseConfig {
+    /// HTTP status, 200..=599.
+    #[schema(minimum = 200, maximum = 599, example = 200)]
+    pub status: u16,
+    /// Headers in the order they are sent, as `[name, value]` pairs.
+    #[schema(value_type = Vec<Vec<String>>, example = json!([["content-type", "application/json"]]))]
+    pub headers: Vec<Header>,
+    /// Body text.
+    pub body: String,
+    /// Milliseconds to wait after the capture is stored before answering.
+    #[schema(maximum = 30000)]
+    pub delay_ms: u64,
+}
+
+impl Default for ResponseConfig {
+    fn default() -> Self {
+        Self {
+            status: 200,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: r#"{"ok":true}"#.into(),
+            delay_ms: 0,
+        }
+    }
+}
+
+impl ResponseConfig {
+    /// Checks what a user set, saying what to fix.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(200..=599).contains(&self.status) {
+            return Err(format!(
+                "status {} is not allowed: use 200 to 599",
+                self.status
+            ));
+        }
+        if self.delay_ms > MAX_DELAY_MS {
+            return Err(format!(
+                "delay_ms {} is too long: use at most {MAX_DELAY_MS}",
+                self.delay_ms
+            ));
+        }
+        if self.body.len() > MAX_RESPONSE_BODY {
+            return Err(format!(
+                "the response body is over {MAX_RESPONSE_BODY} bytes"
+            ));
+        }
+        for (name, value) in &self.headers {
+            let lower = name.to_ascii_lowercase();
+            if axum::http::HeaderName::try_from(name.as_str()).is_err() {
+                return Err(format!("{name:?} is not a valid header name"));
+            }
+            if axum::http::HeaderValue::try_from(value.as_str()).is_err() {
+                return Err(format!(
+                    "the value of header {name:?} is not a valid header value"
+                ));
+            }
+            // Framing headers are the server's to set; a wrong one breaks the
+            // sender's connection.
+            if matches!(
+                lower.as_str(),
+                "content-length" | "transfer-encoding" | "connection" | "x-hookwire-request-id"
+            ) {
+                return Err(format!(
+                    "header {name:?} is set by hookwire itself; remove it"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Largest response body a bin may be configured with.
+pub const MAX_RESPONSE_BODY: usize = 1024 * 1024;
+
+/// The longest delay a bin's response may have: a sender waiting longer
+/// than this has usually given up already.
+pub const MAX_DELAY_MS: u64 = 30_000;
+
+/// What a response rule does once it matched (SPEC §10).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Answer with the rule's response.
+    #[default]
+    Respond,
+    /// Store the request, then drop the connection without an answer.
+    Close,
+    /// Store the request, then answer nothing until the sender gives up
+    /// (at most 120 s, then the connection is dropped).
+    Hang,
+}
+
+/// A response rule as the user wrote it: when it applies and what it
+/// answers. Checked and compiled by [`crate::server::services::rules`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    /// Unique within the bin; requests it answered carry it as `rule`.
+    #[schema(example = "flaky")]
+    pub name: String,
+    /// Conditions that must all hold (the match language of SPEC §10);
+    /// empty matches every request.
+    #[serde(default, rename = "match")]
+    #[schema(example = json!(["method=POST", "json:/status=completed"]))]
+    pub conditions: Vec<String>,
+    /// Which arrivals of the same webhook (same idempotency key) it
+    /// applies to: `"1-2"`, `"3"`, `"2-"`; absent: every arrival.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "1-2")]
+    pub attempts: Option<String>,
+    /// The answer; body and header values are templates.
+    #[serde(default)]
+    pub response: ResponseConfig,
+    /// `respond` (default), `close` or `hang`.
+    #[serde(default)]
+    pub action: Action,
+}
+
+/// First path segments the server's own routes use: never aliases.
+const RESERVED_ALIASES: [&str; 9] = [
+    "api", "bins", "static", "login", "logout", "healthz", "metrics", "events", "new",
+];
+
+/// Checks an alias: 3-64 of `a-z 0-9 -`, not shaped like a UUID (bin ids
+/// are), not one of the server's route names.
+pub fn validate_alias(alias: &str) -> Result<(), String> {
+    if !(3..=64).contains(&alias.len())
+        || !alias
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(format!(
+            "alias {alias:?} must be 3-64 characters of a-z, 0-9 and '-', e.g. \"stripe-dev\""
+        ));
+    }
+    if Uuid::parse_str(alias).is_ok() {
+        return Err(format!(
+            "alias {alias:?} looks like a bin id; pick a readable name"
+        ));
+    }
+    if RESERVED_ALIASES.contains(&alias) {
+        return Err(format!(
+            "alias {alias:?} is one of hookwire's own paths; pick another"
+        ));
+    }
+    Ok(())
+}
+
+/// A capture bin: one unguessable URL and what it answers.
+#[derive(Debug, Clone)]
+pub struct Bin {
+    /// Random (v4) id: 122 bits that make the capture URL unguessable.
+    pub id: Uuid,
+    /// When it was minted.
+    pub created_at: Millis,
+    /// What its capture URL answers.
+    pub response: ResponseConfig,
+    /// Secrets its requests are verified with.
+    pub secrets: Secrets,
+    /// A readable name it also captures at (`/stripe-dev`).
+    pub alias: Option<String>,
+    /// Response rules, first match wins over `response`.
+    pub rules: Vec<RuleConfig>,
+}
+
+/// A request as it arrived, before it has an id.
+#[derive(Debug, Clone)]
+pub struct NewRequest {
+    /// The bin it was sent to.
+    pub bin_id: Uuid,
+    /// Arrival time.
+    pub received_at: Millis,
+    /// HTTP method, as sent.
+    pub method: String,
+    /// The raw path after the bin id, `/` for the bare capture URL.
+    pub path: String,
+    /// The raw query string without `?`.
+    pub query: String,
+    /// Headers in arrival order, duplicates kept.
+    pub headers: Vec<Header>,
+    /// Peer address of the connection.
+    pub remote_addr: String,
+    /// The body, byte for byte.
+    pub body: axum::body::Bytes,
+    /// The signature check against the bin's secrets, if any applied.
+    pub signature: Option<Signature>,
+    /// The sender's idempotency key, when it sent one: retries share it.
+    pub retry_key: Option<String>,
+    /// The response rule that answered it, if one did.
+    pub rule: Option<String>,
+}
+
+/// Bodies past this are not parsed for a job id (header ids still count).
+const KEY_BODY_LIMIT: usize = 256 * 1024;
+
+impl NewRequest {
+    /// The sub-path with its query, as the inspector shows it: `/a?x=1`.
+    pub fn target(&self) -> String {
+        crate::core::urls::target(&self.path, &self.query)
+    }
+
+    /// Works out what a request carries beyond its bytes, the one way
+    /// captures and imports do it: the sender's idempotency key, and the
+    /// check against the bin's secrets (when it has any). `base` gives the
+    /// public base URL the sender was given (Twilio signs the full URL);
+    /// it is only asked for when there is something to check.
+    pub fn derive(&mut self, secrets: &Secrets, base: impl FnOnce() -> String) {
+        let key_body: &[u8] = if self.body.len() <= KEY_BODY_LIMIT {
+            &self.body
+        } else {
+            &[]
+        };
+        self.retry_key = crate::core::idempotency::idempotency_key(&self.headers, key_body);
+        if !secrets.is_empty() {
+            self.signature = self.verify(secrets, &base());
+        }
+    }
+
+    /// Checks the request against a bin's secrets; `base` is the public
+    /// base URL the sender was given.
+    pub fn verify(&self, secrets: &Secrets, base: &str) -> Option<Signature> {
+        let url =
+            crate::core::urls::join(&format!("{base}/{}", self.bin_id), &self.path, &self.query);
+        crate::core::verify::check(
+            secrets,
+            &Signed {
+                headers: &self.headers,
+                body: &self.body,
+                received_at: self.received_at,
+                url: &url,
+            },
+        )
+    }
+
+    /// The value of the first header named `name`.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        crate::core::headers::get(&self.headers, name)
+    }
+}
+
+/// A stored request.
+#[derive(Debug, Clone)]
+pub struct CapturedRequest {
+    /// Increasing in arrival order, never reused.
+    pub id: i64,
+    /// Everything that arrived.
+    pub req: NewRequest,
+    /// What tunnels made of it, oldest first (empty when not loaded).
+    pub deliveries: Vec<Delivery>,
+}
+
+/// One relay of a request to a tunnel's local app, with the app's answer.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The tunnel's `--name`.
+    pub tunnel: String,
+    /// The URL the tunnel delivered to (its `--to` or `--route` target).
+    pub target: String,
+    /// True when the tunnel's `--filter` left the request out: nothing
+    /// was sent to the app.
+    pub skipped: bool,
+    /// True when sent again on request (replay), not in the live stream.
+    pub replay: bool,
+    /// The app's status; `None` when the relay failed for good.
+    pub status: Option<u16>,
+    /// The app's response headers.
+    pub headers: Vec<Header>,
+    /// The app's response body.
+    pub body: axum::body::Bytes,
+    /// From relaying the request to the app's answer, measured by the client.
+    pub latency_ms: f64,
+    /// When the server recorded it.
+    pub delivered_at: Millis,
+    /// Why the relay failed for good, if it did.
+    pub error: Option<String>,
+}
+
+impl Delivery {
+    /// The delivery object of SPEC §2 (with the app's headers and body).
+    pub fn to_json(&self) -> DeliveryJson<'_> {
+        DeliveryJson {
+            tunnel: &self.tunnel,
+            target: &self.target,
+            skipped: self.skipped,
+            replay: self.replay,
+            status: self.status,
+            latency_ms: self.latency_ms,
+            delivered_at: rfc3339(self.delivered_at),
+            error: self.error.as_deref(),
+            headers: &self.headers,
+            body_base64: base64::engine::general_purpose::STANDARD.encode(&self.body),
+            body_text: std::str::from_utf8(&self.body).ok(),
+        }
+    }
+}
+
+/// Serialised form of a [`Delivery`]: a relay to a tunnel's local app
+/// and the app's answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryJson<'a> {
+    /// The tunnel's `--name`.
+    tunnel: &'a str,
+    /// The URL it was delivered to.
+    target: &'a str,
+    /// The tunnel's `--filter` left it out: not sent to the app.
+    skipped: bool,
+    /// Sent again on request (replay), not in the live stream.
+    replay: bool,
+    /// The app's status; null when the relay failed for good.
+    status: Option<u16>,
+    /// How long the app took, measured by the tunnel client.
+    latency_ms: f64,
+    /// When the server recorded it (RFC 3339).
+    delivered_at: String,
+    /// Why the relay failed for good, if it did.
+    error: Option<&'a str>,
+    /// The app's response headers, as `[name, value]` pairs.
+    #[schema(value_type = Vec<Vec<String>>)]
+    headers: &'a [Header],
+    /// The app's response body, base64.
+    body_base64: String,
+    /// The same body as text; null when it is not UTF-8.
+    body_text: Option<&'a str>,
+}
+
+impl CapturedRequest {
+    /// The value of the first header named `name`.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.req.header(name)
+    }
+
+    /// The JSON request object of SPEC §2.
+    pub fn to_json(&self) -> RequestJson<'_> {
+        let r = &self.req;
+        RequestJson {
+            id: self.id,
+            bin_id: r.bin_id.to_string(),
+            received_at: rfc3339(r.received_at),
+            method: &r.method,
+            path: &r.path,
+            query: &r.query,
+            headers: &r.headers,
+            remote_addr: &r.remote_addr,
+            body_size: r.body.len(),
+            body_base64: base64::engine::general_purpose::STANDARD.encode(&r.body),
+            body_text: std::str::from_utf8(&r.body).ok(),
+            signature: r.signature.as_ref(),
+            idempotency_key: r.retry_key.as_deref(),
+            rule: r.rule.as_deref(),
+            deliveries: self.deliveries.iter().map(Delivery::to_json).collect(),
+        }
+    }
+}
+
+/// Changes to a stored request before it is replayed ("edit and replay");
+/// the stored request itself is never changed.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Edits {
+    /// Another method.
+    pub method: Option<String>,
+    /// Another sub-path.
+    pub path: Option<String>,
+    /// Another raw query string.
+    pub query: Option<String>,
+    /// Other headers (all of them, in order), as `[name, value]` pairs.
+    #[schema(value_type = Option<Vec<Vec<String>>>)]
+    pub headers: Option<Vec<Header>>,
+    /// Another body, as text.
+    pub body: Option<String>,
+    /// Another body, base64 (for binary).
+    pub body_base64: Option<String>,
+}
+
+impl Edits {
+    /// True when nothing is changed.
+    pub fn is_empty(&self) -> bool {
+        self.method.is_none()
+            && self.path.is_none()
+            && self.query.is_none()
+            && self.headers.is_none()
+            && self.body.is_none()
+            && self.body_base64.is_none()
+    }
+
+    /// Applies the edits to a copy of a stored request.
+    pub fn apply(&self, r: &mut NewRequest) -> Result<(), String> {
+        if let Some(m) = &self.method {
+            if m.is_empty() || !m.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-') {
+                return Err(format!("{m:?} is not an HTTP method"));
+            }
+            r.method = m.to_ascii_uppercase();
+        }
+        if let Some(p) = &self.path {
+            r.path = if p.starts_with('/') {
+                p.clone()
+            } else {
+                format!("/{p}")
+            };
+        }
+        if let Some(q) = &self.query {
+            r.query = q.trim_start_matches('?').to_owned();
+        }
+        if let Some(h) = &self.headers {
+            r.headers = h
+                .iter()
+                .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
+                .collect();
+        }
+        if let Some(b) = &self.body {
+            r.body = b.clone().into_bytes().into();
+        }
+        if let Some(b) = &self.body_base64 {
+            r.body = base64::engine::general_purpose::STANDARD
+                .decode(b)
+                .map_err(|_| "body_base64 is not base64".to_owned())?
+                .into();
+        }
+        Ok(())
+    }
+}
+
+/// A captured request as the API shows it: method, sub-path, query,
+/// headers and exact body, with its signature check and deliveries.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequestJson<'a> {
+    /// Increasing in arrival order.
+    id: i64,
+    /// The bin (UUID).
+    bin_id: String,
+    /// Arrival (RFC 3339, milliseconds, UTC).
+    received_at: String,
+    /// HTTP method, as sent.
+    method: &'a str,
+    /// The raw sub-path after the bin id; `/` for the bare capture URL.
+    path: &'a str,
+    /// The raw query string without `?`.
+    query: &'a str,
+    /// Headers in arrival order, duplicates kept, as `[name, value]` pairs.
+    #[schema(value_type = Vec<Vec<String>>)]
+    headers: &'a [Header],
+    /// Peer address of the sender's connection.
+    remote_addr: &'a str,
+    /// Body size in bytes.
+    body_size: usize,
+    /// The exact body, base64.
+    body_base64: String,
+    /// The body as text; null when it is not valid UTF-8.
+    body_text: Option<&'a str>,
+    /// The signature check; null when the bin has no secret for the scheme
+    /// the headers show.
+    signature: Option<&'a Signature>,
+    /// The sender's id for this delivery; retries share it.
+    idempotency_key: Option<&'a str>,
+    /// The name of the response rule that answered it; null when the
+    /// bin's own response (or a passthrough tunnel) did.
+    rule: Option<&'a str>,
+    /// What tunnels made of it, oldest first.
+    deliveries: Vec<DeliveryJson<'a>>,
+}

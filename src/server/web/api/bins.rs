@@ -1,0 +1,287 @@
+//! `/api/bins[/{bin_id}]`: mint, read and delete a bin; set its response,
+//! its verification secrets and its alias.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::core::model::{Bin, ResponseConfig};
+use crate::core::time::rfc3339;
+use crate::core::verify::{SCHEMES, STATIC_HEADER, Secrets};
+use crate::server::error::{AppError, ErrorBody};
+use crate::server::state::AppState;
+use crate::server::web::bin_id;
+
+/// The routes, with their descriptions.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_bin))
+        .routes(routes!(get_bin, delete_bin))
+        .routes(routes!(set_response))
+        .routes(routes!(set_secrets))
+        .routes(routes!(set_alias))
+}
+
+/// A bin, as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BinView {
+    /// The bin id: a UUIDv4, 122 random bits.
+    id: String,
+    /// Where senders post webhooks.
+    capture_url: String,
+    /// The inspector page.
+    inspect_url: String,
+    /// Its readable name, if it has one: it also captures at `/{alias}`.
+    alias: Option<String>,
+    /// The capture URL by alias (guessable: anyone may send to it).
+    alias_url: Option<String>,
+    /// When it was minted (RFC 3339).
+    created_at: String,
+    /// What its capture URL answers.
+    response: ResponseConfig,
+    /// The schemes it has secrets for, each masked (`****` and the last
+    /// four characters of a long secret).
+    #[schema(value_type = Object)]
+    secrets: serde_json::Value,
+    /// How many requests it holds (`GET` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_count: Option<u64>,
+    /// The names of its connected tunnels (`GET` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tunnels: Option<Vec<String>>,
+}
+
+impl BinView {
+    fn new(state: &AppState, headers: &HeaderMap, bin: &Bin) -> Self {
+        let base = state.base_url(headers);
+        Self {
+            id: bin.id.to_string(),
+            capture_url: format!("{base}/{}", bin.id),
+            inspect_url: format!("{base}/bins/{}", bin.id),
+            alias: bin.alias.clone(),
+            alias_url: bin.alias.as_ref().map(|a| format!("{base}/{a}")),
+            created_at: rfc3339(bin.created_at),
+            response: bin.response.clone(),
+            secrets: bin.secrets.masked(),
+            request_count: None,
+            tunnels: None,
+        }
+    }
+}
+
+/// What `POST /api/bins` and `PUT …/alias` take (an empty body mints a
+/// bin without an alias).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AliasBody {
+    /// 3-64 of `a-z 0-9 -`, not UUID-shaped, not a route name; unique.
+    #[schema(example = "stripe-dev")]
+    alias: Option<String>,
+}
+
+/// The alias body, read leniently: empty means none.
+fn alias_body(body: &[u8]) -> Result<Option<String>, AppError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let parsed: AliasBody = serde_json::from_slice(body).map_err(|e| {
+        AppError::BadRequest(format!(
+            "{e}; expected {{\"alias\":\"stripe-dev\"}} or no body"
+        ))
+    })?;
+    Ok(parsed.alias)
+}
+
+/// Mint a bin: a new capture URL with the default response; with
+/// `{"alias":"stripe-dev"}` it also captures at `/stripe-dev`.
+#[utoipa::path(
+    post, path = "/api/bins", tag = "bins",
+    request_body(content = AliasBody, description = "Optional: an alias"),
+    responses(
+        (status = 201, description = "The new bin", body = BinView),
+        (status = 400, description = "Not a valid alias: the message says what to fix", body = ErrorBody),
+        (status = 409, description = "The alias is taken", body = ErrorBody),
+        (status = 401, description = "The server's access token is needed", body = ErrorBody),
+        (status = 403, description = "A cross-site request from a browser", body = ErrorBody),
+    )
+)]
+async fn create_bin(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<BinView>), AppError> {
+    let bin = state.bins.mint(alias_body(&body)?).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(BinView::new(&state, &headers, &bin)),
+    ))
+}
+
+/// A bin with its response settings, request count and connected tunnels.
+/// Also found by its alias, so a client given an alias capture URL can
+/// learn the bin's id (`hookwire tail`/`wait`).
+#[utoipa::path(
+    get, path = "/api/bins/{bin_id}", tag = "bins",
+    params(("bin_id" = String, Path, description = "The bin id (UUID), or its alias")),
+    responses(
+        (status = 200, description = "The bin", body = BinView),
+        (status = 401, description = "The server's access token is needed", body = ErrorBody),
+        (status = 404, description = "No such bin", body = ErrorBody),
+    )
+)]
+async fn get_bin(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<BinView>, AppError> {
+    let id = state.bins.resolve(&id).await?;
+    let bin = state.bins.get(id).await?;
+    let mut view = BinView::new(&state, &headers, &bin);
+    view.request_count = Some(state.store.count(id).await?);
+    view.tunnels =
+        Some(crate::server::services::cluster::connected(&state.store, &state.hub, id).await?);
+    Ok(Json(view))
+}
+
+/// Delete a bin and all its requests.
+#[utoipa::path(
+    delete, path = "/api/bins/{bin_id}", tag = "bins",
+    params(("bin_id" = String, Path, description = "The bin id (UUID)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "The server's access token is needed", body = ErrorBody),
+        (status = 403, description = "A cross-site request from a browser", body = ErrorBody),
+        (status = 404, description = "No such bin", body = ErrorBody),
+    )
+)]
+async fn delete_bin(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    state.bins.delete(bin_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Set what the bin's capture URL answers.
+#[utoipa::path(
+    put, path = "/api/bins/{bin_id}/response", tag = "bins",
+    params(("bin_id" = String, Path, description = "The bin id (UUID)")),
+    request_body = ResponseConfig,
+    responses(
+        (status = 200, description = "The response now set", body = ResponseConfig),
+        (status = 400, description = "Not a valid response: the message says what to fix", body = ErrorBody),
+        (status = 401, description = "The server's access token is needed", body = ErrorBody),
+        (status = 403, description = "A cross-site request from a browser", body = ErrorBody),
+        (status = 404, description = "No such bin", body = ErrorBody),
+    )
+)]
+async fn set_response(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Json<ResponseConfig>, JsonRejection>,
+) -> Result<Json<ResponseConfig>, AppError> {
+    let id = bin_id(&id)?;
+    let Json(resp) = body.map_err(|e| {
+        AppError::BadRequest(format!(
+            "{}; expected {{\"status\":200,\"headers\":[[\"name\",\"value\"]],\"body\":\"…\",\"delay_ms\":0}}",
+            e.body_text()
+        ))
+    })?;
+    state.bins.set_response(id, resp.clone()).await?;
+    Ok(Json(resp))
+}
+
+/// Set or clear (`{"alias":null}`) the bin's alias. The UUID capture URL
+/// keeps working either way.
+#[utoipa::path(
+    put, path = "/api/bins/{bin_id}/alias", tag = "bins",
+    params(("bin_id" = String, Path, description = "The bin id (UUID)")),
+    request_body = AliasBody,
+    responses(
+        (status = 200, description = "The bin, with its alias now", body = BinView),
+        (status = 400, description = "Not a valid alias: the message says what to fix", body = ErrorBody),
+        (status = 401, description = "The server's access token is needed", body = ErrorBody),
+        (status = 403, description = "A cross-site request from a browser", body = ErrorBody),
+        (status = 404, description = "No such bin", body = ErrorBody),
+        (status = 409, description = "The alias is taken", body = ErrorBody),
+    )
+)]
+async fn set_alias(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<BinView>, AppError> {
+    let id = bin_id(&id)?;
+    state.bins.set_alias(id, alias_body(&body)?).await?;
+    let bin = state.bins.get(id).await?;
+    Ok(Json(BinView::new(&state, &headers, &bin)))
+}
+
+/// What `PUT …/secrets` answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SecretsSet {
+    /// The schemes now set, masked.
+    #[schema(value_type = Object)]
+    secrets: serde_json::Value,
+    /// How many stored requests were checked again with them.
+    rechecked: usize,
+}
+
+/// What `PUT …/secrets` takes, for its error message: every scheme.
+fn secrets_shape() -> String {
+    let keyed: Vec<String> = SCHEMES.iter().map(|s| format!("\"{}\"", s.name)).collect();
+    format!(
+        "expected any of {{{}: \"secret\", \"{STATIC_HEADER}\": {{\"name\",\"value\"}}}}",
+        keyed.join(",")
+    )
+}
+
+/// Set the bin's verification secrets (replacing all of them); every
+/// stored request is checked again.
+#[utoipa::path(
+    put, path = "/api/bins/{bin_id}/secrets", tag = "bins",
+    params(("bin_id" = String, Path, description = "The bin id (UUID)")),
+    request_body = Secrets,
+    responses(
+        (status = 200, description = "The secrets now set, masked", body = SecretsSet),
+        (status = 400, description = "An unknown scheme or a malformed secret", body = ErrorBody),
+        (status = 401, description = "The server's access token is needed", body = ErrorBody),
+        (status = 403, description = "A cross-site request from a browser", body = ErrorBody),
+        (status = 404, description = "No such bin", body = ErrorBody),
+    )
+)]
+async fn set_secrets(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Json<Secrets>, JsonRejection>,
+) -> Result<Json<SecretsSet>, AppError> {
+    let id = bin_id(&id)?;
+    let Json(secrets) =
+        body.map_err(|e| AppError::BadRequest(format!("{}; {}", e.body_text(), secrets_shape())))?;
+    let masked = secrets.masked();
+    let rechecked = state.bins.set_secrets(id, secrets).await?;
+    Ok(Json(SecretsSet {
+        secrets: masked,
+        rechecked,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::secrets_shape;
+
+    #[test]
+    fn the_secrets_error_names_every_scheme() {
+        assert_eq!(
+            secrets_shape(),
+            "expected any of {\"standard-webhooks\",\"stripe\",\"github\",\"slack\",\"shopify\",\"twilio\": \"secret\", \"header\": {\"name\",\"value\"}}"
+        );
+    }
+}

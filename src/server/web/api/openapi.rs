@@ -1,0 +1,86 @@
+//! `GET /api/openapi.json`: the API described as OpenAPI 3.1, generated
+//! from the handlers' own types and `#[utoipa::path]` attributes. Every
+//! `/api` route is registered through utoipa's `routes!`, which adds it to
+//! the router and to this document at once, so the two cannot drift
+//! (`tests/openapi.rs` also checks the source and the live server).
+
+use axum::body::Bytes;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::{Extension, Router};
+use utoipa::openapi::OpenApi as Document;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::server::error::ErrorBody;
+use crate::server::state::AppState;
+
+/// The document's frame: what the API is, how it is authenticated.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "hookwire",
+        description = "Capture, inspect and relay webhooks. Capture URLs (`ANY /{bin_id}[/{path}]`) are public and answer with the bin's configured response; everything under `/api` needs the server's access token (`Authorization: Bearer`, or the inspector's session cookie) when it has one. State changes a browser sends from another site are refused with 403.",
+        license(name = "MIT OR Apache-2.0"),
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    tags(
+        (name = "bins", description = "Capture URLs and what they answer"),
+        (name = "requests", description = "Captured requests"),
+        (name = "export", description = "Export as curl, HAR 1.2 or JSON; import"),
+        (name = "tunnel", description = "The WebSocket of `hookwire tunnel`"),
+        (name = "meta", description = "This description"),
+    ),
+    components(schemas(ErrorBody)),
+)]
+struct ApiDoc;
+
+/// Adds the access token as the `bearer` security scheme.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, doc: &mut Document) {
+        doc.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+            );
+    }
+}
+
+/// The serialised document, shared by every request for it.
+#[derive(Clone)]
+struct Serialized(Bytes);
+
+/// This document.
+#[utoipa::path(
+    get, path = "/api/openapi.json", tag = "meta",
+    responses(
+        (status = 200, description = "The OpenAPI 3.1 document", body = Object, content_type = "application/json"),
+        (status = 401, description = "The server's access token is needed", body = ErrorBody),
+    )
+)]
+async fn openapi_json(Extension(Serialized(doc)): Extension<Serialized>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], doc)
+}
+
+/// Every `/api` route of `web`, with its description.
+fn described(api: OpenApiRouter<AppState>) -> (Router<AppState>, Document) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(openapi_json))
+        .merge(api)
+        .split_for_parts()
+}
+
+/// The `/api` routes (`api` holds every one but this document's) and
+/// `GET /api/openapi.json`.
+pub fn router(api: OpenApiRouter<AppState>) -> Router<AppState> {
+    let (router, doc) = described(api);
+    // Serialised once: the document never changes while the server runs.
+    let json = serde_json::to_vec(&doc).unwrap_or_default();
+    router.route_layer(Extension(Serialized(Bytes::from(json))))
+}

@@ -1,0 +1,63 @@
+//! `GET /bins/{bin_id}/events`: a Server-Sent Events stream of each new
+//! request's summary (from [`crate::server::services::live`]) for an open inspector page.
+//! The page still works without it (reload).
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::routing::get;
+use futures_util::Stream;
+use tokio::sync::broadcast;
+
+use super::bin_id;
+use crate::server::error::AppError;
+use crate::server::state::AppState;
+
+/// The route.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/bins/{bin_id}/events", get(events))
+}
+
+/// `GET /bins/{bin_id}/events`.
+async fn events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
+    let bin = bin_id(&id)?;
+    state.bins.cached(bin).await?;
+    let sub = state.live.subscribe(bin);
+    let stopping = state.stopping.subscribe();
+    // State: the subscription, the shutdown signal, and whether the stream
+    // has said its last word (a reload order).
+    let stream = futures_util::stream::unfold(
+        (sub, stopping, false),
+        move |(mut sub, mut stopping, done)| async move {
+            if done {
+                return None;
+            }
+            loop {
+                tokio::select! {
+                    msg = sub.rx.recv() => match msg {
+                        Ok(s) if s.bin == bin => {
+                            let data = serde_json::to_string(&s).unwrap_or_default();
+                            let event = Event::default().event("request").data(data);
+                            return Some((Ok(event), (sub, stopping, false)));
+                        }
+                        Ok(_) => {}
+                        // Too far behind: the page reloads to catch up.
+                        Err(broadcast::error::RecvError::Lagged(_)) => {
+                            let event = Event::default().event("reload").data("lagged");
+                            return Some((Ok(event), (sub, stopping, true)));
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    },
+                    _ = stopping.changed() => return None,
+                }
+            }
+        },
+    );
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
