@@ -34,6 +34,26 @@ fn operations(doc: &Value) -> BTreeSet<(String, String)> {
     ops
 }
 
+/// Runs `python3 ARGS FILE` (the validators of tests/sdk/requirements.txt):
+/// whether it succeeded, and what it printed.
+async fn python(args: [&'static str; 2], file: std::path::PathBuf) -> (bool, String) {
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .args(args)
+            .arg(&file)
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("python3 runs");
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), printed)
+}
+
 #[tokio::test]
 async fn the_document_is_valid_openapi_3_1() {
     let s = TestServer::spawn().await;
@@ -41,20 +61,10 @@ async fn the_document_is_valid_openapi_3_1() {
     assert_eq!(doc["openapi"], "3.1.0");
     let file = s.dir.path().join("openapi.json");
     std::fs::write(&file, doc.to_string()).expect("write");
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("python3")
-            .args(["-m", "openapi_spec_validator"])
-            .arg(&file)
-            .output()
-    })
-    .await
-    .expect("join")
-    .expect("python3 runs");
+    let (ok, output) = python(["-m", "openapi_spec_validator"], file).await;
     assert!(
-        out.status.success(),
-        "openapi-spec-validator refused the document (installed by scripts/test from tests/sdk/requirements.txt):\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        ok,
+        "openapi-spec-validator refused the document (installed by scripts/test from tests/sdk/requirements.txt):\n{output}"
     );
 }
 
@@ -178,4 +188,75 @@ async fn the_live_router_answers_every_described_operation() {
             "{method} {path}: no such route in the router"
         );
     }
+}
+
+/// What the server answers matches the schemas it publishes: a request
+/// (with a signature check), a page of them and a bin, each validated by
+/// an independent JSON Schema validator (PyPI's jsonschema) against the
+/// document's own component. The core view types describe themselves
+/// (schemars) while serde writes them, so this catches the two drifting.
+#[tokio::test]
+async fn answers_match_the_documented_schemas() {
+    let s = TestServer::spawn().await;
+    let doc = document(&s).await;
+    let bin = s.new_bin().await;
+    let res = s
+        .client
+        .put(s.url(&format!("/api/bins/{bin}/secrets")))
+        .header("content-type", "application/json")
+        .body(r#"{"stripe":"whsec_test"}"#)
+        .send()
+        .await
+        .expect("secrets");
+    assert_eq!(res.status(), 200);
+    let res = s
+        .client
+        .post(s.url(&format!("/{bin}/hooks?x=1")))
+        .header("stripe-signature", "t=1,v1=00")
+        .body("{\"a\":1}")
+        .send()
+        .await
+        .expect("capture");
+    let id = common::request_id(&res);
+    let get = |path: String| {
+        let s = &s;
+        async move {
+            let res = s.client.get(s.url(&path)).send().await.expect("get");
+            assert_eq!(res.status(), 200, "{path}");
+            common::json(res).await
+        }
+    };
+    let request = get(format!("/api/bins/{bin}/requests/{id}")).await;
+    assert_eq!(request["signature"]["scheme"], "stripe", "{request}");
+    let cases = serde_json::json!([
+        ["RequestJson", request],
+        [
+            "RequestPage",
+            get(format!("/api/bins/{bin}/requests")).await
+        ],
+        ["BinView", get(format!("/api/bins/{bin}")).await],
+    ]);
+    let file = s.dir.path().join("cases.json");
+    std::fs::write(
+        &file,
+        serde_json::json!({ "doc": doc, "cases": cases }).to_string(),
+    )
+    .expect("write");
+    let script = r##"
+import json, sys
+from jsonschema import Draft202012Validator
+data = json.load(open(sys.argv[1]))
+failed = []
+for name, value in data["cases"]:
+    schema = {"$ref": "#/components/schemas/" + name, "components": data["doc"]["components"]}
+    errors = list(Draft202012Validator(schema).iter_errors(value))
+    failed += [f"{name}: {e.json_path}: {e.message}" for e in errors]
+print("\n".join(failed))
+sys.exit(1 if failed else 0)
+"##;
+    let (ok, output) = python(["-c", script], file).await;
+    assert!(
+        ok,
+        "answers that do not match their documented schema (jsonschema from tests/sdk/requirements.txt):\n{output}"
+    );
 }

@@ -2,18 +2,22 @@
 //! `resend`): minting a bin, a bin's requests after a cursor, one request,
 //! and the live stream that says when there is something new.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hyper::body::{Bytes, Incoming};
+use serde::Deserialize as _;
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::client::http::{Call, Outbound, Outcome};
 use crate::core::headers::Header;
 use crate::core::time::{Millis, parse_rfc3339};
+use crate::core::verify::Signature;
+use crate::core::views::{BinView, RequestJson, RequestPage};
 
 /// An API call that has not answered by then failed.
 const API_TIMEOUT: Duration = Duration::from_secs(30);
@@ -35,33 +39,31 @@ pub struct Captured {
     pub headers: Vec<Header>,
     /// The exact body.
     pub body: Vec<u8>,
+    /// The signature check, when the bin has a secret for its scheme.
+    pub signature: Option<Signature>,
+    /// The response rule that answered it, if one did.
+    pub rule: Option<String>,
     /// The whole object the API returned (what `--json` prints).
     pub object: Value,
 }
 
 impl Captured {
     fn from_json(object: Value) -> anyhow::Result<Self> {
-        let text = |name: &str| object[name].as_str().unwrap_or_default().to_owned();
-        let headers = object["headers"]
-            .as_array()
-            .map(|pairs| {
-                pairs
-                    .iter()
-                    .filter_map(|p| Some((p[0].as_str()?.to_owned(), p[1].as_str()?.to_owned())))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let view = RequestJson::deserialize(&object)
+            .context("the server's answer is not a request (is it a hookwire server?)")?;
         Ok(Self {
-            id: object["id"].as_i64().context("a request without an id")?,
-            received_at: parse_rfc3339(object["received_at"].as_str().unwrap_or_default())
-                .context("a request without received_at")?,
-            method: text("method"),
-            path: text("path"),
-            query: text("query"),
-            headers,
+            id: view.id,
+            received_at: parse_rfc3339(&view.received_at)
+                .context("a request whose received_at is not RFC 3339")?,
+            method: view.method.into_owned(),
+            path: view.path.into_owned(),
+            query: view.query.into_owned(),
+            headers: view.headers.into_owned(),
             body: STANDARD
-                .decode(object["body_base64"].as_str().unwrap_or_default())
+                .decode(&view.body_base64)
                 .context("a request body that is not base64")?,
+            signature: view.signature.map(Cow::into_owned),
+            rule: view.rule.map(Cow::into_owned),
             object,
         })
     }
@@ -132,7 +134,7 @@ impl Remote {
     }
 
     /// `POST {base}{path}` with a JSON `body`; the answer as JSON.
-    pub async fn post(&self, path: &str, body: String) -> anyhow::Result<Value> {
+    async fn post(&self, path: &str, body: String) -> anyhow::Result<Value> {
         self.call_json("POST", path, Bytes::from(body)).await
     }
 
@@ -196,7 +198,25 @@ impl Remote {
 
     /// The bin exists and the token lets us read it.
     pub async fn check_bin(&self, bin: Uuid) -> anyhow::Result<()> {
-        self.get(&format!("/api/bins/{bin}")).await.map(|_| ())
+        self.bin(&bin.to_string()).await.map(|_| ())
+    }
+
+    /// A bin, by id or alias.
+    pub async fn bin(&self, id_or_alias: &str) -> anyhow::Result<BinView> {
+        let bin = self.get(&format!("/api/bins/{id_or_alias}")).await?;
+        BinView::deserialize(&bin)
+            .with_context(|| format!("{} did not answer like a hookwire server", self.base))
+    }
+
+    /// Mints a bin, with `alias` if given.
+    pub async fn mint(&self, alias: Option<&str>) -> anyhow::Result<BinView> {
+        let body = match alias {
+            Some(alias) => serde_json::json!({ "alias": alias }).to_string(),
+            None => String::new(),
+        };
+        let minted = self.post("/api/bins", body).await?;
+        BinView::deserialize(&minted)
+            .with_context(|| format!("{} did not answer like a hookwire server", self.base))
     }
 
     /// The server and bin of a capture URL, by id or by alias (looked up
@@ -224,10 +244,8 @@ impl Remote {
             return Err(wrong());
         }
         let remote = Self::new(out, base, token);
-        let bin = remote.get(&format!("/api/bins/{alias}")).await?;
-        let id = bin["id"]
-            .as_str()
-            .and_then(|id| Uuid::parse_str(id).ok())
+        let bin = remote.bin(alias).await?;
+        let id = Uuid::parse_str(&bin.id)
             .with_context(|| format!("{base} did not answer like a hookwire server"))?;
         Ok((remote, id))
     }
@@ -279,12 +297,15 @@ impl Remote {
 }
 
 fn requests(page: Value) -> anyhow::Result<(Vec<Captured>, Option<i64>)> {
-    let next = page["next"].as_i64();
-    let list = match page {
-        Value::Object(mut o) => o.remove("requests"),
-        _ => None,
+    // Each request is read from its own JSON object, which `--json` prints
+    // as the server sent it; the page's shape is checked once.
+    let next = RequestPage::deserialize(&page)
+        .context("the server's answer is not a page of requests")?
+        .next;
+    let Value::Object(mut page) = page else {
+        bail!("the server's answer has no request list");
     };
-    let Some(Value::Array(list)) = list else {
+    let Some(Value::Array(list)) = page.remove("requests") else {
         bail!("the server's answer has no request list");
     };
     let requests = list

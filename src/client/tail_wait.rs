@@ -193,19 +193,19 @@ fn line(r: &Captured) -> String {
         printable(&r.target()),
         r.body.len()
     );
-    let sig = &r.object["signature"];
-    if let Some(scheme) = sig["scheme"].as_str() {
-        if sig["verified"].as_bool() == Some(true) {
-            line.push_str(&format!(" signature: {scheme} verified"));
+    if let Some(sig) = &r.signature {
+        if sig.verified {
+            line.push_str(&format!(" signature: {} verified", sig.scheme));
         } else {
-            let reason = sig["reason"].as_str().unwrap_or("failed");
+            let reason = sig.reason.as_deref().unwrap_or("failed");
             line.push_str(&format!(
-                " signature: {scheme} failed ({})",
+                " signature: {} failed ({})",
+                sig.scheme,
                 printable(reason)
             ));
         }
     }
-    if let Some(rule) = r.object["rule"].as_str() {
+    if let Some(rule) = &r.rule {
         line.push_str(&format!(" rule: {}", printable(rule)));
     }
     line

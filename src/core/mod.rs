@@ -12,6 +12,7 @@
 //! - [`idempotency`]: the sender's id of a delivery; grouping retries.
 //! - [`matcher`]: the one match language: conditions on a request.
 //! - [`model`]: bins, requests, deliveries, response configs and rules as written.
+//! - [`views`]: the API's view types, written by the server and read by the client.
 //! - [`protocol`]: the tunnel's wire format, limits, timeouts and names.
 //! - [`routing`]: a tunnel's targets, routes and filter: which target gets which request.
 
@@ -26,3 +27,4 @@ pub mod time;
 pub mod tls;
 pub mod urls;
 pub mod verify;
+pub mod views;

@@ -2,29 +2,29 @@
 //! the response a bin gives. No I/O lives here.
 
 use base64::Engine as _;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::core::headers::Header;
-use crate::core::time::{Millis, rfc3339};
+use crate::core::time::Millis;
 use crate::core::verify::{Secrets, Signature, Signed};
 
 /// What a capture URL answers with. Set per bin through the API or the
 /// inspector's form.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ResponseConfig {
     /// HTTP status, 200..=599.
-    #[schema(minimum = 200, maximum = 599, example = 200)]
+    #[schemars(range(min = 200, max = 599), example = 200)]
     pub status: u16,
     /// Headers in the order they are sent, as `[name, value]` pairs.
-    #[schema(value_type = Vec<Vec<String>>, example = json!([["content-type", "application/json"]]))]
+    #[schemars(with = "Vec<Vec<String>>", example = serde_json::json!([["content-type", "application/json"]]))]
     pub headers: Vec<Header>,
     /// Body text.
     pub body: String,
     /// Milliseconds to wait after the capture is stored before answering.
-    #[schema(maximum = 30000)]
+    #[schemars(range(max = 30000))]
     pub delay_ms: u64,
 }
 
@@ -61,10 +61,10 @@ impl ResponseConfig {
         }
         for (name, value) in &self.headers {
             let lower = name.to_ascii_lowercase();
-            if axum::http::HeaderName::try_from(name.as_str()).is_err() {
+            if http::HeaderName::try_from(name.as_str()).is_err() {
                 return Err(format!("{name:?} is not a valid header name"));
             }
-            if axum::http::HeaderValue::try_from(value.as_str()).is_err() {
+            if http::HeaderValue::try_from(value.as_str()).is_err() {
                 return Err(format!(
                     "the value of header {name:?} is not a valid header value"
                 ));
@@ -92,7 +92,7 @@ pub const MAX_RESPONSE_BODY: usize = 1024 * 1024;
 pub const MAX_DELAY_MS: u64 = 30_000;
 
 /// What a response rule does once it matched (SPEC §10).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     /// Answer with the rule's response.
@@ -107,21 +107,21 @@ pub enum Action {
 
 /// A response rule as the user wrote it: when it applies and what it
 /// answers. Checked and compiled by [`crate::server::services::rules`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleConfig {
     /// Unique within the bin; requests it answered carry it as `rule`.
-    #[schema(example = "flaky")]
+    #[schemars(example = &"flaky")]
     pub name: String,
     /// Conditions that must all hold (the match language of SPEC §10);
     /// empty matches every request.
     #[serde(default, rename = "match")]
-    #[schema(example = json!(["method=POST", "json:/status=completed"]))]
+    #[schemars(example = serde_json::json!(["method=POST", "json:/status=completed"]))]
     pub conditions: Vec<String>,
     /// Which arrivals of the same webhook (same idempotency key) it
     /// applies to: `"1-2"`, `"3"`, `"2-"`; absent: every arrival.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(example = "1-2")]
+    #[schemars(example = &"1-2")]
     pub attempts: Option<String>,
     /// The answer; body and header values are templates.
     #[serde(default)]
@@ -196,7 +196,7 @@ pub struct NewRequest {
     /// Peer address of the connection.
     pub remote_addr: String,
     /// The body, byte for byte.
-    pub body: axum::body::Bytes,
+    pub body: bytes::Bytes,
     /// The signature check against the bin's secrets, if any applied.
     pub signature: Option<Signature>,
     /// The sender's idempotency key, when it sent one: retries share it.
@@ -281,7 +281,7 @@ pub struct Delivery {
     /// The app's response headers.
     pub headers: Vec<Header>,
     /// The app's response body.
-    pub body: axum::body::Bytes,
+    pub body: bytes::Bytes,
     /// From relaying the request to the app's answer, measured by the client.
     pub latency_ms: f64,
     /// When the server recorded it.
@@ -290,86 +290,16 @@ pub struct Delivery {
     pub error: Option<String>,
 }
 
-impl Delivery {
-    /// The delivery object of SPEC §2 (with the app's headers and body).
-    pub fn to_json(&self) -> DeliveryJson<'_> {
-        DeliveryJson {
-            tunnel: &self.tunnel,
-            target: &self.target,
-            skipped: self.skipped,
-            replay: self.replay,
-            status: self.status,
-            latency_ms: self.latency_ms,
-            delivered_at: rfc3339(self.delivered_at),
-            error: self.error.as_deref(),
-            headers: &self.headers,
-            body_base64: base64::engine::general_purpose::STANDARD.encode(&self.body),
-            body_text: std::str::from_utf8(&self.body).ok(),
-        }
-    }
-}
-
-/// Serialised form of a [`Delivery`]: a relay to a tunnel's local app
-/// and the app's answer.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DeliveryJson<'a> {
-    /// The tunnel's `--name`.
-    tunnel: &'a str,
-    /// The URL it was delivered to.
-    target: &'a str,
-    /// The tunnel's `--filter` left it out: not sent to the app.
-    skipped: bool,
-    /// Sent again on request (replay), not in the live stream.
-    replay: bool,
-    /// The app's status; null when the relay failed for good.
-    status: Option<u16>,
-    /// How long the app took, measured by the tunnel client.
-    latency_ms: f64,
-    /// When the server recorded it (RFC 3339).
-    delivered_at: String,
-    /// Why the relay failed for good, if it did.
-    error: Option<&'a str>,
-    /// The app's response headers, as `[name, value]` pairs.
-    #[schema(value_type = Vec<Vec<String>>)]
-    headers: &'a [Header],
-    /// The app's response body, base64.
-    body_base64: String,
-    /// The same body as text; null when it is not UTF-8.
-    body_text: Option<&'a str>,
-}
-
 impl CapturedRequest {
     /// The value of the first header named `name`.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.req.header(name)
     }
-
-    /// The JSON request object of SPEC §2.
-    pub fn to_json(&self) -> RequestJson<'_> {
-        let r = &self.req;
-        RequestJson {
-            id: self.id,
-            bin_id: r.bin_id.to_string(),
-            received_at: rfc3339(r.received_at),
-            method: &r.method,
-            path: &r.path,
-            query: &r.query,
-            headers: &r.headers,
-            remote_addr: &r.remote_addr,
-            body_size: r.body.len(),
-            body_base64: base64::engine::general_purpose::STANDARD.encode(&r.body),
-            body_text: std::str::from_utf8(&r.body).ok(),
-            signature: r.signature.as_ref(),
-            idempotency_key: r.retry_key.as_deref(),
-            rule: r.rule.as_deref(),
-            deliveries: self.deliveries.iter().map(Delivery::to_json).collect(),
-        }
-    }
 }
 
 /// Changes to a stored request before it is replayed ("edit and replay");
 /// the stored request itself is never changed.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Edits {
     /// Another method.
@@ -379,7 +309,7 @@ pub struct Edits {
     /// Another raw query string.
     pub query: Option<String>,
     /// Other headers (all of them, in order), as `[name, value]` pairs.
-    #[schema(value_type = Option<Vec<Vec<String>>>)]
+    #[schemars(with = "Option<Vec<Vec<String>>>")]
     pub headers: Option<Vec<Header>>,
     /// Another body, as text.
     pub body: Option<String>,
@@ -433,43 +363,4 @@ impl Edits {
         }
         Ok(())
     }
-}
-
-/// A captured request as the API shows it: method, sub-path, query,
-/// headers and exact body, with its signature check and deliveries.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RequestJson<'a> {
-    /// Increasing in arrival order.
-    id: i64,
-    /// The bin (UUID).
-    bin_id: String,
-    /// Arrival (RFC 3339, milliseconds, UTC).
-    received_at: String,
-    /// HTTP method, as sent.
-    method: &'a str,
-    /// The raw sub-path after the bin id; `/` for the bare capture URL.
-    path: &'a str,
-    /// The raw query string without `?`.
-    query: &'a str,
-    /// Headers in arrival order, duplicates kept, as `[name, value]` pairs.
-    #[schema(value_type = Vec<Vec<String>>)]
-    headers: &'a [Header],
-    /// Peer address of the sender's connection.
-    remote_addr: &'a str,
-    /// Body size in bytes.
-    body_size: usize,
-    /// The exact body, base64.
-    body_base64: String,
-    /// The body as text; null when it is not valid UTF-8.
-    body_text: Option<&'a str>,
-    /// The signature check; null when the bin has no secret for the scheme
-    /// the headers show.
-    signature: Option<&'a Signature>,
-    /// The sender's id for this delivery; retries share it.
-    idempotency_key: Option<&'a str>,
-    /// The name of the response rule that answered it; null when the
-    /// bin's own response (or a passthrough tunnel) did.
-    rule: Option<&'a str>,
-    /// What tunnels made of it, oldest first.
-    deliveries: Vec<DeliveryJson<'a>>,
 }

@@ -30,7 +30,7 @@ use crate::core::time::Millis;
 pub const TOLERANCE_SECS: i64 = 300;
 
 /// The outcome shown on a request: `{"scheme","verified","reason"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Signature {
     /// Which scheme was checked (`stripe`, `github`, …).
     pub scheme: String,

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A static header rule: `name` must carry `value`.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HeaderRule {
     /// Header name (matched case-insensitively).
@@ -14,7 +14,7 @@ pub struct HeaderRule {
 }
 
 /// One secret per scheme, any subset.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Secrets {
     /// `whsec_<base64>` (Standard Webhooks, Svix).
@@ -123,7 +123,7 @@ impl Secrets {
             super::standard_webhooks::key(s).map_err(|f| f.to_string())?;
         }
         let bad_header = self.header.as_ref().is_some_and(|h| {
-            axum::http::HeaderName::try_from(h.name.as_str()).is_err() || h.value.is_empty()
+            http::HeaderName::try_from(h.name.as_str()).is_err() || h.value.is_empty()
         });
         if bad_header {
             return Err("header needs a valid name and a non-empty value".into());

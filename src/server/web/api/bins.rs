@@ -11,9 +11,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::core::model::{Bin, ResponseConfig};
-use crate::core::time::rfc3339;
+use crate::core::model::ResponseConfig;
 use crate::core::verify::{SCHEMES, STATIC_HEADER, Secrets};
+use crate::core::views::BinView;
 use crate::server::error::{AppError, ErrorBody};
 use crate::server::state::AppState;
 use crate::server::web::bin_id;
@@ -26,53 +26,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(set_response))
         .routes(routes!(set_secrets))
         .routes(routes!(set_alias))
-}
-
-/// A bin, as the API shows it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BinView {
-    /// The bin id: a UUIDv4, 122 random bits.
-    id: String,
-    /// Where senders post webhooks.
-    capture_url: String,
-    /// The inspector page.
-    inspect_url: String,
-    /// Its readable name, if it has one: it also captures at `/{alias}`.
-    alias: Option<String>,
-    /// The capture URL by alias (guessable: anyone may send to it).
-    alias_url: Option<String>,
-    /// When it was minted (RFC 3339).
-    created_at: String,
-    /// What its capture URL answers.
-    response: ResponseConfig,
-    /// The schemes it has secrets for, each masked (`****` and the last
-    /// four characters of a long secret).
-    #[schema(value_type = Object)]
-    secrets: serde_json::Value,
-    /// How many requests it holds (`GET` only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    request_count: Option<u64>,
-    /// The names of its connected tunnels (`GET` only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tunnels: Option<Vec<String>>,
-}
-
-impl BinView {
-    fn new(state: &AppState, headers: &HeaderMap, bin: &Bin) -> Self {
-        let base = state.base_url(headers);
-        Self {
-            id: bin.id.to_string(),
-            capture_url: format!("{base}/{}", bin.id),
-            inspect_url: format!("{base}/bins/{}", bin.id),
-            alias: bin.alias.clone(),
-            alias_url: bin.alias.as_ref().map(|a| format!("{base}/{a}")),
-            created_at: rfc3339(bin.created_at),
-            response: bin.response.clone(),
-            secrets: bin.secrets.masked(),
-            request_count: None,
-            tunnels: None,
-        }
-    }
 }
 
 /// What `POST /api/bins` and `PUT …/alias` take (an empty body mints a
@@ -119,7 +72,7 @@ async fn create_bin(
     let bin = state.bins.mint(alias_body(&body)?).await?;
     Ok((
         StatusCode::CREATED,
-        Json(BinView::new(&state, &headers, &bin)),
+        Json(BinView::new(&state.base_url(&headers), &bin)),
     ))
 }
 
@@ -142,7 +95,7 @@ async fn get_bin(
 ) -> Result<Json<BinView>, AppError> {
     let id = state.bins.resolve(&id).await?;
     let bin = state.bins.get(id).await?;
-    let mut view = BinView::new(&state, &headers, &bin);
+    let mut view = BinView::new(&state.base_url(&headers), &bin);
     view.request_count = Some(state.store.count(id).await?);
     view.tunnels =
         Some(crate::server::services::cluster::connected(&state.store, &state.hub, id).await?);
@@ -221,7 +174,7 @@ async fn set_alias(
     let id = bin_id(&id)?;
     state.bins.set_alias(id, alias_body(&body)?).await?;
     let bin = state.bins.get(id).await?;
-    Ok(Json(BinView::new(&state, &headers, &bin)))
+    Ok(Json(BinView::new(&state.base_url(&headers), &bin)))
 }
 
 /// What `PUT …/secrets` answers.

@@ -9,6 +9,7 @@ pub mod bins;
 pub mod openapi;
 pub mod requests;
 pub mod rules;
+pub mod schemas;
 
 use utoipa_axum::router::OpenApiRouter;
 

@@ -14,6 +14,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::schemas::add_core_schemas;
 use crate::server::error::ErrorBody;
 use crate::server::state::AppState;
 
@@ -81,6 +82,8 @@ fn described(api: OpenApiRouter<AppState>) -> (Router<AppState>, Document) {
 pub fn router(api: OpenApiRouter<AppState>) -> Router<AppState> {
     let (router, doc) = described(api);
     // Serialised once: the document never changes while the server runs.
+    let mut doc = serde_json::to_value(&doc).unwrap_or_default();
+    add_core_schemas(&mut doc);
     let json = serde_json::to_vec(&doc).unwrap_or_default();
     router.route_layer(Extension(Serialized(Bytes::from(json))))
 }

@@ -11,7 +11,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::core::model::{DeliveryJson, Edits, RequestJson};
+use crate::core::model::Edits;
+use crate::core::views::{DeliveryJson, RequestJson, RequestPage};
 use crate::server::error::{AppError, ErrorBody};
 use crate::server::replay::{Replayed, replay as replay_request};
 use crate::server::state::AppState;
@@ -113,15 +114,6 @@ struct ListParams {
     q: Option<String>,
     /// Only this method.
     method: Option<String>,
-}
-
-/// A page of requests.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RequestPage<'a> {
-    /// Newest first, or oldest first with `after`.
-    requests: Vec<RequestJson<'a>>,
-    /// The cursor for the next page (`before=` or `after=` it), or null.
-    next: Option<i64>,
 }
 
 /// A bin's requests, newest first (`?after=` oldest first), with search.
