@@ -1,6 +1,8 @@
 //! The `hookwire` binary: parses the command line, starts logging and hands
 //! over to the library.
 
+use std::io::IsTerminal as _;
+
 use anyhow::Context as _;
 use clap::Parser as _;
 use hookwire::cli::{Cli, Command};
@@ -38,13 +40,17 @@ fn main() {
 /// Parses the command line and runs it; the exit status.
 async fn cli_main(started: hookwire::core::time::Millis) -> i32 {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("HOOKWIRE_LOG")
-                .unwrap_or_else(|_| EnvFilter::new("hookwire=info")),
-        )
+    let filter =
+        EnvFilter::try_from_env("HOOKWIRE_LOG").unwrap_or_else(|_| EnvFilter::new("hookwire=info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .init();
+        // Colour codes only for a person at a terminal, never in a file.
+        .with_ansi(std::io::stderr().is_terminal());
+    match &cli.command {
+        Command::Serve(args) if args.log_format == "json" => logs.json().init(),
+        _ => logs.init(),
+    }
     let whole_loop = matches!(
         cli.command,
         Command::Send(_) | Command::Resend(_) | Command::Tail(_) | Command::Wait(_)
@@ -85,19 +91,37 @@ async fn run(command: Command, started: hookwire::core::time::Millis) -> anyhow:
                     hookwire::server::config::Durability::Fsync => "fsync, survives a power cut",
                 }
             );
+            // What the person who started it should know; with
+            // `--log-format json` these are log events like the rest (the
+            // listening line above stays text: scripts wait for it).
+            let json = args.log_format == "json";
+            let note = |warning: bool, text: String| match (json, warning) {
+                (false, _) => eprintln!("{text}"),
+                (true, false) => tracing::info!("{text}"),
+                (true, true) => tracing::warn!("{text}"),
+            };
             match (&config.access_token, addr.ip().is_loopback()) {
-                (Some(_), _) => eprintln!(
+                (Some(_), _) => note(
+                    false,
                     "access token required for the inspector, API and tunnels; capture URLs are public"
+                        .into(),
                 ),
-                (None, true) => eprintln!(
-                    "no access token: only this machine can reach the server (--listen {addr})"
+                (None, true) => note(
+                    false,
+                    format!("no access token: only this machine can reach the server (--listen {addr})"),
                 ),
-                (None, false) => eprintln!(
-                    "WARNING: listening on {addr} with no access token: anyone who can reach it \
-                     can read every captured request. Set --access-token (or HOOKWIRE_ACCESS_TOKEN)."
+                (None, false) => note(
+                    true,
+                    format!(
+                        "WARNING: listening on {addr} with no access token: anyone who can reach it \
+                         can read every captured request. Set --access-token (or HOOKWIRE_ACCESS_TOKEN)."
+                    ),
                 ),
             }
-            eprintln!("open {base}/ and press \"New URL\" to get a capture URL");
+            note(
+                false,
+                format!("open {base}/ and press \"New URL\" to get a capture URL"),
+            );
             hookwire::server::http::serve(listener, config, shutdown_signal()).await?;
             Ok(0)
         }
