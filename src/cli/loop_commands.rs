@@ -1,4 +1,4 @@
-//! Flags of the commands for the whole loop (SPEC §11): `send`, `resend`,
+//! Flags of the commands for the whole loop: `send`, `resend`,
 //! `tail`, `wait`.
 
 use std::path::PathBuf;

@@ -91,7 +91,7 @@ pub const MAX_RESPONSE_BODY: usize = 1024 * 1024;
 /// than this has usually given up already.
 pub const MAX_DELAY_MS: u64 = 30_000;
 
-/// What a response rule does once it matched (SPEC §10).
+/// What a response rule does once it matched.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
@@ -113,7 +113,7 @@ pub struct RuleConfig {
     /// Unique within the bin; requests it answered carry it as `rule`.
     #[schemars(example = &"flaky")]
     pub name: String,
-    /// Conditions that must all hold (the match language of SPEC §10);
+    /// Conditions that must all hold (the match language, docs/rules.md);
     /// empty matches every request.
     #[serde(default, rename = "match")]
     #[schemars(example = serde_json::json!(["method=POST", "json:/status=completed"]))]

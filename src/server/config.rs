@@ -40,7 +40,7 @@ pub struct ServerConfig {
 }
 
 /// Where the data lives: an SQLite file (the embedded default) or a
-/// PostgreSQL database shared by several replicas (SPEC §9).
+/// PostgreSQL database shared by several replicas.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Database {
     /// A file path (`hookwire.db`, `sqlite:hookwire.db`).
@@ -84,7 +84,7 @@ impl std::fmt::Debug for Database {
     }
 }
 
-/// When a commit counts as durable (`--durability`, SPEC §9). Group commit
+/// When a commit counts as durable (`--durability`). Group commit
 /// keeps the cost of `Fsync` to one flush per batch of captures.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Durability {

@@ -24,7 +24,7 @@ use crate::server::store::{Store, StoreOptions};
 use crate::server::{capture, web};
 
 /// Largest request head (request line + headers); past it hyper answers
-/// 431 itself (SPEC §7: headers over 64 KiB).
+/// 431 itself (headers over 64 KiB).
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// hyper's read buffer cap, above the head limit so that a too-large head

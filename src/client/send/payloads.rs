@@ -1,6 +1,6 @@
 //! The bodies of the providers' sample events, with fresh ids: shapes
-//! from the providers' documentation (the AI providers' from the pages in
-//! `shared/seeds/`; the others from their published sample events).
+//! from the providers' documentation (the AI providers' from their webhook
+//! guides; the others from their published sample events).
 
 use serde_json::{Value, json};
 
@@ -30,7 +30,7 @@ pub fn unix_now() -> i64 {
     now_millis() / 1000
 }
 
-/// Eden AI's job result (the page in `shared/seeds/`).
+/// Eden AI's job result (its webhook documentation's example).
 pub fn edenai(event: &str) -> Value {
     let ok = event == "success";
     json!({

@@ -77,7 +77,7 @@ const HOUR: u64 = 3600;
 /// The policy of `provider`.
 pub fn of(provider: Provider) -> Policy {
     match provider {
-        // AssemblyAI, "Using webhooks" (shared/seeds/): "If AssemblyAI receives a
+        // AssemblyAI, "Using webhooks": "If AssemblyAI receives a
         // non-2xx response … the request will be retried up to 10 times, with a
         // 10-second interval between each attempt … if AssemblyAI is unable to
         // reach your webhook URL (typically due to a timeout or if your server is
@@ -181,7 +181,7 @@ pub fn of(provider: Provider) -> Policy {
             stop_header: None,
             summary: "1 retry at once when the connection fails; none after an answer or a timeout; timeout 15 s",
         },
-        // Abstrakt, "Webhooks" (shared/seeds/): "Respond with a 2xx status within
+        // Abstrakt, "Webhooks": "Respond with a 2xx status within
         // 10 seconds"; "Duplicate deliveries are possible". No retry schedule is
         // published.
         Provider::Abstrakt => Policy {
@@ -191,7 +191,7 @@ pub fn of(provider: Provider) -> Policy {
             stop_header: None,
             summary: "no published schedule: hookwire's default, 3 retries (10 s, 1 min, 5 min) on any failure; timeout 10 s",
         },
-        // Eden AI and Cerebrium (shared/seeds/) publish neither retries nor a
+        // Eden AI and Cerebrium publish neither retries nor a
         // timeout.
         Provider::Edenai | Provider::Cerebrium => Policy {
             timeout: DEFAULT_TIMEOUT,

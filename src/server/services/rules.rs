@@ -1,4 +1,4 @@
-//! Response rules (SPEC §10): a bin's [`RuleConfig`]s checked and compiled
+//! Response rules: a bin's [`RuleConfig`]s checked and compiled
 //! once, the rule that answers a capture chosen (first match wins), and
 //! its templated body and header values rendered with the request.
 //!

@@ -1,6 +1,6 @@
-//! The JSON API of SPEC §2: [`bins`] (a bin, its response, secrets and
+//! The JSON API: [`bins`] (a bin, its response, secrets and
 //! alias), [`requests`] (a bin's captured requests) and [`rules`] (its
-//! response rules, SPEC §10), plus its description,
+//! response rules), plus its description,
 //! `GET /api/openapi.json` ([`openapi`]). Export, import and the tunnel
 //! upgrade are `/api` routes too, owned by `web::export` and `web::tunnel`
 //! and described in the same document.

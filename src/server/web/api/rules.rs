@@ -1,5 +1,5 @@
 //! `/api/bins/{bin_id}/rules`: read and replace a bin's response rules
-//! (SPEC §10). Checking and compiling them is [`crate::server::services::rules`]'s.
+//! (the match language of docs/rules.md). Checking and compiling them is [`crate::server::services::rules`]'s.
 
 use axum::Json;
 use axum::body::Bytes;
