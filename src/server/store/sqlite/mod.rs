@@ -4,10 +4,21 @@
 //!
 //! Every rusqlite call runs off the async runtime: writes on the writer
 //! thread, reads on `spawn_blocking` with a pooled read connection.
+//!
+//! # Layout
+//! Modules depend one way, down this list:
+//! - [`schema`]: connection settings and the numbered migrations.
+//! - [`checkpoint`]: the WAL checkpointer thread.
+//! - [`readers`]: the pool of read connections.
+//! - [`writer`]: the group-committing writer thread and the capture insert.
+//! - [`rows`]: the columns of bins, requests and deliveries, and their row mapping.
+//! - [`queries`]: the SQL of bins and requests.
+//! - [`tunnels`]: the SQL of tunnel positions and deliveries.
 
 mod checkpoint;
 mod queries;
 mod readers;
+mod rows;
 mod schema;
 mod tunnels;
 mod writer;
