@@ -2,8 +2,17 @@
 //! One interface, two backends: the embedded SQLite file (the default,
 //! [`sqlite`]) and PostgreSQL for teams running several replicas
 //! ([`postgres`]). Capture, tunnel sessions, live updates and web handlers
-//! see only [`Store`].
+//! see only [`Store`]. This module owns the types both backends share and
+//! opens the store; the operations are declared in [`backend`].
+//!
+//! # Layout
+//! Modules depend one way, down this list:
+//! - [`backend`]: the [`backend::Backend`] trait, every operation declared once, and [`Store`]'s dispatch.
+//! - [`sqlite`]: the SQLite backend.
+//! - [`postgres`]: the PostgreSQL backend.
+//! - [`migrate`]: copying an SQLite database into PostgreSQL.
 
+mod backend;
 mod migrate;
 mod postgres;
 mod sqlite;
@@ -14,9 +23,7 @@ use std::path::Path;
 
 use uuid::Uuid;
 
-use crate::core::model::{Bin, CapturedRequest, Delivery, NewRequest, ResponseConfig, RuleConfig};
-use crate::core::time::Millis;
-use crate::core::verify::{Secrets, Signature};
+use crate::core::model::{CapturedRequest, Delivery, NewRequest};
 use crate::server::config::{Database, Durability};
 
 /// What can go wrong below the HTTP layer.
@@ -238,14 +245,21 @@ impl NameHold {
     }
 }
 
-/// Cheap, cloneable handle to the database.
+/// Cheap, cloneable handle to the database. Its operations are declared
+/// (and documented) once, in [`backend::Backend`].
 #[derive(Clone)]
 pub struct Store {
-    backend: Backend,
+    engine: Engine,
 }
 
+/// The backend a [`Store`] runs on. An enum that each operation matches
+/// once (the dispatch [`backend`] generates), not an `Arc<dyn Backend>`:
+/// an `async fn` called through a trait object must box its future, which
+/// would cost every capture a heap allocation on the hot path. Matched
+/// here, the backend's future is stored inline in the caller's, and
+/// dispatch allocates nothing.
 #[derive(Clone)]
-enum Backend {
+enum Engine {
     Sqlite(sqlite::Sqlite),
     Postgres(postgres::Postgres),
 }
@@ -272,16 +286,6 @@ impl Writer {
     }
 }
 
-/// Runs the same call on whichever backend the store has.
-macro_rules! each {
-    ($self:expr, $b:ident => $call:expr) => {
-        match &$self.backend {
-            Backend::Sqlite($b) => $call,
-            Backend::Postgres($b) => $call,
-        }
-    };
-}
-
 impl Store {
     /// Opens (creating if needed) the SQLite database at `path`, runs
     /// pending migrations and starts the writer thread. Also returns the
@@ -294,7 +298,7 @@ impl Store {
         let (sqlite, join) = sqlite::Sqlite::open(path, options)?;
         Ok((
             Self {
-                backend: Backend::Sqlite(sqlite),
+                engine: Engine::Sqlite(sqlite),
             },
             join,
         ))
@@ -323,7 +327,7 @@ impl Store {
                 let (pg, join) = postgres::Postgres::open(url, options, tls).await?;
                 Ok((
                     Self {
-                        backend: Backend::Postgres(pg),
+                        engine: Engine::Postgres(pg),
                     },
                     Writer::Task(join),
                 ))
@@ -331,254 +335,12 @@ impl Store {
         }
     }
 
-    /// Stores a captured request; resolves once its transaction committed.
-    /// `None` when the bin does not exist (deleted since it was looked up).
-    /// `on_id` runs with the new id inside the transaction, before any
-    /// reader can see the row: the tunnel uses it to await the answer of a
-    /// request no tunnel can have picked up yet.
+    /// [`Self::capture_then`] without a commit hook.
     pub async fn capture(
         &self,
         req: NewRequest,
         on_id: impl FnOnce(i64) + Send + 'static,
     ) -> Result<Option<i64>, StoreError> {
         self.capture_then(req, on_id, None).await
-    }
-
-    /// [`Self::capture`], and `on_commit` with the new id once its commit is
-    /// done, in commit order (= id order) with every other capture's:
-    /// tunnels get live captures in memory through it, none out of order.
-    pub async fn capture_then(
-        &self,
-        req: NewRequest,
-        on_id: impl FnOnce(i64) + Send + 'static,
-        on_commit: Option<Box<dyn FnOnce(i64) + Send>>,
-    ) -> Result<Option<i64>, StoreError> {
-        let capture = Encoded::new(req)?;
-        each!(self, b => b.capture_then(capture, on_id, on_commit).await)
-    }
-
-    /// Registers tunnel `name`'s targets on a bin; returns, per target, the
-    /// id up to which it has had every request.
-    pub async fn open_tunnel(
-        &self,
-        bin: Uuid,
-        name: String,
-        targets: Vec<String>,
-        from_start: bool,
-    ) -> Result<Vec<i64>, StoreError> {
-        each!(self, b => b.open_tunnel(bin, name, targets, from_start).await)
-    }
-
-    /// Requests after `after` that `stream` (tunnel name, target) has not
-    /// had, oldest first.
-    pub async fn pending(
-        &self,
-        bin: Uuid,
-        stream: (String, String),
-        after: i64,
-        limit: usize,
-    ) -> Result<Vec<CapturedRequest>, StoreError> {
-        each!(self, b => b.pending(bin, stream, after, limit).await)
-    }
-
-    /// Stores tunnel `name`'s records and moves each target's position to
-    /// its highest `through`, in one transaction. For a `passthrough`
-    /// tunnel the other replicas hear of the answers (a capture there may
-    /// wait for one).
-    pub async fn record_deliveries(
-        &self,
-        bin: Uuid,
-        name: String,
-        records: Vec<Record>,
-        passthrough: bool,
-    ) -> Result<(), StoreError> {
-        match &self.backend {
-            Backend::Sqlite(b) => b.record_deliveries(bin, name, records).await,
-            Backend::Postgres(b) => b.record_deliveries(bin, name, records, passthrough).await,
-        }
-    }
-
-    /// Names of the bin's tunnels connected to any replica (PostgreSQL);
-    /// `None` when this process is the only one (the hub knows).
-    pub async fn connected_tunnels(&self, bin: Uuid) -> Result<Option<Vec<String>>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(_) => Ok(None),
-            Backend::Postgres(b) => b.connected_tunnels(bin).await.map(Some),
-        }
-    }
-
-    /// True when a passthrough tunnel of the bin is connected to another
-    /// replica (PostgreSQL; checked at most once a second per bin). This
-    /// replica's own tunnels are the hub's to know.
-    pub async fn passthrough_elsewhere(&self, bin: Uuid) -> bool {
-        match &self.backend {
-            Backend::Sqlite(_) => false,
-            Backend::Postgres(b) => b.passthrough_elsewhere(bin).await,
-        }
-    }
-
-    /// Creates a bin with the default response.
-    pub async fn create_bin(&self, bin: Bin) -> Result<(), StoreError> {
-        each!(self, b => b.create_bin(bin).await)
-    }
-
-    /// Replaces a bin's response; false when the bin does not exist.
-    pub async fn set_response(&self, id: Uuid, resp: ResponseConfig) -> Result<bool, StoreError> {
-        each!(self, b => b.set_response(id, resp).await)
-    }
-
-    /// Sets or clears a bin's alias; false when the bin does not exist,
-    /// [`StoreError::AliasTaken`] when another bin has it.
-    pub async fn set_alias(&self, id: Uuid, alias: Option<String>) -> Result<bool, StoreError> {
-        each!(self, b => b.set_alias(id, alias).await)
-    }
-
-    /// Replaces a bin's response rules; false when the bin does not exist.
-    pub async fn set_rules(&self, id: Uuid, rules: Vec<RuleConfig>) -> Result<bool, StoreError> {
-        each!(self, b => b.set_rules(id, rules).await)
-    }
-
-    /// The bin an alias names, if any.
-    pub async fn bin_by_alias(&self, alias: String) -> Result<Option<Uuid>, StoreError> {
-        each!(self, b => b.bin_by_alias(alias).await)
-    }
-
-    /// Replaces a bin's verification secrets; false when the bin does not
-    /// exist.
-    pub async fn set_secrets(&self, id: Uuid, secrets: Secrets) -> Result<bool, StoreError> {
-        each!(self, b => b.set_secrets(id, secrets).await)
-    }
-
-    /// Stores re-checked signatures of requests.
-    pub async fn set_signatures(
-        &self,
-        checked: Vec<(i64, Option<Signature>)>,
-    ) -> Result<(), StoreError> {
-        each!(self, b => b.set_signatures(checked).await)
-    }
-
-    /// Deletes a bin and its requests; false when it did not exist.
-    pub async fn delete_bin(&self, id: Uuid) -> Result<bool, StoreError> {
-        each!(self, b => b.delete_bin(id).await)
-    }
-
-    /// Deletes one request, or all of a bin's; returns how many went.
-    pub async fn delete_requests(&self, bin: Uuid, id: Option<i64>) -> Result<usize, StoreError> {
-        each!(self, b => b.delete_requests(bin, id).await)
-    }
-
-    /// Deletes up to `batch` requests received before `cutoff`; returns how
-    /// many went. Called in a loop so one purge never holds the writer long.
-    pub async fn purge_before(&self, cutoff: Millis, batch: usize) -> Result<usize, StoreError> {
-        each!(self, b => b.purge_before(cutoff, batch).await)
-    }
-
-    /// One bin, if it exists.
-    pub async fn bin(&self, id: Uuid) -> Result<Option<Bin>, StoreError> {
-        each!(self, b => b.bin(id).await)
-    }
-
-    /// The most recently created bins, newest first.
-    pub async fn recent_bins(&self, limit: usize) -> Result<Vec<(Bin, u64)>, StoreError> {
-        each!(self, b => b.recent_bins(limit).await)
-    }
-
-    /// A page of a bin's requests.
-    pub async fn list_requests(&self, q: ListQuery) -> Result<Page, StoreError> {
-        each!(self, b => b.list_requests(q).await)
-    }
-
-    /// One request of a bin.
-    pub async fn request(&self, bin: Uuid, id: i64) -> Result<Option<CapturedRequest>, StoreError> {
-        each!(self, b => b.request(bin, id).await)
-    }
-
-    /// How many requests a bin holds.
-    pub async fn count(&self, bin: Uuid) -> Result<u64, StoreError> {
-        each!(self, b => b.count(bin).await)
-    }
-
-    /// How many of a bin's requests carry each idempotency key.
-    pub async fn retry_counts(&self, bin: Uuid) -> Result<Vec<(String, u64)>, StoreError> {
-        each!(self, b => b.retry_counts(bin).await)
-    }
-
-    /// Every request of a bin sharing an idempotency key, oldest first.
-    pub async fn attempts(&self, bin: Uuid, key: String) -> Result<Vec<(i64, Millis)>, StoreError> {
-        each!(self, b => b.attempts(bin, key).await)
-    }
-
-    /// True when no write waits: background work (indexing) can run
-    /// without delaying captures.
-    pub fn writer_idle(&self) -> bool {
-        each!(self, b => b.writer_idle())
-    }
-
-    /// Adds up to `batch` new requests to the search index; returns how
-    /// many (0 once it has caught up).
-    pub async fn index_batch(&self, batch: usize) -> Result<usize, StoreError> {
-        each!(self, b => b.index_batch(batch).await)
-    }
-
-    /// When the oldest request the search index has not reached arrived;
-    /// `None` when the index has caught up.
-    pub async fn oldest_unindexed(&self) -> Result<Option<Millis>, StoreError> {
-        each!(self, b => b.oldest_unindexed().await)
-    }
-
-    /// Requests waiting for delivery, over every tunnel name ever connected
-    /// (a stopped laptop's backlog counts).
-    pub async fn tunnel_backlog(&self) -> Result<u64, StoreError> {
-        each!(self, b => b.tunnel_backlog().await)
-    }
-
-    /// Body bytes stored by all bins.
-    pub async fn stored_bytes(&self) -> Result<u64, StoreError> {
-        each!(self, b => b.stored_bytes().await)
-    }
-
-    /// Holds tunnel `name` of `bin` for the whole cluster until the
-    /// returned hold is dropped: asks the replica holding it to end that
-    /// session and waits until it has (PostgreSQL). A single SQLite process
-    /// has only its own sessions, which the hub already orders.
-    /// `ticket` orders claims across replicas; `wanted` is asked between
-    /// attempts, and `None` comes back once it says no (a newer connection
-    /// took the name meanwhile).
-    pub async fn hold_name(
-        &self,
-        bin: Uuid,
-        name: &str,
-        ticket: u64,
-        wanted: &(dyn Fn() -> bool + Sync),
-    ) -> Result<Option<NameHold>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(_) => Ok(Some(NameHold(None))),
-            Backend::Postgres(b) => Ok(b
-                .hold_name(bin, name, ticket, wanted)
-                .await?
-                .map(|hold| NameHold(Some(hold)))),
-        }
-    }
-
-    /// Captures other replicas commit, from now on; `None` when this
-    /// process is the database's only writer (SQLite).
-    pub fn events(&self) -> Option<tokio::sync::broadcast::Receiver<Event>> {
-        match &self.backend {
-            Backend::Sqlite(_) => None,
-            Backend::Postgres(b) => Some(b.events()),
-        }
-    }
-
-    /// True when this process is the database's only writer, so the
-    /// commit hooks of [`Self::capture_then`] see every capture, in id
-    /// order: tunnels may then take captures in memory. With several
-    /// replicas a tunnel must read them from the database.
-    pub fn sole_writer(&self) -> bool {
-        matches!(self.backend, Backend::Sqlite(_))
-    }
-
-    /// True when a read query succeeds: what `/healthz` reports.
-    pub async fn healthy(&self) -> bool {
-        each!(self, b => b.healthy().await)
     }
 }

@@ -3,6 +3,15 @@
 //! task per replica (writer.rs, where the argument for id order across
 //! replicas is); every other statement runs on a pooled connection.
 //! Search uses `pg_trgm`: always caught up, so there is no indexer.
+//!
+//! # Layout
+//! Modules depend one way, down this list:
+//! - [`schema`]: the numbered migrations, run once for the cluster.
+//! - [`listener`]: notifications between replicas.
+//! - [`names`]: tunnel names held cluster-wide.
+//! - [`writer`]: the group-committing capture writer task.
+//! - [`queries`]: row mapping and the SQL of bins and requests.
+//! - [`tunnels`]: the SQL of tunnel positions and deliveries (reads rows through [`queries`]).
 
 mod listener;
 mod names;
@@ -16,11 +25,12 @@ use std::collections::HashMap;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use uuid::Uuid;
 
-use super::{Encoded, ListQuery, Page, Record, StoreError, StoreOptions};
-use crate::core::model::{Bin, CapturedRequest, ResponseConfig, RuleConfig};
+use super::{Encoded, Event, ListQuery, Page, Record, StoreError, StoreOptions};
+use crate::core::model::{Bin, CapturedRequest, NewRequest, ResponseConfig, RuleConfig};
 use crate::core::time::Millis;
 use crate::core::verify::{Secrets, Signature};
 use crate::server::config::Durability;
+use crate::server::store::backend::Backend;
 pub use names::NameHold;
 pub(super) use queries::search_doc_of;
 pub(super) use schema::migrate as migrate_schema;
@@ -168,17 +178,35 @@ impl Postgres {
         ))
     }
 
-    pub(super) async fn capture_then(
+    /// Tells the other replicas that bin `id` changed (after the change
+    /// committed): they drop what they cached of it.
+    /// A failure is logged, not returned: the change itself committed.
+    async fn changed(&self, conn: &deadpool_postgres::Client, id: Uuid) -> Result<(), StoreError> {
+        let payload = listener::bin_payload(self.replica, id);
+        let sent = conn
+            .execute("SELECT pg_notify($1, $2)", &[&listener::CHANNEL, &payload])
+            .await;
+        if let Err(e) = sent {
+            tracing::warn!(bin = %id, error = %e, "telling other replicas of a changed bin");
+        }
+        Ok(())
+    }
+}
+
+/// The operations, as [`Backend`] documents them.
+impl Backend for Postgres {
+    async fn capture_then(
         &self,
-        capture: Encoded,
+        req: NewRequest,
         on_id: impl FnOnce(i64) + Send + 'static,
         on_commit: Option<Box<dyn FnOnce(i64) + Send>>,
     ) -> Result<Option<i64>, StoreError> {
+        // Encoded here, on the caller's task: the writer only inserts.
         let Encoded {
             req,
             headers,
             signature,
-        } = capture;
+        } = Encoded::new(req)?;
         let search_doc = queries::search_doc(&req, &headers);
         self.writer
             .capture(move |reply| Capture {
@@ -193,7 +221,7 @@ impl Postgres {
             .await
     }
 
-    pub(super) async fn open_tunnel(
+    async fn open_tunnel(
         &self,
         bin: Uuid,
         name: String,
@@ -204,7 +232,7 @@ impl Postgres {
         tunnels::open_tunnel(&**conn, bin, &name, &targets, from_start).await
     }
 
-    pub(super) async fn pending(
+    async fn pending(
         &self,
         bin: Uuid,
         stream: (String, String),
@@ -216,7 +244,7 @@ impl Postgres {
         tunnels::pending(&**conn, bin, stream, after, limit).await
     }
 
-    pub(super) async fn record_deliveries(
+    async fn record_deliveries(
         &self,
         bin: Uuid,
         name: String,
@@ -243,45 +271,23 @@ impl Postgres {
         Ok(tx.commit().await?)
     }
 
-    pub(super) async fn set_alias(
-        &self,
-        id: Uuid,
-        alias: Option<String>,
-    ) -> Result<bool, StoreError> {
+    async fn set_alias(&self, id: Uuid, alias: Option<String>) -> Result<bool, StoreError> {
         let conn = self.pool.get().await?;
         let found = queries::update_alias(&**conn, id, alias.as_deref()).await?;
         self.changed(&conn, id).await.map(|()| found)
     }
 
-    pub(super) async fn set_rules(
-        &self,
-        id: Uuid,
-        rules: Vec<RuleConfig>,
-    ) -> Result<bool, StoreError> {
+    async fn set_rules(&self, id: Uuid, rules: Vec<RuleConfig>) -> Result<bool, StoreError> {
         let conn = self.pool.get().await?;
         let found = queries::update_rules(&**conn, id, &rules).await?;
         self.changed(&conn, id).await.map(|()| found)
     }
 
-    /// Tells the other replicas that bin `id` changed (after the change
-    /// committed): they drop what they cached of it.
-    /// A failure is logged, not returned: the change itself committed.
-    async fn changed(&self, conn: &deadpool_postgres::Client, id: Uuid) -> Result<(), StoreError> {
-        let payload = listener::bin_payload(self.replica, id);
-        let sent = conn
-            .execute("SELECT pg_notify($1, $2)", &[&listener::CHANNEL, &payload])
-            .await;
-        if let Err(e) = sent {
-            tracing::warn!(bin = %id, error = %e, "telling other replicas of a changed bin");
-        }
-        Ok(())
-    }
-
-    pub(super) async fn bin_by_alias(&self, alias: String) -> Result<Option<Uuid>, StoreError> {
+    async fn bin_by_alias(&self, alias: String) -> Result<Option<Uuid>, StoreError> {
         queries::bin_by_alias(&**self.pool.get().await?, &alias).await
     }
 
-    pub(super) async fn passthrough_elsewhere(&self, bin: Uuid) -> bool {
+    async fn passthrough_elsewhere(&self, bin: Uuid) -> bool {
         let cached = self
             .passthrough_seen
             .lock()
@@ -303,27 +309,23 @@ impl Postgres {
         held
     }
 
-    pub(super) async fn create_bin(&self, bin: Bin) -> Result<(), StoreError> {
+    async fn create_bin(&self, bin: Bin) -> Result<(), StoreError> {
         queries::insert_bin(&**self.pool.get().await?, &bin).await
     }
 
-    pub(super) async fn set_response(
-        &self,
-        id: Uuid,
-        resp: ResponseConfig,
-    ) -> Result<bool, StoreError> {
+    async fn set_response(&self, id: Uuid, resp: ResponseConfig) -> Result<bool, StoreError> {
         let conn = self.pool.get().await?;
         let found = queries::update_response(&**conn, id, &resp).await?;
         self.changed(&conn, id).await.map(|()| found)
     }
 
-    pub(super) async fn set_secrets(&self, id: Uuid, secrets: Secrets) -> Result<bool, StoreError> {
+    async fn set_secrets(&self, id: Uuid, secrets: Secrets) -> Result<bool, StoreError> {
         let conn = self.pool.get().await?;
         let found = queries::update_secrets(&**conn, id, &secrets).await?;
         self.changed(&conn, id).await.map(|()| found)
     }
 
-    pub(super) async fn set_signatures(
+    async fn set_signatures(
         &self,
         checked: Vec<(i64, Option<Signature>)>,
     ) -> Result<(), StoreError> {
@@ -339,7 +341,7 @@ impl Postgres {
         Ok(tx.commit().await?)
     }
 
-    pub(super) async fn delete_bin(&self, id: Uuid) -> Result<bool, StoreError> {
+    async fn delete_bin(&self, id: Uuid) -> Result<bool, StoreError> {
         let mut conn = self.pool.get().await?;
         let tx = deleting(&mut conn).await?;
         let n = tx.execute("DELETE FROM bins WHERE id = $1", &[&id]).await?;
@@ -348,11 +350,7 @@ impl Postgres {
         Ok(n > 0)
     }
 
-    pub(super) async fn delete_requests(
-        &self,
-        bin: Uuid,
-        id: Option<i64>,
-    ) -> Result<usize, StoreError> {
+    async fn delete_requests(&self, bin: Uuid, id: Option<i64>) -> Result<usize, StoreError> {
         let mut conn = self.pool.get().await?;
         let tx = deleting(&mut conn).await?;
         let n = match id {
@@ -374,11 +372,7 @@ impl Postgres {
 
     /// One replica purges at a time: the others find the lock taken and
     /// report nothing purged this turn.
-    pub(super) async fn purge_before(
-        &self,
-        cutoff: Millis,
-        batch: usize,
-    ) -> Result<usize, StoreError> {
+    async fn purge_before(&self, cutoff: Millis, batch: usize) -> Result<usize, StoreError> {
         let mut conn = self.pool.get().await?;
         let tx = conn.transaction().await?;
         let mine: bool = tx
@@ -395,15 +389,15 @@ impl Postgres {
         Ok(n)
     }
 
-    pub(super) async fn bin(&self, id: Uuid) -> Result<Option<Bin>, StoreError> {
+    async fn bin(&self, id: Uuid) -> Result<Option<Bin>, StoreError> {
         queries::bin(&**self.pool.get().await?, id).await
     }
 
-    pub(super) async fn recent_bins(&self, limit: usize) -> Result<Vec<(Bin, u64)>, StoreError> {
+    async fn recent_bins(&self, limit: usize) -> Result<Vec<(Bin, u64)>, StoreError> {
         queries::recent_bins(&**self.pool.get().await?, limit).await
     }
 
-    pub(super) async fn list_requests(&self, q: ListQuery) -> Result<Page, StoreError> {
+    async fn list_requests(&self, q: ListQuery) -> Result<Page, StoreError> {
         let conn = self.pool.get().await?;
         let mut page = queries::list(&**conn, &q).await?;
         if q.with_bodies {
@@ -412,63 +406,61 @@ impl Postgres {
         Ok(page)
     }
 
-    pub(super) async fn request(
-        &self,
-        bin: Uuid,
-        id: i64,
-    ) -> Result<Option<CapturedRequest>, StoreError> {
+    async fn request(&self, bin: Uuid, id: i64) -> Result<Option<CapturedRequest>, StoreError> {
         queries::request(&**self.pool.get().await?, bin, id).await
     }
 
-    pub(super) async fn count(&self, bin: Uuid) -> Result<u64, StoreError> {
+    async fn count(&self, bin: Uuid) -> Result<u64, StoreError> {
         queries::count(&**self.pool.get().await?, bin).await
     }
 
-    pub(super) async fn retry_counts(&self, bin: Uuid) -> Result<Vec<(String, u64)>, StoreError> {
+    async fn retry_counts(&self, bin: Uuid) -> Result<Vec<(String, u64)>, StoreError> {
         queries::retry_counts(&**self.pool.get().await?, bin).await
     }
 
-    pub(super) async fn attempts(
-        &self,
-        bin: Uuid,
-        key: String,
-    ) -> Result<Vec<(i64, Millis)>, StoreError> {
+    async fn attempts(&self, bin: Uuid, key: String) -> Result<Vec<(i64, Millis)>, StoreError> {
         queries::attempts(&**self.pool.get().await?, bin, &key).await
     }
 
-    pub(super) fn events(&self) -> tokio::sync::broadcast::Receiver<super::Event> {
-        self.listener.subscribe()
+    fn events(&self) -> Option<tokio::sync::broadcast::Receiver<Event>> {
+        Some(self.listener.subscribe())
     }
 
-    pub(super) async fn connected_tunnels(&self, bin: Uuid) -> Result<Vec<String>, StoreError> {
-        self.names.connected(bin).await
+    /// Other replicas write too.
+    fn sole_writer(&self) -> bool {
+        false
     }
 
-    pub(super) async fn hold_name(
+    async fn connected_tunnels(&self, bin: Uuid) -> Result<Option<Vec<String>>, StoreError> {
+        self.names.connected(bin).await.map(Some)
+    }
+
+    async fn hold_name(
         &self,
         bin: Uuid,
         name: &str,
         ticket: u64,
         wanted: &(dyn Fn() -> bool + Sync),
-    ) -> Result<Option<NameHold>, StoreError> {
-        self.names.hold(bin, name, ticket, wanted).await
+    ) -> Result<Option<super::NameHold>, StoreError> {
+        let hold = self.names.hold(bin, name, ticket, wanted).await?;
+        Ok(hold.map(|hold| super::NameHold(Some(hold))))
     }
 
-    pub(super) fn writer_idle(&self) -> bool {
+    fn writer_idle(&self) -> bool {
         self.writer.idle()
     }
 
     /// The trigram index is kept by PostgreSQL in the insert itself.
-    pub(super) async fn index_batch(&self, _batch: usize) -> Result<usize, StoreError> {
+    async fn index_batch(&self, _batch: usize) -> Result<usize, StoreError> {
         Ok(0)
     }
 
     /// Always caught up (see [`Self::index_batch`]).
-    pub(super) async fn oldest_unindexed(&self) -> Result<Option<Millis>, StoreError> {
+    async fn oldest_unindexed(&self) -> Result<Option<Millis>, StoreError> {
         Ok(None)
     }
 
-    pub(super) async fn tunnel_backlog(&self) -> Result<u64, StoreError> {
+    async fn tunnel_backlog(&self) -> Result<u64, StoreError> {
         let conn = self.pool.get().await?;
         let n: i64 = conn
             .query_one(
@@ -481,7 +473,7 @@ impl Postgres {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
-    pub(super) async fn stored_bytes(&self) -> Result<u64, StoreError> {
+    async fn stored_bytes(&self) -> Result<u64, StoreError> {
         let conn = self.pool.get().await?;
         let n: i64 = conn
             .query_one(
@@ -493,7 +485,7 @@ impl Postgres {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
-    pub(super) async fn healthy(&self) -> bool {
+    async fn healthy(&self) -> bool {
         match self.pool.get().await {
             Ok(conn) => conn.query_one("SELECT 1", &[]).await.is_ok(),
             Err(_) => false,

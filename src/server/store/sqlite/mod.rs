@@ -4,10 +4,21 @@
 //!
 //! Every rusqlite call runs off the async runtime: writes on the writer
 //! thread, reads on `spawn_blocking` with a pooled read connection.
+//!
+//! # Layout
+//! Modules depend one way, down this list:
+//! - [`schema`]: connection settings and the numbered migrations.
+//! - [`checkpoint`]: the WAL checkpointer thread.
+//! - [`readers`]: the pool of read connections.
+//! - [`writer`]: the group-committing writer thread and the capture insert.
+//! - [`rows`]: the columns of bins, requests and deliveries, and their row mapping.
+//! - [`queries`]: the SQL of bins and requests.
+//! - [`tunnels`]: the SQL of tunnel positions and deliveries.
 
 mod checkpoint;
 mod queries;
 mod readers;
+mod rows;
 mod schema;
 mod tunnels;
 mod writer;
@@ -23,11 +34,10 @@ use readers::Readers;
 use super::{Encoded, ListQuery, Page, Record, StoreError, StoreOptions};
 #[cfg(test)]
 use crate::server::config::Durability;
+use crate::server::store::backend::Backend;
 use writer::Writer;
 
-#[cfg(test)]
-use crate::core::model::NewRequest;
-use crate::core::model::{Bin, CapturedRequest, ResponseConfig, RuleConfig};
+use crate::core::model::{Bin, CapturedRequest, NewRequest, ResponseConfig, RuleConfig};
 use crate::core::time::Millis;
 use crate::core::verify::{Secrets, Signature};
 
@@ -52,7 +62,6 @@ pub struct Sqlite {
 /// and the API on a small machine without starving the writer of CPU.
 const READERS: usize = 4;
 
-/// The methods mirror [`Store`](super::Store)'s, which documents them.
 impl Sqlite {
     /// Opens (creating if needed) the database at `path`, runs pending
     /// migrations and starts the writer thread. Also returns the writer
@@ -82,27 +91,31 @@ impl Sqlite {
         ))
     }
 
-    /// [`Self::capture_then`] without a commit hook (the unit tests).
+    /// [`Backend::capture_then`] without a commit hook (the unit tests).
     #[cfg(test)]
     async fn capture(
         &self,
         req: NewRequest,
         on_id: impl FnOnce(i64) + Send + 'static,
     ) -> Result<Option<i64>, StoreError> {
-        self.capture_then(Encoded::new(req)?, on_id, None).await
+        self.capture_then(req, on_id, None).await
     }
+}
 
-    pub async fn capture_then(
+/// The operations, as [`Backend`] documents them.
+impl Backend for Sqlite {
+    async fn capture_then(
         &self,
-        capture: Encoded,
+        req: NewRequest,
         on_id: impl FnOnce(i64) + Send + 'static,
         on_commit: Option<Box<dyn FnOnce(i64) + Send>>,
     ) -> Result<Option<i64>, StoreError> {
+        // Encoded here, on the caller's task: the writer only inserts.
         let Encoded {
             req,
             headers,
             signature,
-        } = capture;
+        } = Encoded::new(req)?;
         let after = on_commit.map(|f| -> writer::AfterCommit<Option<i64>> {
             Box::new(move |id: &Option<i64>| {
                 if let Some(id) = *id {
@@ -125,7 +138,7 @@ impl Sqlite {
             .await
     }
 
-    pub async fn open_tunnel(
+    async fn open_tunnel(
         &self,
         bin: Uuid,
         name: String,
@@ -137,7 +150,7 @@ impl Sqlite {
             .await
     }
 
-    pub async fn pending(
+    async fn pending(
         &self,
         bin: Uuid,
         stream: (String, String),
@@ -149,54 +162,55 @@ impl Sqlite {
             .await
     }
 
-    pub async fn record_deliveries(
+    async fn record_deliveries(
         &self,
         bin: Uuid,
         name: String,
         records: Vec<Record>,
+        _passthrough: bool,
     ) -> Result<(), StoreError> {
         self.writer
             .run(move |tx, _| tunnels::record_deliveries(tx, bin, &name, &records))
             .await
     }
 
-    pub async fn set_alias(&self, id: Uuid, alias: Option<String>) -> Result<bool, StoreError> {
+    async fn set_alias(&self, id: Uuid, alias: Option<String>) -> Result<bool, StoreError> {
         self.writer
             .run(move |tx, _| queries::update_alias(tx, id, alias.as_deref()))
             .await
     }
 
-    pub async fn set_rules(&self, id: Uuid, rules: Vec<RuleConfig>) -> Result<bool, StoreError> {
+    async fn set_rules(&self, id: Uuid, rules: Vec<RuleConfig>) -> Result<bool, StoreError> {
         self.writer
             .run(move |tx, _| queries::update_rules(tx, id, &rules))
             .await
     }
 
-    pub async fn bin_by_alias(&self, alias: String) -> Result<Option<Uuid>, StoreError> {
+    async fn bin_by_alias(&self, alias: String) -> Result<Option<Uuid>, StoreError> {
         self.readers
             .run(move |c| queries::bin_by_alias(c, &alias))
             .await
     }
 
-    pub async fn create_bin(&self, bin: Bin) -> Result<(), StoreError> {
+    async fn create_bin(&self, bin: Bin) -> Result<(), StoreError> {
         self.writer
             .run(move |tx, _| queries::insert_bin(tx, &bin))
             .await
     }
 
-    pub async fn set_response(&self, id: Uuid, resp: ResponseConfig) -> Result<bool, StoreError> {
+    async fn set_response(&self, id: Uuid, resp: ResponseConfig) -> Result<bool, StoreError> {
         self.writer
             .run(move |tx, _| queries::update_response(tx, id, &resp))
             .await
     }
 
-    pub async fn set_secrets(&self, id: Uuid, secrets: Secrets) -> Result<bool, StoreError> {
+    async fn set_secrets(&self, id: Uuid, secrets: Secrets) -> Result<bool, StoreError> {
         self.writer
             .run(move |tx, _| queries::update_secrets(tx, id, &secrets))
             .await
     }
 
-    pub async fn set_signatures(
+    async fn set_signatures(
         &self,
         checked: Vec<(i64, Option<Signature>)>,
     ) -> Result<(), StoreError> {
@@ -205,7 +219,7 @@ impl Sqlite {
             .await
     }
 
-    pub async fn delete_bin(&self, id: Uuid) -> Result<bool, StoreError> {
+    async fn delete_bin(&self, id: Uuid) -> Result<bool, StoreError> {
         self.writer
             .run(move |tx, state| {
                 state.forget(id);
@@ -214,7 +228,7 @@ impl Sqlite {
             .await
     }
 
-    pub async fn delete_requests(&self, bin: Uuid, id: Option<i64>) -> Result<usize, StoreError> {
+    async fn delete_requests(&self, bin: Uuid, id: Option<i64>) -> Result<usize, StoreError> {
         self.writer
             .run(move |tx, state| {
                 state.forget(bin);
@@ -223,7 +237,7 @@ impl Sqlite {
             .await
     }
 
-    pub async fn purge_before(&self, cutoff: Millis, batch: usize) -> Result<usize, StoreError> {
+    async fn purge_before(&self, cutoff: Millis, batch: usize) -> Result<usize, StoreError> {
         self.writer
             .run(move |tx, state| {
                 let n = queries::purge_before(tx, cutoff, batch)?;
@@ -235,53 +249,53 @@ impl Sqlite {
             .await
     }
 
-    pub async fn bin(&self, id: Uuid) -> Result<Option<Bin>, StoreError> {
+    async fn bin(&self, id: Uuid) -> Result<Option<Bin>, StoreError> {
         self.readers.run(move |c| queries::bin(c, id)).await
     }
 
-    pub async fn recent_bins(&self, limit: usize) -> Result<Vec<(Bin, u64)>, StoreError> {
+    async fn recent_bins(&self, limit: usize) -> Result<Vec<(Bin, u64)>, StoreError> {
         self.readers
             .run(move |c| queries::recent_bins(c, limit))
             .await
     }
 
-    pub async fn list_requests(&self, q: ListQuery) -> Result<Page, StoreError> {
+    async fn list_requests(&self, q: ListQuery) -> Result<Page, StoreError> {
         self.readers.run(move |c| queries::list_full(c, &q)).await
     }
 
-    pub async fn request(&self, bin: Uuid, id: i64) -> Result<Option<CapturedRequest>, StoreError> {
+    async fn request(&self, bin: Uuid, id: i64) -> Result<Option<CapturedRequest>, StoreError> {
         self.readers
             .run(move |c| queries::request(c, bin, id))
             .await
     }
 
-    pub async fn count(&self, bin: Uuid) -> Result<u64, StoreError> {
+    async fn count(&self, bin: Uuid) -> Result<u64, StoreError> {
         self.readers.run(move |c| queries::count(c, bin)).await
     }
 
-    pub async fn retry_counts(&self, bin: Uuid) -> Result<Vec<(String, u64)>, StoreError> {
+    async fn retry_counts(&self, bin: Uuid) -> Result<Vec<(String, u64)>, StoreError> {
         self.readers
             .run(move |c| queries::retry_counts(c, bin))
             .await
     }
 
-    pub async fn attempts(&self, bin: Uuid, key: String) -> Result<Vec<(i64, Millis)>, StoreError> {
+    async fn attempts(&self, bin: Uuid, key: String) -> Result<Vec<(i64, Millis)>, StoreError> {
         self.readers
             .run(move |c| queries::attempts(c, bin, &key))
             .await
     }
 
-    pub fn writer_idle(&self) -> bool {
+    fn writer_idle(&self) -> bool {
         self.writer.idle()
     }
 
-    pub async fn index_batch(&self, batch: usize) -> Result<usize, StoreError> {
+    async fn index_batch(&self, batch: usize) -> Result<usize, StoreError> {
         self.writer
             .run(move |tx, _| queries::index_batch(tx, batch))
             .await
     }
 
-    pub async fn oldest_unindexed(&self) -> Result<Option<Millis>, StoreError> {
+    async fn oldest_unindexed(&self) -> Result<Option<Millis>, StoreError> {
         self.readers
             .run(|c| {
                 Ok(c.prepare_cached(
@@ -294,7 +308,7 @@ impl Sqlite {
             .await
     }
 
-    pub async fn tunnel_backlog(&self) -> Result<u64, StoreError> {
+    async fn tunnel_backlog(&self) -> Result<u64, StoreError> {
         self.readers
             .run(|c| {
                 Ok(c.query_row(
@@ -307,7 +321,7 @@ impl Sqlite {
             .await
     }
 
-    pub async fn stored_bytes(&self) -> Result<u64, StoreError> {
+    async fn stored_bytes(&self) -> Result<u64, StoreError> {
         self.readers
             .run(|c| {
                 Ok(c.query_row(
@@ -319,7 +333,7 @@ impl Sqlite {
             .await
     }
 
-    pub async fn healthy(&self) -> bool {
+    async fn healthy(&self) -> bool {
         self.readers
             .run(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
             .await

@@ -1,39 +1,16 @@
-//! The SQL: row mapping and every statement but the capture insert.
+//! The SQL of bins and requests: every statement but the capture insert
+//! (the writer's) and the tunnels' (see [`tunnels`](super::tunnels)).
+//! Rows are read through [`rows`](super::rows).
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 
-use crate::core::headers::Header;
-use crate::core::model::{Bin, CapturedRequest, NewRequest, ResponseConfig};
+use crate::core::model::{Bin, CapturedRequest, ResponseConfig};
 use crate::core::time::Millis;
-use crate::server::store::{
-    Cursor, ListQuery, Page, StoreError, from_json as json, like_pattern, to_json,
+use crate::server::store::sqlite::rows::{
+    BIN_COLUMNS, REQUEST_COLUMNS, attach_deliveries, bin_row, request_row, uuid,
 };
-
-fn uuid(text: &str) -> Result<Uuid, StoreError> {
-    Uuid::parse_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-const BIN_COLUMNS: &str = "id, created_at, response_status, response_headers, response_body, \
-                           response_delay_ms, secrets, alias, rules";
-
-fn bin_row(r: &Row<'_>) -> Result<Bin, StoreError> {
-    let id: String = r.get(0)?;
-    let headers: String = r.get(3)?;
-    Ok(Bin {
-        id: uuid(&id)?,
-        created_at: r.get(1)?,
-        response: ResponseConfig {
-            status: r.get(2)?,
-            headers: json(&headers)?,
-            body: r.get(4)?,
-            delay_ms: r.get(5)?,
-        },
-        secrets: json(&r.get::<_, String>(6)?)?,
-        alias: r.get(7)?,
-        rules: json(&r.get::<_, String>(8)?)?,
-    })
-}
+use crate::server::store::{Cursor, ListQuery, Page, StoreError, like_pattern, to_json};
 
 pub(super) fn insert_bin(c: &Connection, bin: &Bin) -> Result<(), StoreError> {
     let resp = &bin.response;
@@ -394,7 +371,7 @@ pub(super) fn list(c: &Connection, q: &ListQuery) -> Result<Page, StoreError> {
 pub(super) fn list_full(c: &Connection, q: &ListQuery) -> Result<Page, StoreError> {
     let mut page = list(c, q)?;
     if q.with_bodies {
-        super::tunnels::attach_deliveries(c, &mut page.requests)?;
+        attach_deliveries(c, &mut page.requests)?;
     }
     Ok(page)
 }
@@ -415,37 +392,9 @@ pub(super) fn request(
         .transpose()?;
     let Some(r) = found else { return Ok(None) };
     let mut one = [r];
-    super::tunnels::attach_deliveries(c, &mut one)?;
+    attach_deliveries(c, &mut one)?;
     let [r] = one;
     Ok(Some(r))
-}
-
-/// The columns [`request_row`] reads, in order.
-pub(super) const REQUEST_COLUMNS: &str = "id, bin_id, received_at, method, path, query, headers, remote_addr, body, signature, retry_key, rule";
-
-pub(super) fn request_row(r: &Row<'_>) -> Result<CapturedRequest, StoreError> {
-    let bin: String = r.get(1)?;
-    let headers: String = r.get(6)?;
-    let body: Vec<u8> = r.get(8)?;
-    let signature: Option<String> = r.get(9)?;
-    let retry_key: Option<String> = r.get(10)?;
-    Ok(CapturedRequest {
-        id: r.get(0)?,
-        req: NewRequest {
-            bin_id: uuid(&bin)?,
-            received_at: r.get(2)?,
-            method: r.get(3)?,
-            path: r.get(4)?,
-            query: r.get(5)?,
-            headers: json::<Vec<Header>>(&headers)?,
-            remote_addr: r.get(7)?,
-            body: body.into(),
-            signature: signature.as_deref().map(json).transpose()?,
-            retry_key,
-            rule: r.get(11)?,
-        },
-        deliveries: Vec::new(),
-    })
 }
 
 #[cfg(test)]

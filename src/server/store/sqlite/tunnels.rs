@@ -1,16 +1,14 @@
 //! SQL of the tunnel: each named tunnel's position in its bin, the requests
 //! it still has to get, and the deliveries (the local app's answers).
+//! Rows are read through [`rows`](super::rows); [`queries`](super::queries)
+//! is not used (the dependency goes one way, see the Layout in `sqlite`).
 
-use std::collections::HashMap;
-
-use rusqlite::{Connection, Row, params};
+use rusqlite::{Connection, params};
 use uuid::Uuid;
 
-use super::StoreError;
-use super::queries::{REQUEST_COLUMNS, request_row};
-use crate::core::headers::Header;
-use crate::core::model::{CapturedRequest, Delivery};
-use crate::server::store::{Record, from_json, to_json};
+use crate::core::model::CapturedRequest;
+use crate::server::store::sqlite::rows::{REQUEST_COLUMNS, request_row};
+use crate::server::store::{Record, StoreError, to_json};
 
 /// Registers a tunnel name's targets on its bin (those new) and returns,
 /// per target, the id up to which it has everything. A new name starts
@@ -149,53 +147,6 @@ pub(super) fn record_deliveries(
     )?;
     for (target, through) in Record::positions(records) {
         update.execute(params![bin.hyphenated().to_string(), name, target, through])?;
-    }
-    Ok(())
-}
-
-fn delivery_row(r: &Row<'_>) -> Result<(i64, Delivery), StoreError> {
-    let headers: String = r.get(5)?;
-    let body: Vec<u8> = r.get(6)?;
-    Ok((
-        r.get(0)?,
-        Delivery {
-            tunnel: r.get(1)?,
-            target: r.get(9)?,
-            skipped: r.get(10)?,
-            replay: r.get(2)?,
-            status: r.get(3)?,
-            latency_ms: r.get(4)?,
-            headers: from_json::<Vec<Header>>(&headers)?,
-            body: body.into(),
-            delivered_at: r.get(7)?,
-            error: r.get(8)?,
-        },
-    ))
-}
-
-/// Fills in the deliveries of `requests`, oldest first.
-pub(super) fn attach_deliveries(
-    c: &Connection,
-    requests: &mut [CapturedRequest],
-) -> Result<(), StoreError> {
-    if requests.is_empty() {
-        return Ok(());
-    }
-    let placeholders = vec!["?"; requests.len()].join(",");
-    let mut stmt = c.prepare_cached(&format!(
-        "SELECT request_id, tunnel, replay, status, latency_ms, headers, body, delivered_at, error,
-                target, skipped
-         FROM deliveries WHERE request_id IN ({placeholders}) ORDER BY id"
-    ))?;
-    let ids: Vec<i64> = requests.iter().map(|r| r.id).collect();
-    let mut rows = stmt.query(rusqlite::params_from_iter(&ids))?;
-    let mut by_request: HashMap<i64, Vec<Delivery>> = HashMap::new();
-    while let Some(row) = rows.next()? {
-        let (id, d) = delivery_row(row)?;
-        by_request.entry(id).or_default().push(d);
-    }
-    for r in requests {
-        r.deliveries = by_request.remove(&r.id).unwrap_or_default();
     }
     Ok(())
 }
