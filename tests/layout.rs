@@ -134,13 +134,40 @@ fn layout_list(file: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Every (file, module path, crate paths it uses).
+/// The paths `super::…` names in the code of `module`, made absolute
+/// (`super::super::x` in `a::b::c` → `a::x`).
+fn super_uses(code: &str, module: &[String]) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    for (i, _) in code.match_indices("super::") {
+        let before = code[..i].chars().next_back();
+        if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':') {
+            continue;
+        }
+        let mut rest = &code[i..];
+        let mut up = 0;
+        while let Some(r) = rest.strip_prefix("super::") {
+            rest = r;
+            up += 1;
+        }
+        let Some(base) = module.len().checked_sub(up) else {
+            continue;
+        };
+        use_tree(rest, &module[..base], &mut out);
+    }
+    out
+}
+
+/// Every (file, module path, crate paths it uses), `super::` included.
 fn all_uses() -> Vec<(PathBuf, Vec<String>, Vec<Vec<String>>)> {
     rust_files(&src())
         .into_iter()
         .map(|f| {
             let m = module_path(&f);
-            let u = uses(&code(&f));
+            let code = code(&f);
+            let mut u = uses(&code);
+            // Not in unit tests: their `super` is the file's own module.
+            let non_test = code.split("#[cfg(test)]").next().unwrap_or("");
+            u.extend(super_uses(non_test, &m));
             (f, m, u)
         })
         .collect()
@@ -294,4 +321,10 @@ fn the_checker_sees_grouped_and_nested_uses() {
         module_path(&src().join("server/web/api/mod.rs")),
         ["server", "web", "api"]
     );
+    let module: Vec<String> = ["a", "b", "c"].map(String::from).into();
+    let up: Vec<String> = super_uses("use super::d::E; super::super::f::g();", &module)
+        .iter()
+        .map(|p| p.join("::"))
+        .collect();
+    assert_eq!(up, ["a::b::d::E", "a::f::g"]);
 }
