@@ -94,7 +94,7 @@ async fn capture(State(state): State<AppState>, req: Request) -> Response {
                 tokio::time::sleep(resp.delay).await;
             }
             state.metrics.captured(size, started.elapsed());
-            resp.to_response(id)
+            prepared(resp, id)
         }
         Err(e) => {
             match &e {
@@ -156,7 +156,7 @@ pub struct DropConnection;
 /// or no answer at all (`close`, `hang`).
 async fn answer_by_rule(state: &AppState, bin: &CachedBin, ruled: Ruled, id: i64) -> Response {
     let Some(rule) = bin.rules.get(ruled.rule) else {
-        return bin.response.to_response(id);
+        return prepared(&bin.response, id);
     };
     match rule.action {
         Action::Respond => {}
@@ -184,19 +184,32 @@ async fn answer_by_rule(state: &AppState, bin: &CachedBin, ruled: Ruled, id: i64
     if !rule.delay.is_zero() {
         tokio::time::sleep(rule.delay).await;
     }
-    let mut out = PreparedResponse::new(
-        rendered.status,
-        &rendered.headers,
-        rendered.body,
-        Duration::ZERO,
-    )
-    .to_response(id);
+    let mut out = prepared(
+        &PreparedResponse::new(
+            rendered.status,
+            &rendered.headers,
+            rendered.body,
+            Duration::ZERO,
+        ),
+        id,
+    );
     // A template can echo what the sender sent: never as a page that runs
     // in this origin.
     out.headers_mut().append(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("sandbox"),
     );
+    out
+}
+
+/// A prepared response (the bin's, or a rule's rendered one) as the
+/// answer to stored capture `id`.
+fn prepared(resp: &PreparedResponse, id: i64) -> Response {
+    let mut out = Response::new(Body::from(resp.body.clone()));
+    *out.status_mut() = StatusCode::from_u16(resp.status).unwrap_or(StatusCode::OK);
+    let headers = out.headers_mut();
+    headers.clone_from(&resp.headers);
+    headers.insert(REQUEST_ID_HEADER, HeaderValue::from(id));
     out
 }
 
