@@ -1,13 +1,17 @@
 //! The one error type of the HTTP layer and its one mapping to status
 //! codes. API and capture routes answer JSON; inspector pages wrap it in
 //! `web::error_page::PageError` to answer HTML. 5xx details are logged,
-//! never sent.
+//! never sent. The services' domain errors come in through `From`.
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use crate::server::services::bins::BinError;
 use crate::server::store::StoreError;
+
+/// What the sender hears when another bin has the alias.
+const ALIAS_TAKEN: &str = "the alias is taken by another bin: pick another";
 
 /// What a handler can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -92,9 +96,7 @@ impl AppError {
     pub fn public_message(&self) -> String {
         match self {
             Self::Store(StoreError::Closed) => "the server is shutting down; try again".into(),
-            Self::Store(StoreError::AliasTaken) => {
-                "the alias is taken by another bin: pick another".into()
-            }
+            Self::Store(StoreError::AliasTaken) => ALIAS_TAKEN.into(),
             Self::Store(e) => {
                 tracing::error!(error = %e, "database error");
                 "internal error: the database failed; see the server log".into()
@@ -104,6 +106,20 @@ impl AppError {
                 "internal error; see the server log".into()
             }
             other => other.to_string(),
+        }
+    }
+}
+
+impl From<BinError> for AppError {
+    /// What each failure of a bin is for the sender (its status and
+    /// message follow from the variant).
+    fn from(e: BinError) -> Self {
+        match e {
+            BinError::NotFound => Self::no_bin(),
+            BinError::Invalid(why) => Self::BadRequest(why),
+            BinError::AliasTaken => Self::Conflict(ALIAS_TAKEN.into()),
+            BinError::Store(e) => Self::Store(e),
+            BinError::Task(e) => Self::join(e),
         }
     }
 }

@@ -9,9 +9,9 @@
 //! - [`metrics`]: the counters behind `/metrics`.
 //! - [`limits`]: per-bin rate limit and the stored-bytes quota.
 //! - [`store`]: one interface over SQLite (embedded default) and PostgreSQL (replicas).
-//! - [`error`]: [`error::AppError`], the one error → status mapping.
 //! - [`services`]: bins, live updates, the tunnel hub, replicas, background jobs.
 //! - [`state`]: [`state::AppState`], the bundle of handles every handler gets.
+//! - [`error`]: [`error::AppError`], the one error → status mapping.
 //! - [`capture`]: the capture routes (limits, store, answer, passthrough).
 //! - [`session`]: the server side of one tunnel connection.
 //! - [`replay`]: a stored request sent to the connected tunnels again.

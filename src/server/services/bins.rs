@@ -8,31 +8,66 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use axum::response::Response;
+use axum::body::Bytes;
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use uuid::Uuid;
 
 use crate::core::headers::Header;
 use crate::core::model::{Bin, ResponseConfig, RuleConfig, validate_alias};
-use crate::core::protocol::REQUEST_ID_HEADER;
 use crate::core::time::now_millis;
 use crate::core::verify::Secrets;
 use crate::server::config::ServerConfig;
-use crate::server::error::AppError;
 use crate::server::services::rules::Rules;
-use crate::server::store::{Cursor, ListQuery, Store};
+use crate::server::store::{Cursor, ListQuery, Store, StoreError};
 
 /// Requests re-checked per read when secrets change.
 const RECHECK_PAGE: usize = 500;
 
+/// Why reading or changing a bin failed. What it is for the sender (a
+/// status code, a message) is the web layer's to say:
+/// `crate::server::error::AppError` maps every variant.
+#[derive(Debug, thiserror::Error)]
+pub enum BinError {
+    /// No bin has this id or alias.
+    #[error("no such bin")]
+    NotFound,
+    /// The input does not hold up (an alias, a response, rules, secrets):
+    /// what is wrong with it.
+    #[error("{0}")]
+    Invalid(String),
+    /// Another bin has the alias.
+    #[error("the alias is taken by another bin")]
+    AliasTaken,
+    /// The database failed.
+    #[error(transparent)]
+    Store(StoreError),
+    /// Re-checking signatures off the runtime failed (a panic, or the
+    /// runtime stopping).
+    #[error("a background task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+impl From<StoreError> for BinError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::AliasTaken => Self::AliasTaken,
+            e => Self::Store(e),
+        }
+    }
+}
+
 /// A bin's response, ready to send: headers parsed once when the response
-/// is set, not on every capture.
+/// is set, not on every capture. The capture layer turns it into a
+/// response.
 #[derive(Debug)]
 pub struct PreparedResponse {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
+    /// The status as set; one that is not a status code (a row edited by
+    /// hand) is answered as 200.
+    pub status: u16,
+    /// The headers that parsed.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Bytes,
     /// Wait after the commit, before answering.
     pub delay: Duration,
 }
@@ -64,23 +99,11 @@ impl PreparedResponse {
             }
         }
         Self {
-            status: StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+            status,
             headers: map,
             body: body.into(),
             delay,
         }
-    }
-}
-
-impl PreparedResponse {
-    /// The answer to a stored capture.
-    pub fn to_response(&self, id: i64) -> Response {
-        let mut out = Response::new(Body::from(self.body.clone()));
-        *out.status_mut() = self.status;
-        let headers = out.headers_mut();
-        headers.clone_from(&self.headers);
-        headers.insert(REQUEST_ID_HEADER, HeaderValue::from(id));
-        out
     }
 }
 
@@ -239,12 +262,12 @@ impl Bins {
     }
 
     /// The bin a capture URL's first segment names: its id, or an alias.
-    pub async fn resolve(&self, segment: &str) -> Result<Uuid, AppError> {
+    pub async fn resolve(&self, segment: &str) -> Result<Uuid, BinError> {
         if let Ok(id) = Uuid::parse_str(segment) {
             return Ok(id);
         }
         if crate::core::model::validate_alias(segment).is_err() {
-            return Err(AppError::no_bin());
+            return Err(BinError::NotFound);
         }
         let cached = self
             .cache
@@ -260,7 +283,7 @@ impl Bins {
             .store
             .bin_by_alias(segment.to_owned())
             .await?
-            .ok_or_else(AppError::no_bin)?;
+            .ok_or(BinError::NotFound)?;
         if let Ok(mut aliases) = self.cache.aliases.write()
             && self.cache.version() == version
         {
@@ -279,7 +302,7 @@ impl Bins {
         &self,
         id: Uuid,
         key: &str,
-    ) -> Result<(u32, Option<AttemptGuard>), AppError> {
+    ) -> Result<(u32, Option<AttemptGuard>), BinError> {
         if self.store.sole_writer() {
             // Twice at most: a full bin is read again once.
             for _ in 0..2 {
@@ -302,7 +325,7 @@ impl Bins {
     /// Reads a bin's arrivals per webhook from its stored requests, one bin
     /// at a time: captures arriving meanwhile wait for it rather than read
     /// the whole bin too, and then all count in memory.
-    async fn load_arrivals(&self, id: Uuid) -> Result<(), AppError> {
+    async fn load_arrivals(&self, id: Uuid) -> Result<(), BinError> {
         let _one = self.loading.lock().await;
         if lock(&self.cache.arrivals).contains_key(&id) {
             return Ok(());
@@ -347,26 +370,26 @@ impl Bins {
     }
 
     /// What captures need of a bin, from the cache or the database; a
-    /// not-found error when the bin does not exist.
-    pub async fn cached(&self, id: Uuid) -> Result<Arc<CachedBin>, AppError> {
+    /// [`BinError::NotFound`] when the bin does not exist.
+    pub async fn cached(&self, id: Uuid) -> Result<Arc<CachedBin>, BinError> {
         if let Some(bin) = self.cache.get(id) {
             return Ok(bin);
         }
         let version = self.cache.version();
-        let bin = self.store.bin(id).await?.ok_or_else(AppError::no_bin)?;
+        let bin = self.store.bin(id).await?.ok_or(BinError::NotFound)?;
         Ok(self.cache.put(&bin, version))
     }
 
-    /// The whole bin, read from the database; a not-found error when it
+    /// The whole bin, read from the database; a [`BinError::NotFound`] when it
     /// does not exist.
-    pub async fn get(&self, id: Uuid) -> Result<Bin, AppError> {
-        self.store.bin(id).await?.ok_or_else(AppError::no_bin)
+    pub async fn get(&self, id: Uuid) -> Result<Bin, BinError> {
+        self.store.bin(id).await?.ok_or(BinError::NotFound)
     }
 
     /// Creates a bin with the default response, and `alias` if given.
-    pub async fn mint(&self, alias: Option<String>) -> Result<Bin, AppError> {
+    pub async fn mint(&self, alias: Option<String>) -> Result<Bin, BinError> {
         if let Some(alias) = &alias {
-            validate_alias(alias).map_err(AppError::BadRequest)?;
+            validate_alias(alias).map_err(BinError::Invalid)?;
         }
         let bin = Bin {
             id: Uuid::new_v4(),
@@ -383,67 +406,67 @@ impl Bins {
     }
 
     /// Deletes a bin with its requests.
-    pub async fn delete(&self, id: Uuid) -> Result<(), AppError> {
+    pub async fn delete(&self, id: Uuid) -> Result<(), BinError> {
         let found = self.store.delete_bin(id).await?;
         self.cache.remove(id);
         if found {
             Ok(())
         } else {
-            Err(AppError::no_bin())
+            Err(BinError::NotFound)
         }
     }
 
     /// Validates and stores a bin's response.
-    pub async fn set_response(&self, id: Uuid, resp: ResponseConfig) -> Result<(), AppError> {
-        resp.validate().map_err(AppError::BadRequest)?;
+    pub async fn set_response(&self, id: Uuid, resp: ResponseConfig) -> Result<(), BinError> {
+        resp.validate().map_err(BinError::Invalid)?;
         let found = self.store.set_response(id, resp).await?;
         self.cache.remove(id);
         if !found {
-            return Err(AppError::no_bin());
+            return Err(BinError::NotFound);
         }
         Ok(())
     }
 
     /// Deletes one request of a bin (`id`) or all of them; how often each
     /// webhook arrived is counted again from what remains.
-    pub async fn delete_requests(&self, bin: Uuid, id: Option<i64>) -> Result<usize, AppError> {
+    pub async fn delete_requests(&self, bin: Uuid, id: Option<i64>) -> Result<usize, BinError> {
         let deleted = self.store.delete_requests(bin, id).await?;
         self.cache.remove(bin);
         Ok(deleted)
     }
 
     /// Sets (or with `None` clears) a bin's alias.
-    pub async fn set_alias(&self, id: Uuid, alias: Option<String>) -> Result<(), AppError> {
+    pub async fn set_alias(&self, id: Uuid, alias: Option<String>) -> Result<(), BinError> {
         if let Some(alias) = &alias {
-            validate_alias(alias).map_err(AppError::BadRequest)?;
+            validate_alias(alias).map_err(BinError::Invalid)?;
         }
         let found = self.store.set_alias(id, alias).await;
         self.cache.remove(id);
         if !found? {
-            return Err(AppError::no_bin());
+            return Err(BinError::NotFound);
         }
         Ok(())
     }
 
     /// Checks and stores a bin's response rules.
-    pub async fn set_rules(&self, id: Uuid, rules: Vec<RuleConfig>) -> Result<(), AppError> {
-        Rules::compile(&rules).map_err(AppError::BadRequest)?;
+    pub async fn set_rules(&self, id: Uuid, rules: Vec<RuleConfig>) -> Result<(), BinError> {
+        Rules::compile(&rules).map_err(BinError::Invalid)?;
         let found = self.store.set_rules(id, rules).await?;
         self.cache.remove(id);
         if !found {
-            return Err(AppError::no_bin());
+            return Err(BinError::NotFound);
         }
         Ok(())
     }
 
     /// Replaces a bin's secrets and re-checks its stored requests with
     /// them; returns how many were re-checked.
-    pub async fn set_secrets(&self, id: Uuid, secrets: Secrets) -> Result<usize, AppError> {
-        secrets.validate().map_err(AppError::BadRequest)?;
+    pub async fn set_secrets(&self, id: Uuid, secrets: Secrets) -> Result<usize, BinError> {
+        secrets.validate().map_err(BinError::Invalid)?;
         let found = self.store.set_secrets(id, secrets.clone()).await?;
         self.cache.remove(id);
         if !found {
-            return Err(AppError::no_bin());
+            return Err(BinError::NotFound);
         }
         let secrets = Arc::new(secrets);
         let mut rechecked = 0;
@@ -475,8 +498,7 @@ impl Bins {
                     })
                     .collect::<Vec<_>>()
             })
-            .await
-            .map_err(AppError::join)?;
+            .await?;
             rechecked += checked.len();
             self.store.set_signatures(checked).await?;
             if !more {
