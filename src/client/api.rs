@@ -17,7 +17,7 @@ use crate::client::http::{Call, Outbound, Outcome};
 use crate::core::headers::Header;
 use crate::core::time::{Millis, parse_rfc3339};
 use crate::core::verify::Signature;
-use crate::core::views::{BinView, RequestJson, RequestPage};
+use crate::core::views::{AliasBody, BinView, ErrorBody, RequestJson, RequestPage};
 
 /// An API call that has not answered by then failed.
 const API_TIMEOUT: Duration = Duration::from_secs(30);
@@ -172,10 +172,9 @@ impl Remote {
             }
         };
         let detail = || {
-            serde_json::from_slice::<Value>(&answer.body)
-                .ok()
-                .and_then(|v| v["error"].as_str().map(str::to_owned))
-                .unwrap_or_else(|| String::from_utf8_lossy(&answer.body).trim().to_owned())
+            serde_json::from_slice::<ErrorBody>(&answer.body)
+                .map(|e| e.error)
+                .unwrap_or_else(|_| String::from_utf8_lossy(&answer.body).trim().to_owned())
         };
         match answer.status {
             200..=299 => serde_json::from_slice(&answer.body)
@@ -211,7 +210,9 @@ impl Remote {
     /// Mints a bin, with `alias` if given.
     pub async fn mint(&self, alias: Option<&str>) -> anyhow::Result<BinView> {
         let body = match alias {
-            Some(alias) => serde_json::json!({ "alias": alias }).to_string(),
+            Some(alias) => serde_json::to_string(&AliasBody {
+                alias: Some(alias.to_owned()),
+            })?,
             None => String::new(),
         };
         let minted = self.post("/api/bins", body).await?;

@@ -86,6 +86,26 @@ pub struct DeliveryJson<'a> {
     pub body_text: Option<Cow<'a, str>>,
 }
 
+/// The body of every JSON error: what went wrong and what to do.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ErrorBody {
+    /// What went wrong and what to do about it.
+    #[schemars(
+        example = &"no such bin: check the URL, or create a new one with POST /api/bins or on the home page"
+    )]
+    pub error: String,
+}
+
+/// What `POST /api/bins` and `PUT …/alias` take (an empty body mints a
+/// bin without an alias).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AliasBody {
+    /// 3-64 of `a-z 0-9 -`, not UUID-shaped, not a route name; unique.
+    #[schemars(example = &"stripe-dev")]
+    pub alias: Option<String>,
+}
+
 /// A page of requests.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct RequestPage<'a> {

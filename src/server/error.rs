@@ -7,6 +7,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use crate::core::views::ErrorBody;
 use crate::server::services::bins::BinError;
 use crate::server::store::StoreError;
 
@@ -122,16 +123,6 @@ impl From<BinError> for AppError {
             BinError::Task(e) => Self::join(e),
         }
     }
-}
-
-/// The body of every JSON error: what went wrong and what to do.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct ErrorBody {
-    /// What went wrong and what to do about it.
-    #[schema(
-        example = "no such bin: check the URL, or create a new one with POST /api/bins or on the home page"
-    )]
-    pub error: String,
 }
 
 impl IntoResponse for AppError {

@@ -13,7 +13,8 @@ use utoipa_axum::routes;
 use super::bin_id;
 use crate::core::protocol;
 use crate::core::routing::Streams;
-use crate::server::error::{AppError, ErrorBody};
+use crate::core::views::ErrorBody;
+use crate::server::error::AppError;
 use crate::server::session::{self, Params};
 use crate::server::state::AppState;
 

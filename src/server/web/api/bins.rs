@@ -6,15 +6,16 @@ use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::core::model::ResponseConfig;
 use crate::core::verify::{SCHEMES, STATIC_HEADER, Secrets};
-use crate::core::views::BinView;
-use crate::server::error::{AppError, ErrorBody};
+use crate::core::views::ErrorBody;
+use crate::core::views::{AliasBody, BinView};
+use crate::server::error::AppError;
 use crate::server::state::AppState;
 use crate::server::web::bin_id;
 
@@ -26,16 +27,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(set_response))
         .routes(routes!(set_secrets))
         .routes(routes!(set_alias))
-}
-
-/// What `POST /api/bins` and `PUT …/alias` take (an empty body mints a
-/// bin without an alias).
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AliasBody {
-    /// 3-64 of `a-z 0-9 -`, not UUID-shaped, not a route name; unique.
-    #[schema(example = "stripe-dev")]
-    alias: Option<String>,
 }
 
 /// The alias body, read leniently: empty means none.

@@ -15,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::schemas::add_core_schemas;
-use crate::server::error::ErrorBody;
+use crate::core::views::ErrorBody;
 use crate::server::state::AppState;
 
 /// The document's frame: what the API is, how it is authenticated.

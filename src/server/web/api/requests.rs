@@ -12,8 +12,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::core::model::Edits;
+use crate::core::views::ErrorBody;
 use crate::core::views::{DeliveryJson, RequestJson, RequestPage};
-use crate::server::error::{AppError, ErrorBody};
+use crate::server::error::AppError;
 use crate::server::replay::{Replayed, replay as replay_request};
 use crate::server::state::AppState;
 use crate::server::store::{Cursor, ListQuery};

@@ -10,7 +10,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::core::model::RuleConfig;
-use crate::server::error::{AppError, ErrorBody};
+use crate::core::views::ErrorBody;
+use crate::server::error::AppError;
 use crate::server::state::AppState;
 use crate::server::web::bin_id;
 

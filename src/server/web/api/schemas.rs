@@ -20,7 +20,7 @@ use utoipa::openapi::{RefOr, Schema};
 use crate::core::model::{Action, Edits, ResponseConfig, RuleConfig};
 use crate::core::verify::Signature;
 use crate::core::verify::secrets::{HeaderRule, Secrets};
-use crate::core::views::{BinView, DeliveryJson, RequestJson, RequestPage};
+use crate::core::views::{AliasBody, BinView, DeliveryJson, ErrorBody, RequestJson, RequestPage};
 
 macro_rules! core_schemas {
     ($($ty:ty),* $(,)?) => {
@@ -64,6 +64,8 @@ core_schemas!(
     Secrets,
     HeaderRule,
     BinView,
+    ErrorBody,
+    AliasBody,
     RequestJson<'_>,
     DeliveryJson<'_>,
     RequestPage<'_>,

@@ -17,8 +17,9 @@ use super::B64;
 use crate::core::headers::Header;
 use crate::core::model::NewRequest;
 use crate::core::time::{Millis, now_millis, parse_rfc3339};
+use crate::core::views::ErrorBody;
 use crate::server::capture::{BodyError, read_limited};
-use crate::server::error::{AppError, ErrorBody};
+use crate::server::error::AppError;
 use crate::server::state::AppState;
 use crate::server::web::bin_id;
 

@@ -28,7 +28,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::core::time::{now_millis, rfc3339};
-use crate::server::error::{AppError, ErrorBody};
+use crate::core::views::ErrorBody;
+use crate::server::error::AppError;
 use crate::server::state::AppState;
 use crate::server::store::{Cursor, ListQuery};
 use crate::server::web::{bin_id, request_id};
