@@ -35,9 +35,17 @@ fn module_path(file: &Path) -> Vec<String> {
     let rel = file.strip_prefix(src()).expect("under src");
     let mut parts: Vec<String> = rel
         .components()
-        .map(|c| c.as_os_str().to_string_lossy().trim_end_matches(".rs").to_owned())
+        .map(|c| {
+            c.as_os_str()
+                .to_string_lossy()
+                .trim_end_matches(".rs")
+                .to_owned()
+        })
         .collect();
-    if parts.last().is_some_and(|p| p == "mod" || p == "lib" || p == "main") {
+    if parts
+        .last()
+        .is_some_and(|p| p == "mod" || p == "lib" || p == "main")
+    {
         parts.pop();
     }
     parts
@@ -141,11 +149,8 @@ fn all_uses() -> Vec<(PathBuf, Vec<String>, Vec<Vec<String>>)> {
 #[test]
 fn core_client_and_server_are_sides() {
     // Which sides each side may use (besides itself).
-    let allowed: [(&str, &[&str]); 3] = [
-        ("core", &[]),
-        ("client", &["core"]),
-        ("server", &["core"]),
-    ];
+    let allowed: [(&str, &[&str]); 3] =
+        [("core", &[]), ("client", &["core"]), ("server", &["core"])];
     let mut crossing = Vec::new();
     for (file, module, used) in all_uses() {
         let Some(side) = module.first() else { continue };
@@ -196,7 +201,10 @@ fn no_server_machinery_leaks_into_core_or_the_client() {
             }
         }
     }
-    assert!(leaks.is_empty(), "server crates in core or client: {leaks:#?}");
+    assert!(
+        leaks.is_empty(),
+        "server crates in core or client: {leaks:#?}"
+    );
 }
 
 #[test]
@@ -226,7 +234,11 @@ fn modules_depend_one_way_down_each_layout_list() {
                 problems.insert(format!(
                     "src/{}/{own} is not in the Layout list of {}: add it where it belongs",
                     folder.join("/"),
-                    if depth == 0 { "lib.rs".to_owned() } else { folder.join("/") + "/mod.rs" }
+                    if depth == 0 {
+                        "lib.rs".to_owned()
+                    } else {
+                        folder.join("/") + "/mod.rs"
+                    }
                 ));
                 continue;
             }
@@ -239,7 +251,11 @@ fn modules_depend_one_way_down_each_layout_list() {
                     problems.insert(format!(
                         "{}: {own} -> {target} points up or sideways in {}'s Layout",
                         file.display(),
-                        if depth == 0 { "crate".to_owned() } else { folder.join("::") }
+                        if depth == 0 {
+                            "crate".to_owned()
+                        } else {
+                            folder.join("::")
+                        }
                     ));
                 }
             }
