@@ -3,7 +3,7 @@
 #![allow(dead_code)] // each benchmark uses its own subset
 
 pub mod load;
-#[path = "../../tests/common/pg.rs"]
+#[path = "../../tests/it/common/pg.rs"]
 pub mod pg;
 
 use std::io::{BufRead as _, BufReader};

@@ -1,4 +1,4 @@
-"""Signs a test webhook with a provider's official SDK, for tests/signatures.rs.
+"""Signs a test webhook with a provider's official SDK, for tests/it/signatures.rs.
 
 Usage: python3 sign.py SCHEME SECRET URL TIMESTAMP < body
 Prints a JSON object of the headers to send with the body. TIMESTAMP is Unix

@@ -1,5 +1,5 @@
 // Verifies a webhook `hookwire send` delivered as GitHub, with GitHub's own
-// @octokit/webhooks-methods, for tests/send.rs.
+// @octokit/webhooks-methods, for tests/it/send.rs.
 // Usage: node verify-github.mjs SECRET < request.json
 // request.json: {"method", "target", "headers": [[name, value], ...], "body_base64"}.
 // Exit 0 when X-Hub-Signature-256 verifies (and the legacy X-Hub-Signature,

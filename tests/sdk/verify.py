@@ -1,5 +1,5 @@
 """Verifies a webhook `hookwire send` delivered, with the provider's official SDK,
-for tests/send.rs.
+for tests/it/send.rs.
 
 Usage: python3 verify.py SCHEME SECRET URL < request.json
 request.json is the request as the test's app received it:

@@ -2,7 +2,7 @@
 //! flood of binary bodies, and the limits of a shared instance (rate,
 //! quota, connections). The server must answer clearly and stay healthy.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

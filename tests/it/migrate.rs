@@ -1,7 +1,7 @@
 //! `hookwire migrate` (SPEC §9): an SQLite instance copied into PostgreSQL
 //! reads back byte for byte through the API of a server on the copy.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -1,7 +1,7 @@
 //! The JSON API: bins, listing with cursors and search, deletes, limits,
 //! health and metrics, and `hookwire new`.
 
-mod common;
+use crate::common;
 
 use common::{TestServer, json};
 use serde_json::Value;

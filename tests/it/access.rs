@@ -1,7 +1,7 @@
 //! Access control with `--access-token`: every route family without, with a
 //! wrong and with the right token; the login flow; tunnels and `new`.
 
-mod common;
+use crate::common;
 
 use common::TestServer;
 use hookwire::core::secret::Secret;

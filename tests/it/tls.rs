@@ -1,7 +1,7 @@
 //! HTTPS with `--tls-cert`/`--tls-key` (rustls), and a tunnel over `wss://`
 //! trusting a self-signed certificate with `--ca-cert`.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};

@@ -4,7 +4,7 @@
 //! across `kill -9`, retries while the app is down, passthrough, replay, and
 //! malformed frames closing only their own tunnel.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! every `/api` route the server has — checked from the source and against
 //! the live router, so the two cannot drift.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -7,7 +7,7 @@
 //! skipped, and every target gets each of its requests exactly once across
 //! a graceful restart (at least once across `kill -9`).
 
-mod common;
+use crate::common;
 
 use std::collections::{HashMap, HashSet};
 use std::process::{Command, ExitStatus, Stdio};

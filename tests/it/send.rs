@@ -8,7 +8,7 @@
 //! second or two; nothing waits on a sleep: a run is over when the process
 //! exits, and the app records a request before it answers it.
 
-mod common;
+use crate::common;
 
 use std::convert::Infallible;
 use std::io::{Read as _, Write as _};

@@ -2,7 +2,7 @@
 //! searchable through the index, `hookwire_search_lag_seconds` says when,
 //! and a full bin's trimmed requests are never found.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -7,7 +7,7 @@
 //! the tunnel, which reconnects through nginx to a replica that is up,
 //! delivers every one.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -1,7 +1,7 @@
 //! The server's life: data survives restarts and `kill -9`; shutdown
 //! finishes in-flight captures; the binary exits 0 on SIGTERM.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

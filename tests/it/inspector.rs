@@ -1,7 +1,7 @@
 //! The server-rendered inspector: pages, forms, escaping of hostile
 //! captures, security headers and the cross-site check.
 
-mod common;
+use crate::common;
 
 use common::TestServer;
 

@@ -5,7 +5,7 @@
 //! a dark preference. Each test saves a screenshot in its temp dir so a
 //! failure can be looked at.
 
-mod common;
+use crate::common;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! trips byte for byte, the curl command replayed with the real curl, the
 //! whole-bin export, and the errors of import.
 
-mod common;
+use crate::common;
 
 use common::{JsonBody, TestServer, json};
 use serde_json::{Value, json};

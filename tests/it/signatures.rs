@@ -3,7 +3,7 @@
 //! twilio; npm @octokit/webhooks-methods), POSTed to a real server.
 //! `.ci/run` installs the SDKs; a missing one fails these tests.
 
-mod common;
+use crate::common;
 
 use std::io::Write as _;
 use std::process::{Command, Stdio};

@@ -4,7 +4,7 @@
 //! client as a dropped connection and `hang` as no answer, every capture
 //! stored first with the rule that answered it; aliases at mint and later.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

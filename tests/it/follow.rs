@@ -5,7 +5,7 @@
 //! request byte for byte to a real local app, the access token, and the
 //! exit statuses and messages of every failure.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead as _, BufReader, Read};
 use std::process::{Child, Command, ExitStatus, Stdio};

@@ -1,7 +1,7 @@
 //! Capture: every method, sub-path, header and body byte arrives in the
 //! store exactly; limits refuse without storing.
 
-mod common;
+use crate::common;
 
 use base64::Engine as _;
 use common::{JsonBody, TestServer, json};

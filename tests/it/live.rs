@@ -1,7 +1,7 @@
 //! Live updates: an open inspector's event stream gets each new capture
 //! of its bin (and only its bin) as it is stored.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
