@@ -2,7 +2,7 @@
 //!
 //! # Layout
 //! Three sides, and the command line on top. A path says which side a line
-//! is on; modules depend one way, down each list (`tests/layout.rs` checks
+//! is on; modules depend one way, down each list (`tests/it/layout.rs` checks
 //! it, external crates included):
 //! - [`core`]: what both sides share, no server or client machinery: plain
 //!   data, the API's view types, the wire protocol, the match language, the

@@ -50,7 +50,7 @@ mod tests {
 
     // Stripe publishes no fixed vector; this one was computed with the
     // `stripe` Python SDK's WebhookSignature._compute_signature (the SDK
-    // is also exercised end to end in tests/signatures.rs).
+    // is also exercised end to end in tests/it/signatures.rs).
     const SECRET: &str = "whsec_test_secret";
     const BODY: &[u8] = br#"{"id":"evt_1","object":"event"}"#;
     const T: i64 = 1700000000;

@@ -2,7 +2,7 @@
 //! from the handlers' own types and `#[utoipa::path]` attributes. Every
 //! `/api` route is registered through utoipa's `routes!`, which adds it to
 //! the router and to this document at once, so the two cannot drift
-//! (`tests/openapi.rs` also checks the source and the live server).
+//! (`tests/it/openapi.rs` also checks the source and the live server).
 
 use axum::body::Bytes;
 use axum::http::header;
