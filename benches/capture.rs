@@ -1,4 +1,4 @@
-//! Load benchmark for durable capture (SPEC §8): hookwire's requests/s
+//! Load benchmark for durable capture: hookwire's requests/s
 //! against a bare hyper server that answers 200 without storing anything,
 //! then hookwire's latency at half its own maximum rate, and its RSS; then
 //! the state users live in: the bin at its cap, an idle gap in which search
@@ -92,7 +92,7 @@ async fn bench(secs: u64) -> Result<()> {
     let paced = run(hw_addr, &capture_path, Some(half_rate)).await?;
     paced.check("hookwire at 50% load")?;
 
-    // The state users live in (SPEC §8): the bin sits at its cap (10,000,
+    // The state users live in: the bin sits at its cap (10,000,
     // the default; the phases above filled it many times over), search has
     // caught up in an idle gap, and load comes as a burst.
     let caught_up = search_caught_up(hw_addr).await?;

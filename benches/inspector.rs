@@ -1,4 +1,4 @@
-//! Inspector speed on a large bin (SPEC §8: a bin of 100,000 requests
+//! Inspector speed on a large bin (a bin of 100,000 requests
 //! renders in ≤ 50 ms, search ≤ 100 ms). Fills a temporary database through
 //! the real store, lets the search indexer catch up, then times the router
 //! in process (no network), median of repeated runs.

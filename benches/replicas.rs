@@ -1,6 +1,6 @@
 //! Capture on PostgreSQL with 1, 2 and 3 replicas against the SQLite
 //! default, each with the default durability and with `--durability
-//! fsync`, in the same run (SPEC §9). The PostgreSQL cluster is a
+//! fsync`, in the same run. The PostgreSQL cluster is a
 //! throwaway one started here (Debian's postgresql, fsync on, as in
 //! production), on the same 2-core machine as hookwire and the load.
 //!

@@ -1,4 +1,4 @@
-//! Tunnel benchmark (SPEC §8): the latency a `--passthrough` tunnel adds
+//! Tunnel benchmark: the latency a `--passthrough` tunnel adds
 //! to a request (beside bore, a plain TCP tunnel, in the same run), how fast a backlog drains to the local app once the
 //! tunnel reconnects, and what 500 idle tunnels cost the server in RSS.
 //!
@@ -91,7 +91,7 @@ async fn bench(secs: u64) -> Result<()> {
     direct.check("the app directly")?;
 
     // bore, a plain TCP tunnel, in front of the same app: the peer to
-    // match (SPEC §8). Stopped before hookwire starts.
+    // match. Stopped before hookwire starts.
     let bore = match start_bore(app_addr).await {
         Ok((server, client, addr)) => {
             let via_bore = load(
@@ -175,7 +175,7 @@ async fn bench(secs: u64) -> Result<()> {
         None
     };
 
-    // Routing (SPEC §10), an older build may not have it: the same backlog
+    // Routing, an older build may not have it: the same backlog
     // through a filter every request passes (the server evaluates it per
     // request), and fanned out to two targets (the same app under two
     // names, so it gets every request twice, each target in order).

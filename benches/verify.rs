@@ -1,5 +1,5 @@
 //! Cost of one signature check per scheme, for a 1 KiB and a 1 MiB body
-//! (SPEC §6; the capture benchmark measures the effect on throughput).
+//! (the capture benchmark measures the effect on throughput).
 //! Run: `cargo bench --bench verify`.
 
 use std::time::{Duration, Instant};

@@ -1,4 +1,4 @@
-//! `hookwire tail`, `hookwire wait` and `hookwire resend` (SPEC §11) as the
+//! `hookwire tail`, `hookwire wait` and `hookwire resend` as the
 //! real binary against the real server: waiting for the first matching
 //! request (never missing one sent as `wait` starts), following a bin in
 //! arrival order (bursts, filters, a server restart), resending a captured

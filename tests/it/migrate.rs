@@ -1,4 +1,4 @@
-//! `hookwire migrate` (SPEC §9): an SQLite instance copied into PostgreSQL
+//! `hookwire migrate`: an SQLite instance copied into PostgreSQL
 //! reads back byte for byte through the API of a server on the copy.
 
 use crate::common;

@@ -72,7 +72,7 @@ async fn the_document_is_valid_openapi_3_1() {
 async fn every_spec_route_is_described() {
     let s = TestServer::spawn().await;
     let ops = operations(&document(&s).await);
-    // SPEC §2's /api routes (the rules of §10 are not built yet).
+    // The /api routes every server has.
     for (path, method) in [
         ("/api/bins", "POST"),
         ("/api/bins/{bin_id}", "GET"),

@@ -1,4 +1,4 @@
-//! SPEC §9 with real processes: three `hookwire serve` replicas on one
+//! Replicas, with real processes: three `hookwire serve` replicas on one
 //! PostgreSQL database behind nginx (round robin, as in the README), a
 //! `hookwire tunnel` connected through nginx, eight senders through nginx.
 //! One replica is killed with `kill -9` under load, brought back, then

@@ -1,4 +1,4 @@
-//! Routing, fan-out and filters of the tunnel (SPEC §10): the real
+//! Routing, fan-out and filters of the tunnel: the real
 //! `hookwire tunnel` binary with several `--to`, `--route` and `--filter`
 //! flags relaying a real server's captures to real local apps. Each target
 //! is its own delivery stream: routed requests reach only their target (at

@@ -1,4 +1,4 @@
-//! Response rules and aliases (SPEC §10) against the real server: the
+//! Response rules and aliases against the real server: the
 //! rules API and its errors, first match wins, `attempts` driven by real
 //! idempotency headers and job ids, templates, `close` seen by a real
 //! client as a dropped connection and `hang` as no answer, every capture
@@ -497,7 +497,7 @@ async fn hookwire_new_mints_with_an_alias() {
     assert_eq!(res.status(), 200);
 }
 
-/// SPEC §9 with §10: two replicas share one PostgreSQL database (whatever
+/// Two replicas share one PostgreSQL database (whatever
 /// store the rest of the suite runs on). Rules, responses and aliases set
 /// through one replica answer captures on the other at once, although the
 /// other had the bin cached.

@@ -1,4 +1,4 @@
-//! The tunnel (SPEC §4): `hookwire tunnel` as the real binary, relaying a
+//! The tunnel: `hookwire tunnel` as the real binary, relaying a
 //! bin's requests to a real local HTTP app. Byte-exact relay, nothing lost
 //! across disconnects, exactly once across graceful restarts, at least once
 //! across `kill -9`, retries while the app is down, passthrough, replay, and
@@ -939,7 +939,7 @@ async fn concurrent_live_captures_arrive_once_in_id_order_even_past_the_queue() 
     one_delivery_each(&stored, "live");
 }
 
-/// SPEC §9: two replicas share one PostgreSQL database (whatever store the
+/// Two replicas share one PostgreSQL database (whatever store the
 /// rest of the suite runs on). Captures go to both at once; a tunnel
 /// connected to one of them gets every capture once, in id order, and an
 /// inspector page's live stream on one replica shows a capture made on the
@@ -1027,7 +1027,7 @@ async fn a_tunnel_on_one_replica_gets_every_replicas_captures_once_in_order() {
     assert_eq!(tail, only_b);
 }
 
-/// SPEC §9: a tunnel name is held once in the cluster. A second client
+/// A tunnel name is held once in the cluster. A second client
 /// with the same name on another replica takes over; the first stops with
 /// the same error as on one server, and only the newer one delivers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1065,7 +1065,7 @@ async fn a_tunnel_name_is_held_once_across_replicas() {
     second.stop().await;
 }
 
-/// SPEC §9: passthrough when the capture and the tunnel sit on different
+/// Passthrough when the capture and the tunnel sit on different
 /// replicas: the sender on one gets the app's answer relayed by the other.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passthrough_answers_across_replicas() {

@@ -1,4 +1,4 @@
-//! The one match language (SPEC §10), shared by response rules (server)
+//! The one match language (docs/rules.md), shared by response rules (server)
 //! and tunnel routes and filters: a *match* is a list of conditions that
 //! must all hold.
 //!

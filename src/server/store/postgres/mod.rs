@@ -1,5 +1,5 @@
 //! The PostgreSQL backend, for a team instance of several replicas sharing
-//! one database (SPEC §9). Captures go through one group-committing writer
+//! one database. Captures go through one group-committing writer
 //! task per replica (writer.rs, where the argument for id order across
 //! replicas is); every other statement runs on a pooled connection.
 //! Search uses `pg_trgm`: always caught up, so there is no indexer.

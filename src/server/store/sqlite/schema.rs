@@ -20,7 +20,7 @@ const MIGRATIONS: &[&str] = &[
 /// Settings the writer's connection needs. WAL lets readers run beside the
 /// writer. `synchronous=NORMAL` in WAL mode survives a killed process (the
 /// commit is in the OS page cache once `COMMIT` returns), which is what
-/// SPEC §3 asks; only a power cut can lose the last commits, and group
+/// the durability promise asks (docs/durability.md); only a power cut can lose the last commits, and group
 /// commit keeps that window to one batch. `Fsync` (`synchronous=FULL`)
 /// flushes the WAL at every commit: one fsync per batch.
 pub(super) fn configure(conn: &Connection, durability: Durability) -> Result<(), StoreError> {
