@@ -37,6 +37,11 @@ impl Assets {
                 include_str!("../../static/style.css"),
             ),
             (
+                "api_docs.css",
+                "text/css; charset=utf-8",
+                include_str!("../../static/api_docs.css"),
+            ),
+            (
                 "app.js",
                 "text/javascript; charset=utf-8",
                 include_str!("../../static/app.js"),

@@ -12,6 +12,7 @@ mod common;
 
 mod access;
 mod api;
+mod api_docs;
 mod browser;
 mod capture;
 mod export;

@@ -4,6 +4,7 @@
 //! they are merged here, in one place.
 
 pub mod api;
+pub mod api_docs;
 pub mod auth;
 mod body_view;
 mod compare;
@@ -56,6 +57,7 @@ fn api_routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
     api::router()
         .merge(export::router())
         .merge(tunnel::router())
+        .merge(api_docs::router())
 }
 
 /// Parses a bin id from a path segment, as a not-found when it is not one.

@@ -17,6 +17,7 @@ use utoipa_axum::routes;
 use super::schemas::add_core_schemas;
 use crate::core::views::ErrorBody;
 use crate::server::state::AppState;
+use crate::server::web::api_docs::ApiDocs;
 
 /// The document's frame: what the API is, how it is authenticated.
 #[derive(OpenApi)]
@@ -85,5 +86,9 @@ pub fn router(api: OpenApiRouter<AppState>) -> Router<AppState> {
     let mut doc = serde_json::to_value(&doc).unwrap_or_default();
     add_core_schemas(&mut doc);
     let json = serde_json::to_vec(&doc).unwrap_or_default();
-    router.route_layer(Extension(Serialized(Bytes::from(json))))
+    // The page for people (`GET /api/docs`) reads the same document.
+    let docs = ApiDocs::new(&doc);
+    router
+        .route_layer(Extension(Serialized(Bytes::from(json))))
+        .route_layer(Extension(docs))
 }
