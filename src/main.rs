@@ -73,6 +73,9 @@ async fn run(command: Command, started: hookwire::core::time::Millis) -> anyhow:
                 .with_context(|| format!("cannot listen on {} (--listen)", args.listen))?;
             let addr = listener.local_addr()?;
             let config = args.config()?;
+            // Signals are caught from here on: a SIGTERM sent as soon as
+            // the listening line appears stops the server gracefully.
+            let shutdown = shutdown_signal();
             let scheme = if config.tls.is_some() {
                 "https"
             } else {
@@ -122,7 +125,7 @@ async fn run(command: Command, started: hookwire::core::time::Millis) -> anyhow:
                 false,
                 format!("open {base}/ and press \"New URL\" to get a capture URL"),
             );
-            hookwire::server::http::serve(listener, config, shutdown_signal()).await?;
+            hookwire::server::http::serve(listener, config, shutdown).await?;
             Ok(0)
         }
         Command::Tunnel(args) => {

@@ -106,7 +106,7 @@ pub enum Action {
 }
 
 /// A response rule as the user wrote it: when it applies and what it
-/// answers. Checked and compiled by [`crate::server::services::rules`].
+/// answers. The server checks and compiles it before storing it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleConfig {

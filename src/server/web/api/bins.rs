@@ -46,7 +46,7 @@ fn alias_body(body: &[u8]) -> Result<Option<String>, AppError> {
 /// `{"alias":"stripe-dev"}` it also captures at `/stripe-dev`.
 #[utoipa::path(
     post, path = "/api/bins", tag = "bins",
-    request_body(content = AliasBody, description = "Optional: an alias"),
+    request_body(content = Option<AliasBody>, description = "Optional: an alias"),
     responses(
         (status = 201, description = "The new bin", body = BinView),
         (status = 400, description = "Not a valid alias: the message says what to fix", body = ErrorBody),

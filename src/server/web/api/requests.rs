@@ -105,6 +105,7 @@ async fn replay(
 #[into_params(parameter_in = Query)]
 struct ListParams {
     /// Page size, 1 to 1000 (default 50).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
     /// Requests older than this id (newest first).
     before: Option<i64>,
