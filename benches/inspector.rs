@@ -75,6 +75,7 @@ async fn main() {
                     signature: None,
                     retry_key: None,
                     rule: None,
+                    answer: None,
                 };
                 store.capture(r, |_| {}).await.expect("capture");
             }

@@ -72,6 +72,11 @@ function listItem(bin, s) {
     mark.title = `answered by the response rule ${s.rule}`;
     meta.append(" ", mark);
   }
+  if (s.response) {
+    const st = s.response.status;
+    const pill = el("span", `answer a-${st ? `${Math.floor(st / 100)}xx` : "none"}`, st ? String(st) : "\u2014");
+    meta.append(" ", pill);
+  }
   a.append(meta);
   li.append(a);
   return li;

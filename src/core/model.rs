@@ -203,6 +203,130 @@ pub struct NewRequest {
     pub retry_key: Option<String>,
     /// The response rule that answered it, if one did.
     pub rule: Option<String>,
+    /// What the sender got back; `None` when it is not recorded (captured
+    /// before hookwire recorded answers, imported, or a passthrough answer
+    /// not yet in).
+    pub answer: Option<Answer>,
+}
+
+/// Who answered a capture's sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AnsweredBy {
+    /// A response rule (`name`: the rule).
+    Rule,
+    /// The bin's own response.
+    Bin,
+    /// A passthrough tunnel's app (`name`: the tunnel).
+    Tunnel,
+    /// No answer: a rule closed or held the connection (`name`: the rule),
+    /// or the sender gave up before the answer (`name`: null).
+    None,
+}
+
+impl AnsweredBy {
+    /// The stored (and JSON) spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rule => "rule",
+            Self::Bin => "bin",
+            Self::Tunnel => "tunnel",
+            Self::None => "none",
+        }
+    }
+
+    /// The value of a stored spelling.
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "rule" => Self::Rule,
+            "bin" => Self::Bin,
+            "tunnel" => Self::Tunnel,
+            "none" => Self::None,
+            _ => return None,
+        })
+    }
+}
+
+/// What the sender of a capture got back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Answer {
+    /// The status sent; null when there was no answer (`by` is `none`).
+    #[schemars(example = 503)]
+    pub status: Option<u16>,
+    /// Who answered: `rule`, `bin` (the bin's own response), `tunnel` (a
+    /// passthrough tunnel's app) or `none` (the connection was closed or
+    /// held by a rule, or the sender gave up).
+    pub by: AnsweredBy,
+    /// The rule's or the tunnel's name; null for the bin's response and
+    /// for a sender that gave up.
+    #[schemars(example = &"flaky")]
+    pub name: Option<String>,
+}
+
+impl Answer {
+    /// No answer: the sender went away before one was sent.
+    pub fn gave_up() -> Self {
+        Self {
+            status: None,
+            by: AnsweredBy::None,
+            name: None,
+        }
+    }
+
+    /// The list's pill: the status, or `—` for no answer.
+    pub fn pill(&self) -> String {
+        self.status
+            .map_or_else(|| "\u{2014}".to_owned(), |s| s.to_string())
+    }
+
+    /// The pill's class: `a-2xx` … `a-5xx` by the status's class, `a-none`.
+    pub fn class(&self) -> &'static str {
+        match self.status {
+            Some(200..=299) => "a-2xx",
+            Some(300..=399) => "a-3xx",
+            Some(400..=499) => "a-4xx",
+            Some(500..=599) => "a-5xx",
+            Some(_) => "a-other",
+            None => "a-none",
+        }
+    }
+
+    /// The detail's sentence: "answered 201 by tunnel laptop", "answered
+    /// 200 by the bin's response", "no answer (closed by rule x)".
+    pub fn sentence(&self) -> String {
+        match &self.name {
+            Some(name) => format!("{} {name}{}", self.lead(), self.tail()),
+            None => self.lead(),
+        }
+    }
+
+    /// The sentence up to the name, if it has one.
+    pub fn lead(&self) -> String {
+        match (self.status, self.by) {
+            (Some(s), AnsweredBy::Rule) => format!("answered {s} by rule"),
+            (Some(s), AnsweredBy::Tunnel) => format!("answered {s} by tunnel"),
+            (Some(s), _) => format!("answered {s} by the bin's response"),
+            (None, _) if self.name.is_some() => "no answer (closed by rule".to_owned(),
+            (None, _) => "no answer (the sender gave up)".to_owned(),
+        }
+    }
+
+    /// The sentence after the name.
+    pub fn tail(&self) -> &'static str {
+        if self.status.is_none() && self.name.is_some() {
+            ")"
+        } else {
+            ""
+        }
+    }
+
+    /// What the name is: `tunnel`, else `rule`.
+    pub fn name_kind(&self) -> &'static str {
+        match self.by {
+            AnsweredBy::Tunnel => "tunnel",
+            _ => "rule",
+        }
+    }
 }
 
 /// Bodies past this are not parsed for a job id (header ids still count).

@@ -15,7 +15,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::core::headers::Header;
-use crate::core::model::{Bin, CapturedRequest, Delivery, ResponseConfig};
+use crate::core::model::{Answer, Bin, CapturedRequest, Delivery, ResponseConfig};
 use crate::core::time::rfc3339;
 use crate::core::verify::Signature;
 
@@ -54,6 +54,12 @@ pub struct RequestJson<'a> {
     /// The name of the response rule that answered it; null when the
     /// bin's own response (or a passthrough tunnel) did.
     pub rule: Option<Cow<'a, str>>,
+    /// What the sender got back: the status and who sent it. Null when
+    /// not recorded: requests captured before hookwire recorded answers,
+    /// imported ones, and a passthrough capture whose answer is still
+    /// being written (an instant after the sender got it).
+    #[serde(default)]
+    pub response: Option<Cow<'a, Answer>>,
     /// What tunnels made of it, oldest first.
     pub deliveries: Vec<DeliveryJson<'a>>,
 }
@@ -200,6 +206,7 @@ impl CapturedRequest {
             signature: r.signature.as_ref().map(Cow::Borrowed),
             idempotency_key: r.retry_key.as_deref().map(Cow::Borrowed),
             rule: r.rule.as_deref().map(Cow::Borrowed),
+            response: r.answer.as_ref().map(Cow::Borrowed),
             deliveries: self.deliveries.iter().map(Delivery::to_json).collect(),
         }
     }

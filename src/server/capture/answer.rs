@@ -11,13 +11,13 @@ use axum::response::{IntoResponse, Response};
 use tokio::sync::oneshot;
 
 use crate::core::matcher::Subject;
-use crate::core::model::Action;
+use crate::core::model::{Action, Answer, AnsweredBy};
 use crate::core::protocol::{REQUEST_ID_HEADER, RelayResponse};
-use crate::server::capture::choose::Ruled;
+use crate::server::capture::choose::{Ruled, bin_answer, sent_status};
 use crate::server::error::AppError;
 use crate::server::metrics::Reject;
 use crate::server::services::bins::{CachedBin, PreparedResponse};
-use crate::server::services::hub::Hub;
+use crate::server::services::hub::{AppAnswer, Hub};
 use crate::server::services::rules::HANG_LIMIT;
 use crate::server::state::AppState;
 
@@ -34,9 +34,12 @@ pub struct Stored {
     /// Its bin, as the capture read it.
     pub bin: Arc<CachedBin>,
     /// The passthrough tunnel's answer to wait for, if one is connected.
-    pub answer: Option<oneshot::Receiver<RelayResponse>>,
+    pub answer: Option<oneshot::Receiver<AppAnswer>>,
     /// The rule that answers, if one matched.
     pub ruled: Option<Ruled>,
+    /// What its insert recorded as the sender's answer (see
+    /// [`choose::known_answer`](super::choose::known_answer)).
+    pub recorded: Option<Answer>,
 }
 
 /// Marks a response the server must not send: the connection is dropped
@@ -48,7 +51,7 @@ pub struct DropConnection;
 /// it answers in time, else with the bin's response after its delay. A
 /// step of its own because it runs after the commit and may wait long
 /// (delays, the app, a hang): when the capture counts as done depends on
-/// the answer.
+/// the answer, and so does what is recorded as sent (see [`Recorder`]).
 pub async fn answer(state: &AppState, stored: Stored, started: Instant) -> Response {
     let Stored {
         id,
@@ -56,7 +59,9 @@ pub async fn answer(state: &AppState, stored: Stored, started: Instant) -> Respo
         bin,
         answer,
         ruled,
+        recorded,
     } = stored;
+    let mut record = Recorder::new(state, id, recorded);
     if let Some(ruled) = ruled {
         // A hang is counted when stored, not when the sender gave up.
         let hangs = bin
@@ -66,15 +71,20 @@ pub async fn answer(state: &AppState, stored: Stored, started: Instant) -> Respo
         if hangs {
             state.metrics.captured(size, started.elapsed());
         }
-        let out = by_rule(state, &bin, ruled, id).await;
+        let out = by_rule(state, &bin, ruled, id, &mut record).await;
         if !hangs {
             state.metrics.captured(size, started.elapsed());
         }
         return out;
     }
     if let Some(answer) = answer
-        && let Some(app) = by_app(&state.hub, answer, id).await
+        && let Some((app, tunnel)) = by_app(&state.hub, answer, id).await
     {
+        record.sent(Answer {
+            status: Some(app.status().as_u16()),
+            by: AnsweredBy::Tunnel,
+            name: Some(tunnel),
+        });
         state.metrics.captured(size, started.elapsed());
         return app;
     }
@@ -82,8 +92,69 @@ pub async fn answer(state: &AppState, stored: Stored, started: Instant) -> Respo
     if !resp.delay.is_zero() {
         tokio::time::sleep(resp.delay).await;
     }
+    record.sent(bin_answer(&bin));
     state.metrics.captured(size, started.elapsed());
     prepared(resp, id)
+}
+
+/// What the sender of capture `id` got back, kept exact where the insert
+/// could not know it: it holds "no answer, the sender gave up" until an
+/// answer is about to be sent, then that answer. When dropped (the answer
+/// returned to hyper, or the sender hung up and hyper dropped this future
+/// mid-wait) it writes what it holds if that differs from what the insert
+/// stored: one UPDATE, in a task of its own, so the sender never waits for
+/// it. That happens for a passthrough capture (decided only after the
+/// commit: the app's answer, or on its timeout or failure the bin's
+/// response) and for a sender that gives up during a delay; every other
+/// capture's answer was stored by its insert and writes nothing more.
+///
+/// Deriving a passthrough answer from the tunnel's delivery row instead
+/// would not be exact: the delivery is recorded also when the app answered
+/// after the deadline (the bin's response answered), and with several
+/// targets only the first answer reached the sender.
+struct Recorder<'a> {
+    state: &'a AppState,
+    id: i64,
+    /// What the capture's insert stored.
+    stored: Option<Answer>,
+    /// What the sender got, as far as is known now.
+    now: Answer,
+}
+
+impl<'a> Recorder<'a> {
+    fn new(state: &'a AppState, id: i64, stored: Option<Answer>) -> Self {
+        Self {
+            state,
+            id,
+            stored,
+            now: Answer::gave_up(),
+        }
+    }
+
+    /// `answer` is what goes to the sender (set just before it is
+    /// returned, after any wait).
+    fn sent(&mut self, answer: Answer) {
+        self.now = answer;
+    }
+}
+
+impl Drop for Recorder<'_> {
+    fn drop(&mut self) {
+        if self.stored.as_ref() == Some(&self.now) {
+            return;
+        }
+        // Dropped off the runtime only when it is shutting down.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (store, id) = (self.state.store.clone(), self.id);
+        let answer = std::mem::replace(&mut self.now, Answer::gave_up());
+        runtime.spawn(async move {
+            if let Err(e) = store.set_answer(id, answer).await {
+                tracing::warn!(error = %e, id, "recording what a sender got back");
+            }
+        });
+    }
 }
 
 /// The refusal of a capture that was not stored, counted by why.
@@ -103,14 +174,32 @@ pub fn refuse(state: &AppState, e: AppError) -> Response {
 
 /// The answer of a response rule: its rendered response after its delay,
 /// or no answer at all (`close`, `hang`).
-async fn by_rule(state: &AppState, bin: &CachedBin, ruled: Ruled, id: i64) -> Response {
+async fn by_rule(
+    state: &AppState,
+    bin: &CachedBin,
+    ruled: Ruled,
+    id: i64,
+    record: &mut Recorder<'_>,
+) -> Response {
     let Some(rule) = bin.rules.get(ruled.rule) else {
+        record.sent(bin_answer(bin));
         return prepared(&bin.response, id);
+    };
+    // As the insert stored it: a sender that gives up during a hang got
+    // no answer either way.
+    let no_answer = || Answer {
+        status: None,
+        by: AnsweredBy::None,
+        name: Some(rule.name.clone()),
     };
     match rule.action {
         Action::Respond => {}
-        Action::Close => return dropped(),
+        Action::Close => {
+            record.sent(no_answer());
+            return dropped();
+        }
         Action::Hang => {
+            record.sent(no_answer());
             // Until the sender gives up (hyper drops this future when it
             // hangs up), the limit, or the server stops; past the number
             // of hangs allowed at once, the connection is closed at once.
@@ -133,6 +222,11 @@ async fn by_rule(state: &AppState, bin: &CachedBin, ruled: Ruled, id: i64) -> Re
     if !rule.delay.is_zero() {
         tokio::time::sleep(rule.delay).await;
     }
+    record.sent(Answer {
+        status: Some(sent_status(rendered.status)),
+        by: AnsweredBy::Rule,
+        name: Some(rule.name.clone()),
+    });
     let mut out = prepared(
         &PreparedResponse::new(
             rendered.status,
@@ -151,14 +245,18 @@ async fn by_rule(state: &AppState, bin: &CachedBin, ruled: Ruled, id: i64) -> Re
     out
 }
 
-/// The passthrough app's answer, if it comes within the deadline with a
-/// status (else the bin's response answers; the request is delivered
-/// anyway).
-async fn by_app(hub: &Hub, answer: oneshot::Receiver<RelayResponse>, id: i64) -> Option<Response> {
+/// The passthrough app's answer and the tunnel that relayed it, if it
+/// comes within the deadline with a status (else the bin's response
+/// answers; the request is delivered anyway).
+async fn by_app(
+    hub: &Hub,
+    answer: oneshot::Receiver<AppAnswer>,
+    id: i64,
+) -> Option<(Response, String)> {
     // Also forgets the waiter when the sender hangs up mid-wait.
     let _forget = ForgetAnswer(hub, id);
     match tokio::time::timeout(PASSTHROUGH_DEADLINE, answer).await {
-        Ok(Ok(app)) if app.status.is_some() => Some(app_response(app, id)),
+        Ok(Ok(app)) if app.resp.status.is_some() => Some((app_response(app.resp, id), app.tunnel)),
         _ => None,
     }
 }

@@ -10,10 +10,10 @@ use uuid::Uuid;
 
 use crate::core::headers::Header;
 use crate::core::matcher::Subject;
-use crate::core::model::NewRequest;
-use crate::core::protocol::RelayResponse;
+use crate::core::model::{Action, Answer, AnsweredBy, NewRequest};
 use crate::server::error::AppError;
 use crate::server::services::bins::{AttemptGuard, CachedBin};
+use crate::server::services::hub::AppAnswer;
 use crate::server::state::AppState;
 
 /// A rule that answers a capture, with what its templates read.
@@ -92,8 +92,8 @@ pub async fn passthrough(
     bin_id: Uuid,
     ruled: bool,
 ) -> (
-    Option<oneshot::Sender<RelayResponse>>,
-    Option<oneshot::Receiver<RelayResponse>>,
+    Option<oneshot::Sender<AppAnswer>>,
+    Option<oneshot::Receiver<AppAnswer>>,
 ) {
     // A rule's answer wins over the app's.
     let passthrough = !ruled
@@ -105,4 +105,45 @@ pub async fn passthrough(
     } else {
         (None, None)
     }
+}
+
+/// What the sender will get back, when it is known before the commit —
+/// a rule's answer, or the bin's own response — so that the capture's
+/// insert records it (no second write). `None` while a passthrough
+/// tunnel's app may still answer: that is recorded after the answer (see
+/// `answer::Recorder`). A sender that gives up during a delay is
+/// recorded then, too.
+pub fn known_answer(bin: &CachedBin, ruled: Option<&Ruled>, passthrough: bool) -> Option<Answer> {
+    if let Some(rule) = ruled.and_then(|r| bin.rules.get(r.rule)) {
+        let name = Some(rule.name.clone());
+        return Some(match rule.action {
+            Action::Respond => Answer {
+                status: Some(sent_status(rule.status())),
+                by: AnsweredBy::Rule,
+                name,
+            },
+            // The connection is dropped, at once or at the hang's end.
+            Action::Close | Action::Hang => Answer {
+                status: None,
+                by: AnsweredBy::None,
+                name,
+            },
+        });
+    }
+    (!passthrough).then(|| bin_answer(bin))
+}
+
+/// The bin's own response, as its sender gets it.
+pub fn bin_answer(bin: &CachedBin) -> Answer {
+    Answer {
+        status: Some(sent_status(bin.response.status)),
+        by: AnsweredBy::Bin,
+        name: None,
+    }
+}
+
+/// The status a configured one is sent as: one that is not a status code
+/// (a row edited by hand) goes out as 200.
+pub fn sent_status(status: u16) -> u16 {
+    axum::http::StatusCode::from_u16(status).map_or(200, |s| s.as_u16())
 }

@@ -8,8 +8,8 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use crate::core::model::{CapturedRequest, NewRequest};
-use crate::core::protocol::RelayResponse;
 use crate::server::error::AppError;
+use crate::server::services::hub::AppAnswer;
 use crate::server::services::live::Summary;
 use crate::server::state::AppState;
 
@@ -24,7 +24,7 @@ type OnCommit = Box<dyn FnOnce(i64) + Send>;
 pub async fn commit(
     state: &AppState,
     new: NewRequest,
-    answer: Option<oneshot::Sender<RelayResponse>>,
+    answer: Option<oneshot::Sender<AppAnswer>>,
 ) -> Result<i64, AppError> {
     let bin_id = new.bin_id;
     let hub = state.hub.clone();

@@ -34,7 +34,7 @@ use axum::routing::any;
 
 use crate::server::capture::admit::{Admitted, admit};
 use crate::server::capture::answer::{Stored, answer, refuse};
-use crate::server::capture::choose::{choose_rule, passthrough};
+use crate::server::capture::choose::{choose_rule, known_answer, passthrough};
 use crate::server::capture::commit::commit;
 use crate::server::capture::record::record;
 use crate::server::error::AppError;
@@ -81,6 +81,9 @@ async fn store_request(state: &AppState, req: Request) -> Result<Stored, AppErro
     // arrivals (replicas).
     let (ruled, _counting) = choose_rule(state, &bin, &mut new).await?;
     let (answer_tx, answer) = passthrough(state, bin_id, ruled.is_some()).await;
+    // Stored with the capture when already known (no second write).
+    new.answer = known_answer(&bin, ruled.as_ref(), answer.is_some());
+    let recorded = new.answer.clone();
     let id = commit(state, new, answer_tx).await?;
     Ok(Stored {
         id,
@@ -88,6 +91,7 @@ async fn store_request(state: &AppState, req: Request) -> Result<Stored, AppErro
         bin,
         answer,
         ruled,
+        recorded,
     })
 }
 

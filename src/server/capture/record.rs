@@ -53,6 +53,7 @@ pub fn record(
         signature: None,
         retry_key: None,
         rule: None,
+        answer: None,
     };
     new.derive(secrets, || state.base_url(&parts.headers));
     new

@@ -80,7 +80,7 @@ async fn answer_from_store(store: &Store, hub: &Hub, bin: uuid::Uuid, name: &str
             error: d.error,
             body: d.body,
         };
-        hub.answer(id, &answer);
+        hub.answer(id, name, &answer);
     }
 }
 

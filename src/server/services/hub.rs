@@ -80,6 +80,16 @@ impl Claim {
     }
 }
 
+/// A passthrough app's answer to a waiting capture, and the tunnel that
+/// relayed it (the capture records who answered its sender).
+#[derive(Debug, Clone)]
+pub struct AppAnswer {
+    /// The tunnel's `--name`.
+    pub tunnel: String,
+    /// The app's answer.
+    pub resp: RelayResponse,
+}
+
 #[derive(Default)]
 struct Inner {
     /// Bin → tunnel name → its connected session.
@@ -87,7 +97,7 @@ struct Inner {
     /// Per (bin, name).
     slots: HashMap<(Uuid, String), Slot>,
     /// Captures awaiting an app's answer (passthrough), by request id.
-    waiters: HashMap<i64, oneshot::Sender<RelayResponse>>,
+    waiters: HashMap<i64, oneshot::Sender<AppAnswer>>,
     next_conn: u64,
 }
 
@@ -321,14 +331,18 @@ impl Hub {
     }
 
     /// Registers a capture that waits for the app's answer to `request_id`.
-    pub fn expect_answer(&self, request_id: i64, tx: oneshot::Sender<RelayResponse>) {
+    pub fn expect_answer(&self, request_id: i64, tx: oneshot::Sender<AppAnswer>) {
         self.lock().waiters.insert(request_id, tx);
     }
 
-    /// Hands an app's answer to the capture waiting for it, if any.
-    pub fn answer(&self, request_id: i64, resp: &RelayResponse) {
+    /// Hands an app's answer, relayed by tunnel `tunnel`, to the capture
+    /// waiting for it, if any.
+    pub fn answer(&self, request_id: i64, tunnel: &str, resp: &RelayResponse) {
         if let Some(tx) = self.lock().waiters.remove(&request_id) {
-            let _ = tx.send(resp.clone());
+            let _ = tx.send(AppAnswer {
+                tunnel: tunnel.to_owned(),
+                resp: resp.clone(),
+            });
         }
     }
 

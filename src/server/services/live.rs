@@ -10,7 +10,7 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use crate::core::model::NewRequest;
+use crate::core::model::{Answer, NewRequest};
 use crate::core::time::rfc3339;
 use crate::core::verify::Signature;
 use crate::server::store::Store;
@@ -38,6 +38,10 @@ pub struct Summary {
     pub signature: Option<Signature>,
     /// The response rule that answered it, if one did.
     pub rule: Option<String>,
+    /// What the sender got back, when known at the commit (as the API's
+    /// `response`; null for a passthrough capture, whose answer comes
+    /// after it).
+    pub response: Option<Answer>,
 }
 
 impl Summary {
@@ -52,6 +56,7 @@ impl Summary {
             size: r.body.len(),
             signature: r.signature.clone(),
             rule: r.rule.clone(),
+            response: r.answer.clone(),
         }
     }
 }

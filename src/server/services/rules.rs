@@ -145,6 +145,12 @@ impl Rule {
         })
     }
 
+    /// The status it answers with (known before the request is stored,
+    /// which records it).
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
     /// The rule's answer to request `id`.
     pub fn render(&self, s: &Subject<'_>, id: i64) -> Rendered {
         Rendered {

@@ -149,7 +149,9 @@ impl Session {
                 // A capture waiting for this tunnel gets the bin's response
                 // now, not at its deadline.
                 if self.passthrough && (owned || nobody) {
-                    self.state.hub.answer(r.id, &not_delivered(owned));
+                    self.state
+                        .hub
+                        .answer(r.id, &self.name, &not_delivered(owned));
                 }
                 let s = &self.streams[i];
                 let record = Record {
@@ -264,7 +266,7 @@ impl Session {
             s.live.remove(&f.request_id);
             if self.passthrough {
                 // With several targets, the first answer is the sender's.
-                self.state.hub.answer(f.request_id, &resp);
+                self.state.hub.answer(f.request_id, &self.name, &resp);
             }
             Some(s.through())
         };

@@ -7,7 +7,7 @@
 use uuid::Uuid;
 
 use super::{Engine, Event, ListQuery, NameHold, Page, Record, Store, StoreError};
-use crate::core::model::{Bin, CapturedRequest, NewRequest, ResponseConfig, RuleConfig};
+use crate::core::model::{Answer, Bin, CapturedRequest, NewRequest, ResponseConfig, RuleConfig};
 use crate::core::time::Millis;
 use crate::core::verify::{Secrets, Signature};
 
@@ -171,6 +171,11 @@ operations! {
     /// Stores re-checked signatures of requests.
     async fn set_signatures(&self, checked: Vec<(i64, Option<Signature>)>)
         -> Result<(), StoreError>;
+
+    /// Records what the sender of request `id` got back, when that was
+    /// decided after its capture was stored (a passthrough app's answer,
+    /// a sender that gave up). A request deleted meanwhile is no error.
+    async fn set_answer(&self, id: i64, answer: Answer) -> Result<(), StoreError>;
 
     /// Deletes a bin and its requests; false when it did not exist.
     async fn delete_bin(&self, id: Uuid) -> Result<bool, StoreError>;

@@ -58,6 +58,8 @@ enum Row {
         signature: Option<String>,
         retry_key: Option<String>,
         rule: Option<String>,
+        /// What the sender got back: status, who, name (as stored).
+        response: (Option<i32>, Option<String>, Option<String>),
     },
     Tunnel {
         bin: Uuid,
@@ -118,7 +120,8 @@ fn read_sqlite(path: &Path, out: &mpsc::Sender<Row>) -> Result<(), rusqlite::Err
     }
     let mut stmt = c.prepare(
         "SELECT id, bin_id, received_at, method, path, query, headers, remote_addr, body,
-                signature, retry_key, rule FROM requests WHERE id > ?1 ORDER BY id LIMIT ?2",
+                signature, retry_key, rule, response_status, response_by, response_name
+         FROM requests WHERE id > ?1 ORDER BY id LIMIT ?2",
     )?;
     let mut after = 0i64;
     loop {
@@ -140,6 +143,7 @@ fn read_sqlite(path: &Path, out: &mpsc::Sender<Row>) -> Result<(), rusqlite::Err
                 signature: r.get(9)?,
                 retry_key: r.get(10)?,
                 rule: r.get(11)?,
+                response: (r.get(12)?, r.get(13)?, r.get(14)?),
             };
             if !send(row) {
                 return Ok(());
@@ -248,8 +252,9 @@ pub async fn copy_sqlite_to_postgres(
     let insert_request = tx
         .prepare(
             "INSERT INTO requests (id, bin_id, received_at, method, path, query, headers,
-                                   remote_addr, body, signature, retry_key, search_doc, rule)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                                   remote_addr, body, signature, retry_key, search_doc, rule,
+                                   response_status, response_by, response_name)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .await?;
     let insert_tunnel = tx
@@ -308,9 +313,10 @@ pub async fn copy_sqlite_to_postgres(
                 signature,
                 retry_key,
                 rule,
+                response: (response_status, response_by, response_name),
             } => {
                 let doc = search_doc_of(&method, &path, &query, &headers, &body);
-                let p: [&(dyn ToSql + Sync); 13] = [
+                let p: [&(dyn ToSql + Sync); 16] = [
                     &id,
                     &bin,
                     &received_at,
@@ -324,6 +330,9 @@ pub async fn copy_sqlite_to_postgres(
                     &retry_key,
                     &doc,
                     &rule,
+                    &response_status,
+                    &response_by,
+                    &response_name,
                 ];
                 tx.execute(&insert_request, &p).await?;
                 copied.requests += 1;

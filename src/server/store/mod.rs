@@ -23,7 +23,7 @@ use std::path::Path;
 
 use uuid::Uuid;
 
-use crate::core::model::{CapturedRequest, Delivery, NewRequest};
+use crate::core::model::{Answer, AnsweredBy, CapturedRequest, Delivery, NewRequest};
 use crate::server::config::{Database, Durability};
 
 /// What can go wrong below the HTTP layer.
@@ -153,6 +153,38 @@ pub(crate) fn like_pattern(text: &str) -> String {
     }
     p.push('%');
     p
+}
+
+/// An answer as its three stored columns (`response_status`,
+/// `response_by`, `response_name`; all null when not recorded).
+fn answer_columns(a: Option<&Answer>) -> (Option<i32>, Option<&'static str>, Option<&str>) {
+    match a {
+        Some(a) => (
+            a.status.map(i32::from),
+            Some(a.by.as_str()),
+            a.name.as_deref(),
+        ),
+        None => (None, None, None),
+    }
+}
+
+/// The answer of three stored columns (see [`answer_columns`]): none when
+/// `by` is null (requests stored before answers were recorded).
+fn answer_of(
+    status: Option<i32>,
+    by: Option<&str>,
+    name: Option<String>,
+) -> Result<Option<Answer>, StoreError> {
+    let Some(by) = by else {
+        return Ok(None);
+    };
+    let by = AnsweredBy::parse(by)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown response_by {by:?}")))?;
+    let status = status
+        .map(u16::try_from)
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("response_status: {e}")))?;
+    Ok(Some(Answer { status, by, name }))
 }
 
 /// A capture with its headers and signature as stored (JSON), encoded on

@@ -26,7 +26,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use uuid::Uuid;
 
 use super::{Encoded, Event, ListQuery, Page, Record, StoreError, StoreOptions};
-use crate::core::model::{Bin, CapturedRequest, NewRequest, ResponseConfig, RuleConfig};
+use crate::core::model::{Answer, Bin, CapturedRequest, NewRequest, ResponseConfig, RuleConfig};
 use crate::core::time::Millis;
 use crate::core::verify::{Secrets, Signature};
 use crate::server::config::Durability;
@@ -339,6 +339,19 @@ impl Backend for Postgres {
             tx.execute(&update, &[id, &sig]).await?;
         }
         Ok(tx.commit().await?)
+    }
+
+    async fn set_answer(&self, id: i64, answer: Answer) -> Result<(), StoreError> {
+        let (status, by, name) = super::answer_columns(Some(&answer));
+        let conn = self.pool.get().await?;
+        let update = conn
+            .prepare_cached(
+                "UPDATE requests SET response_status = $2, response_by = $3, response_name = $4
+                 WHERE id = $1",
+            )
+            .await?;
+        conn.execute(&update, &[&id, &status, &by, &name]).await?;
+        Ok(())
     }
 
     async fn delete_bin(&self, id: Uuid) -> Result<bool, StoreError> {

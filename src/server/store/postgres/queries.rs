@@ -11,7 +11,7 @@ use crate::core::model::{Bin, CapturedRequest, Delivery, NewRequest, ResponseCon
 use crate::core::time::Millis;
 use crate::core::verify::{Secrets, Signature};
 use crate::server::store::{
-    Cursor, ListQuery, Page, StoreError, from_json as json, like_pattern, to_json,
+    Cursor, ListQuery, Page, StoreError, answer_of, from_json as json, like_pattern, to_json,
 };
 
 /// A stored integer that must fit a narrower type (a hand-edited row may
@@ -178,7 +178,7 @@ pub(super) async fn recent_bins(
 pub(super) fn request_columns(body: &str) -> String {
     format!(
         "id, bin_id, received_at, method, path, query, headers, remote_addr, {body}, signature, \
-         retry_key, rule, octet_length(body)"
+         retry_key, rule, response_status, response_by, response_name, octet_length(body)"
     )
 }
 
@@ -198,6 +198,7 @@ pub(super) fn request_row(r: &Row) -> Result<CapturedRequest, StoreError> {
             signature: signature.as_deref().map(json::<Signature>).transpose()?,
             retry_key: r.get(10),
             rule: r.get(11),
+            answer: answer_of(r.get(12), r.get(13), r.get(14))?,
         },
         deliveries: Vec::new(),
     })
@@ -235,7 +236,7 @@ pub(super) async fn list(c: &impl GenericClient, q: &ListQuery) -> Result<Page, 
     let mut body_sizes = Vec::with_capacity(rows.len().min(q.limit));
     for row in rows.iter().take(q.limit) {
         requests.push(request_row(row)?);
-        body_sizes.push(narrow(i64::from(row.get::<_, i32>(12)))?);
+        body_sizes.push(narrow(i64::from(row.get::<_, i32>(15)))?);
     }
     let next = (rows.len() > q.limit)
         .then(|| requests.last().map(|r: &CapturedRequest| r.id))

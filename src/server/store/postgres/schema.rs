@@ -11,6 +11,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_one_delivery_per_name.sql"),
     include_str!("migrations/0003_rules_routes_aliases.sql"),
+    include_str!("migrations/0004_answers.sql"),
 ];
 
 /// The advisory lock migrations run under (any constant no other user of

@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use super::listener;
 use crate::core::model::NewRequest;
-use crate::server::store::StoreError;
+use crate::server::store::{StoreError, answer_columns};
 
 /// Captures taken into one transaction at most.
 const MAX_BATCH: usize = 256;
@@ -118,13 +118,15 @@ impl Conn {
         let insert = client
             .prepare(
                 "INSERT INTO requests (id, bin_id, received_at, method, path, query, headers,
-                                       remote_addr, body, signature, retry_key, search_doc, rule)
+                                       remote_addr, body, signature, retry_key, search_doc, rule,
+                                       response_status, response_by, response_name)
                  SELECT u.* FROM unnest($1::bigint[], $2::uuid[], $3::bigint[], $4::text[],
                                         $5::text[], $6::text[], $7::text[], $8::text[],
                                         $9::bytea[], $10::text[], $11::text[], $12::text[],
-                                        $13::text[])
+                                        $13::text[], $14::integer[], $15::text[], $16::text[])
                    AS u(id, bin_id, received_at, method, path, query, headers, remote_addr,
-                        body, signature, retry_key, search_doc, rule)
+                        body, signature, retry_key, search_doc, rule, response_status,
+                        response_by, response_name)
                  WHERE EXISTS (SELECT 1 FROM bins b WHERE b.id = u.bin_id)
                  RETURNING id",
             )
@@ -272,6 +274,13 @@ async fn commit(
     let signatures: Vec<Option<&str>> = batch.iter().map(|c| c.signature.as_deref()).collect();
     let retry_keys: Vec<Option<&str>> = batch.iter().map(|c| c.req.retry_key.as_deref()).collect();
     let rules: Vec<Option<&str>> = batch.iter().map(|c| c.req.rule.as_deref()).collect();
+    let answers: Vec<_> = batch
+        .iter()
+        .map(|c| answer_columns(c.req.answer.as_ref()))
+        .collect();
+    let statuses: Vec<Option<i32>> = answers.iter().map(|a| a.0).collect();
+    let answered_by: Vec<Option<&str>> = answers.iter().map(|a| a.1).collect();
+    let answer_names: Vec<Option<&str>> = answers.iter().map(|a| a.2).collect();
     let drawn: Vec<i64> = tx
         .query(&conn.ids, &[&n])
         .await?
@@ -295,6 +304,9 @@ async fn commit(
                 &retry_keys,
                 &docs,
                 &rules,
+                &statuses,
+                &answered_by,
+                &answer_names,
             ],
         )
         .await?

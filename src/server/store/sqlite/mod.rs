@@ -37,7 +37,7 @@ use crate::server::config::Durability;
 use crate::server::store::backend::Backend;
 use writer::Writer;
 
-use crate::core::model::{Bin, CapturedRequest, NewRequest, ResponseConfig, RuleConfig};
+use crate::core::model::{Answer, Bin, CapturedRequest, NewRequest, ResponseConfig, RuleConfig};
 use crate::core::time::Millis;
 use crate::core::verify::{Secrets, Signature};
 
@@ -219,6 +219,12 @@ impl Backend for Sqlite {
             .await
     }
 
+    async fn set_answer(&self, id: i64, answer: Answer) -> Result<(), StoreError> {
+        self.writer
+            .run(move |tx, _| queries::update_answer(tx, id, &answer))
+            .await
+    }
+
     async fn delete_bin(&self, id: Uuid) -> Result<bool, StoreError> {
         self.writer
             .run(move |tx, state| {
@@ -360,6 +366,7 @@ mod tests {
             signature: None,
             retry_key: None,
             rule: None,
+            answer: None,
         }
     }
 

@@ -10,7 +10,9 @@ use crate::core::time::Millis;
 use crate::server::store::sqlite::rows::{
     BIN_COLUMNS, REQUEST_COLUMNS, attach_deliveries, bin_row, request_row, uuid,
 };
-use crate::server::store::{Cursor, ListQuery, Page, StoreError, like_pattern, to_json};
+use crate::server::store::{
+    Cursor, ListQuery, Page, StoreError, answer_columns, like_pattern, to_json,
+};
 
 pub(super) fn insert_bin(c: &Connection, bin: &Bin) -> Result<(), StoreError> {
     let resp = &bin.response;
@@ -200,6 +202,20 @@ pub(super) fn update_signatures(
     Ok(())
 }
 
+pub(super) fn update_answer(
+    c: &Connection,
+    id: i64,
+    answer: &crate::core::model::Answer,
+) -> Result<(), StoreError> {
+    let (status, by, name) = answer_columns(Some(answer));
+    c.prepare_cached(
+        "UPDATE requests SET response_status = ?2, response_by = ?3, response_name = ?4
+         WHERE id = ?1",
+    )?
+    .execute(params![id, status, by, name])?;
+    Ok(())
+}
+
 pub(super) fn delete_bin(c: &Connection, id: Uuid) -> Result<bool, StoreError> {
     let n = c
         .prepare_cached("DELETE FROM bins WHERE id = ?1")?
@@ -294,7 +310,7 @@ pub(super) fn list(c: &Connection, q: &ListQuery) -> Result<Page, StoreError> {
         .map(|t| format!("\"{}\"", t.replace('"', "\"\"")));
     let columns = format!(
         "id, bin_id, received_at, method, path, query, headers, remote_addr, {body}, signature,
-         retry_key, rule, length(body)"
+         retry_key, rule, response_status, response_by, response_name, length(body)"
     );
     let sql = match (&q.search, &phrase) {
         (None, _) => format!(
@@ -317,7 +333,8 @@ pub(super) fn list(c: &Connection, q: &ListQuery) -> Result<Page, StoreError> {
             let fts_cond = cond.replace("id", "f.rowid");
             let indexed = format!(
                 "r.id, r.bin_id, r.received_at, r.method, r.path, r.query, r.headers,
-                 r.remote_addr, {}, r.signature, r.retry_key, r.rule, length(r.body)",
+                 r.remote_addr, {}, r.signature, r.retry_key, r.rule, r.response_status,
+                 r.response_by, r.response_name, length(r.body)",
                 if q.with_bodies { "r.body" } else { "x''" }
             );
             format!(
@@ -358,7 +375,7 @@ pub(super) fn list(c: &Connection, q: &ListQuery) -> Result<Page, StoreError> {
             });
         }
         requests.push(request_row(row)?);
-        body_sizes.push(row.get(12)?);
+        body_sizes.push(row.get(15)?);
     }
     Ok(Page {
         requests,

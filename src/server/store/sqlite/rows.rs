@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::core::headers::Header;
 use crate::core::model::{Bin, CapturedRequest, Delivery, NewRequest, ResponseConfig};
-use crate::server::store::{StoreError, from_json as json};
+use crate::server::store::{StoreError, answer_of, from_json as json};
 
 /// A stored id.
 pub(super) fn uuid(text: &str) -> Result<Uuid, StoreError> {
@@ -43,7 +43,7 @@ pub(super) fn bin_row(r: &Row<'_>) -> Result<Bin, StoreError> {
 }
 
 /// The columns [`request_row`] reads, in order.
-pub(super) const REQUEST_COLUMNS: &str = "id, bin_id, received_at, method, path, query, headers, remote_addr, body, signature, retry_key, rule";
+pub(super) const REQUEST_COLUMNS: &str = "id, bin_id, received_at, method, path, query, headers, remote_addr, body, signature, retry_key, rule, response_status, response_by, response_name";
 
 /// A request (its deliveries left empty), from a row of
 /// [`REQUEST_COLUMNS`].
@@ -53,6 +53,7 @@ pub(super) fn request_row(r: &Row<'_>) -> Result<CapturedRequest, StoreError> {
     let body: Vec<u8> = r.get(8)?;
     let signature: Option<String> = r.get(9)?;
     let retry_key: Option<String> = r.get(10)?;
+    let answered_by: Option<String> = r.get(13)?;
     Ok(CapturedRequest {
         id: r.get(0)?,
         req: NewRequest {
@@ -67,6 +68,7 @@ pub(super) fn request_row(r: &Row<'_>) -> Result<CapturedRequest, StoreError> {
             signature: signature.as_deref().map(json).transpose()?,
             retry_key,
             rule: r.get(11)?,
+            answer: answer_of(r.get(12)?, answered_by.as_deref(), r.get(14)?)?,
         },
         deliveries: Vec::new(),
     })

@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use super::StoreError;
 use crate::core::model::NewRequest;
+use crate::server::store::answer_columns;
 
 /// Jobs taken into one transaction at most: bounds how long the first
 /// caller of a batch waits behind the others.
@@ -218,12 +219,13 @@ pub(super) fn insert_request(
     signature: Option<&str>,
 ) -> Result<Option<i64>, StoreError> {
     let bin = r.bin_id.hyphenated().to_string();
+    let (status, by, name) = answer_columns(r.answer.as_ref());
     let inserted = tx
         .prepare_cached(
             "INSERT INTO requests
                (bin_id, received_at, method, path, query, headers, remote_addr, body, signature,
-                retry_key, rule)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                retry_key, rule, response_status, response_by, response_name)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         )?
         .execute(params![
             bin,
@@ -236,7 +238,10 @@ pub(super) fn insert_request(
             &r.body[..],
             signature,
             r.retry_key,
-            r.rule
+            r.rule,
+            status,
+            by,
+            name
         ]);
     match inserted {
         Ok(_) => {}

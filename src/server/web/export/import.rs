@@ -423,8 +423,11 @@ pub(super) async fn import(
                     body: r.body,
                     signature: None,
                     retry_key: None,
-                    // Imported requests were answered elsewhere.
+                    // Imported requests were answered elsewhere: no rule,
+                    // and no answer of this server's to record (an export's
+                    // `response` is not carried over).
                     rule: None,
+                    answer: None,
                 };
                 let host = new.header("host").map(str::to_owned);
                 new.derive(&secrets, || config.public_base(host.as_deref()));

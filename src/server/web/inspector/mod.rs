@@ -19,7 +19,7 @@ use super::error_page::PageError;
 use super::layout::{Layout, render};
 use crate::core::headers::Header;
 use crate::core::idempotency;
-use crate::core::model::{CapturedRequest, Delivery};
+use crate::core::model::{Answer, CapturedRequest, Delivery};
 use crate::core::time::rfc3339;
 use crate::core::verify::{Secrets, Signature};
 use crate::server::state::AppState;
@@ -53,6 +53,8 @@ struct ListItem {
     retry: bool,
     /// The response rule that answered it.
     rule: Option<String>,
+    /// What the sender got back (the status pill), if recorded.
+    response: Option<Answer>,
 }
 
 /// One attempt of a sender's retried delivery.
@@ -83,6 +85,8 @@ struct Detail {
     retry_key: Option<String>,
     /// The response rule that answered it.
     rule: Option<String>,
+    /// What the sender got back, if recorded.
+    response: Option<Answer>,
     /// The headers as `Name: value` lines, for the edit-and-replay form.
     headers_text: String,
     /// The body for the edit form, when it is text.
@@ -160,6 +164,7 @@ impl Detail {
             signature: r.req.signature.clone(),
             retry_key: r.req.retry_key.clone(),
             rule: r.req.rule.clone(),
+            response: r.req.answer.clone(),
             headers_text: header_lines(&r.req.headers),
             body_text: std::str::from_utf8(&r.req.body)
                 .ok()
@@ -381,6 +386,7 @@ async fn page(
             signature: r.req.signature.clone(),
             retry: retried.contains(&r.id),
             rule: r.req.rule.clone(),
+            response: r.req.answer.clone(),
         })
         .collect();
     let times: Vec<i64> = list.requests.iter().map(|r| r.req.received_at).collect();
