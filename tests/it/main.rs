@@ -22,6 +22,7 @@ mod layout;
 mod lifecycle;
 mod live;
 mod migrate;
+mod navigation;
 mod openapi;
 mod replicas;
 mod routing;
