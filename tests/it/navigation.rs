@@ -88,6 +88,7 @@ async fn fifty_moves_swap_the_detail_in_place() {
     let mut times = Vec::new();
     for step in 0..50 {
         let kind = step % 6;
+        let started = Instant::now();
         match kind {
             // j, j, click, k, back, forward
             0 | 1 if at + 1 < ids.len() => {
@@ -135,7 +136,10 @@ async fn fifty_moves_swap_the_detail_in_place() {
             history.push(at);
             cursor += 1;
         }
-        let took = wait_shown(&c, ids[at], Duration::from_millis(1500)).await;
+        wait_shown(&c, ids[at], Duration::from_millis(1500)).await;
+        // The whole move, the WebDriver action included.
+        let took = started.elapsed();
+        assert!(took < Duration::from_millis(1500), "move {step}: {took:?}");
         times.push(took);
         let url = c.current_url().await.expect("url");
         assert!(
