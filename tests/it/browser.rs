@@ -15,7 +15,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
 /// chromedriver on a free port, killed on drop.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     url: String,
 }
@@ -34,7 +34,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn driver() -> Driver {
+pub(crate) async fn driver() -> Driver {
     let port = free_port();
     let child = Command::new("chromedriver")
         .arg(format!("--port={port}"))
@@ -59,7 +59,7 @@ async fn browser(d: &Driver, profile: &std::path::Path) -> Client {
 }
 
 /// A session whose Chromium also gets `extra` switches.
-async fn browser_with(d: &Driver, profile: &std::path::Path, extra: &[&str]) -> Client {
+pub(crate) async fn browser_with(d: &Driver, profile: &std::path::Path, extra: &[&str]) -> Client {
     let mut args = vec![
         "--headless".to_owned(),
         "--no-sandbox".to_owned(),
@@ -92,7 +92,7 @@ async fn browser_with(d: &Driver, profile: &std::path::Path, extra: &[&str]) -> 
 
 /// Browser console entries at SEVERE level (errors), via chromedriver's log
 /// endpoint.
-async fn console_errors(d: &Driver, c: &Client) -> Vec<String> {
+pub(crate) async fn console_errors(d: &Driver, c: &Client) -> Vec<String> {
     let id = c.session_id().await.expect("session").expect("id");
     let res = reqwest::Client::new()
         .post(format!("{}/session/{id}/se/log", d.url))
@@ -135,7 +135,7 @@ async fn screenshot(c: &Client, dir: &std::path::Path, name: &str) {
     }
 }
 
-async fn post(s: &TestServer, bin: &str, path: &str, body: &str) -> i64 {
+pub(crate) async fn post(s: &TestServer, bin: &str, path: &str, body: &str) -> i64 {
     let res = s
         .client
         .post(s.url(&format!("/{bin}{path}")))

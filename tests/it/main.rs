@@ -24,6 +24,7 @@ mod layout;
 mod lifecycle;
 mod live;
 mod migrate;
+mod navigation;
 mod openapi;
 mod replicas;
 mod routing;

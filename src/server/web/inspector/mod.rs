@@ -31,6 +31,7 @@ use forms::header_lines;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/bins/{bin_id}", get(page))
+        .route("/bins/{bin_id}/requests/{rid}/detail", get(detail_fragment))
         .merge(forms::router())
         .merge(rules_form::router())
 }
@@ -228,6 +229,24 @@ struct InspectorPage {
     /// The bin's alias ("" for none) and its capture URL.
     alias: String,
     alias_url: String,
+    /// The compare form's default other request: the newest listed one
+    /// that is not shown.
+    compare_with: Option<i64>,
+    /// `?r=` as given (none: the newest is shown).
+    selected_param: Option<i64>,
+}
+
+/// The detail alone (`templates/detail.html`, the same partial the page
+/// includes), for moving between requests without reloading the page.
+#[derive(Template)]
+#[template(path = "detail.html")]
+struct DetailFragment {
+    bin_id: String,
+    capture_url: String,
+    detail: Option<Detail>,
+    attempts: Vec<Attempt>,
+    tunnels: Vec<String>,
+    compare_with: Option<i64>,
 }
 
 /// A response rule as the settings list shows it.
@@ -297,12 +316,14 @@ fn timeline(times: &[i64]) -> (Vec<Bar>, String) {
         })
         .collect();
     let secs = span / 1000;
+    let n = times.len();
+    let requests = if n == 1 { "request" } else { "requests" };
     let label = if secs < 120 {
-        format!("{} requests over {secs} s", times.len())
+        format!("{n} {requests} over {secs} s")
     } else if secs < 7200 {
-        format!("{} requests over {} min", times.len(), secs / 60)
+        format!("{n} {requests} over {} min", secs / 60)
     } else {
-        format!("{} requests over {} h", times.len(), secs / 3600)
+        format!("{n} {requests} over {} h", secs / 3600)
     };
     (bars, label)
 }
@@ -350,18 +371,12 @@ async fn page(
         Some(rid) => state.store.request(id, rid).await?.map(|r| Detail::new(&r)),
         None => None,
     };
-    let attempts = match detail.as_ref().and_then(|d| d.retry_key.clone()) {
-        Some(key) => {
-            let current = detail.as_ref().map(|d| d.id);
-            let found = state.store.attempts(id, key).await?;
-            if found.len() > 1 {
-                attempt_list(&found, current)
-            } else {
-                Vec::new()
-            }
-        }
-        None => Vec::new(),
-    };
+    let attempts = retry_attempts(&state, id, detail.as_ref()).await?;
+    let compare_with = list
+        .requests
+        .iter()
+        .map(|r| r.id)
+        .find(|&r| Some(r) != selected);
     // Requests another listed request shares an idempotency key with.
     let keyed: Vec<(i64, i64, Option<String>)> = list
         .requests
@@ -421,7 +436,61 @@ async fn page(
             .map(|a| format!("{base}/{a}"))
             .unwrap_or_default(),
         alias: bin.alias.unwrap_or_default(),
+        compare_with,
+        selected_param: params.r,
     }))
+}
+
+/// The sender's attempts at the shown request, when it retried.
+async fn retry_attempts(
+    state: &AppState,
+    bin: uuid::Uuid,
+    detail: Option<&Detail>,
+) -> Result<Vec<Attempt>, PageError> {
+    let Some(d) = detail else {
+        return Ok(Vec::new());
+    };
+    let Some(key) = d.retry_key.clone() else {
+        return Ok(Vec::new());
+    };
+    let found = state.store.attempts(bin, key).await?;
+    Ok(if found.len() > 1 {
+        attempt_list(&found, Some(d.id))
+    } else {
+        Vec::new()
+    })
+}
+
+/// `GET /bins/{bin_id}/requests/{rid}/detail`: the detail section of one
+/// request, read by id (the bin is not listed), for `static/app.js`.
+async fn detail_fragment(
+    State(state): State<AppState>,
+    Path((id, rid)): Path<(String, i64)>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let id = bin_id(&id)?;
+    state.bins.cached(id).await?;
+    let Some(r) = state.store.request(id, rid).await? else {
+        return Err(PageError(crate::server::error::AppError::NotFound(
+            "no such request in this bin".into(),
+        )));
+    };
+    let detail = Detail::new(&r);
+    let attempts = retry_attempts(&state, id, Some(&detail)).await?;
+    let base = state.base_url(&headers);
+    let mut res = render(&DetailFragment {
+        bin_id: id.to_string(),
+        capture_url: format!("{base}/{id}"),
+        detail: Some(detail),
+        attempts,
+        tunnels: crate::server::services::cluster::connected(&state.store, &state.hub, id).await?,
+        compare_with: None,
+    });
+    res.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    Ok(res)
 }
 
 fn masked_secrets(secrets: &Secrets) -> Vec<(String, String)> {
@@ -455,6 +524,7 @@ mod tests {
         assert_eq!(bars.iter().map(|b| b.count).sum::<usize>(), 5);
         assert_eq!(bars.iter().map(|b| b.height).max(), Some(28));
         assert_eq!(label, "5 requests over 60 s");
+        assert_eq!(timeline(&[7]).1, "1 request over 0 s");
         assert!(timeline(&[]).0.is_empty());
     }
 }
