@@ -22,6 +22,7 @@ pub fn server_config(cert: &Path, key: &Path) -> anyhow::Result<Arc<rustls::Serv
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .context("the certificate and key do not belong together (--tls-cert, --tls-key)")?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // HTTP/2 first: clients that speak it get it, the others HTTP/1.1.
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }

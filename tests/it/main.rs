@@ -19,6 +19,7 @@ mod capture;
 mod export;
 mod follow;
 mod hostile;
+mod http2;
 mod inspector;
 mod layout;
 mod lifecycle;
