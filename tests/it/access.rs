@@ -97,6 +97,10 @@ async fn captures_health_and_login_stay_public() {
     let html = res.text().await.expect("html");
     assert!(html.contains(r#"name="token""#));
     assert!(!html.contains(TOKEN));
+    assert!(
+        !html.contains("Sign out"),
+        "the login page offers no sign-out"
+    );
 }
 
 #[tokio::test]

@@ -156,13 +156,20 @@ pub fn same(a: &[u8], b: &[u8]) -> bool {
 /// header rule reports that header missing, since every request to it is
 /// meant to carry it.
 pub fn check(secrets: &Secrets, req: &Signed<'_>) -> Option<Signature> {
+    let shows = |scheme: &Scheme| scheme.shows.iter().any(|h| req.header(h).is_some());
     for scheme in &SCHEMES {
         let Some(secret) = (scheme.secret)(secrets) else {
             continue;
         };
-        if scheme.shows.iter().any(|h| req.header(h).is_some()) {
+        if shows(scheme) {
             return Some(outcome(scheme.name, (scheme.verify)(secret, req)));
         }
+    }
+    // A request signed by a provider the bin has no secret for is that
+    // provider's, not a failed static-header check: in a bin shared by
+    // several senders, the static header would mark all of theirs ✗.
+    if SCHEMES.iter().any(shows) {
+        return None;
     }
     secrets
         .header
@@ -326,5 +333,50 @@ mod props {
                 prop_assert!(sig.verified || sig.reason.is_some());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::secrets::HeaderRule;
+    use super::*;
+
+    fn header_only() -> Secrets {
+        Secrets {
+            header: Some(HeaderRule {
+                name: "X-Auth".into(),
+                value: "t0k".into(),
+            }),
+            ..Secrets::default()
+        }
+    }
+
+    fn check_with(secrets: &Secrets, headers: &[(&str, &str)]) -> Option<Signature> {
+        let headers: Vec<Header> = headers
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
+        let req = Signed {
+            headers: &headers,
+            body: b"{}",
+            received_at: 0,
+            url: "http://h/x",
+        };
+        check(secrets, &req)
+    }
+
+    #[test]
+    fn another_providers_request_is_not_a_failed_static_header() {
+        // Stripe-signed, the bin has only a static header: no check at all.
+        let stripe = check_with(&header_only(), &[("stripe-signature", "t=1,v1=00")]);
+        assert_eq!(stripe, None);
+        // No provider's headers: the static header is checked.
+        let missing = check_with(&header_only(), &[("content-type", "application/json")]);
+        assert_eq!(
+            missing.map(|s| (s.scheme, s.verified)),
+            Some(("header".into(), false))
+        );
+        let right = check_with(&header_only(), &[("x-auth", "t0k")]);
+        assert_eq!(right.map(|s| s.verified), Some(true));
     }
 }

@@ -131,7 +131,7 @@ async fn login_page(State(state): State<AppState>, Query(q): Query<LoginQuery>) 
         return Redirect::to("/").into_response();
     }
     render(&LoginPage {
-        layout: Layout::new(&state),
+        layout: Layout::signed_out(&state),
         next: safe_next(q.next.as_deref()).to_owned(),
         error: None,
     })
@@ -156,7 +156,7 @@ async fn login(
     };
     if !equal(form.token.trim(), token.expose()) {
         let mut res = render(&LoginPage {
-            layout: Layout::new(&state),
+            layout: Layout::signed_out(&state),
             next,
             error: Some("That is not this server's access token. Ask whoever runs it.".into()),
         });

@@ -25,6 +25,15 @@ impl Layout {
             auth: state.config.access_token.is_some(),
         }
     }
+
+    /// The layout of the login page: whoever sees it is not signed in, so
+    /// it offers no "Sign out".
+    pub fn signed_out(state: &AppState) -> Self {
+        Self {
+            auth: false,
+            ..Self::new(state)
+        }
+    }
 }
 
 /// Renders a template, or a plain 500 if the template itself fails.
