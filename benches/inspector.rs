@@ -130,6 +130,18 @@ async fn main() {
         "inspector page (newest 100 + detail) : {:>9}   (target <= 50 ms)",
         ms(page)
     );
+    // A move in the inspector fetches one request's detail (ids are 1..=n
+    // in this fresh database).
+    let move_newest = time(format!("/bins/{bin}/requests/{n}/detail")).await;
+    println!(
+        "a move: the newest request's detail   : {:>9}   (target <= 50 ms)",
+        ms(move_newest)
+    );
+    let move_old = time(format!("/bins/{bin}/requests/{}/detail", n / 2)).await;
+    println!(
+        "a move: a request halfway back        : {:>9}   (target <= 50 ms)",
+        ms(move_old)
+    );
     let older = time(format!("/bins/{bin}?before={}", n / 2)).await;
     println!("inspector page, halfway back         : {:>9}", ms(older));
     let rare = time(format!("/bins/{bin}?q=needle")).await;

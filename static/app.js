@@ -62,6 +62,13 @@ function humanSize(n) {
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
+// The status the sender got, as a pill: 2xx/4xx/5xx coloured, a dash
+// when it got no answer.
+function answerPill(response) {
+  const st = response.status;
+  return el("span", `answer a-${st ? `${Math.floor(st / 100)}xx` : "none"}`, st ? String(st) : "\u2014");
+}
+
 function listItem(bin, s) {
   const li = el("li");
   li.dataset.id = String(s.id);
@@ -81,11 +88,7 @@ function listItem(bin, s) {
     mark.title = `answered by the response rule ${s.rule}`;
     meta.append(" ", mark);
   }
-  if (s.response) {
-    const st = s.response.status;
-    const pill = el("span", `answer a-${st ? `${Math.floor(st / 100)}xx` : "none"}`, st ? String(st) : "\u2014");
-    meta.append(" ", pill);
-  }
+  if (s.response) meta.append(" ", answerPill(s.response));
   a.append(meta);
   li.append(a);
   return li;
@@ -272,10 +275,23 @@ if (inspector) {
       document.body.dataset.lastLive = String(s.id);
       if (inspector.dataset.follow === "1") show(s.id, { push: false, scrollTop: false });
     };
+    // An answer known only after the request was listed (a passthrough
+    // app's, or a sender that gave up): its pill, and the detail if shown.
+    const answered = (a) => {
+      const meta = list.querySelector(`li[data-id="${a.id}"] .meta`);
+      if (meta) {
+        meta.querySelector(".answer")?.remove();
+        meta.append(answerPill(a.response));
+      }
+      if (currentDetail().dataset.id === String(a.id)) {
+        show(a.id, { push: false, scrollList: false, scrollTop: false });
+      }
+    };
     const open = () => {
       if (events) return;
       events = new EventSource(`/bins/${encodeURIComponent(bin)}/events`);
       events.addEventListener("request", (e) => arrive(JSON.parse(e.data)));
+      events.addEventListener("answered", (e) => answered(JSON.parse(e.data)));
       events.addEventListener("reload", () => window.location.reload());
     };
     const close = () => {

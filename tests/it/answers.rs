@@ -255,3 +255,65 @@ async fn a_sender_that_gives_up_during_the_delay_got_no_answer() {
     );
     s.stop().await;
 }
+
+/// An open inspector page gets a passthrough capture's answer live: the
+/// request is listed at its commit, before the app has answered, and its
+/// pill appears when the answer is recorded — without a reload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_page_gets_the_passthrough_answer_live() {
+    use fantoccini::Locator;
+
+    let s = TestServer::spawn().await;
+    let bin = s.new_bin().await;
+    let app = LocalApp::start().await;
+    let tunnel = Tunnel::connect(&s, &bin, &app, "laptop", &["--passthrough"]).await;
+    let d = crate::browser::driver().await;
+    let tmp = tempfile::tempdir().expect("dir");
+    let c = crate::browser::browser_with(&d, &tmp.path().join("p"), &[]).await;
+    c.goto(&s.url(&format!("/bins/{bin}")))
+        .await
+        .expect("open inspector");
+    c.execute("window.__marker = 1;", vec![])
+        .await
+        .expect("mark");
+    // Captures until one is listed live: the page's stream is open.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let id = loop {
+        let res = s
+            .client
+            .post(s.url(&format!("/{bin}/pay")))
+            .body("{}")
+            .send()
+            .await
+            .expect("capture");
+        assert_eq!(res.status(), 201, "the app's answer");
+        let id = common::request_id(&res);
+        let listed = tokio::time::timeout(
+            Duration::from_millis(1500),
+            c.wait()
+                .for_element(Locator::Css(&format!("li[data-id='{id}']"))),
+        )
+        .await;
+        if let Ok(Ok(_)) = listed {
+            break id;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no live arrival in 10 s"
+        );
+    };
+    let pill = c
+        .wait()
+        .at_most(Duration::from_secs(5))
+        .for_element(Locator::Css(&format!("li[data-id='{id}'] .answer")))
+        .await
+        .expect("the answer's pill, live");
+    assert_eq!(pill.text().await.expect("text"), "201");
+    let marker = c
+        .execute("return window.__marker === 1;", vec![])
+        .await
+        .expect("script");
+    assert_eq!(marker, Value::Bool(true), "no reload");
+    tunnel.stop().await;
+    s.stop().await;
+}

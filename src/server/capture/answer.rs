@@ -9,6 +9,7 @@ use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::oneshot;
+use uuid::Uuid;
 
 use crate::core::matcher::Subject;
 use crate::core::model::{Action, Answer, AnsweredBy};
@@ -29,6 +30,8 @@ pub const PASSTHROUGH_DEADLINE: Duration = Duration::from_secs(10);
 pub struct Stored {
     /// Its id.
     pub id: i64,
+    /// Its bin's id.
+    pub bin_id: Uuid,
     /// Body size.
     pub size: usize,
     /// Its bin, as the capture read it.
@@ -55,13 +58,14 @@ pub struct DropConnection;
 pub async fn answer(state: &AppState, stored: Stored, started: Instant) -> Response {
     let Stored {
         id,
+        bin_id,
         size,
         bin,
         answer,
         ruled,
         recorded,
     } = stored;
-    let mut record = Recorder::new(state, id, recorded);
+    let mut record = Recorder::new(state, bin_id, id, recorded);
     if let Some(ruled) = ruled {
         // A hang is counted when stored, not when the sender gave up.
         let hangs = bin
@@ -114,6 +118,7 @@ pub async fn answer(state: &AppState, stored: Stored, started: Instant) -> Respo
 /// targets only the first answer reached the sender.
 struct Recorder<'a> {
     state: &'a AppState,
+    bin: Uuid,
     id: i64,
     /// What the capture's insert stored.
     stored: Option<Answer>,
@@ -122,9 +127,10 @@ struct Recorder<'a> {
 }
 
 impl<'a> Recorder<'a> {
-    fn new(state: &'a AppState, id: i64, stored: Option<Answer>) -> Self {
+    fn new(state: &'a AppState, bin: Uuid, id: i64, stored: Option<Answer>) -> Self {
         Self {
             state,
+            bin,
             id,
             stored,
             now: Answer::gave_up(),
@@ -147,11 +153,18 @@ impl Drop for Recorder<'_> {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let (store, id) = (self.state.store.clone(), self.id);
+        let (store, live, bin, id) = (
+            self.state.store.clone(),
+            self.state.live.clone(),
+            self.bin,
+            self.id,
+        );
         let answer = std::mem::replace(&mut self.now, Answer::gave_up());
         runtime.spawn(async move {
-            if let Err(e) = store.set_answer(id, answer).await {
-                tracing::warn!(error = %e, id, "recording what a sender got back");
+            match store.set_answer(id, answer.clone()).await {
+                // Open pages put the answer on the request they listed.
+                Ok(()) => live.publish_answer(bin, id, answer),
+                Err(e) => tracing::warn!(error = %e, id, "recording what a sender got back"),
             }
         });
     }

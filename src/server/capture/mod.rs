@@ -87,6 +87,7 @@ async fn store_request(state: &AppState, req: Request) -> Result<Stored, AppErro
     let id = commit(state, new, answer_tx).await?;
     Ok(Stored {
         id,
+        bin_id,
         size,
         bin,
         answer,

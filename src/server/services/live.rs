@@ -61,10 +61,38 @@ impl Summary {
     }
 }
 
+/// What watchers of a bin hear.
+#[derive(Debug, Clone)]
+pub enum Update {
+    /// A new capture.
+    Request(Summary),
+    /// What a capture's sender got back, when that was known only after
+    /// the capture was published (a passthrough app's answer, a sender
+    /// that gave up).
+    Answered {
+        /// The bin.
+        bin: Uuid,
+        /// The request.
+        id: i64,
+        /// The answer, as the API's `response`.
+        response: Answer,
+    },
+}
+
+impl Update {
+    /// The bin it is about.
+    pub fn bin(&self) -> Uuid {
+        match self {
+            Update::Request(s) => s.bin,
+            Update::Answered { bin, .. } => *bin,
+        }
+    }
+}
+
 /// Cheap, cloneable handle to the broadcast (clones share it).
 #[derive(Clone)]
 pub struct Live {
-    tx: broadcast::Sender<Summary>,
+    tx: broadcast::Sender<Update>,
     /// Watchers per bin: a capture (or another replica's, read back from
     /// the database) costs a summary only when its bin is watched.
     watchers: Arc<Mutex<HashMap<Uuid, usize>>>,
@@ -82,8 +110,8 @@ impl Default for Live {
 /// A subscription to one bin's summaries; the bin counts as watched while
 /// it lives.
 pub struct Subscription {
-    /// Every summary published (all bins: filter on [`Summary::bin`]).
-    pub rx: broadcast::Receiver<Summary>,
+    /// Every update published (all bins: filter on [`Update::bin`]).
+    pub rx: broadcast::Receiver<Update>,
     bin: Uuid,
     watchers: Arc<Mutex<HashMap<Uuid, usize>>>,
 }
@@ -111,7 +139,14 @@ impl Live {
     /// Tells the watchers about a new capture.
     pub fn publish(&self, summary: Summary) {
         // No receiver left is fine: nobody watches.
-        let _ = self.tx.send(summary);
+        let _ = self.tx.send(Update::Request(summary));
+    }
+
+    /// Tells the watchers what the sender of capture `id` got back.
+    pub fn publish_answer(&self, bin: Uuid, id: i64, response: Answer) {
+        if self.watched(bin) {
+            let _ = self.tx.send(Update::Answered { bin, id, response });
+        }
     }
 
     /// Tells the watchers about capture `id` of `bin`, read back from the

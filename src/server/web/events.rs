@@ -1,5 +1,5 @@
 //! `GET /bins/{bin_id}/events`: a Server-Sent Events stream of each new
-//! request's summary (from [`crate::server::services::live`]) for an open inspector page.
+//! request's summary (`request`), and of answers known only later (`answered`) (from [`crate::server::services::live`]) for an open inspector page.
 //! The page still works without it (reload).
 
 use std::convert::Infallible;
@@ -12,8 +12,11 @@ use axum::routing::get;
 use futures_util::Stream;
 use tokio::sync::broadcast;
 
+use serde_json::json;
+
 use super::bin_id;
 use crate::server::error::AppError;
+use crate::server::services::live::Update;
 use crate::server::state::AppState;
 
 /// The route.
@@ -41,9 +44,15 @@ async fn events(
             loop {
                 tokio::select! {
                     msg = sub.rx.recv() => match msg {
-                        Ok(s) if s.bin == bin => {
-                            let data = serde_json::to_string(&s).unwrap_or_default();
-                            let event = Event::default().event("request").data(data);
+                        Ok(u) if u.bin() == bin => {
+                            let event = match u {
+                                Update::Request(s) => Event::default()
+                                    .event("request")
+                                    .data(serde_json::to_string(&s).unwrap_or_default()),
+                                Update::Answered { id, response, .. } => Event::default()
+                                    .event("answered")
+                                    .data(json!({ "id": id, "response": response }).to_string()),
+                            };
                             return Some((Ok(event), (sub, stopping, false)));
                         }
                         Ok(_) => {}
