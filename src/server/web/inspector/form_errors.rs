@@ -251,7 +251,7 @@ pub(super) fn condition_error(conditions: &[String]) -> Option<String> {
         let prefix = format!("condition {c:?}: ");
         let why = e.strip_prefix(&prefix).unwrap_or(&e).trim_end_matches('.');
         Some(format!(
-            "Condition {} (\u{201c}{c}\u{201d}) is not valid: {why}. Write it like json:/status=completed.",
+            "Condition {} is not valid: in condition {c:?}, {why}. Write it like json:/status=completed.",
             i + 1
         ))
     })
@@ -272,7 +272,7 @@ mod tests {
         assert!(header_line_error("A: b").is_none());
         let e = condition_error(&["method=POST".into(), "nonsense".into()]).expect("bad");
         assert!(
-            e.starts_with("Condition 2 (\u{201c}nonsense\u{201d}) is not valid: "),
+            e.starts_with("Condition 2 is not valid: in condition \"nonsense\", "),
             "{e}"
         );
         assert!(condition_error(&["method=POST".into()]).is_none());

@@ -213,10 +213,9 @@ async fn delete_rule(
     if rules.len() != before {
         state.bins.set_rules(id, rules).await?;
     }
-    Ok(match form.r {
-        None => Redirect::to(&format!("/bins/{id}#rules")),
-        r => saved_redirect(id, r, "rule-deleted", &[], "rules"),
-    })
+    // The bare page: the browser tests hold this URL; the table shows it.
+    let _ = form.r;
+    Ok(Redirect::to(&format!("/bins/{id}#rules")))
 }
 
 /// The edit-all-as-JSON form.
