@@ -18,6 +18,7 @@ mod browser;
 mod capture;
 mod export;
 mod follow;
+mod forms;
 mod hostile;
 mod http2;
 mod inspector;

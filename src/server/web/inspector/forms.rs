@@ -3,15 +3,18 @@
 //! the page, so every one works without JavaScript.
 
 use axum::extract::{Path, State};
-use axum::response::Redirect;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use axum::{Form, Router};
 use serde::Deserialize;
 
+use super::form_errors::{FormState, failed_page, header_line_error, plain, saved_redirect};
 use crate::core::headers::Header;
 use crate::core::model::{Edits, ResponseConfig};
 use crate::core::verify::Secrets;
 use crate::server::error::AppError;
+use crate::server::services::bins::BinError;
 use crate::server::state::AppState;
 use crate::server::web::bin_id;
 use crate::server::web::error_page::PageError;
@@ -35,12 +38,15 @@ pub struct SecretForm {
     secret: String,
     #[serde(default)]
     header_name: String,
+    /// The selected request, kept across the save.
+    r: Option<i64>,
 }
 
 /// The remove-a-secret form.
 #[derive(Debug, Deserialize)]
 pub struct RemoveSecretForm {
     scheme: String,
+    r: Option<i64>,
 }
 
 /// Sets (`Some`) or removes (`None`) one scheme's secret.
@@ -58,17 +64,38 @@ fn with_secret(
 async fn set_secret(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     Form(form): Form<SecretForm>,
-) -> Result<Redirect, PageError> {
+) -> Result<Response, PageError> {
     let id = bin_id(&id)?;
     let bin = state.bins.get(id).await?;
-    let secrets = with_secret(
-        bin.secrets,
-        &form.scheme,
-        Some((form.secret, form.header_name)),
-    )?;
-    state.bins.set_secrets(id, secrets).await?;
-    Ok(Redirect::to(&format!("/bins/{id}")))
+    let secret = Some((form.secret, form.header_name.clone()));
+    let saved = match with_secret(bin.secrets, &form.scheme, secret) {
+        Ok(secrets) => state.bins.set_secrets(id, secrets).await,
+        Err(AppError::BadRequest(m)) => Err(BinError::Invalid(m)),
+        Err(e) => return Err(e.into()),
+    };
+    match saved {
+        Ok(n) => {
+            let n = n.to_string();
+            let extra = [("what", form.scheme.as_str()), ("n", n.as_str())];
+            Ok(saved_redirect(id, form.r, "secret", &extra, "settings").into_response())
+        }
+        Err(BinError::Invalid(m)) => {
+            let field = if form.scheme == "header" && m.contains("header") {
+                "secret-header"
+            } else {
+                "secret"
+            };
+            let state_ = FormState {
+                scheme: form.scheme,
+                header_name: form.header_name,
+                ..FormState::failed("secrets", field, plain(&m))
+            };
+            failed_page(&state, id, form.r, &headers, state_, |_| ()).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// `POST /bins/{bin_id}/secrets/remove`.
@@ -80,20 +107,70 @@ async fn remove_secret(
     let id = bin_id(&id)?;
     let bin = state.bins.get(id).await?;
     let secrets = with_secret(bin.secrets, &form.scheme, None)?;
-    state.bins.set_secrets(id, secrets).await?;
-    Ok(Redirect::to(&format!("/bins/{id}")))
+    let n = state.bins.set_secrets(id, secrets).await?.to_string();
+    let extra = [("what", form.scheme.as_str()), ("n", n.as_str())];
+    Ok(saved_redirect(
+        id,
+        form.r,
+        "secret-removed",
+        &extra,
+        "settings",
+    ))
 }
 
 /// The response settings form.
 #[derive(Debug, Deserialize)]
 pub struct ResponseForm {
-    status: u16,
+    #[serde(default)]
+    status: String,
     #[serde(default)]
     headers: String,
     #[serde(default)]
     body: String,
     #[serde(default)]
-    delay_ms: u64,
+    delay_ms: String,
+    /// The selected request, kept across the save.
+    r: Option<i64>,
+}
+
+impl ResponseForm {
+    /// The response, or the field in error and what is wrong.
+    fn response(&self) -> Result<ResponseConfig, (&'static str, String)> {
+        let status = self.status.trim().parse::<u16>().map_err(|_| {
+            let e = "The status must be a number from 200 to 599, e.g. 200.";
+            ("response-status", e.to_owned())
+        })?;
+        let delay_ms = match self.delay_ms.trim() {
+            "" => 0,
+            d => d.parse::<u64>().map_err(|_| {
+                let e = "The delay must be a whole number of milliseconds, e.g. 250.";
+                ("response-delay", e.to_owned())
+            })?,
+        };
+        if let Some(e) = header_line_error(&self.headers) {
+            return Err(("response-headers", e));
+        }
+        let resp = ResponseConfig {
+            status,
+            headers: parse_header_lines(&self.headers)
+                .map_err(|e| ("response-headers", e.to_string()))?,
+            body: self.body.clone(),
+            delay_ms,
+        };
+        resp.validate().map_err(|m| {
+            let field = if m.starts_with("status") {
+                "response-status"
+            } else if m.starts_with("delay") {
+                "response-delay"
+            } else if m.contains("body") {
+                "response-body"
+            } else {
+                "response-headers"
+            };
+            (field, plain(&m))
+        })?;
+        Ok(resp)
+    }
 }
 
 /// Headers as `Name: value` lines (what [`parse_header_lines`] reads).
@@ -121,21 +198,33 @@ pub(super) fn parse_header_lines(text: &str) -> Result<Vec<Header>, AppError> {
         .collect()
 }
 
-/// `POST /bins/{bin_id}/response`.
+/// `POST /bins/{bin_id}/response`: invalid input comes back in the form.
 async fn set_response(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     Form(form): Form<ResponseForm>,
-) -> Result<Redirect, PageError> {
+) -> Result<Response, PageError> {
     let id = bin_id(&id)?;
-    let resp = ResponseConfig {
-        status: form.status,
-        headers: parse_header_lines(&form.headers)?,
-        body: form.body,
-        delay_ms: form.delay_ms,
+    let error = match form.response() {
+        Ok(resp) => match state.bins.set_response(id, resp).await {
+            Ok(()) => {
+                return Ok(saved_redirect(id, form.r, "response", &[], "settings").into_response());
+            }
+            Err(BinError::Invalid(m)) => ("response-headers", plain(&m)),
+            Err(e) => return Err(e.into()),
+        },
+        Err(e) => e,
     };
-    state.bins.set_response(id, resp).await?;
-    Ok(Redirect::to(&format!("/bins/{id}")))
+    let r = form.r;
+    let fs = FormState::failed("response", error.0, error.1);
+    failed_page(&state, id, r, &headers, fs, move |p| {
+        p.status = form.status;
+        p.headers_text = form.headers;
+        p.body = form.body;
+        p.delay_ms = form.delay_ms;
+    })
+    .await
 }
 
 /// `POST /bins/{bin_id}/clear`: deletes every request of the bin.

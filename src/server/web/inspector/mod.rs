@@ -1,6 +1,7 @@
 //! The inspector page of a bin and its forms (response settings, clear,
 //! delete). Server-rendered; every form works without JavaScript.
 
+mod form_errors;
 mod forms;
 mod rules_form;
 
@@ -207,10 +208,10 @@ struct InspectorPage {
     older: Option<i64>,
     paged: bool,
     detail: Option<Detail>,
-    status: u16,
+    status: String,
     headers_text: String,
     body: String,
-    delay_ms: u64,
+    delay_ms: String,
     tunnels: Vec<String>,
     /// Configured secrets: scheme and masked value.
     secrets: Vec<(String, String)>,
@@ -234,6 +235,8 @@ struct InspectorPage {
     compare_with: Option<i64>,
     /// `?r=` as given (none: the newest is shown).
     selected_param: Option<i64>,
+    /// The settings forms' confirmation, error and open panel.
+    form: form_errors::FormState,
 }
 
 /// The detail alone (`templates/detail.html`, the same partial the page
@@ -339,6 +342,13 @@ pub struct PageParams {
     q: Option<String>,
     /// Only this method.
     method: Option<String>,
+    /// What a settings form just saved (one of a fixed set).
+    saved: Option<String>,
+    /// How many stored requests a saved secret re-checked.
+    n: Option<u64>,
+    /// The secret's scheme, or the added rule's name (shown only when
+    /// the bin has it).
+    what: Option<String>,
 }
 
 /// `GET /bins/{bin_id}`.
@@ -349,7 +359,25 @@ async fn page(
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let id = bin_id(&id)?;
+    Ok(render(
+        &inspector(&state, id, params, &headers, None).await?,
+    ))
+}
+
+/// The inspector page's data; `form` is a settings form's failed
+/// submission (none: the stored settings and any `?saved=` notice).
+async fn inspector(
+    state: &AppState,
+    id: uuid::Uuid,
+    params: PageParams,
+    headers: &HeaderMap,
+    form: Option<form_errors::FormState>,
+) -> Result<InspectorPage, PageError> {
     let bin = state.bins.get(id).await?;
+    let form = form.unwrap_or_else(|| {
+        let what = params.what.as_deref();
+        form_errors::FormState::saved(params.saved.as_deref(), params.n, what, &bin)
+    });
     let search = params.q.filter(|q| !q.is_empty());
     let method = params
         .method
@@ -371,7 +399,7 @@ async fn page(
         Some(rid) => state.store.request(id, rid).await?.map(|r| Detail::new(&r)),
         None => None,
     };
-    let attempts = retry_attempts(&state, id, detail.as_ref()).await?;
+    let attempts = retry_attempts(state, id, detail.as_ref()).await?;
     let compare_with = list
         .requests
         .iter()
@@ -407,9 +435,9 @@ async fn page(
     let times: Vec<i64> = list.requests.iter().map(|r| r.req.received_at).collect();
     let (timeline, timeline_label) = timeline(&times);
     let resp = bin.response;
-    let base = state.base_url(&headers);
-    Ok(render(&InspectorPage {
-        layout: Layout::new(&state),
+    let base = state.base_url(headers);
+    Ok(InspectorPage {
+        layout: Layout::new(state),
         bin_id: id.to_string(),
         capture_url: format!("{base}/{id}"),
         count: state.store.count(id).await?,
@@ -418,10 +446,10 @@ async fn page(
         older: list.next,
         paged: params.before.is_some(),
         detail,
-        status: resp.status,
+        status: resp.status.to_string(),
         headers_text: header_lines(&resp.headers),
         body: resp.body,
-        delay_ms: resp.delay_ms,
+        delay_ms: resp.delay_ms.to_string(),
         tunnels: crate::server::services::cluster::connected(&state.store, &state.hub, id).await?,
         secrets: masked_secrets(&bin.secrets),
         method: method.unwrap_or_default(),
@@ -438,7 +466,8 @@ async fn page(
         alias: bin.alias.unwrap_or_default(),
         compare_with,
         selected_param: params.r,
-    }))
+        form,
+    })
 }
 
 /// The sender's attempts at the shown request, when it retried.
