@@ -169,6 +169,23 @@ function setFollow(on) {
   if (followBox) followBox.checked = on;
 }
 
+// The settings forms send the selected request along (`r`), so that the
+// page they come back to shows it: moved in place, it is the new one.
+function keepSelection(id) {
+  for (const form of document.querySelectorAll("#settings form[method=post]")) {
+    // (`getAttribute`: a field named "action" would shadow `form.action`.)
+    if ((form.getAttribute("action") || "").endsWith("/rules/delete")) continue;
+    let input = form.querySelector("input[name=r]");
+    if (!input) {
+      input = el("input");
+      input.type = "hidden";
+      input.name = "r";
+      form.prepend(input);
+    }
+    input.value = String(id);
+  }
+}
+
 // Moves: fetch the server-rendered detail of one request and swap it in.
 // Only the latest move wins when several are in flight.
 let moveSeq = 0;
@@ -209,6 +226,7 @@ async function show(id, how) {
   }
   old.replaceWith(next);
   enhance(next);
+  keepSelection(id);
   if (pane && how.scrollTop !== false) {
     if (pane.scrollHeight > pane.clientHeight) pane.scrollTop = 0;
     else next.scrollIntoView({ block: "nearest" });

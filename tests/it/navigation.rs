@@ -156,6 +156,16 @@ async fn fifty_moves_swap_the_detail_in_place() {
         assert_eq!(selected, json!(ids[at].to_string()), "move {step}");
     }
     assert_eq!(marker(&c).await, json!(1), "a move reloaded the page");
+    // The settings forms send the request now shown, so a save comes back
+    // to it.
+    let r = c
+        .execute(
+            "return document.querySelector('#settings form[action$=\"/response\"] input[name=r]').value;",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert_eq!(r, json!(ids[at].to_string()), "the forms' selected request");
     let total: Duration = times.iter().sum();
     let worst = times.iter().max().expect("moves");
     eprintln!(
