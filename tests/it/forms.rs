@@ -130,3 +130,42 @@ async fn a_saved_secret_says_so_and_keeps_the_selection() {
     assert!(html.contains(r#"<details id="secrets" open>"#));
     assert!(html.contains(r#"<input type="hidden" name="r" value="7">"#));
 }
+
+/// Rules edited as JSON that do not parse, or do not check, come back in
+/// the same textarea as typed, with the error beside it; nothing is saved.
+#[tokio::test]
+async fn rules_edited_as_json_come_back_when_refused() {
+    let s = TestServer::spawn().await;
+    let bin = s.new_bin().await;
+    let res = post(
+        &s,
+        &format!("/bins/{bin}/rules/json"),
+        "rules=%5B%7B%22name%22%3A",
+    )
+    .await;
+    assert_eq!(res.status(), 400);
+    let html = res.text().await.expect("text");
+    assert!(
+        html.contains(r#"<details class="rules-json" open>"#),
+        "panel open"
+    );
+    assert!(
+        html.contains(r#">[{&#34;name&#34;:</textarea>"#)
+            || html.contains(r#">[{&quot;name&quot;:</textarea>"#),
+        "typed text kept:\n{html}"
+    );
+    assert!(html.contains(
+        r#"<p class="field-error" id="rules-json-error">These are not a JSON array of rules"#
+    ));
+    let bad = "rules=%5B%7B%22name%22%3A%22x%22%2C%22match%22%3A%5B%22heder.x%3D1%22%5D%7D%5D";
+    let res = post(&s, &format!("/bins/{bin}/rules/json"), bad).await;
+    assert_eq!(res.status(), 400);
+    let html = res.text().await.expect("text");
+    assert!(html.contains(r#"id="rules-json-error">"#), "{html}");
+    assert!(!html.contains("rules[0]"), "internal wording");
+    assert_eq!(
+        s.get_json(&format!("/api/bins/{bin}/rules"), 200).await,
+        serde_json::json!({"rules": []}),
+        "nothing saved"
+    );
+}

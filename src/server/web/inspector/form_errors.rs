@@ -77,6 +77,8 @@ pub(super) struct FormState {
     pub rule: RuleInput,
     /// A refused alias, as typed.
     pub alias: Option<String>,
+    /// Refused rules of the edit-all-as-JSON form, as typed.
+    pub rules_json: Option<String>,
     /// The secret form's scheme and header name.
     pub scheme: String,
     pub header_name: String,

@@ -222,25 +222,39 @@ pub struct RulesJsonForm {
     rules: String,
 }
 
-/// `POST /bins/{bin_id}/rules/json`: replaces every rule (reorder, edit).
+/// `POST /bins/{bin_id}/rules/json`: replaces every rule (reorder, edit);
+/// rules that do not check come back in the form, as typed.
 async fn replace_rules(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     Form(form): Form<RulesJsonForm>,
-) -> Result<Redirect, PageError> {
+) -> Result<Response, PageError> {
     let id = bin_id(&id)?;
     let text = form.rules.trim();
-    let rules: Vec<RuleConfig> = if text.is_empty() {
-        Vec::new()
+    let parsed: Result<Vec<RuleConfig>, String> = if text.is_empty() {
+        Ok(Vec::new())
     } else {
         serde_json::from_str(text).map_err(|e| {
-            AppError::BadRequest(format!(
-                "the rules are not a JSON array of rules ({e}); see GET /api/bins/{id}/rules for the shape"
-            ))
-        })?
+            format!(
+                "These are not a JSON array of rules ({e}). A rule looks like \
+                 {{\"name\": \"flaky\", \"match\": [\"method=POST\"], \"response\": {{\"status\": 503}}}}."
+            )
+        })
     };
-    state.bins.set_rules(id, rules).await?;
-    Ok(Redirect::to(&format!("/bins/{id}#rules")))
+    let error = match parsed {
+        Ok(rules) => match state.bins.set_rules(id, rules).await {
+            Ok(()) => return Ok(Redirect::to(&format!("/bins/{id}#rules")).into_response()),
+            Err(BinError::Invalid(m)) => plain(&m),
+            Err(e) => return Err(e.into()),
+        },
+        Err(m) => m,
+    };
+    let fs = FormState {
+        rules_json: Some(form.rules),
+        ..FormState::failed("rules", "rules-json", error)
+    };
+    failed_page(&state, id, None, &headers, fs, |_| ()).await
 }
 
 /// The alias form; empty removes it.
