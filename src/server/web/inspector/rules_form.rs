@@ -15,7 +15,6 @@ use super::form_errors::{
 };
 use super::forms::parse_header_lines;
 use crate::core::model::{Action, ResponseConfig, RuleConfig};
-use crate::server::error::AppError;
 use crate::server::services::bins::BinError;
 use crate::server::state::AppState;
 use crate::server::web::bin_id;
