@@ -896,12 +896,12 @@ struct SamePortServer {
 }
 
 impl SamePortServer {
-    async fn restart(s: TestServer) -> Self {
-        let (addr, config, dir) = (s.addr, s.config.clone(), s.dir.clone());
+    async fn restart(mut s: TestServer) -> Self {
+        let (config, dir) = (s.config.clone(), s.dir.clone());
+        // The same socket, so that no other test's connection can take the
+        // port while the server is down.
+        let listener = s.take_socket();
         s.stop().await;
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .expect("bind the same port again");
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(hookwire::server::http::serve(listener, config, async {
             let _ = rx.await;

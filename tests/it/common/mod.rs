@@ -21,6 +21,9 @@ pub struct TestServer {
     pub config: ServerConfig,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// A second handle on the listening socket, for a restart on the same
+    /// port (see [`TestServer::take_socket`]); closed by `stop`.
+    socket: Option<std::net::TcpListener>,
     // Keeps the database directory alive as long as the server.
     pub dir: std::sync::Arc<tempfile::TempDir>,
 }
@@ -49,9 +52,10 @@ impl TestServer {
     }
 
     async fn start(config: ServerConfig, dir: std::sync::Arc<tempfile::TempDir>) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        std_listener.set_nonblocking(true).expect("nonblocking");
+        let socket = std_listener.try_clone().expect("a second handle");
+        let listener = tokio::net::TcpListener::from_std(std_listener).expect("listener");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(hookwire::server::http::serve(
@@ -71,12 +75,23 @@ impl TestServer {
             config,
             shutdown: Some(tx),
             task: Some(task),
+            socket: Some(socket),
             dir,
         }
     }
 
+    /// The listening socket, kept open past `stop`: a server started on
+    /// it later has the same address, and no other socket can take the
+    /// port in between (connections wait in its backlog meanwhile).
+    pub fn take_socket(&mut self) -> tokio::net::TcpListener {
+        let socket = self.socket.take().expect("the socket, taken once");
+        tokio::net::TcpListener::from_std(socket).expect("listener")
+    }
+
     /// Shuts down gracefully and waits for the store to close.
     pub async fn stop(mut self) {
+        // Closed first: once the server stops, nothing listens here.
+        drop(self.socket.take());
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
