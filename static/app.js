@@ -234,6 +234,12 @@ async function show(id, how) {
 }
 
 if (inspector) {
+  // A settings form that came back refused: in view, its field focused.
+  const invalid = document.querySelector("#settings [aria-invalid=true]");
+  if (invalid) {
+    invalid.scrollIntoView({ block: "center" });
+    invalid.focus({ preventScroll: true });
+  }
   const bin = inspector.dataset.bin;
   const toolbar = document.getElementById("toolbar");
   if (toolbar) toolbar.hidden = false;

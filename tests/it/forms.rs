@@ -169,3 +169,64 @@ async fn rules_edited_as_json_come_back_when_refused() {
         "nothing saved"
     );
 }
+
+/// In a browser: a refused form comes back with its field in view and
+/// focused, in the panel the user was typing in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_form_is_in_view_with_its_field_focused() {
+    use fantoccini::Locator;
+
+    let s = TestServer::spawn().await;
+    let bin = s.new_bin().await;
+    let mut last = 0;
+    for i in 0..30 {
+        last = crate::browser::post(&s, &bin, &format!("/n/{i}"), r#"{"ok":true}"#).await;
+    }
+    let d = crate::browser::driver().await;
+    let tmp = tempfile::tempdir().expect("dir");
+    let c = crate::browser::browser_with(&d, &tmp.path().join("p"), &[]).await;
+    c.goto(&s.url(&format!("/bins/{bin}?r={last}")))
+        .await
+        .expect("open inspector");
+    c.execute(
+        "document.querySelector('details#response').open = true;",
+        vec![],
+    )
+    .await
+    .expect("open the panel");
+    let area = c
+        .find(Locator::Id("response-headers"))
+        .await
+        .expect("headers field");
+    area.clear().await.expect("clear");
+    area.send_keys("X-Ok: yes\nnocolonhere")
+        .await
+        .expect("type");
+    c.find(Locator::XPath(
+        "//button[normalize-space()='Save response']",
+    ))
+    .await
+    .expect("save button")
+    .click()
+    .await
+    .expect("submit");
+    c.wait()
+        .for_element(Locator::Id("response-headers-error"))
+        .await
+        .expect("the error beside the field");
+    let state = c
+        .execute(
+            "const f = document.getElementById('response-headers'); \
+             const r = f.getBoundingClientRect(); \
+             return [document.activeElement === f, r.top >= 0 && r.bottom <= window.innerHeight, f.value];",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert_eq!(
+        state,
+        serde_json::json!([true, true, "X-Ok: yes\nnocolonhere"]),
+        "focused, in view, as typed"
+    );
+    c.close().await.expect("close");
+}
