@@ -8,11 +8,10 @@ use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
+use crate::browser::{browser_with, console_errors, driver};
 use common::TestServer;
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use hookwire::core::secret::Secret;
 use serde_json::{Value, json};
 
@@ -169,87 +168,6 @@ async fn the_docs_need_the_token_like_the_rest_of_the_api() {
     assert_eq!(get("/api/docs").await.expect("docs").status(), 200);
 }
 
-/// chromedriver on a free port, killed on drop (as in `browser.rs`).
-struct Driver {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn driver() -> Driver {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let child = Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver (Debian's chromium-driver; .ci/run installs it)");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "chromedriver did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Driver {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    }
-}
-
-async fn browser(d: &Driver, profile: &Path) -> Client {
-    let caps = json!({
-        "goog:chromeOptions": {
-            "binary": "/usr/bin/chromium",
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--window-size=1400,900",
-                format!("--user-data-dir={}", profile.display()),
-            ],
-        },
-        "goog:loggingPrefs": { "browser": "ALL" }
-    });
-    let Value::Object(caps) = caps else {
-        unreachable!()
-    };
-    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&d.url)
-        .await
-        .expect("WebDriver session with headless Chromium")
-}
-
-/// Browser console entries at SEVERE level: errors, CSP violations.
-async fn console_errors(d: &Driver, c: &Client) -> Vec<String> {
-    let id = c.session_id().await.expect("session").expect("id");
-    let res = reqwest::Client::new()
-        .post(format!("{}/session/{id}/se/log", d.url))
-        .header("content-type", "application/json")
-        .body(r#"{"type":"browser"}"#)
-        .send()
-        .await
-        .expect("log endpoint");
-    let v: Value = serde_json::from_slice(&res.bytes().await.expect("body")).expect("json");
-    v["value"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|e| e["level"] == "SEVERE")
-        .map(|e| e["message"].as_str().unwrap_or("").to_owned())
-        .collect()
-}
-
 /// Saves a screenshot in `dir` (HOOKWIRE_SCREENSHOTS, to look at them).
 async fn screenshot(c: &Client, dir: &Path, name: &str) {
     if let Ok(png) = c.screenshot().await {
@@ -269,7 +187,7 @@ async fn the_docs_render_in_chromium_from_this_host_alone() {
     let tmp = tempfile::tempdir().expect("dir");
     let shots: PathBuf = std::env::var_os("HOOKWIRE_SCREENSHOTS")
         .map_or_else(|| tmp.path().to_owned(), PathBuf::from);
-    let c = browser(&d, &tmp.path().join("profile")).await;
+    let c = browser_with(&d, &tmp.path().join("profile"), &["--window-size=1400,900"]).await;
     c.goto(&s.url("/api/docs")).await.expect("open docs");
     c.wait()
         .for_element(Locator::Css("#schemas"))
