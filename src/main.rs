@@ -1,8 +1,6 @@
 //! The `hookwire` binary: parses the command line, starts logging and hands
 //! over to the library.
 
-use std::io::IsTerminal as _;
-
 use anyhow::Context as _;
 use clap::Parser as _;
 use hookwire::cli::{Cli, Command};
@@ -46,7 +44,7 @@ async fn cli_main(started: hookwire::core::time::Millis) -> i32 {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         // Colour codes only for a person at a terminal, never in a file.
-        .with_ansi(std::io::stderr().is_terminal());
+        .with_ansi(hookwire::core::term::Stream::Stderr.colour());
     match &cli.command {
         Command::Serve(args) if args.log_format == "json" => logs.json().init(),
         _ => logs.init(),

@@ -7,6 +7,7 @@
 //! - [`time`]: timestamps as stored (`Millis`) and shown (RFC 3339).
 //! - [`urls`]: a sub-path and query appended to a base URL, one rule.
 //! - [`secret`]: a secret whose `Debug` prints a mask.
+//! - [`term`]: what an output stream may carry: colour and progress on a terminal only.
 //! - [`tls`]: the trust roots of outgoing TLS connections (rustls).
 //! - [`verify`]: signature schemes (check and sign), one file per scheme.
 //! - [`idempotency`]: the sender's id of a delivery; grouping retries.
@@ -23,6 +24,7 @@ pub mod model;
 pub mod protocol;
 pub mod routing;
 pub mod secret;
+pub mod term;
 pub mod time;
 pub mod tls;
 pub mod urls;
