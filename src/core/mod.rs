@@ -13,6 +13,7 @@
 //! - [`idempotency`]: the sender's id of a delivery; grouping retries.
 //! - [`matcher`]: the one match language: conditions on a request.
 //! - [`model`]: bins, requests, deliveries, response configs and rules as written.
+//! - [`pasted`]: what users paste (capture, inspector, request, API, server URLs; `--to 3000`).
 //! - [`views`]: the API's view types, written by the server and read by the client.
 //! - [`protocol`]: the tunnel's wire format, limits, timeouts and names.
 //! - [`routing`]: a tunnel's targets, routes and filter: which target gets which request.
@@ -21,6 +22,7 @@ pub mod headers;
 pub mod idempotency;
 pub mod matcher;
 pub mod model;
+pub mod pasted;
 pub mod protocol;
 pub mod routing;
 pub mod secret;
