@@ -83,10 +83,15 @@ async fn run(command: Command, started: hookwire::core::time::Millis) -> anyhow:
                 .public_url
                 .clone()
                 .unwrap_or_else(|| format!("{scheme}://{addr}"));
+            let db = config.db.clone();
+            let durability = config.durability;
+            let access_token = config.access_token.is_some();
+            // The database opens before the listening line: a script that
+            // waits for that line never waits on a server that cannot start.
+            let ready = hookwire::server::http::open(config).await?;
             eprintln!(
-                "hookwire is listening on {addr}; database {} (durability: {})",
-                config.db,
-                match config.durability {
+                "hookwire is listening on {addr}; database {db} (durability: {})",
+                match durability {
                     hookwire::server::config::Durability::Process =>
                         "process, survives a killed process",
                     hookwire::server::config::Durability::Fsync => "fsync, survives a power cut",
@@ -101,17 +106,17 @@ async fn run(command: Command, started: hookwire::core::time::Millis) -> anyhow:
                 (true, false) => tracing::info!("{text}"),
                 (true, true) => tracing::warn!("{text}"),
             };
-            match (&config.access_token, addr.ip().is_loopback()) {
-                (Some(_), _) => note(
+            match (access_token, addr.ip().is_loopback()) {
+                (true, _) => note(
                     false,
                     "access token required for the inspector, API and tunnels; capture URLs are public"
                         .into(),
                 ),
-                (None, true) => note(
+                (false, true) => note(
                     false,
                     format!("no access token: only this machine can reach the server (--listen {addr})"),
                 ),
-                (None, false) => note(
+                (false, false) => note(
                     true,
                     format!(
                         "WARNING: listening on {addr} with no access token: anyone who can reach it \
@@ -123,7 +128,7 @@ async fn run(command: Command, started: hookwire::core::time::Millis) -> anyhow:
                 false,
                 format!("open {base}/ and press \"New URL\" to get a capture URL"),
             );
-            hookwire::server::http::serve(listener, config, shutdown).await?;
+            ready.serve(listener, shutdown).await?;
             Ok(0)
         }
         Command::Tunnel(args) => {
@@ -242,7 +247,7 @@ async fn watch(
     let matches =
         hookwire::core::matcher::Match::parse(&args.matches).map_err(anyhow::Error::msg)?;
     let out = hookwire::client::http::Outbound::new(args.ca_cert.as_deref())?;
-    let (remote, bin) = hookwire::client::api::Remote::for_capture_url(
+    let (remote, bin) = hookwire::client::api::Remote::for_bin(
         out,
         &args.capture_url,
         args.access_token.as_deref(),

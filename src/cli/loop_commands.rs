@@ -135,8 +135,8 @@ pub struct ResendArgs {
     /// inspector's $SERVER/bins/<bin>?r=<id>).
     pub request_url: String,
 
-    /// Where to send it: the captured sub-path and query are appended, as
-    /// `hookwire tunnel --to` does.
+    /// Where to send it (a port, HOST:PORT or a URL): the captured
+    /// sub-path and query are appended, as `hookwire tunnel --to` does.
     #[arg(long)]
     pub to: String,
 
@@ -160,7 +160,8 @@ pub struct ResendArgs {
 /// Flags `tail` and `wait` share.
 #[derive(Debug, Args)]
 pub struct WatchArgs {
-    /// The bin's capture URL, e.g. http://127.0.0.1:8080/<bin-id>.
+    /// The bin: its capture URL (http://127.0.0.1:8080/<bin-id> or
+    /// /<alias>), or its inspector or API URL.
     pub capture_url: String,
 
     /// Only requests meeting this condition (repeatable: all must hold):

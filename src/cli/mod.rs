@@ -67,10 +67,12 @@ pub struct MigrateArgs {
 /// Flags of `hookwire tunnel`.
 #[derive(Debug, Args)]
 pub struct TunnelArgs {
-    /// The bin's capture URL, e.g. http://127.0.0.1:8080/<bin-id>.
+    /// The bin: its capture URL (http://127.0.0.1:8080/<bin-id> or
+    /// /<alias>), or its inspector or API URL.
     pub capture_url: String,
 
-    /// The local app to relay to. Give it several times to deliver every
+    /// The local app to relay to: a port (3000), HOST:PORT or a URL
+    /// (http://localhost:3000/webhooks). Give it several times to deliver every
     /// request to each (fan-out; each target is its own delivery stream).
     #[arg(long, env = "HOOKWIRE_TO", required = true)]
     pub to: Vec<String>,
@@ -162,13 +164,30 @@ fn host_name() -> String {
 impl TunnelArgs {
     /// The client settings these flags describe.
     pub fn config(&self) -> anyhow::Result<TunnelConfig> {
+        // `--to 3000`, `--route '/x/*=localhost:3001'`: the short forms
+        // mean http://localhost.
+        let app_url = crate::core::pasted::app_url;
+        let to = (self.to.iter())
+            .map(|t| app_url("--to", t))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(anyhow::Error::msg)?;
+        let routes = (self.routes.iter())
+            .map(|r| match r.split_once('=') {
+                Some((glob, url)) => {
+                    app_url(&format!("--route {r:?}:"), url).map(|url| format!("{glob}={url}"))
+                }
+                // Refused below, with the message the server would give.
+                None => Ok(r.clone()),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(anyhow::Error::msg)?;
         // Refused at start, with the message the server would give.
-        crate::core::routing::Streams::from_flags(&self.to, &self.routes, &self.filters)
+        crate::core::routing::Streams::from_flags(&to, &routes, &self.filters)
             .map_err(anyhow::Error::msg)?;
         Ok(TunnelConfig {
             capture_url: self.capture_url.clone(),
-            to: self.to.clone(),
-            routes: self.routes.clone(),
+            to,
+            routes,
             filters: self.filters.clone(),
             access_token: self
                 .access_token
@@ -268,7 +287,8 @@ pub struct ServeArgs {
 /// Flags of `hookwire new`.
 #[derive(Debug, Args)]
 pub struct NewArgs {
-    /// The hookwire server to ask.
+    /// The hookwire server to ask (any of its URLs will do: its inspector,
+    /// a capture URL…).
     #[arg(long, env = "HOOKWIRE_SERVER", default_value = "http://127.0.0.1:8080")]
     pub server: String,
 

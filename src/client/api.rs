@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::client::http::{Call, Outbound, Outcome};
 use crate::core::headers::Header;
+use crate::core::pasted::{self, BinRef};
 use crate::core::time::{Millis, parse_rfc3339};
 use crate::core::verify::Signature;
 use crate::core::views::{AliasBody, BinView, ErrorBody, RequestJson, RequestPage};
@@ -164,12 +165,7 @@ impl Remote {
                 self.base,
                 API_TIMEOUT.as_secs()
             ),
-            Outcome::Unreachable(why) => {
-                bail!(
-                    "could not reach {} ({why}): is `hookwire serve` running there?",
-                    self.base
-                )
-            }
+            Outcome::Unreachable(why) => bail!(crate::client::reach::server(&self.base, &why)),
         };
         let detail = || {
             serde_json::from_slice::<ErrorBody>(&answer.body)
@@ -220,35 +216,50 @@ impl Remote {
             .with_context(|| format!("{} did not answer like a hookwire server", self.base))
     }
 
-    /// The server and bin of a capture URL, by id or by alias (looked up
-    /// through the API): `http://127.0.0.1:8080/<bin-id>` or
-    /// `http://127.0.0.1:8080/stripe-dev`.
-    pub async fn for_capture_url(
+    /// The server and bin a pasted URL names (capture, inspector, request
+    /// or API URL; see [`crate::core::pasted`]), an alias looked up through
+    /// the API.
+    pub async fn for_bin(
         out: Outbound,
         url: &str,
         token: Option<&str>,
     ) -> anyhow::Result<(Self, Uuid)> {
-        if let Ok((base, bin)) = crate::core::urls::split_capture_url(url) {
-            return Ok((Self::new(out, &base, token), bin));
-        }
-        let wrong = || {
-            anyhow::anyhow!(
-                "{url:?} is not a capture URL like http://127.0.0.1:8080/<bin-id> (or /<alias>)"
-            )
-        };
-        let (base, alias) = url
-            .trim_end_matches('/')
-            .rsplit_once('/')
-            .ok_or_else(wrong)?;
-        crate::core::urls::check_http("the capture URL", base).map_err(|_| wrong())?;
-        if crate::core::model::validate_alias(alias).is_err() {
-            return Err(wrong());
-        }
-        let remote = Self::new(out, base, token);
-        let bin = remote.bin(alias).await?;
-        let id = Uuid::parse_str(&bin.id)
-            .with_context(|| format!("{base} did not answer like a hookwire server"))?;
+        let pasted = pasted::parse(url).map_err(anyhow::Error::msg)?;
+        let bin = pasted.bin().map_err(anyhow::Error::msg)?;
+        let remote = Self::new(out, &pasted.server, token);
+        let id = remote.bin_id(bin).await?;
         Ok((remote, id))
+    }
+
+    /// The server, bin and request a pasted request URL names (the
+    /// inspector's `/bins/ID?r=N`, the API's `/api/bins/ID/requests/N`).
+    pub async fn for_request(
+        out: Outbound,
+        url: &str,
+        token: Option<&str>,
+    ) -> anyhow::Result<(Self, Uuid, i64)> {
+        let pasted = pasted::parse(url).map_err(anyhow::Error::msg)?;
+        let (bin, request) = pasted.request().map_err(anyhow::Error::msg)?;
+        let remote = Self::new(out, &pasted.server, token);
+        let id = remote.bin_id(bin).await?;
+        Ok((remote, id, request))
+    }
+
+    /// The id of a bin named by id or alias: the one alias lookup.
+    pub async fn bin_id(&self, bin: &BinRef) -> anyhow::Result<Uuid> {
+        match bin {
+            BinRef::Id(id) => Ok(*id),
+            BinRef::Alias(alias) => {
+                let view = self.bin(alias).await?;
+                Uuid::parse_str(&view.id)
+                    .with_context(|| format!("{} did not answer like a hookwire server", self.base))
+            }
+        }
+    }
+
+    /// The server's base URL (`http://host:port`, and its path prefix).
+    pub fn base(&self) -> &str {
+        &self.base
     }
 
     /// Up to [`PAGE`] requests after request `after`, oldest first.
@@ -332,41 +343,6 @@ pub fn printable(text: &str) -> String {
         .collect()
 }
 
-/// Splits a captured request's URL — the API's
-/// `$SERVER/api/bins/<bin>/requests/<id>` or the inspector's
-/// `$SERVER/bins/<bin>?r=<id>` — into the server's base URL, the bin and
-/// the request id.
-pub fn split_request_url(url: &str) -> Result<(String, Uuid, i64), String> {
-    let wrong = || {
-        format!(
-            "{url:?} is not a captured request's URL: use $SERVER/api/bins/<bin>/requests/<id> \
-             (or the inspector's $SERVER/bins/<bin>?r=<id>)"
-        )
-    };
-    let (base, bin, id) = if let Some((base, rest)) = url.split_once("/api/bins/") {
-        let (bin, id) = rest
-            .trim_end_matches('/')
-            .split_once("/requests/")
-            .ok_or_else(wrong)?;
-        (base, bin, id)
-    } else if let Some((base, rest)) = url.split_once("/bins/") {
-        let (bin, query) = rest.split_once('?').ok_or_else(wrong)?;
-        let id = query
-            .split('&')
-            .find_map(|p| p.strip_prefix("r="))
-            .ok_or_else(wrong)?;
-        (base, bin.trim_end_matches('/'), id)
-    } else {
-        return Err(wrong());
-    };
-    if !crate::core::urls::is_http(base) {
-        return Err(wrong());
-    }
-    let bin = Uuid::parse_str(bin).map_err(|_| wrong())?;
-    let id = id.parse().map_err(|_| wrong())?;
-    Ok((base.to_owned(), bin, id))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,23 +352,5 @@ mod tests {
         assert_eq!(printable("/a b/é?x=1"), "/a b/é?x=1");
         assert_eq!(printable("/x\u{9b}31m\u{1b}[2J"), "/x\\u{9b}31m\\u{1b}[2J");
         assert_eq!(printable("evil\u{202e}gpj"), "evil\\u{202e}gpj");
-    }
-
-    #[test]
-    fn request_urls_split() {
-        let bin = "8d5c2f3e-1b7a-4c2d-9e0f-123456789abc";
-        let (base, b, id) =
-            split_request_url(&format!("http://127.0.0.1:8080/api/bins/{bin}/requests/42"))
-                .expect("api");
-        assert_eq!(
-            (base.as_str(), b.to_string(), id),
-            ("http://127.0.0.1:8080", bin.to_string(), 42)
-        );
-        let (base, _, id) = split_request_url(&format!("https://h.example.com/bins/{bin}?x=1&r=7"))
-            .expect("inspector");
-        assert_eq!((base.as_str(), id), ("https://h.example.com", 7));
-        assert!(split_request_url(&format!("http://h/bins/{bin}")).is_err());
-        assert!(split_request_url("http://h/api/bins/nope/requests/1").is_err());
-        assert!(split_request_url(&format!("ftp://h/api/bins/{bin}/requests/1")).is_err());
     }
 }

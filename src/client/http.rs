@@ -12,7 +12,9 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use tokio_rustls::rustls;
 
+use crate::client::reach::Failure;
 use crate::core::headers::Header;
 
 /// What one call came to.
@@ -23,7 +25,7 @@ pub enum Outcome {
     /// No complete answer within the deadline.
     TimedOut,
     /// No answer: the connection was refused, failed or dropped.
-    Unreachable(String),
+    Unreachable(Failure),
 }
 
 /// An answer, read whole.
@@ -68,17 +70,22 @@ impl Outbound {
     /// by `--ca-cert`) for a server with a private CA.
     pub fn new(ca_cert: Option<&Path>) -> anyhow::Result<Self> {
         let tls = crate::core::tls::client_config(ca_cert, "--ca-cert")?;
+        Ok(Self::with_tls(&tls))
+    }
+
+    /// A client with these trust roots (the tunnel's, for its API calls).
+    pub fn with_tls(tls: &rustls::ClientConfig) -> Self {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config((*tls).clone())
+            .with_tls_config(tls.clone())
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
-        Ok(Self {
+        Self {
             client: Client::builder(TokioExecutor::new()).build(connector),
-        })
+        }
     }
 
     /// Makes one call and reads the whole answer within `timeout`. `Err`
@@ -91,12 +98,16 @@ impl Outbound {
         let req = request(&call)?;
         let started = Instant::now();
         let answer = async {
-            let res = self.client.request(req).await.map_err(|e| cause(&e))?;
+            let res = self
+                .client
+                .request(req)
+                .await
+                .map_err(|e| Failure::of(&e, origin(call.url)))?;
             let (parts, body) = res.into_parts();
             let body = body
                 .collect()
                 .await
-                .map_err(|e| format!("the answer was cut off: {e}"))?
+                .map_err(|e| Failure::Other(format!("the answer was cut off: {e}")))?
                 .to_bytes();
             let headers = parts
                 .headers
@@ -108,7 +119,7 @@ impl Outbound {
                     )
                 })
                 .collect();
-            Ok::<_, String>(Answer {
+            Ok::<_, Failure>(Answer {
                 status: parts.status.as_u16(),
                 headers,
                 body,
@@ -126,7 +137,10 @@ impl Outbound {
     /// stream, e.g. Server-Sent Events).
     pub async fn open(&self, call: Call<'_>) -> Result<Response<Incoming>, String> {
         let req = request(&call)?;
-        self.client.request(req).await.map_err(|e| cause(&e))
+        self.client
+            .request(req)
+            .await
+            .map_err(|e| Failure::of(&e, origin(call.url)).to_string())
     }
 }
 
@@ -140,12 +154,10 @@ fn request(call: &Call<'_>) -> Result<Request<Full<Bytes>>, String> {
         .map_err(|e| format!("cannot send that request to {}: {e}", call.url))
 }
 
-/// What went wrong, from the error's innermost source (refused, reset, a
-/// certificate problem…).
-fn cause(e: &hyper_util::client::legacy::Error) -> String {
-    let mut source: &dyn std::error::Error = e;
-    while let Some(inner) = source.source() {
-        source = inner;
-    }
-    source.to_string()
+/// `scheme://host:port` of a URL: what a connection failure is about.
+fn origin(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    url[after_scheme..]
+        .find(['/', '?', '#'])
+        .map_or(url, |end| &url[..after_scheme + end])
 }

@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! Modules depend one way, down this list:
+//! - [`reach`]: "could not reach URL" in words, with the fix.
 //! - [`http`]: one outgoing HTTP(S) call: a request, a deadline, an outcome.
 //! - [`api`]: the hookwire API as the commands call it.
 //! - [`tunnel`]: `hookwire tunnel`: one WebSocket to the server, relays to the local app.
@@ -14,6 +15,7 @@
 pub mod api;
 pub mod http;
 pub mod new;
+pub mod reach;
 pub mod resend;
 pub mod send;
 pub mod tail_wait;

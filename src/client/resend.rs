@@ -7,7 +7,7 @@ use std::time::Duration;
 use hyper::body::Bytes;
 use serde::Serialize;
 
-use crate::client::api::{Remote, printable, split_request_url};
+use crate::client::api::{Remote, printable};
 use crate::client::http::{Call, Outbound, Outcome};
 use crate::core::headers::Header;
 
@@ -38,11 +38,9 @@ pub async fn resend(
     timeout: Duration,
     json: bool,
 ) -> anyhow::Result<bool> {
-    let (base, bin, id) = split_request_url(request_url).map_err(anyhow::Error::msg)?;
-    crate::core::urls::check_http("--to", to).map_err(anyhow::Error::msg)?;
-    let captured = Remote::new(out.clone(), &base, token)
-        .request(bin, id)
-        .await?;
+    let to = crate::core::pasted::app_url("--to", to).map_err(anyhow::Error::msg)?;
+    let (remote, bin, id) = Remote::for_request(out.clone(), request_url, token).await?;
+    let captured = remote.request(bin, id).await?;
     let url = crate::core::urls::join(to.trim_end_matches('/'), &captured.path, &captured.query);
     let headers: Vec<Header> = captured
         .headers
@@ -80,7 +78,7 @@ pub async fn resend(
         Outcome::Unreachable(why) => Report {
             status: None,
             ms,
-            error: Some(format!("unreachable: {why}")),
+            error: Some(crate::client::reach::app(&url, &why)),
             headers: Vec::new(),
             body: String::new(),
         },

@@ -114,6 +114,11 @@ pub struct Hello {
     pub passthrough: bool,
     /// Requests the server will send ahead of answers.
     pub max_in_flight: usize,
+    /// Requests already in the bin that this name will not receive: it is
+    /// new to the bin and started at its end (no `--from-start`). Absent
+    /// from older servers (0), ignored by older clients.
+    #[serde(default)]
+    pub history_skipped: u64,
 }
 
 /// A captured request to relay to the local app.
@@ -288,6 +293,13 @@ mod tests {
     }
 
     #[test]
+    fn an_older_servers_hello_still_reads() {
+        let old = r#"{"tunnel":"t","bin_id":"b","delivered_through":1,"passthrough":false,"max_in_flight":8}"#;
+        let hello: Hello = serde_json::from_str(old).expect("an older hello");
+        assert_eq!(hello.history_skipped, 0);
+    }
+
+    #[test]
     fn frames_round_trip_with_raw_bodies() {
         let frames = [
             Frame::Hello(Hello {
@@ -296,6 +308,7 @@ mod tests {
                 delivered_through: 9,
                 passthrough: true,
                 max_in_flight: 64,
+                history_skipped: 3,
             }),
             Frame::Request(request()),
             Frame::Response(RelayResponse {

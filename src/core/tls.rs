@@ -39,3 +39,64 @@ pub fn client_config(
             .with_no_client_auth(),
     ))
 }
+
+/// A TLS failure talking to `url`, in words with the fix: what rustls
+/// reports (`invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))`)
+/// names the rule broken, not what to do about it.
+pub fn in_words(err: &rustls::Error, url: &str) -> String {
+    use rustls::CertificateError as C;
+    match err {
+        rustls::Error::InvalidCertificate(cert) => match cert {
+            C::Other(other) if is_ca_as_end_entity(other) => format!(
+                "the server's certificate at {url} is a CA certificate (basicConstraints CA:TRUE), \
+                 which TLS clients refuse as a server certificate: make a leaf certificate signed \
+                 by a CA (e.g. mkcert, or openssl with -addext basicConstraints=critical,CA:FALSE) \
+                 and pass the CA with --ca-cert"
+            ),
+            C::UnknownIssuer => format!(
+                "the server's certificate at {url} is signed by a CA this machine does not trust: \
+                 pass that CA's certificate with --ca-cert"
+            ),
+            C::NotValidForName => format!(
+                "the server's certificate is not valid for the host of {url}: use a URL with a \
+                 name the certificate holds, or make a certificate for this host"
+            ),
+            C::NotValidForNameContext {
+                expected,
+                presented,
+            } => format!(
+                "the server's certificate is for {} but {url} asks for {expected:?}: use a URL \
+                 with one of those names, or make a certificate for this host",
+                if presented.is_empty() {
+                    "no name".to_owned()
+                } else {
+                    presented.join(", ")
+                }
+            ),
+            C::Expired | C::ExpiredContext { .. } => format!(
+                "the server's certificate at {url} has expired: renew it (or check this \
+                 machine's clock)"
+            ),
+            C::NotValidYet | C::NotValidYetContext { .. } => format!(
+                "the server's certificate at {url} is not valid yet: check this machine's clock"
+            ),
+            other => format!("the server's certificate at {url} was refused: {other:?}"),
+        },
+        rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => {
+            let plain = url
+                .replacen("https://", "http://", 1)
+                .replacen("wss://", "ws://", 1);
+            format!("the server at {url} answered in plain HTTP: use {plain}")
+        }
+        other => format!("TLS with {url} failed: {other}"),
+    }
+}
+
+/// webpki's "a CA certificate presented as the server's own", which
+/// rustls passes on only as an opaque `OtherError`.
+fn is_ca_as_end_entity(other: &rustls::OtherError) -> bool {
+    other
+        .0
+        .downcast_ref::<webpki::Error>()
+        .is_some_and(|e| matches!(e, webpki::Error::CaUsedAsEndEntity))
+}

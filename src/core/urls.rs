@@ -46,25 +46,6 @@ pub fn check_http(flag: &str, url: &str) -> Result<(), String> {
     }
 }
 
-/// Splits a capture URL (`http://127.0.0.1:8080/<bin-id>`) into the
-/// server's base URL and the bin id.
-pub fn split_capture_url(url: &str) -> Result<(String, uuid::Uuid), String> {
-    let trimmed = url.trim_end_matches('/');
-    let (base, id) = trimmed
-        .rsplit_once('/')
-        .filter(|(base, _)| is_http(base))
-        .ok_or_else(|| {
-            format!("{url:?} is not a capture URL like http://127.0.0.1:8080/<bin-id>")
-        })?;
-    let id = uuid::Uuid::parse_str(id).map_err(|_| {
-        format!(
-            "{url:?} does not end in a bin id (a UUID): use the capture URL `hookwire new` \
-             printed (an alias URL works for senders only)"
-        )
-    })?;
-    Ok((base.to_owned(), id))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

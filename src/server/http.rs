@@ -93,29 +93,44 @@ pub async fn serve(
     config: ServerConfig,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    use anyhow::Context as _;
+    open(config).await?.serve(listener, shutdown).await
+}
+
+/// A server whose store is open: `serve` says it listens only once the
+/// database is known to work.
+pub struct Ready {
+    state: AppState,
+    writer: crate::server::store::Writer,
+}
+
+/// Opens the store of `config`; an error says once, in words, what to do.
+pub async fn open(config: ServerConfig) -> anyhow::Result<Ready> {
     let options = StoreOptions {
         max_requests_per_bin: config.max_requests_per_bin,
         durability: config.durability,
     };
     let (store, writer) = Store::connect(&config.db, options, config.db_ca_cert.as_deref())
         .await
-        .with_context(|| match config.db {
-            crate::server::config::Database::Postgres(_) => format!(
-                "opening the database {} (--db; a server whose certificate comes from a \
-                 private CA needs it passed with --db-ca-cert)",
-                config.db
-            ),
-            crate::server::config::Database::Sqlite(_) => {
-                format!("opening the database {} (--db)", config.db)
-            }
-        })?;
-    let state = AppState::new(config, store);
-    run(listener, state, shutdown).await;
-    // Every store handle is gone with the state: the writer drains its queue
-    // and stops.
-    writer.join().await.map_err(anyhow::Error::msg)?;
-    Ok(())
+        .map_err(|e| anyhow::Error::msg(Store::open_error(&config.db, &e)))?;
+    Ok(Ready {
+        state: AppState::new(config, store),
+        writer,
+    })
+}
+
+impl Ready {
+    /// Serves `listener` until `shutdown` resolves, then drains connections
+    /// and waits for the writer to commit what it holds.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> anyhow::Result<()> {
+        run(listener, self.state, shutdown).await;
+        // Every store handle is gone with the state: the writer drains its
+        // queue and stops.
+        self.writer.join().await.map_err(anyhow::Error::msg)
+    }
 }
 
 /// Serves `listener` with `state` until `shutdown` resolves, then stops
@@ -239,9 +254,10 @@ pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<O
                     }
                 }
                 Some(acceptor) => {
-                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
-                    {
-                        Ok(Ok(stream)) => {
+                    let accepted = crate::server::tls::accept(&acceptor, stream);
+                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, accepted).await {
+                        Ok(Ok(None)) => tracing::debug!("plain HTTP on the TLS port: answered 400"),
+                        Ok(Ok(Some(stream))) => {
                             let version = match stream.get_ref().1.alpn_protocol() {
                                 Some(b"h2") => Version::Http2,
                                 _ => Version::Http1,

@@ -13,6 +13,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use super::quick_ack::QuickAckConnector;
+use crate::client::reach::Failure;
 use crate::core::headers::Header;
 use crate::core::protocol::{REQUEST_ID_HEADER, RelayRequest, RelayResponse};
 
@@ -60,7 +61,7 @@ pub struct LocalApp {
 
 /// The relay did not get an answer; worth trying again.
 #[derive(Debug)]
-pub struct Unreachable(pub String);
+pub struct Unreachable(pub Failure);
 
 impl LocalApp {
     /// Parses `--to` (e.g. `http://localhost:3000` or `http://localhost:3000/hooks`).
@@ -105,7 +106,7 @@ impl LocalApp {
         loop {
             match self.try_once(req).await {
                 Ok(resp) => return resp,
-                Err(Unreachable(why)) if why.starts_with("invalid request:") => {
+                Err(Unreachable(Failure::Other(why))) if why.starts_with("invalid request:") => {
                     return RelayResponse {
                         seq: req.seq,
                         status: None,
@@ -118,8 +119,11 @@ impl LocalApp {
                 Err(Unreachable(why)) => {
                     let wait = jitter(pause);
                     eprintln!(
-                        "local app {} did not answer ({why}); retrying request {} in {:.1} s",
-                        self.origin,
+                        "{}; retrying request {} in {:.1} s",
+                        crate::client::reach::app(
+                            &format!("{}{}", self.origin, self.base_path),
+                            &why
+                        ),
                         req.request_id,
                         wait.as_secs_f64()
                     );
@@ -143,26 +147,29 @@ impl LocalApp {
         let http_req = builder
             .header(REQUEST_ID_HEADER, req.request_id)
             .body(Full::new(req.body.clone()))
-            .map_err(|e| Unreachable(format!("invalid request: {e}")))?;
+            .map_err(|e| Unreachable(Failure::Other(format!("invalid request: {e}"))))?;
         let started = Instant::now();
         let answer = async {
-            let res = self.client.request(http_req).await.map_err(|e| {
-                // The error's source says what happened (refused, reset, …).
-                let cause = std::error::Error::source(&e).map_or(e.to_string(), |s| s.to_string());
-                Unreachable(cause)
-            })?;
+            let res = self
+                .client
+                .request(http_req)
+                .await
+                .map_err(|e| Unreachable(Failure::of(&e, &self.origin)))?;
             let (parts, body) = res.into_parts();
             let body = body
                 .collect()
                 .await
-                .map_err(|e| Unreachable(format!("answer cut off: {e}")))?
+                .map_err(|e| Unreachable(Failure::Other(format!("answer cut off: {e}"))))?
                 .to_bytes();
             Ok::<_, Unreachable>((parts, body))
         };
         let (parts, body) = tokio::time::timeout(ANSWER_TIMEOUT, answer)
             .await
             .map_err(|_| {
-                Unreachable(format!("no answer within {} s", ANSWER_TIMEOUT.as_secs()))
+                Unreachable(Failure::Other(format!(
+                    "no answer within {} s",
+                    ANSWER_TIMEOUT.as_secs()
+                )))
             })??;
         let headers: Vec<Header> = parts
             .headers

@@ -18,6 +18,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use self::local_app::{LocalApp, jitter};
+use crate::client::reach;
 use crate::core::protocol::{
     self, CLOSE_REPLACED, DEAD_AFTER, Frame, PING_EVERY, RelayRequest, RelayResponse,
 };
@@ -77,8 +78,15 @@ const STABLE_SESSION: Duration = Duration::from_secs(30);
 /// Runs until `shutdown` resolves (Ctrl-C) or a fatal error (bad token,
 /// unknown bin, unsupported version).
 pub async fn run(cfg: TunnelConfig, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    let (base, bin) =
-        crate::core::urls::split_capture_url(&cfg.capture_url).map_err(anyhow::Error::msg)?;
+    // Any URL of the bin will do (capture, inspector, API; by id or
+    // alias): an alias is looked up through the API once, here.
+    let (remote, bin) = crate::client::api::Remote::for_bin(
+        crate::client::http::Outbound::with_tls(&cfg.tls),
+        &cfg.capture_url,
+        cfg.access_token.as_ref().map(Secret::expose),
+    )
+    .await?;
+    let base = remote.base().to_owned();
     let (streams, targets) =
         Streams::from_flags(&cfg.to, &cfg.routes, &cfg.filters).map_err(anyhow::Error::msg)?;
     let apps = targets
@@ -99,7 +107,7 @@ pub async fn run(cfg: TunnelConfig, shutdown: impl Future<Output = ()>) -> anyho
     loop {
         let url = tunnel_url(&base, bin, &cfg, from_start, &streams);
         let outcome = tokio::select! {
-            connected = connect(&url, &cfg) => match connected? {
+            connected = connect(&url, &base, &cfg) => match connected? {
                 Ok(ws) => {
                     // Only the first session starts from the bin's history.
                     from_start = false;
@@ -168,8 +176,10 @@ type Ws = tokio_tungstenite::WebSocketStream<Box<dyn Io>>;
 /// The TCP (and, for `wss://`, TLS) connection to the server.
 async fn open_stream(
     request: &tungstenite::handshake::client::Request,
+    base: &str,
     cfg: &TunnelConfig,
 ) -> Result<Box<dyn Io>, String> {
+    let unreachable = |e: std::io::Error| reach::server(base, &reach::Failure::of(&e, base));
     let uri = request.uri();
     let host = uri
         .host()
@@ -180,7 +190,7 @@ async fn open_stream(
     let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
     let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
         .await
-        .map_err(|e| format!("cannot reach the server: {e}"))?;
+        .map_err(unreachable)?;
     let _ = tcp.set_nodelay(true);
     if !tls {
         return Ok(Box::new(tcp));
@@ -191,11 +201,11 @@ async fn open_stream(
         .connect(name, tcp)
         .await
         .map(|s| Box::new(s) as Box<dyn Io>)
-        .map_err(|e| format!("TLS with the server failed: {e} (a private CA? pass --ca-cert)"))
+        .map_err(unreachable)
 }
 
 /// Connects; `Ok(Err(_))` is worth retrying, `Err(_)` is fatal.
-async fn connect(url: &str, cfg: &TunnelConfig) -> anyhow::Result<Result<Ws, String>> {
+async fn connect(url: &str, base: &str, cfg: &TunnelConfig) -> anyhow::Result<Result<Ws, String>> {
     let mut request = url
         .into_client_request()
         .with_context(|| format!("{url} is not a valid tunnel URL"))?;
@@ -210,7 +220,7 @@ async fn connect(url: &str, cfg: &TunnelConfig) -> anyhow::Result<Result<Ws, Str
     let config = WebSocketConfig::default()
         .max_message_size(Some(cfg.max_message))
         .max_frame_size(Some(cfg.max_message));
-    let stream = match open_stream(&request, cfg).await {
+    let stream = match open_stream(&request, base, cfg).await {
         Ok(s) => s,
         Err(why) => return Ok(Err(why)),
     };
@@ -238,7 +248,10 @@ async fn connect(url: &str, cfg: &TunnelConfig) -> anyhow::Result<Result<Ws, Str
             }
         }
         Err(tungstenite::Error::Url(e)) => bail!("{url}: {e}"),
-        Err(e) => Ok(Err(format!("cannot reach the server: {e}"))),
+        Err(tungstenite::Error::Io(e)) => {
+            Ok(Err(reach::server(base, &reach::Failure::of(&e, base))))
+        }
+        Err(e) => Ok(Err(format!("the tunnel upgrade at {base} failed: {e}"))),
     }
 }
 
@@ -281,11 +294,16 @@ async fn session(
                 last_heard = Instant::now();
                 match msg {
                     Some(Ok(Message::Binary(bytes))) => match Frame::decode(bytes) {
-                        Ok(Frame::Hello(h)) => eprintln!(
-                            "tunnel {:?} connected: relaying bin {} to {}{}",
-                            h.tunnel, h.bin_id, urls.join(", "),
-                            if h.passthrough { " (passthrough: senders get the app's answer)" } else { "" }
-                        ),
+                        Ok(Frame::Hello(h)) => {
+                            eprintln!(
+                                "tunnel {:?} connected: relaying bin {} to {}{}",
+                                h.tunnel, h.bin_id, urls.join(", "),
+                                if h.passthrough { " (passthrough: senders get the app's answer)" } else { "" }
+                            );
+                            if h.history_skipped > 0 {
+                                eprintln!("{}", history_skipped(&h.tunnel, h.history_skipped));
+                            }
+                        }
                         Ok(Frame::Request(req)) => {
                             let Some(target) = targets.get(req.target) else {
                                 break Outcome::Retry(format!("protocol error: no target {}", req.target));
@@ -358,6 +376,19 @@ async fn session(
     }
     workers.abort_all();
     outcome
+}
+
+/// What a new name's user should know: it starts at the bin's end.
+fn history_skipped(name: &str, skipped: u64) -> String {
+    let requests = if skipped == 1 {
+        "the 1 request already in the bin is".to_owned()
+    } else {
+        format!("the {skipped} requests already in the bin are")
+    };
+    format!(
+        "tunnel {name} is new: it will receive requests from now on; {requests} skipped — use \
+         --from-start to receive them too"
+    )
 }
 
 /// Ordered mode: deliveries start in arrival order, at most `concurrency`

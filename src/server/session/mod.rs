@@ -120,14 +120,15 @@ pub async fn run(state: AppState, socket: WebSocket, p: Params) {
             .store
             .open_tunnel(p.bin, p.name.clone(), p.targets.clone(), p.from_start)
             .await
-            .map(|through| Some((hold, through))),
+            .map(|opened| Some((hold, opened))),
         // A newer connection took the name while this one waited.
         Ok(None) => Ok(None),
         Err(e) => Err(e),
     };
-    let (mut hold, through) = match opened {
+    let (mut hold, opened) = match opened {
         Ok(Some(opened)) => opened,
         Ok(None) => {
+            tracing::info!(bin = %p.bin, tunnel = %p.name, reason = "replaced by a newer connection with the same --name", "tunnel closed");
             let mut socket = socket;
             let _ = socket
                 .send(close(
@@ -149,6 +150,7 @@ pub async fn run(state: AppState, socket: WebSocket, p: Params) {
             return;
         }
     };
+    let through = opened.positions;
     let mut attached = state.hub.attach(p.bin, &p.name, p.passthrough, slot);
     if let Err(e) = hold.attached(p.bin, &p.name, p.passthrough).await {
         // Only other replicas' view of this session suffers.
@@ -196,19 +198,26 @@ pub async fn run(state: AppState, socket: WebSocket, p: Params) {
         delivered_through: through.iter().copied().min().unwrap_or(0),
         passthrough: p.passthrough,
         max_in_flight: s.window * s.streams.len(),
+        history_skipped: opened.skipped,
     });
     let end = match s.send(hello).await {
         Ok(()) => s.serve(&mut attached).await,
         Err(e) => e,
     };
     let (code, reason) = match &end {
-        End::ClientClosed => (None, String::new()),
+        End::ClientClosed => (None, "the client closed the connection".into()),
         End::Replaced => (
             Some(CLOSE_REPLACED),
             "replaced by a newer connection with the same --name".into(),
         ),
         End::ServerStopping => (Some(CLOSE_NORMAL), "server shutting down".into()),
-        End::Dead => (None, "no message for 30 s".into()),
+        End::Dead => (
+            None,
+            format!(
+                "idle: no message for {} s (ping timeout)",
+                DEAD_AFTER.as_secs()
+            ),
+        ),
         End::Protocol(e) => (Some(CLOSE_PROTOCOL), format!("protocol error: {e}")),
         End::Store(e) => (Some(CLOSE_ERROR), format!("server database error: {e}")),
     };

@@ -6,7 +6,7 @@
 
 use uuid::Uuid;
 
-use super::{Engine, Event, ListQuery, NameHold, Page, Record, Store, StoreError};
+use super::{Engine, Event, ListQuery, NameHold, Opened, Page, Record, Store, StoreError};
 use crate::core::model::{Answer, Bin, CapturedRequest, NewRequest, ResponseConfig, RuleConfig};
 use crate::core::time::Millis;
 use crate::core::verify::{Secrets, Signature};
@@ -104,14 +104,14 @@ operations! {
     ) -> Result<Option<i64>, StoreError>;
 
     /// Registers tunnel `name`'s targets on a bin; returns, per target, the
-    /// id up to which it has had every request.
+    /// id up to which it has had every request, and what a new name skips.
     async fn open_tunnel(
         &self,
         bin: Uuid,
         name: String,
         targets: Vec<String>,
         from_start: bool,
-    ) -> Result<Vec<i64>, StoreError>;
+    ) -> Result<Opened, StoreError>;
 
     /// Requests after `after` that `stream` (tunnel name, target) has not
     /// had, oldest first.

@@ -14,6 +14,7 @@
 
 mod backend;
 mod migrate;
+mod open_error;
 mod postgres;
 mod sqlite;
 
@@ -60,6 +61,16 @@ pub enum StoreError {
     /// Another bin has this alias.
     #[error("the alias is taken by another bin")]
     AliasTaken,
+}
+
+/// Where a tunnel name starts on a bin.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    /// Per target, the id up to which it has had every request.
+    pub positions: Vec<i64>,
+    /// Requests already in the bin that the name skips: it is new to the
+    /// bin and did not ask for `from_start` (its user should hear of it).
+    pub skipped: u64,
 }
 
 /// What one stream of a tunnel (one target) made of a request, to record.
@@ -319,6 +330,11 @@ impl Writer {
 }
 
 impl Store {
+    /// Why `db` did not open, in words with the fix (see [`open_error`]).
+    pub fn open_error(db: &Database, err: &StoreError) -> String {
+        open_error::in_words(db, err)
+    }
+
     /// Opens (creating if needed) the SQLite database at `path`, runs
     /// pending migrations and starts the writer thread. Also returns the
     /// writer thread's handle so the caller can wait for it to drain at

@@ -227,7 +227,7 @@ impl Backend for Postgres {
         name: String,
         targets: Vec<String>,
         from_start: bool,
-    ) -> Result<Vec<i64>, StoreError> {
+    ) -> Result<crate::server::store::Opened, StoreError> {
         let conn = self.pool.get().await?;
         tunnels::open_tunnel(&**conn, bin, &name, &targets, from_start).await
     }

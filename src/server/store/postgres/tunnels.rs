@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::queries::{request_columns, request_row};
 use crate::core::model::CapturedRequest;
-use crate::server::store::{Record, StoreError, to_json};
+use crate::server::store::{Opened, Record, StoreError, to_json};
 
 /// Registers a tunnel name's targets on its bin (those new) and returns,
 /// per target, the id up to which it has everything: a new name starts
@@ -22,7 +22,15 @@ pub(super) async fn open_tunnel(
     name: &str,
     targets: &[String],
     from_start: bool,
-) -> Result<Vec<i64>, StoreError> {
+) -> Result<Opened, StoreError> {
+    let new_name = !from_start
+        && !c
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM tunnels WHERE bin_id = $1 AND name = $2)",
+                &[&bin, &name],
+            )
+            .await?
+            .get::<_, bool>(0);
     let sql = if from_start {
         "INSERT INTO tunnels (bin_id, name, target, delivered_through) VALUES ($1, $2, $3, 0)
          ON CONFLICT (bin_id, name, target) DO UPDATE SET delivered_through = 0
@@ -37,7 +45,7 @@ pub(super) async fn open_tunnel(
          DO UPDATE SET delivered_through = tunnels.delivered_through
          RETURNING delivered_through"
     };
-    let mut positions = Vec::with_capacity(targets.len());
+    let mut positions: Vec<i64> = Vec::with_capacity(targets.len());
     for target in targets {
         positions.push(c.query_one(sql, &[&bin, &name, target]).await?.get(0));
     }
@@ -59,7 +67,20 @@ pub(super) async fn open_tunnel(
         &[&bin, &name, &targets],
     )
     .await?;
-    Ok(positions)
+    let skipped: i64 = match positions.iter().max() {
+        Some(start) if new_name => c
+            .query_one(
+                "SELECT COUNT(*) FROM requests WHERE bin_id = $1 AND id <= $2",
+                &[&bin, start],
+            )
+            .await?
+            .get(0),
+        _ => 0,
+    };
+    Ok(Opened {
+        positions,
+        skipped: u64::try_from(skipped).unwrap_or(0),
+    })
 }
 
 /// The bin's requests after `after` that the tunnel's `target` has not had

@@ -144,7 +144,7 @@ impl Backend for Sqlite {
         name: String,
         targets: Vec<String>,
         from_start: bool,
-    ) -> Result<Vec<i64>, StoreError> {
+    ) -> Result<crate::server::store::Opened, StoreError> {
         self.writer
             .run(move |tx, _| tunnels::open_tunnel(tx, bin, &name, &targets, from_start))
             .await

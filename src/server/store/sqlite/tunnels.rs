@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::core::model::CapturedRequest;
 use crate::server::store::sqlite::rows::{REQUEST_COLUMNS, request_row};
-use crate::server::store::{Record, StoreError, to_json};
+use crate::server::store::{Opened, Record, StoreError, to_json};
 
 /// Registers a tunnel name's targets on its bin (those new) and returns,
 /// per target, the id up to which it has everything. A new name starts
@@ -23,8 +23,14 @@ pub(super) fn open_tunnel(
     name: &str,
     targets: &[String],
     from_start: bool,
-) -> Result<Vec<i64>, StoreError> {
+) -> Result<Opened, StoreError> {
     let bin = bin.hyphenated().to_string();
+    let new_name = !from_start
+        && !tx
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM tunnels WHERE bin_id = ?1 AND name = ?2)",
+            )?
+            .query_row(params![bin, name], |r| r.get::<_, bool>(0))?;
     let mut positions = Vec::with_capacity(targets.len());
     for target in targets {
         if from_start {
@@ -75,7 +81,16 @@ pub(super) fn open_tunnel(
     for gone in known.iter().filter(|t| !targets.contains(t)) {
         forget.execute(params![bin, name, gone])?;
     }
-    Ok(positions)
+    let skipped = match positions.iter().max() {
+        Some(&start) if new_name => tx
+            .prepare_cached("SELECT COUNT(*) FROM requests WHERE bin_id = ?1 AND id <= ?2")?
+            .query_row(params![bin, start], |r| r.get::<_, i64>(0))?,
+        _ => 0,
+    };
+    Ok(Opened {
+        positions,
+        skipped: u64::try_from(skipped).unwrap_or(0),
+    })
 }
 
 /// The bin's requests after `after` that the tunnel's `target` has not had
