@@ -105,6 +105,23 @@ impl Proc {
         }
     }
 
+    /// Waits until a stderr line contains `text`; returns that line.
+    pub async fn stderr_line(&self, text: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(line) = self.stderr().into_iter().find(|l| l.contains(text)) {
+                return line;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {text:?} on stderr; got {:#?}\nstdout: {:#?}",
+                self.stderr(),
+                self.stdout()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Sends a signal: "INT" (Ctrl-C) or "TERM".
     pub fn signal(&self, name: &str) {
         let ok = Command::new("kill")
