@@ -9,38 +9,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::TestServer;
+use common::certs::Cert;
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::rustls;
-
-/// A self-signed certificate for localhost, written as PEM files.
-struct Cert {
-    dir: tempfile::TempDir,
-    der: rustls_pki_types::CertificateDer<'static>,
-}
-
-impl Cert {
-    fn new() -> Self {
-        let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("cert");
-        let dir = tempfile::tempdir().expect("dir");
-        std::fs::write(dir.path().join("cert.pem"), ck.cert.pem()).expect("write cert");
-        std::fs::write(dir.path().join("key.pem"), ck.signing_key.serialize_pem())
-            .expect("write key");
-        Self {
-            der: ck.cert.der().clone(),
-            dir,
-        }
-    }
-
-    fn cert(&self) -> std::path::PathBuf {
-        self.dir.path().join("cert.pem")
-    }
-
-    fn key(&self) -> std::path::PathBuf {
-        self.dir.path().join("key.pem")
-    }
-}
 
 /// One HTTP/1.1 request over TLS; returns the raw answer.
 async fn https(s: &TestServer, cert: &Cert, request: String) -> String {

@@ -2,6 +2,7 @@
 //! database, and a real HTTP client.
 #![allow(dead_code)]
 
+pub mod certs;
 pub mod pg;
 pub mod proc;
 pub mod tunnel;
