@@ -11,6 +11,7 @@
 //! - [`sqlite`]: the SQLite backend.
 //! - [`postgres`]: the PostgreSQL backend.
 //! - [`migrate`]: copying an SQLite database into PostgreSQL.
+//! - [`open_error`]: why the database did not open, said once, in words with the fix.
 
 mod backend;
 mod migrate;
