@@ -16,7 +16,7 @@ pub fn in_words(db: &Database, err: &StoreError) -> String {
         Database::Sqlite(path) => sqlite(path, &cause),
         Database::Postgres(url) => {
             let at = host_port(url);
-            if unreachable(err) {
+            if !tls(err) && unreachable(err) {
                 format!(
                     "cannot reach PostgreSQL at {at} (--db {db}): {cause} — check that \
                      PostgreSQL runs there and that the URL's host and port are right"
@@ -60,24 +60,43 @@ fn sqlite(path: &Path, cause: &str) -> String {
 
 /// The last error of the chain: the one that says what happened.
 fn innermost(err: &StoreError) -> String {
-    let mut e: &dyn Error = err;
-    while let Some(inner) = e.source() {
-        e = inner;
+    chain(err)
+        .last()
+        .map_or_else(|| err.to_string(), |e| e.to_string())
+}
+
+/// The chain, into the errors `io::Error`s wrap (their `source()` skips
+/// them).
+fn chain(err: &StoreError) -> Vec<&(dyn Error + 'static)> {
+    let mut all = Vec::new();
+    let mut next: Option<&(dyn Error + 'static)> = Some(err);
+    while let Some(e) = next {
+        all.push(e);
+        next = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn Error + 'static)),
+            None => e.source(),
+        };
     }
-    e.to_string()
+    all
+}
+
+/// TLS with PostgreSQL failed (a certificate it does not trust, say).
+fn tls(err: &StoreError) -> bool {
+    chain(err)
+        .iter()
+        .any(|e| e.downcast_ref::<tokio_rustls::rustls::Error>().is_some())
 }
 
 /// The connection itself failed (nothing listening, no route, no such
 /// host), as opposed to PostgreSQL refusing the login or the database.
 fn unreachable(err: &StoreError) -> bool {
-    let mut next: Option<&dyn Error> = Some(err);
-    while let Some(e) = next {
-        if e.downcast_ref::<std::io::Error>().is_some() {
-            return true;
-        }
-        next = e.source();
-    }
     matches!(err, StoreError::Pool(_))
+        || chain(err)
+            .iter()
+            .any(|e| e.downcast_ref::<std::io::Error>().is_some())
 }
 
 /// `host:port` of a PostgreSQL URL, without its user or password.
