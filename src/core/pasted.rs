@@ -5,10 +5,9 @@
 //! `/api/bins/ID[/requests/N[/…]]`, or just the server — and `--to`'s
 //! short forms (`3000`, `:3000`, `localhost:3000`).
 //!
-//! A server reached under a path prefix (`--public-url
-//! https://h.example.com/hooks` behind a proxy) prints URLs with that
-//! prefix: whatever comes before the bin (or before `bins` / `api/bins`) is
-//! kept as part of the server's base URL.
+//! The server is the URL's origin: hookwire's pages link from the root
+//! (`/bins/…`, `/static/…`), so it cannot be mounted under a path prefix,
+//! and the first path segment always says what the URL names.
 
 use uuid::Uuid;
 
@@ -34,8 +33,8 @@ impl std::fmt::Display for BinRef {
 /// What a pasted URL names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pasted {
-    /// The server's base URL: scheme, host, port and any path prefix, no
-    /// trailing slash (`http://127.0.0.1:8080`).
+    /// The server's base URL: scheme, host and port
+    /// (`http://127.0.0.1:8080`).
     pub server: String,
     /// The bin, when the URL names one.
     pub bin: Option<BinRef>,
@@ -80,9 +79,8 @@ pub fn parse(text: &str) -> Result<Pasted, String> {
     read(text, true)
 }
 
-/// The server a pasted URL means (`new --server`): the server of any URL
-/// [`parse`] recognises; otherwise the whole URL (a server under a path
-/// prefix: `https://h.example.com/hooks`).
+/// The server a pasted URL means (`new --server`): the origin of any of
+/// its URLs (`…/bins`, an inspector or capture URL).
 pub fn server(text: &str) -> Result<String, String> {
     read(text, false).map(|p| p.server)
 }
@@ -101,60 +99,47 @@ fn read(text: &str, aliases: bool) -> Result<Pasted, String> {
         return Err(wrong("it has no host"));
     }
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let origin = format!("{}://{authority}", scheme.to_ascii_lowercase());
-    let server_at = |i: usize| {
-        std::iter::once(origin.as_str())
-            .chain(segments[..i].iter().copied())
-            .collect::<Vec<_>>()
-            .join("/")
-    };
-    let pasted = |server: String, bin: Option<BinRef>, request: Option<i64>| Pasted {
-        server,
+    let server = format!("{}://{authority}", scheme.to_ascii_lowercase());
+    let pasted = |bin: Option<BinRef>, request: Option<i64>| Pasted {
+        server: server.clone(),
         bin,
         request,
         text: text.to_owned(),
     };
-    // The first segment that is a bin id, or one of the server's paths to
-    // a bin, says where the server's base URL ends.
-    for (i, seg) in segments.iter().enumerate() {
-        if let Ok(id) = Uuid::parse_str(seg) {
-            return Ok(pasted(server_at(i), Some(BinRef::Id(id)), None));
-        }
-        let after = match (*seg, segments.get(i + 1)) {
-            ("api", Some(&"bins")) => i + 2,
-            ("bins", _) => i + 1,
-            _ => continue,
-        };
-        let Some(bin) = segments.get(after) else {
-            return Ok(pasted(server_at(i), None, None));
-        };
-        let bin = bin_ref(bin).map_err(|why| wrong(&why))?;
-        let request = match (segments.get(after + 1), segments.get(after + 2)) {
-            (Some(&"requests"), Some(id)) => Some(request_id(id).map_err(|why| wrong(&why))?),
-            _ => form_urlencoded::parse(query.as_bytes())
-                .find(|(k, _)| k == "r")
-                .map(|(_, v)| request_id(&v))
-                .transpose()
-                .map_err(|why| wrong(&why))?,
-        };
-        return Ok(pasted(server_at(i), Some(bin), request));
-    }
-    match segments.first() {
-        None => Ok(pasted(origin, None, None)),
-        Some(_) if !aliases => Ok(pasted(server_at(segments.len()), None, None)),
-        Some(alias) => {
+    // The bin's place: first on a capture URL, after `bins` on the
+    // inspector's, after `api/bins` on the API's.
+    let after = match (segments.first(), segments.get(1)) {
+        (None, _) => return Ok(pasted(None, None)),
+        (Some(first), _) if Uuid::parse_str(first).is_ok() => 0,
+        (Some(&"api"), Some(&"bins")) => 2,
+        (Some(&"bins"), _) => 1,
+        (Some(_), _) if !aliases => return Ok(pasted(None, None)),
+        (Some(alias), _) => {
             crate::core::model::validate_alias(alias).map_err(|_| {
                 wrong(&format!(
                     "{alias:?} is neither a bin id nor an alias (3-64 of a-z, 0-9, '-')"
                 ))
             })?;
-            Ok(pasted(
-                origin,
-                Some(BinRef::Alias((*alias).to_owned())),
-                None,
-            ))
+            return Ok(pasted(Some(BinRef::Alias((*alias).to_owned())), None));
         }
+    };
+    let Some(bin) = segments.get(after) else {
+        return Ok(pasted(None, None));
+    };
+    let bin = bin_ref(bin).map_err(|why| wrong(&why))?;
+    if after == 0 {
+        // The rest of a capture URL is the sender's sub-path.
+        return Ok(pasted(Some(bin), None));
     }
+    let request = match (segments.get(after + 1), segments.get(after + 2)) {
+        (Some(&"requests"), Some(id)) => Some(request_id(id).map_err(|why| wrong(&why))?),
+        _ => form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == "r")
+            .map(|(_, v)| request_id(&v))
+            .transpose()
+            .map_err(|why| wrong(&why))?,
+    };
+    Ok(pasted(Some(bin), request))
 }
 
 fn bin_ref(text: &str) -> Result<BinRef, String> {
@@ -336,23 +321,18 @@ mod tests {
             server(&format!("http://h:8080/bins/{ID}?r=2")).as_deref(),
             Ok("http://h:8080")
         );
-        assert_eq!(
-            server("https://h.example.com/hooks/").as_deref(),
-            Ok("https://h.example.com/hooks")
-        );
     }
 
     #[test]
-    fn a_path_prefix_stays_with_the_server() {
-        let h = "https://h.example.com/hooks".to_owned();
-        assert_eq!(read(&format!("{h}/{ID}/x")), (h.clone(), Some(id()), None));
+    fn the_server_is_the_origin() {
         assert_eq!(
-            read(&format!("{h}/bins/{ID}?r=5")),
-            (h.clone(), Some(id()), Some(5))
+            server("https://h.example.com/anything/else?x=1").as_deref(),
+            Ok("https://h.example.com")
         );
         assert_eq!(
-            read(&format!("{h}/api/bins/{ID}/requests/5")),
-            (h.clone(), Some(id()), Some(5))
+            server("http://h/eden-dev/x").as_deref(),
+            Ok("http://h"),
+            "an alias URL's server"
         );
     }
 

@@ -172,6 +172,7 @@ async fn new_takes_any_url_of_the_server() {
         s.url(&format!("/bins/{bin}")),
         s.url(&format!("/bins/{bin}?r=1")),
         s.url(&format!("/{bin}")),
+        s.url("/stripe-dev/sub/path"),
         s.url("/api/bins"),
     ] {
         let mut p = Proc::start(&["new", "--server", &server]);
