@@ -213,7 +213,7 @@ async fn send(args: hookwire::cli::SendArgs) -> anyhow::Result<i32> {
     let (Some(to), Some(provider)) = (args.to.clone(), args.provider) else {
         anyhow::bail!("give --to URL and --as PROVIDER (or --list)");
     };
-    hookwire::core::urls::check_http("--to", &to).map_err(anyhow::Error::msg)?;
+    let to = hookwire::core::pasted::app_url("--to", &to).map_err(anyhow::Error::msg)?;
     let mut webhook =
         send::catalogue::build(provider, args.event.as_deref()).map_err(anyhow::Error::msg)?;
     if let Some(body) = args.data()? {

@@ -38,7 +38,8 @@ fn parse_scale(text: &str) -> Result<f64, String> {
 /// Flags of `hookwire send`.
 #[derive(Debug, Args)]
 pub struct SendArgs {
-    /// Where to send: your app (http://localhost:3000/webhooks) or a capture URL.
+    /// Where to send: your app (http://localhost:3000/webhooks, or just
+    /// 3000 / HOST:PORT) or a capture URL.
     #[arg(long, required_unless_present = "list")]
     pub to: Option<String>,
 

@@ -34,18 +34,6 @@ pub fn is_http(url: &str) -> bool {
     url.starts_with("http://") || url.starts_with("https://")
 }
 
-/// `Ok` for an `http://` or `https://` URL; else what to write instead,
-/// naming `flag`.
-pub fn check_http(flag: &str, url: &str) -> Result<(), String> {
-    if is_http(url) {
-        Ok(())
-    } else {
-        Err(format!(
-            "{flag} {url:?} is not a URL; write e.g. http://localhost:3000/webhooks"
-        ))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

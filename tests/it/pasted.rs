@@ -217,3 +217,20 @@ async fn what_is_not_a_url_of_a_bin_is_refused_in_words() {
     assert_ne!(done.code(), Some(0), "{done:#?}");
     assert!(done.stderr_text().contains("no-such-alias"), "{done:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_takes_a_bare_port() {
+    let app = LocalApp::start().await;
+    let port = app.addr.port().to_string();
+    for (i, to) in [port.clone(), format!("localhost:{port}/hooks")]
+        .iter()
+        .enumerate()
+    {
+        let done = Proc::start(&["send", "--to", to, "--as", "github"])
+            .finish()
+            .await;
+        assert_eq!(done.code(), Some(0), "send --to {to}: {done:#?}");
+        app.wait_for(i + 1).await;
+    }
+    assert_eq!(app.seen()[1].target, "/hooks");
+}
