@@ -65,13 +65,18 @@ pub fn in_words(err: &rustls::Error, url: &str) -> String {
                 expected,
                 presented,
             } => format!(
-                "the server's certificate is for {} but {url} asks for {expected:?}: use a URL \
-                 with one of those names, or make a certificate for this host",
+                "the server's certificate is for {} but {url} asks for {}: use a URL with one \
+                 of those names, or make a certificate for this host",
                 if presented.is_empty() {
                     "no name".to_owned()
                 } else {
-                    presented.join(", ")
-                }
+                    presented
+                        .iter()
+                        .map(|p| bare(p))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
+                expected.to_str()
             ),
             C::Expired | C::ExpiredContext { .. } => format!(
                 "the server's certificate at {url} has expired: renew it (or check this \
@@ -92,6 +97,14 @@ pub fn in_words(err: &rustls::Error, url: &str) -> String {
     }
 }
 
+/// A name as rustls presents it (`DnsName("localhost")`), bare.
+fn bare(presented: &str) -> &str {
+    presented
+        .strip_suffix(')')
+        .and_then(|p| p.split_once('('))
+        .map_or(presented, |(_, inner)| inner.trim_matches('"'))
+}
+
 /// webpki's "a CA certificate presented as the server's own", which
 /// rustls passes on only as an opaque `OtherError`.
 fn is_ca_as_end_entity(other: &rustls::OtherError) -> bool {
@@ -99,4 +112,50 @@ fn is_ca_as_end_entity(other: &rustls::OtherError) -> bool {
         .0
         .downcast_ref::<webpki::Error>()
         .is_some_and(|e| matches!(e, webpki::Error::CaUsedAsEndEntity))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(e: rustls::Error) -> String {
+        in_words(&e, "https://h:8443")
+    }
+
+    #[test]
+    fn certificate_errors_say_what_to_do() {
+        let ca = rustls::Error::InvalidCertificate(rustls::CertificateError::Other(
+            rustls::OtherError(Arc::new(webpki::Error::CaUsedAsEndEntity)),
+        ));
+        let w = words(ca);
+        assert!(
+            w.contains("is a CA certificate (basicConstraints CA:TRUE)"),
+            "{w}"
+        );
+        assert!(w.contains("pass the CA with --ca-cert"), "{w}");
+        let w = words(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::UnknownIssuer,
+        ));
+        assert!(w.contains("--ca-cert"), "{w}");
+        let w = words(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::NotValidForNameContext {
+                expected: rustls_pki_types::ServerName::try_from("127.0.0.1")
+                    .expect("name")
+                    .to_owned(),
+                presented: vec!["DnsName(\"localhost\")".into()],
+            },
+        ));
+        assert!(w.contains("asks for 127.0.0.1"), "{w}");
+        let w = words(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::Expired,
+        ));
+        assert!(w.contains("has expired"), "{w}");
+        let w = words(rustls::Error::InvalidMessage(
+            rustls::InvalidMessage::InvalidContentType,
+        ));
+        assert_eq!(
+            w,
+            "the server at https://h:8443 answered in plain HTTP: use http://h:8443"
+        );
+    }
 }

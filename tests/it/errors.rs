@@ -222,6 +222,24 @@ async fn plain_http_to_the_tls_port_is_answered_400_in_words() {
     .finish()
     .await;
     assert_eq!(ok.code(), Some(0), "{ok:#?}");
+    // A name the certificate does not hold: which names it holds.
+    let ip = format!("https://127.0.0.1:{}", s.addr.port());
+    let ca = cert.cert();
+    let done = Proc::start(&[
+        "new",
+        "--server",
+        &ip,
+        "--ca-cert",
+        ca.to_str().expect("utf-8"),
+    ])
+    .finish()
+    .await;
+    assert!(
+        done.stderr_text().contains(&format!(
+            "the server's certificate is for localhost but {ip} asks for 127.0.0.1"
+        )),
+        "{done:#?}"
+    );
     // Without --ca-cert, the fix is to pass one.
     let done = Proc::start(&["new", "--server", &format!("https://{host}")])
         .finish()
