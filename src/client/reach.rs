@@ -57,7 +57,8 @@ impl Failure {
 /// A hookwire server at `url` could not be reached.
 pub fn server(url: &str, why: &Failure) -> String {
     match why {
-        Failure::Tls(words) => format!("cannot reach the server at {url}: {words}"),
+        // The words name the URL already.
+        Failure::Tls(words) => words.clone(),
         _ => format!(
             "cannot reach the server at {url}: {why} — is `hookwire serve` running there? \
              (--server / the URL you gave)"
