@@ -88,16 +88,15 @@ impl Captured {
 
 /// The server refused for good (no token, no such bin or request): worth
 /// telling the user, not trying again.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub struct Refused(pub String);
 
-impl std::fmt::Display for Refused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Refused {}
+/// The server gave no answer (down, unreachable, too slow): trying again
+/// later may help.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unanswered(pub String);
 
 /// Requests per page when reading a bin's list after a cursor.
 pub const PAGE: usize = 100;
@@ -160,12 +159,17 @@ impl Remote {
             .map_err(anyhow::Error::msg)?;
         let answer = match outcome {
             Outcome::Answered(a) => a,
-            Outcome::TimedOut => bail!(
-                "{} did not answer within {} s",
-                self.base,
-                API_TIMEOUT.as_secs()
-            ),
-            Outcome::Unreachable(why) => bail!(crate::client::reach::server(&self.base, &why)),
+            Outcome::TimedOut => {
+                return Err(Unanswered(format!(
+                    "{} did not answer within {} s",
+                    self.base,
+                    API_TIMEOUT.as_secs()
+                ))
+                .into());
+            }
+            Outcome::Unreachable(why) => {
+                return Err(Unanswered(crate::client::reach::server(&self.base, &why)).into());
+            }
         };
         let detail = || {
             serde_json::from_slice::<ErrorBody>(&answer.body)
@@ -255,11 +259,6 @@ impl Remote {
                     .with_context(|| format!("{} did not answer like a hookwire server", self.base))
             }
         }
-    }
-
-    /// The server's base URL (`http://host:port`, and its path prefix).
-    pub fn base(&self) -> &str {
-        &self.base
     }
 
     /// Up to [`PAGE`] requests after request `after`, oldest first.

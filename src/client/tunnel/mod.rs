@@ -18,7 +18,9 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use self::local_app::{LocalApp, jitter};
+use crate::client::api::{Remote, Unanswered};
 use crate::client::reach;
+use crate::core::pasted::BinRef;
 use crate::core::protocol::{
     self, CLOSE_REPLACED, DEAD_AFTER, Frame, PING_EVERY, RelayRequest, RelayResponse,
 };
@@ -78,15 +80,9 @@ const STABLE_SESSION: Duration = Duration::from_secs(30);
 /// Runs until `shutdown` resolves (Ctrl-C) or a fatal error (bad token,
 /// unknown bin, unsupported version).
 pub async fn run(cfg: TunnelConfig, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    // Any URL of the bin will do (capture, inspector, API; by id or
-    // alias): an alias is looked up through the API once, here.
-    let (remote, bin) = crate::client::api::Remote::for_bin(
-        crate::client::http::Outbound::with_tls(&cfg.tls),
-        &cfg.capture_url,
-        cfg.access_token.as_ref().map(Secret::expose),
-    )
-    .await?;
-    let base = remote.base().to_owned();
+    // Any URL of the bin will do (capture, inspector, API; by id or alias).
+    let pasted = crate::core::pasted::parse(&cfg.capture_url).map_err(anyhow::Error::msg)?;
+    let bin_ref = pasted.bin().map_err(anyhow::Error::msg)?;
     let (streams, targets) =
         Streams::from_flags(&cfg.to, &cfg.routes, &cfg.filters).map_err(anyhow::Error::msg)?;
     let apps = targets
@@ -102,6 +98,15 @@ pub async fn run(cfg: TunnelConfig, shutdown: impl Future<Output = ()>) -> anyho
         .collect::<anyhow::Result<Vec<_>>>()?;
     let streams = serde_json::to_string(&streams)?;
     tokio::pin!(shutdown);
+    let remote = Remote::new(
+        crate::client::http::Outbound::with_tls(&cfg.tls),
+        &pasted.server,
+        cfg.access_token.as_ref().map(Secret::expose),
+    );
+    let Some(bin) = bin_id(&remote, bin_ref, &mut shutdown).await? else {
+        return Ok(());
+    };
+    let base = pasted.server.clone();
     let mut from_start = cfg.from_start;
     let mut pause = Duration::from_millis(250);
     loop {
@@ -134,6 +139,32 @@ pub async fn run(cfg: TunnelConfig, shutdown: impl Future<Output = ()>) -> anyho
                 }
                 pause = (pause * 2).min(RECONNECT_MAX);
             }
+        }
+    }
+}
+
+/// The bin's id: an alias is looked up through the API, again after a
+/// pause while the server gives no answer (as connecting is retried);
+/// `None` when stopped meanwhile.
+async fn bin_id(
+    remote: &Remote,
+    bin: &BinRef,
+    shutdown: &mut (impl Future<Output = ()> + Unpin),
+) -> anyhow::Result<Option<uuid::Uuid>> {
+    let mut pause = Duration::from_millis(250);
+    loop {
+        match remote.bin_id(bin).await {
+            Ok(id) => return Ok(Some(id)),
+            Err(e) if e.is::<Unanswered>() => {
+                let wait = jitter(pause);
+                eprintln!("{e}; looking up {bin} again in {:.1} s", wait.as_secs_f64());
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = &mut *shutdown => return Ok(None),
+                }
+                pause = (pause * 2).min(RECONNECT_MAX);
+            }
+            Err(e) => return Err(e),
         }
     }
 }
