@@ -234,3 +234,52 @@ async fn send_takes_a_bare_port() {
     }
     assert_eq!(app.seen()[1].target, "/hooks");
 }
+
+/// A tunnel started before its server looks the alias up again until the
+/// server answers, then relays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tunnel_by_alias_waits_for_its_server() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let base = format!("http://127.0.0.1:{port}");
+    let app = LocalApp::start().await;
+    let mut t = Proc::start(&[
+        "tunnel",
+        &format!("{base}/late-dev"),
+        "--to",
+        &app.addr.port().to_string(),
+        "--name",
+        "early",
+    ]);
+    t.stderr_line("looking up late-dev again in").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("x.db");
+    let listen = format!("127.0.0.1:{port}");
+    let mut serve = Proc::start(&[
+        "serve",
+        "--listen",
+        &listen,
+        "--db",
+        db.to_str().expect("utf-8"),
+    ]);
+    serve.stderr_line("hookwire is listening on").await;
+    let client = reqwest::Client::new();
+    let res = client
+        .post(format!("{base}/api/bins"))
+        .json_body(&json!({ "alias": "late-dev" }))
+        .send()
+        .await
+        .expect("mint");
+    assert_eq!(res.status(), 201);
+    t.stderr_line("connected: relaying bin").await;
+    client
+        .post(format!("{base}/late-dev/x"))
+        .send()
+        .await
+        .expect("capture");
+    assert_eq!(app.wait_for(1).await[0].target, "/x");
+    t.stop().await;
+    serve.stop_with("TERM").await;
+}
