@@ -260,9 +260,21 @@ pub struct ServeArgs {
     #[arg(long, env = "HOOKWIRE_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
-    /// Log format: text, or json (one object per line) for log collectors.
-    #[arg(long, env = "HOOKWIRE_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
-    pub log_format: String,
+    /// Log format on stderr: text for people, or json (one object per
+    /// line: level, target, fields, spans) for log collectors.
+    #[arg(long, env = "HOOKWIRE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How `serve` writes its log lines (`--log-format`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One line of text per event; coloured only on a terminal without
+    /// `NO_COLOR`.
+    #[default]
+    Text,
+    /// One JSON object per line, start-up lines included.
+    Json,
 }
 
 /// Flags of `hookwire new`.
