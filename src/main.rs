@@ -49,6 +49,12 @@ async fn cli_main(started: hookwire::core::time::Millis) -> i32 {
     );
     match run(cli.command, started).await {
         Ok(code) => code,
+        // A log collector reads `serve --log-format json`: its last words
+        // are a JSON line too.
+        Err(e) if format == LogFormat::Json => {
+            tracing::error!(error = format!("{e:#}"), "hookwire stopped");
+            1
+        }
         Err(e) => {
             eprintln!("Error: {e:#}");
             if whole_loop { CANNOT } else { 1 }
@@ -208,9 +214,24 @@ async fn run(command: Command, started: hookwire::core::time::Millis) -> anyhow:
         }
         Command::Wait(args) => {
             let (watch, start) = watch(&args.watch, started).await?;
-            match hookwire::client::tail_wait::wait(watch, start, args.timeout).await? {
+            let what = match args.watch.matches.as_slice() {
+                [] => "for a request".to_owned(),
+                conds => format!("for a request matching {}", conds.join(" ")),
+            };
+            match hookwire::client::tail_wait::wait(watch, start, args.timeout, &what).await? {
                 Some(request) => {
-                    println!("{}", serde_json::to_string(&request)?);
+                    // Indented for a person at a terminal; one line (what
+                    // `--json` always asks for) for a script or a file.
+                    let compact =
+                        args.watch.json || !hookwire::core::term::Stream::Stdout.is_terminal();
+                    println!(
+                        "{}",
+                        if compact {
+                            serde_json::to_string(&request)?
+                        } else {
+                            serde_json::to_string_pretty(&request)?
+                        }
+                    );
                     Ok(0)
                 }
                 None => {

@@ -169,7 +169,8 @@ pub struct WatchArgs {
     #[arg(long = "match", value_name = "COND")]
     pub matches: Vec<String>,
 
-    /// Print the API's request objects, one JSON object per line.
+    /// Print the API's request objects, one compact JSON object per line
+    /// (`wait` without it indents its object on a terminal).
     #[arg(long)]
     pub json: bool,
 
