@@ -110,7 +110,8 @@ pub struct TunnelArgs {
 
     /// Deliveries to the app running at once. 1 (the default) keeps strict
     /// arrival order, each answered before the next starts; N > 1 starts
-    /// them in order and lets N run at once (at most 64).
+    /// them in order and lets N run at once (at most 64). Not with
+    /// --passthrough, which delivers each request as it arrives.
     #[arg(long, env = "HOOKWIRE_CONCURRENCY", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
@@ -165,6 +166,14 @@ impl TunnelArgs {
         // Refused at start, with the message the server would give.
         crate::core::routing::Streams::from_flags(&self.to, &self.routes, &self.filters)
             .map_err(anyhow::Error::msg)?;
+        // A flag that would be silently ignored is refused instead.
+        if self.passthrough && self.concurrency > 1 {
+            anyhow::bail!(
+                "--concurrency does nothing with --passthrough: each sender waits for the app's \
+                 own answer, so every request is delivered as it arrives; drop --concurrency \
+                 (or HOOKWIRE_CONCURRENCY), or drop --passthrough to bound deliveries"
+            );
+        }
         Ok(TunnelConfig {
             capture_url: self.capture_url.clone(),
             to: self.to.clone(),
@@ -212,7 +221,7 @@ pub struct ServeArgs {
 
     /// PEM certificate(s) to trust besides the public roots for a
     /// PostgreSQL server with a private CA (add ?sslmode=require to --db
-    /// to insist on TLS).
+    /// to insist on TLS). Refused with an SQLite --db.
     #[arg(long, env = "HOOKWIRE_DB_CA_CERT")]
     pub db_ca_cert: Option<PathBuf>,
 
@@ -324,12 +333,20 @@ fn parse_public_url(text: &str) -> Result<String, String> {
 impl ServeArgs {
     /// The server settings these flags describe.
     pub fn config(&self) -> anyhow::Result<ServerConfig> {
+        let db = Database::parse(&self.db);
+        if let (Database::Sqlite(path), Some(_)) = (&db, &self.db_ca_cert) {
+            anyhow::bail!(
+                "--db-ca-cert is for a PostgreSQL --db (postgres://…), and --db {} is an SQLite \
+                 file: remove --db-ca-cert (or HOOKWIRE_DB_CA_CERT)",
+                path.display()
+            );
+        }
         let tls = match (&self.tls_cert, &self.tls_key) {
             (Some(cert), Some(key)) => Some(crate::server::tls::server_config(cert, key)?),
             _ => None,
         };
         Ok(ServerConfig {
-            db: Database::parse(&self.db),
+            db,
             durability: self.durability,
             db_ca_cert: self.db_ca_cert.clone(),
             public_url: self.public_url.clone(),
