@@ -28,6 +28,7 @@ mod live;
 mod migrate;
 mod navigation;
 mod openapi;
+mod output;
 mod replicas;
 mod routing;
 mod rules;
