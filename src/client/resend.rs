@@ -57,7 +57,7 @@ pub async fn resend(
         body: Bytes::from(captured.body.clone()),
     };
     let (outcome, took) = out.call(call, timeout).await.map_err(anyhow::Error::msg)?;
-    let ms = crate::core::time::round_ms(took);
+    let ms = crate::core::time::ms(took);
     let ok = outcome.is_success();
     let report = match outcome {
         Outcome::Answered(a) => Report {

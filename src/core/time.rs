@@ -36,11 +36,16 @@ pub fn parse_rfc3339(text: &str) -> Option<Millis> {
     ms.checked_sub(offset_secs * 1000)
 }
 
-/// A duration in milliseconds rounded to 2 decimals (10 µs): how every
-/// latency is shown and reported. Timer noise below that means nothing to
-/// a person and only makes `0.8379019999999999` of `0.84`.
-pub fn round_ms(d: Duration) -> f64 {
-    (d.as_secs_f64() * 100_000.0).round() / 100.0
+/// Milliseconds rounded to 2 decimals (10 µs): how every latency is shown
+/// and reported. Timer noise below that means nothing to a person and
+/// only makes `0.8379019999999999` of `0.84`.
+pub fn round_ms(ms: f64) -> f64 {
+    (ms * 100.0).round() / 100.0
+}
+
+/// A measured duration in milliseconds, rounded by [`round_ms`].
+pub fn ms(d: Duration) -> f64 {
+    round_ms(d.as_secs_f64() * 1000.0)
 }
 
 /// A duration as a clock reads it: `0:07`, `4:59`, `1:02:03`, to the
@@ -62,11 +67,12 @@ mod tests {
 
     #[test]
     fn milliseconds_for_people() {
-        assert_eq!(round_ms(Duration::from_nanos(837_901)), 0.84);
-        assert_eq!(round_ms(Duration::from_nanos(1_234_567_890)), 1234.57);
-        assert_eq!(round_ms(Duration::ZERO), 0.0);
+        assert_eq!(round_ms(0.8379019999999999), 0.84);
+        assert_eq!(ms(Duration::from_nanos(837_901)), 0.84);
+        assert_eq!(ms(Duration::from_nanos(1_234_567_890)), 1234.57);
+        assert_eq!(ms(Duration::ZERO), 0.0);
         assert_eq!(
-            serde_json::to_string(&round_ms(Duration::from_nanos(837_901_999))).ok(),
+            serde_json::to_string(&ms(Duration::from_nanos(837_901_999))).ok(),
             Some("837.9".into())
         );
     }

@@ -15,7 +15,7 @@ use crate::client::http::{Call, Outbound, Outcome};
 use crate::client::progress;
 use crate::core::headers::Header;
 use crate::core::term::Stream;
-use crate::core::time::round_ms;
+use crate::core::time;
 use crate::core::verify;
 use catalogue::{Provider, Webhook, unix_now};
 use policy::{Failure, Policy, Retries};
@@ -240,7 +240,7 @@ async fn attempt(
     let report = AttemptReport {
         attempt: n,
         status,
-        ms: round_ms(took),
+        ms: time::ms(took),
         error,
     };
     Ok((report, failure, no_retry))

@@ -179,7 +179,7 @@ impl LocalApp {
             seq: req.seq,
             status: Some(parts.status.as_u16()),
             headers,
-            latency_ms: crate::core::time::round_ms(started.elapsed()),
+            latency_ms: crate::core::time::ms(started.elapsed()),
             error: None,
             body,
         })
