@@ -95,8 +95,12 @@ pub struct SendArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// List the providers, their events and their retry policies.
-    #[arg(long)]
+    /// List the providers, their events and their retry policies (with
+    /// --as, one provider's). Nothing is sent: flags about sending are
+    /// refused rather than ignored.
+    #[arg(long, conflicts_with_all = [
+        "to", "event", "auth_header", "retries", "time_scale", "timeout", "duplicate", "data", "json",
+    ])]
     pub list: bool,
 
     /// PEM certificate(s) to trust for an https:// URL with a private CA.

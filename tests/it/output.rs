@@ -281,6 +281,7 @@ async fn json_logs_are_all_json_objects_with_spans() {
     );
 }
 
+/// Also the flag audit: `--db-ca-cert` with an SQLite `--db` did nothing.
 #[tokio::test]
 async fn a_failed_start_is_a_json_line_too() {
     let dir = tempfile::tempdir().expect("dir");
@@ -535,4 +536,34 @@ async fn milliseconds_have_at_most_two_decimals() {
     .await;
     drop(tunnel);
     at_most_two_decimals("the API's latency_ms", &numbers_after(&text, "latency_ms"));
+}
+
+/// The flag audit: a flag that would be silently ignored is refused,
+/// saying what to do.
+#[tokio::test]
+async fn flags_that_would_do_nothing_are_refused() {
+    let mut tunnel = Proc::start(&[
+        "tunnel",
+        "http://127.0.0.1:1/0c7e9ad4-4a4b-4a53-9c3f-3f3a3bd7d1a1",
+        "--to",
+        "http://127.0.0.1:2",
+        "--passthrough",
+        "--concurrency",
+        "4",
+    ]);
+    let done = tunnel.finish().await;
+    assert_eq!(done.code(), Some(1), "{done:#?}");
+    let err = done.stderr_text();
+    assert!(
+        err.contains("--concurrency does nothing with --passthrough") && err.contains("drop"),
+        "{err}"
+    );
+    let mut list = Proc::start(&["send", "--list", "--json"]);
+    list.finish()
+        .await
+        .usage_error("send --list --json", &["--list", "--json"]);
+    let mut list = Proc::start(&["send", "--list", "--as", "stripe"]);
+    let listed = list.finish().await;
+    assert_eq!(listed.code(), Some(0), "{listed:#?}");
+    assert!(listed.stdout[0].starts_with("stripe:"), "{listed:#?}");
 }
