@@ -89,13 +89,9 @@ fn announce(
     config: &hookwire::server::config::ServerConfig,
     base: &str,
 ) {
-    let durability = match config.durability {
-        hookwire::server::config::Durability::Process => "process",
-        hookwire::server::config::Durability::Fsync => "fsync",
-    };
-    let survives = match config.durability {
-        hookwire::server::config::Durability::Process => "survives a killed process",
-        hookwire::server::config::Durability::Fsync => "survives a power cut",
+    let (durability, survives) = match config.durability {
+        hookwire::server::config::Durability::Process => ("process", "survives a killed process"),
+        hookwire::server::config::Durability::Fsync => ("fsync", "survives a power cut"),
     };
     let json = format == LogFormat::Json;
     if json {
