@@ -3,7 +3,7 @@
 
 use anyhow::Context as _;
 use clap::Parser as _;
-use hookwire::cli::{Cli, Command};
+use hookwire::cli::{Cli, Command, LogFormat};
 use tracing_subscriber::EnvFilter;
 
 /// Exit status of `send`/`resend`/`tail`/`wait` when they cannot do their
@@ -38,28 +38,97 @@ fn main() {
 /// Parses the command line and runs it; the exit status.
 async fn cli_main(started: hookwire::core::time::Millis) -> i32 {
     let cli = Cli::parse();
-    let filter =
-        EnvFilter::try_from_env("HOOKWIRE_LOG").unwrap_or_else(|_| EnvFilter::new("hookwire=info"));
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        // Colour codes only for a person at a terminal, never in a file.
-        .with_ansi(hookwire::core::term::Stream::Stderr.colour());
-    match &cli.command {
-        Command::Serve(args) if args.log_format == "json" => logs.json().init(),
-        _ => logs.init(),
-    }
+    let format = match &cli.command {
+        Command::Serve(args) => args.log_format,
+        _ => LogFormat::Text,
+    };
+    init_logs(format);
     let whole_loop = matches!(
         cli.command,
         Command::Send(_) | Command::Resend(_) | Command::Tail(_) | Command::Wait(_)
     );
     match run(cli.command, started).await {
         Ok(code) => code,
+        // A log collector reads `serve --log-format json`: its last words
+        // are a JSON line too.
+        Err(e) if format == LogFormat::Json => {
+            tracing::error!(error = format!("{e:#}"), "hookwire stopped");
+            1
+        }
         Err(e) => {
             eprintln!("Error: {e:#}");
             if whole_loop { CANNOT } else { 1 }
         }
     }
+}
+
+/// Starts the log subscriber on stderr. JSON lines carry the event's
+/// level, target and fields and the spans it happened in (`conn{peer}`,
+/// `tunnel{bin,tunnel}`, `request{method,path}` at debug).
+fn init_logs(format: LogFormat) {
+    let filter =
+        EnvFilter::try_from_env("HOOKWIRE_LOG").unwrap_or_else(|_| EnvFilter::new("hookwire=info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => logs.json().with_ansi(false).init(),
+        // Colour codes only for a person at a terminal, never in a file.
+        LogFormat::Text => logs
+            .with_ansi(hookwire::core::term::Stream::Stderr.colour())
+            .init(),
+    }
+}
+
+/// What the person who started `serve` should know, once: plain lines in
+/// text mode (scripts wait for "hookwire is listening on"), log events
+/// like every other line in JSON mode.
+fn announce(
+    format: LogFormat,
+    addr: std::net::SocketAddr,
+    config: &hookwire::server::config::ServerConfig,
+    base: &str,
+) {
+    let (durability, survives) = match config.durability {
+        hookwire::server::config::Durability::Process => ("process", "survives a killed process"),
+        hookwire::server::config::Durability::Fsync => ("fsync", "survives a power cut"),
+    };
+    let json = format == LogFormat::Json;
+    if json {
+        tracing::info!(%addr, db = %config.db, durability, "hookwire is listening on {addr}");
+    } else {
+        eprintln!(
+            "hookwire is listening on {addr}; database {} (durability: {durability}, {survives})",
+            config.db
+        );
+    }
+    let note = |warning: bool, text: String| match (json, warning) {
+        (false, _) => eprintln!("{text}"),
+        (true, false) => tracing::info!("{text}"),
+        (true, true) => tracing::warn!("{text}"),
+    };
+    match (&config.access_token, addr.ip().is_loopback()) {
+        (Some(_), _) => note(
+            false,
+            "access token required for the inspector, API and tunnels; capture URLs are public"
+                .into(),
+        ),
+        (None, true) => note(
+            false,
+            format!("no access token: only this machine can reach the server (--listen {addr})"),
+        ),
+        (None, false) => note(
+            true,
+            format!(
+                "WARNING: listening on {addr} with no access token: anyone who can reach it \
+                 can read every captured request. Set --access-token (or HOOKWIRE_ACCESS_TOKEN)."
+            ),
+        ),
+    }
+    note(
+        false,
+        format!("open {base}/ and press \"New URL\" to get a capture URL"),
+    );
 }
 
 /// Runs a command; its exit status.
@@ -83,51 +152,10 @@ async fn run(command: Command, started: hookwire::core::time::Millis) -> anyhow:
                 .public_url
                 .clone()
                 .unwrap_or_else(|| format!("{scheme}://{addr}"));
-            let db = config.db.clone();
-            let durability = config.durability;
-            let access_token = config.access_token.is_some();
             // The database opens before the listening line: a script that
             // waits for that line never waits on a server that cannot start.
             let ready = hookwire::server::http::open(config).await?;
-            eprintln!(
-                "hookwire is listening on {addr}; database {db} (durability: {})",
-                match durability {
-                    hookwire::server::config::Durability::Process =>
-                        "process, survives a killed process",
-                    hookwire::server::config::Durability::Fsync => "fsync, survives a power cut",
-                }
-            );
-            // What the person who started it should know; with
-            // `--log-format json` these are log events like the rest (the
-            // listening line above stays text: scripts wait for it).
-            let json = args.log_format == "json";
-            let note = |warning: bool, text: String| match (json, warning) {
-                (false, _) => eprintln!("{text}"),
-                (true, false) => tracing::info!("{text}"),
-                (true, true) => tracing::warn!("{text}"),
-            };
-            match (access_token, addr.ip().is_loopback()) {
-                (true, _) => note(
-                    false,
-                    "access token required for the inspector, API and tunnels; capture URLs are public"
-                        .into(),
-                ),
-                (false, true) => note(
-                    false,
-                    format!("no access token: only this machine can reach the server (--listen {addr})"),
-                ),
-                (false, false) => note(
-                    true,
-                    format!(
-                        "WARNING: listening on {addr} with no access token: anyone who can reach it \
-                         can read every captured request. Set --access-token (or HOOKWIRE_ACCESS_TOKEN)."
-                    ),
-                ),
-            }
-            note(
-                false,
-                format!("open {base}/ and press \"New URL\" to get a capture URL"),
-            );
+            announce(args.log_format, addr, ready.config(), &base);
             ready.serve(listener, shutdown).await?;
             Ok(0)
         }
@@ -185,9 +213,24 @@ async fn run(command: Command, started: hookwire::core::time::Millis) -> anyhow:
         }
         Command::Wait(args) => {
             let (watch, start) = watch(&args.watch, started).await?;
-            match hookwire::client::tail_wait::wait(watch, start, args.timeout).await? {
+            let what = match args.watch.matches.as_slice() {
+                [] => "for a request".to_owned(),
+                conds => format!("for a request matching {}", conds.join(" ")),
+            };
+            match hookwire::client::tail_wait::wait(watch, start, args.timeout, &what).await? {
                 Some(request) => {
-                    println!("{}", serde_json::to_string(&request)?);
+                    // Indented for a person at a terminal; one line (what
+                    // `--json` always asks for) for a script or a file.
+                    let compact =
+                        args.watch.json || !hookwire::core::term::Stream::Stdout.is_terminal();
+                    println!(
+                        "{}",
+                        if compact {
+                            serde_json::to_string(&request)?
+                        } else {
+                            serde_json::to_string_pretty(&request)?
+                        }
+                    );
                     Ok(0)
                 }
                 None => {

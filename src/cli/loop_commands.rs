@@ -96,8 +96,12 @@ pub struct SendArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// List the providers, their events and their retry policies.
-    #[arg(long)]
+    /// List the providers, their events and their retry policies (with
+    /// --as, one provider's). Nothing is sent: flags about sending are
+    /// refused rather than ignored.
+    #[arg(long, conflicts_with_all = [
+        "to", "event", "auth_header", "retries", "time_scale", "timeout", "duplicate", "data", "json",
+    ])]
     pub list: bool,
 
     /// PEM certificate(s) to trust for an https:// URL with a private CA.
@@ -171,7 +175,8 @@ pub struct WatchArgs {
     #[arg(long = "match", value_name = "COND")]
     pub matches: Vec<String>,
 
-    /// Print the API's request objects, one JSON object per line.
+    /// Print the API's request objects, one compact JSON object per line
+    /// (`wait` without it indents its object on a terminal).
     #[arg(long)]
     pub json: bool,
 

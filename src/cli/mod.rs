@@ -112,7 +112,8 @@ pub struct TunnelArgs {
 
     /// Deliveries to the app running at once. 1 (the default) keeps strict
     /// arrival order, each answered before the next starts; N > 1 starts
-    /// them in order and lets N run at once (at most 64).
+    /// them in order and lets N run at once (at most 64). Not with
+    /// --passthrough, which delivers each request as it arrives.
     #[arg(long, env = "HOOKWIRE_CONCURRENCY", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
@@ -184,6 +185,14 @@ impl TunnelArgs {
         // Refused at start, with the message the server would give.
         crate::core::routing::Streams::from_flags(&to, &routes, &self.filters)
             .map_err(anyhow::Error::msg)?;
+        // A flag that would be silently ignored is refused instead.
+        if self.passthrough && self.concurrency > 1 {
+            anyhow::bail!(
+                "--concurrency does nothing with --passthrough: each sender waits for the app's \
+                 own answer, so every request is delivered as it arrives; drop --concurrency \
+                 (or HOOKWIRE_CONCURRENCY), or drop --passthrough to bound deliveries"
+            );
+        }
         Ok(TunnelConfig {
             capture_url: self.capture_url.clone(),
             to,
@@ -231,7 +240,7 @@ pub struct ServeArgs {
 
     /// PEM certificate(s) to trust besides the public roots for a
     /// PostgreSQL server with a private CA (add ?sslmode=require to --db
-    /// to insist on TLS).
+    /// to insist on TLS). Refused with an SQLite --db.
     #[arg(long, env = "HOOKWIRE_DB_CA_CERT")]
     pub db_ca_cert: Option<PathBuf>,
 
@@ -279,9 +288,21 @@ pub struct ServeArgs {
     #[arg(long, env = "HOOKWIRE_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
-    /// Log format: text, or json (one object per line) for log collectors.
-    #[arg(long, env = "HOOKWIRE_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
-    pub log_format: String,
+    /// Log format on stderr: text for people, or json (one object per
+    /// line: level, target, fields, spans) for log collectors.
+    #[arg(long, env = "HOOKWIRE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How `serve` writes its log lines (`--log-format`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One line of text per event; coloured only on a terminal without
+    /// `NO_COLOR`.
+    #[default]
+    Text,
+    /// One JSON object per line, start-up lines included.
+    Json,
 }
 
 /// Flags of `hookwire new`.
@@ -332,12 +353,20 @@ fn parse_public_url(text: &str) -> Result<String, String> {
 impl ServeArgs {
     /// The server settings these flags describe.
     pub fn config(&self) -> anyhow::Result<ServerConfig> {
+        let db = Database::parse(&self.db);
+        if let (Database::Sqlite(path), Some(_)) = (&db, &self.db_ca_cert) {
+            anyhow::bail!(
+                "--db-ca-cert is for a PostgreSQL --db (postgres://…), and --db {} is an SQLite \
+                 file: remove --db-ca-cert (or HOOKWIRE_DB_CA_CERT)",
+                path.display()
+            );
+        }
         let tls = match (&self.tls_cert, &self.tls_key) {
             (Some(cert), Some(key)) => Some(crate::server::tls::server_config(cert, key)?),
             _ => None,
         };
         Ok(ServerConfig {
-            db: Database::parse(&self.db),
+            db,
             durability: self.durability,
             db_ca_cert: self.db_ca_cert.clone(),
             public_url: self.public_url.clone(),

@@ -5,6 +5,7 @@
 //! Modules depend one way, down this list:
 //! - [`reach`]: "could not reach URL" in words, with the fix.
 //! - [`http`]: one outgoing HTTP(S) call: a request, a deadline, an outcome.
+//! - [`progress`]: progress for long waits, on a terminal only.
 //! - [`api`]: the hookwire API as the commands call it.
 //! - [`tunnel`]: `hookwire tunnel`: one WebSocket to the server, relays to the local app.
 //! - [`new`]: `hookwire new`: mints a bin through the API.
@@ -15,6 +16,7 @@
 pub mod api;
 pub mod http;
 pub mod new;
+pub mod progress;
 pub mod reach;
 pub mod resend;
 pub mod send;

@@ -55,7 +55,7 @@ pub async fn resend(
         body: Bytes::from(captured.body.clone()),
     };
     let (outcome, took) = out.call(call, timeout).await.map_err(anyhow::Error::msg)?;
-    let ms = took.as_secs_f64() * 1000.0;
+    let ms = crate::core::time::ms(took);
     let ok = outcome.is_success();
     let report = match outcome {
         Outcome::Answered(a) => Report {

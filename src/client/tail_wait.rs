@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::client::api::{Captured, PAGE, Refused, Remote, printable};
 use crate::core::matcher::Match;
-use crate::core::time::{Millis, rfc3339};
+use crate::core::time::{Millis, clock, rfc3339};
 
 /// Read the list this often even without a wake-up.
 const POLL: Duration = Duration::from_secs(5);
@@ -254,10 +254,12 @@ pub async fn tail(
 }
 
 /// `hookwire wait`: the first matching request, or `None` at `timeout`.
+/// On a terminal, "waiting 0:12 of 1:00 for …" (`what`) meanwhile.
 pub async fn wait(
     w: Watch,
     start: Start,
     timeout: Duration,
+    what: &str,
 ) -> anyhow::Result<Option<serde_json::Value>> {
     let found = async {
         let mut feed = Feed::open(w.remote, w.bin, start).await?;
@@ -272,7 +274,10 @@ pub async fn wait(
             }
         }
     };
-    match tokio::time::timeout(timeout, found).await {
+    let waited = crate::client::progress::show_while(tokio::time::timeout(timeout, found), |t| {
+        format!("waiting {} of {} {what}", clock(t), clock(timeout))
+    });
+    match waited.await {
         Ok(found) => found.map(Some),
         Err(_) => Ok(None),
     }

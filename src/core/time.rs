@@ -36,9 +36,54 @@ pub fn parse_rfc3339(text: &str) -> Option<Millis> {
     ms.checked_sub(offset_secs * 1000)
 }
 
+/// Milliseconds rounded to 2 decimals (10 µs): how every latency is shown
+/// and reported. Timer noise below that means nothing to a person and
+/// only makes `0.8379019999999999` of `0.84`.
+pub fn round_ms(ms: f64) -> f64 {
+    (ms * 100.0).round() / 100.0
+}
+
+/// A measured duration in milliseconds, rounded by [`round_ms`].
+pub fn ms(d: Duration) -> f64 {
+    round_ms(d.as_secs_f64() * 1000.0)
+}
+
+/// A duration as a clock reads it: `0:07`, `4:59`, `1:02:03`, to the
+/// nearest second (a ticker reading a few µs past or before a whole second
+/// shows that second).
+pub fn clock(d: Duration) -> String {
+    let secs = d.as_secs() + u64::from(d.subsec_millis() >= 500);
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn milliseconds_for_people() {
+        assert_eq!(round_ms(0.8379019999999999), 0.84);
+        assert_eq!(ms(Duration::from_nanos(837_901)), 0.84);
+        assert_eq!(ms(Duration::from_nanos(1_234_567_890)), 1234.57);
+        assert_eq!(ms(Duration::ZERO), 0.0);
+        assert_eq!(
+            serde_json::to_string(&ms(Duration::from_nanos(837_901_999))).ok(),
+            Some("837.9".into())
+        );
+    }
+
+    #[test]
+    fn clocks() {
+        assert_eq!(clock(Duration::from_millis(12_000)), "0:12");
+        assert_eq!(clock(Duration::from_millis(299_997)), "5:00");
+        assert_eq!(clock(Duration::from_millis(1_003)), "0:01");
+        assert_eq!(clock(Duration::from_secs(3723)), "1:02:03");
+    }
 
     #[test]
     fn times_with_offsets() {

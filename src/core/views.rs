@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::headers::Header;
 use crate::core::model::{Answer, Bin, CapturedRequest, Delivery, ResponseConfig};
-use crate::core::time::rfc3339;
+use crate::core::time::{rfc3339, round_ms};
 use crate::core::verify::Signature;
 
 /// A captured request as the API shows it: method, sub-path, query,
@@ -77,7 +77,8 @@ pub struct DeliveryJson<'a> {
     pub replay: bool,
     /// The app's status; null when the relay failed for good.
     pub status: Option<u16>,
-    /// How long the app took, measured by the tunnel client.
+    /// How long the app took, measured by the tunnel client, in
+    /// milliseconds to 2 decimals.
     pub latency_ms: f64,
     /// When the server recorded it (RFC 3339).
     pub delivered_at: String,
@@ -177,7 +178,9 @@ impl Delivery {
             skipped: self.skipped,
             replay: self.replay,
             status: self.status,
-            latency_ms: self.latency_ms,
+            // Stored as the client measured it (older clients sent full
+            // precision): shown as people read it.
+            latency_ms: round_ms(self.latency_ms),
             delivered_at: rfc3339(self.delivered_at),
             error: self.error.as_deref().map(Cow::Borrowed),
             headers: Cow::Borrowed(&self.headers),

@@ -24,6 +24,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tower::ServiceExt as _;
+use tracing::Instrument as _;
 
 use crate::server::capture::DropConnection;
 use crate::server::config::ServerConfig;
@@ -119,6 +120,11 @@ pub async fn open(config: ServerConfig) -> anyhow::Result<Ready> {
 }
 
 impl Ready {
+    /// What the server was started with.
+    pub fn config(&self) -> &ServerConfig {
+        &self.state.config
+    }
+
     /// Serves `listener` until `shutdown` resolves, then drains connections
     /// and waits for the writer to commit what it holds.
     pub async fn serve(
@@ -222,7 +228,11 @@ pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<O
         let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
             req.extensions_mut().insert(ConnectInfo(addr));
             host_from_authority(&mut req);
-            let answer = app.clone().oneshot(req.map(Body::new));
+            // Off by default (HOOKWIRE_LOG=hookwire=debug turns it on): the
+            // method and path of what an event happened while answering.
+            let span =
+                tracing::debug_span!("request", method = %req.method(), path = %req.uri().path());
+            let answer = app.clone().oneshot(req.map(Body::new)).instrument(span);
             async move {
                 let Ok(res) = answer.await;
                 if res.extensions().get::<DropConnection>().is_some() {
@@ -234,42 +244,51 @@ pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<O
         let (builders, tls) = (builders.clone(), tls.clone());
         let mut stop = stopping.subscribe();
         let alive = alive_tx.clone();
-        tokio::spawn(async move {
-            let _alive = alive;
-            let _permit = permit;
-            match tls {
-                None => {
-                    // Waiting for the first bytes is bounded like reading a
-                    // head, and ends at shutdown like an idle connection.
-                    let sniffed = tokio::select! {
-                        s = tokio::time::timeout(HEADER_READ_TIMEOUT, sniff(stream)) => s,
-                        _ = stop.changed() => return,
-                    };
-                    match sniffed {
-                        Ok(Ok((version, io))) => {
-                            serve_connection(&builders, version, io, service, stop).await;
+        // Every event of the connection says whose it is.
+        let conn = tracing::info_span!("conn", peer = %addr);
+        tokio::spawn(
+            async move {
+                let _alive = alive;
+                let _permit = permit;
+                match tls {
+                    None => {
+                        // Waiting for the first bytes is bounded like reading a
+                        // head, and ends at shutdown like an idle connection.
+                        let sniffed = tokio::select! {
+                            s = tokio::time::timeout(HEADER_READ_TIMEOUT, sniff(stream)) => s,
+                            _ = stop.changed() => return,
+                        };
+                        match sniffed {
+                            Ok(Ok((version, io))) => {
+                                serve_connection(&builders, version, io, service, stop).await;
+                            }
+                            Ok(Err(e)) => {
+                                tracing::debug!(error = %e, "reading the first bytes failed")
+                            }
+                            Err(_) => tracing::debug!("no request before the header read timeout"),
                         }
-                        Ok(Err(e)) => tracing::debug!(error = %e, "reading the first bytes failed"),
-                        Err(_) => tracing::debug!("no request before the header read timeout"),
                     }
-                }
-                Some(acceptor) => {
-                    let accepted = crate::server::tls::accept(&acceptor, stream);
-                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, accepted).await {
-                        Ok(Ok(None)) => tracing::debug!("plain HTTP on the TLS port: answered 400"),
-                        Ok(Ok(Some(stream))) => {
-                            let version = match stream.get_ref().1.alpn_protocol() {
-                                Some(b"h2") => Version::Http2,
-                                _ => Version::Http1,
-                            };
-                            serve_connection(&builders, version, stream, service, stop).await;
+                    Some(acceptor) => {
+                        let accepted = crate::server::tls::accept(&acceptor, stream);
+                        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, accepted).await {
+                            Ok(Ok(None)) => {
+                                tracing::debug!("plain HTTP on the TLS port: answered 400")
+                            }
+                            Ok(Ok(Some(stream))) => {
+                                let version = match stream.get_ref().1.alpn_protocol() {
+                                    Some(b"h2") => Version::Http2,
+                                    _ => Version::Http1,
+                                };
+                                serve_connection(&builders, version, stream, service, stop).await;
+                            }
+                            Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                            Err(_) => tracing::debug!("TLS handshake timed out"),
                         }
-                        Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
-                        Err(_) => tracing::debug!("TLS handshake timed out"),
                     }
                 }
             }
-        });
+            .instrument(conn),
+        );
     }
     drop(listener);
     drop(background);

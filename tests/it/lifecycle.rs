@@ -152,68 +152,6 @@ async fn binary_exits_cleanly_on_sigterm() {
     assert!(code.success(), "exit status {code}");
 }
 
-/// `--log-format json` (set by the Dockerfile and the systemd unit): each
-/// log event is one JSON object per line, and no colour codes reach a
-/// redirected stderr.
-#[tokio::test]
-async fn json_logs_are_one_object_per_line() {
-    let dir = tempfile::tempdir().expect("dir");
-    let mut child = Command::new(common::binary())
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-            "--db",
-        ])
-        .arg(db_arg(&dir.path().join("j.db")))
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start hookwire serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let output = tokio::task::spawn_blocking(move || {
-        let mut lines = BufReader::new(stderr).lines();
-        let mut seen = Vec::new();
-        for line in lines.by_ref() {
-            let line = line.expect("read stderr");
-            let listening = line.starts_with("hookwire is listening on ");
-            seen.push(line);
-            if listening {
-                break;
-            }
-        }
-        let status = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .expect("kill");
-        assert!(status.success());
-        seen.extend(lines.map(|l| l.expect("read stderr")));
-        assert!(child.wait().expect("wait").success());
-        seen
-    })
-    .await
-    .expect("join");
-    let text = output.join("\n");
-    assert!(
-        !text.contains('\u{1b}'),
-        "colour codes in a redirected log: {text}"
-    );
-    let events: Vec<serde_json::Value> = output
-        .iter()
-        .filter(|l| !l.starts_with("hookwire is listening on "))
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: not JSON: {l}")))
-        .collect();
-    assert!(
-        events.iter().any(|e| e["level"] == "INFO"
-            && e["fields"]["message"]
-                .as_str()
-                .is_some_and(|m| m.contains("shutting down"))),
-        "no shutdown event in {text}"
-    );
-}
-
 #[tokio::test]
 async fn kill_9_loses_no_acknowledged_capture() {
     kill_9_rounds(&[]).await;

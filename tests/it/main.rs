@@ -29,6 +29,7 @@ mod live;
 mod migrate;
 mod navigation;
 mod openapi;
+mod output;
 mod pasted;
 mod replicas;
 mod routing;

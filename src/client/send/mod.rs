@@ -12,7 +12,10 @@ use hyper::body::Bytes;
 use serde::Serialize;
 
 use crate::client::http::{Call, Outbound, Outcome};
+use crate::client::progress;
 use crate::core::headers::Header;
+use crate::core::term::Stream;
+use crate::core::time;
 use crate::core::verify;
 use catalogue::{Provider, Webhook, unix_now};
 use policy::{Failure, Policy, Retries};
@@ -20,6 +23,9 @@ use policy::{Failure, Policy, Retries};
 /// A scaled timeout never goes below this: an app on this machine still
 /// gets the time to answer.
 const MIN_TIMEOUT: Duration = Duration::from_millis(100);
+/// A pause this long at the real schedule gets a hint (once) that
+/// `--time-scale` shortens it: someone trying `send` out may not know.
+const HINT_FROM: Duration = Duration::from_secs(30);
 
 /// What `send` does.
 pub struct SendConfig {
@@ -52,7 +58,7 @@ pub struct AttemptReport {
     pub attempt: usize,
     /// The answer's status; null without an answer.
     pub status: Option<u16>,
-    /// How long it took, in milliseconds.
+    /// How long it took, in milliseconds (2 decimals).
     pub ms: f64,
     /// Why there was no answer.
     pub error: Option<String>,
@@ -234,7 +240,7 @@ async fn attempt(
     let report = AttemptReport {
         attempt: n,
         status,
-        ms: took.as_secs_f64() * 1000.0,
+        ms: time::ms(took),
         error,
     };
     Ok((report, failure, no_retry))
@@ -246,6 +252,7 @@ async fn deliver(
     cfg: &SendConfig,
     prefix: &str,
     first_request: &mut Option<SentRequest>,
+    hinted: &mut bool,
 ) -> anyhow::Result<DeliveryReport> {
     let policy = cfg.policy();
     let timeout = cfg.timeout();
@@ -303,7 +310,16 @@ async fn deliver(
             human(pause),
             policy.retries(cfg.retries)
         );
-        tokio::time::sleep(pause).await;
+        if pause >= HINT_FROM && cfg.time_scale == 1.0 && !*hinted && Stream::Stderr.is_terminal() {
+            *hinted = true;
+            eprintln!(
+                "(this is {}'s real schedule; to test, --time-scale 0.001 turns {} into {})",
+                cfg.webhook.provider.name(),
+                human(pause),
+                human(pause.mul_f64(0.001))
+            );
+        }
+        progress::countdown(pause, "next attempt in").await;
         retry = Some((n, failure));
     };
     if !cfg.json {
@@ -348,13 +364,14 @@ pub async fn run(cfg: &SendConfig) -> anyhow::Result<bool> {
     }
     let mut deliveries = Vec::new();
     let mut first_request = None;
+    let mut hinted = false;
     for copy in 0..=cfg.duplicate {
         let prefix = if copy == 0 {
             String::new()
         } else {
             format!("duplicate {copy}: ")
         };
-        deliveries.push(deliver(cfg, &prefix, &mut first_request).await?);
+        deliveries.push(deliver(cfg, &prefix, &mut first_request, &mut hinted).await?);
     }
     let ok = deliveries.iter().all(|d| d.ok);
     if cfg.json {

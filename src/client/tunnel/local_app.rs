@@ -186,7 +186,7 @@ impl LocalApp {
             seq: req.seq,
             status: Some(parts.status.as_u16()),
             headers,
-            latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+            latency_ms: crate::core::time::ms(started.elapsed()),
             error: None,
             body,
         })

@@ -6,6 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
+use tracing::Instrument as _;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -113,6 +114,9 @@ async fn upgrade(
         targets: streams.targets,
         routing,
     };
+    // The session runs in a task of its own, outside the connection's
+    // span: its events say which tunnel they are about.
+    let span = tracing::info_span!("tunnel", bin = %params.bin, tunnel = %params.name);
     Ok(ws
         .max_message_size(max)
         .max_frame_size(max)
@@ -120,5 +124,5 @@ async fn upgrade(
         // cost ~140 KiB; webhooks are small and large ones still fit.
         .read_buffer_size(protocol::SOCKET_BUFFER)
         .write_buffer_size(protocol::SOCKET_BUFFER)
-        .on_upgrade(move |socket| session::run(state, socket, params)))
+        .on_upgrade(move |socket| session::run(state, socket, params).instrument(span)))
 }
