@@ -51,7 +51,11 @@ async fn cli_main(started: hookwire::core::time::Millis) -> i32 {
     }
     let whole_loop = matches!(
         cli.command,
-        Command::Send(_) | Command::Resend(_) | Command::Tail(_) | Command::Wait(_)
+        Command::Send(_)
+            | Command::Resend(_)
+            | Command::Tail(_)
+            | Command::Wait(_)
+            | Command::Check(_)
     );
     match run(cli.command, started).await {
         Ok(code) => code,
@@ -165,6 +169,7 @@ async fn run(command: Command, started: hookwire::core::time::Millis) -> anyhow:
             Ok(0)
         }
         Command::Send(args) => send(args).await,
+        Command::Check(args) => hookwire::cli::check(args).await,
         Command::Resend(args) => {
             let out = hookwire::client::http::Outbound::new(args.ca_cert.as_deref())?;
             let ok = hookwire::client::resend::resend(

@@ -13,6 +13,7 @@
 //! - [`tail_wait`]: `hookwire tail` and `hookwire wait`.
 
 pub mod api;
+pub mod check;
 pub mod http;
 pub mod new;
 pub mod reach;

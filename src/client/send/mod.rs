@@ -6,6 +6,7 @@ pub mod catalogue;
 pub mod payloads;
 pub mod policy;
 pub mod sign;
+pub mod variants;
 
 use std::time::Duration;
 
