@@ -10,6 +10,15 @@ use clap::Args;
 use crate::client::check::{self, CheckConfig, Verdict, report};
 use crate::client::send::catalogue::Provider;
 
+/// `--only`'s names (a type of its own: clap reads an `Option<Vec<_>>`
+/// as a flag given many times).
+#[derive(Debug, Clone)]
+pub struct Only(pub Vec<&'static str>);
+
+fn only(text: &str) -> Result<Only, String> {
+    check::parse_only(text).map(Only)
+}
+
 /// Flags of `hookwire check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -37,8 +46,8 @@ pub struct CheckArgs {
     pub auth_header: Option<(String, String)>,
 
     /// Run only these checks (comma-separated names).
-    #[arg(long, value_name = "NAME,…", value_parser = check::parse_only)]
-    pub only: Option<Vec<&'static str>>,
+    #[arg(long, value_name = "NAME,…", value_parser = only)]
+    pub only: Option<Only>,
 
     /// Print one JSON object instead of lines.
     #[arg(long)]
@@ -63,7 +72,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<i32> {
         event: args.event,
         secret: args.secret,
         auth_header: args.auth_header,
-        only: args.only,
+        only: args.only.map(|o| o.0),
         outbound: crate::client::http::Outbound::new(args.ca_cert.as_deref())?,
     };
     let started = Instant::now();
