@@ -214,13 +214,18 @@ async fn in_time(ctx: &Ctx) -> Result<Graded, String> {
         match ctx.send(&ctx.signed(&w)?).await? {
             Got::Status(_, d) => took.push(d),
             _ => {
-                late += 1;
-                took.push(ctx.timeout);
+                // The verdict is in: a receiver that hangs would otherwise
+                // cost 20 timeouts (over 3 minutes for most providers).
+                late = took.len() + 1;
+                break;
             }
         }
     }
     took.sort();
-    let p95 = took[(took.len() * 95).div_ceil(100).saturating_sub(1)];
+    let p95 = took
+        .get((took.len() * 95).div_ceil(100).saturating_sub(1))
+        .copied()
+        .unwrap_or_default();
     let sent = format!(
         "{IN_TIME} × {} {event}, one after another",
         ctx.provider.name()
@@ -232,10 +237,13 @@ async fn in_time(ctx: &Ctx) -> Result<Graded, String> {
             human(ctx.timeout)
         )
     } else {
+        let before = match took.len() {
+            0 => String::new(),
+            n => format!("; p95 of the {n} before: {}", human(p95)),
+        };
         format!(
-            "{late} of {IN_TIME} not answered within {}, p95 {}",
-            human(ctx.timeout),
-            human(p95)
+            "event {late} of {IN_TIME} not answered within {} (stopped there){before}",
+            human(ctx.timeout)
         )
     };
     Ok(graded("answers-in-time", late == 0, sent, got))

@@ -277,12 +277,21 @@ pub async fn run(cfg: &CheckConfig) -> Result<Vec<Graded>, String> {
         timeout: policy::of(p).timeout,
         outbound: cfg.outbound.clone(),
     };
+    let progress = crate::core::term::Stream::Stderr.colour();
     let mut graded = Vec::new();
     for name in NAMES {
         if cfg.only.as_ref().is_some_and(|only| !only.contains(&name)) {
             continue;
         }
+        // A check can wait for the provider's timeout several times: on a
+        // terminal, say which one is running (one line, rewritten).
+        if progress {
+            eprint!("\r\x1b[2Kchecking {name}…");
+        }
         graded.push(checks::run(&ctx, name).await?);
+    }
+    if progress {
+        eprint!("\r\x1b[2K");
     }
     Ok(graded)
 }
