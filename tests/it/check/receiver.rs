@@ -25,8 +25,8 @@ use crate::common::tunnel::Seen;
 /// The one thing a receiver gets wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Defect {
-    /// None: what every guide asks.
-    None,
+    /// No defect: what every guide asks.
+    Correct,
     /// Answers 503 to its first request (not ready yet).
     ColdStart,
     /// Does slow work inline on its 5th accepted event, past the timeout.
