@@ -219,6 +219,7 @@ async fn send(args: hookwire::cli::SendArgs) -> anyhow::Result<i32> {
         anyhow::bail!("give --to URL and --as PROVIDER (or --list)");
     };
     let to = hookwire::core::pasted::app_url("--to", &to).map_err(anyhow::Error::msg)?;
+    let to = send::sign::wire_url(to);
     let mut webhook =
         send::catalogue::build(provider, args.event.as_deref()).map_err(anyhow::Error::msg)?;
     if let Some(body) = args.data()? {

@@ -66,6 +66,7 @@ pub struct CheckArgs {
 /// `Err`: it could not run (the caller exits 2).
 pub async fn run(args: CheckArgs) -> anyhow::Result<i32> {
     let to = crate::core::pasted::app_url("--to", &args.to).map_err(anyhow::Error::msg)?;
+    let to = crate::client::send::sign::wire_url(to);
     let cfg = CheckConfig {
         to: to.clone(),
         provider: args.provider,

@@ -94,3 +94,11 @@ pub fn timestamped(provider: Provider) -> bool {
         Provider::Stripe | Provider::StandardWebhooks | Provider::Slack
     )
 }
+
+/// `url` as it goes on the wire: `http://localhost:3000` is requested as
+/// `http://localhost:3000/`. Twilio signs the URL, and its SDK checks the
+/// signature against the URL the receiver was called at, so the signed one
+/// must be this form.
+pub fn wire_url(url: String) -> String {
+    url.parse::<hyper::Uri>().map_or(url, |u| u.to_string())
+}
