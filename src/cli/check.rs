@@ -45,7 +45,11 @@ pub struct CheckArgs {
     #[arg(long, value_name = "NAME=VALUE", value_parser = super::loop_commands::parse_header)]
     pub auth_header: Option<(String, String)>,
 
-    /// Run only these checks (comma-separated names).
+    /// Run only these checks (comma-separated): accepts-valid,
+    /// answers-in-time, rejects-bad-signature, rejects-tampered-body,
+    /// rejects-missing-signature, rejects-replayed, survives-duplicate,
+    /// survives-out-of-order, survives-malformed, survives-unknown-fields,
+    /// survives-nulls, survives-burst, survives-large, still-alive.
     #[arg(long, value_name = "NAME,…", value_parser = only)]
     pub only: Option<Only>,
 

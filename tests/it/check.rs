@@ -482,3 +482,36 @@ async fn the_whole_suite_against_a_fast_receiver_takes_under_5_s() {
     assert_eq!(run.code, 0, "{run:#?}");
     assert!(run.took < Duration::from_secs(5), "took {:?}", run.took);
 }
+
+/// `hookwire check` under a pseudo-terminal (util-linux `script`), with
+/// `NO_COLOR` set or not; its output.
+async fn on_a_terminal(url: &str, no_color: bool) -> String {
+    let line = format!(
+        "{} check --to {url} --as stripe --secret {STRIPE_SECRET} --only accepts-valid",
+        common::binary().display()
+    );
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", &line, "/dev/null"])
+        .env_remove("NO_COLOR");
+    if no_color {
+        cmd.env("NO_COLOR", "1");
+    }
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("run script (util-linux)"))
+        .await
+        .expect("join");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn colour_only_on_a_terminal_without_no_color() {
+    let r = Receiver::start("stripe", STRIPE_SECRET, None, Defect::Correct).await;
+    let coloured = on_a_terminal(&r.url(), false).await;
+    assert!(
+        coloured.contains("\x1b[1;32mPASS\x1b[0m  accepts-valid"),
+        "{coloured:?}"
+    );
+    let plain = on_a_terminal(&r.url(), true).await;
+    assert!(!plain.contains('\x1b'), "{plain:?}");
+    assert!(plain.contains("PASS  accepts-valid"), "{plain:?}");
+}

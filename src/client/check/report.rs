@@ -44,8 +44,9 @@ pub fn human(provider: &str, to: &str, checks: &[Graded], colour: bool) -> Strin
         }
     }
     let count = |v| checks.iter().filter(|g| g.verdict == v).count();
+    let plural = if checks.len() == 1 { "" } else { "s" };
     out.push_str(&format!(
-        "{} checks: {} passed, {} failed, {} skipped\n",
+        "{} check{plural}: {} passed, {} failed, {} skipped\n",
         checks.len(),
         count(Verdict::Pass),
         count(Verdict::Fail),
