@@ -321,3 +321,30 @@ async fn reachable(url: &str) -> Result<(), String> {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_takes_known_names_in_any_order() {
+        assert_eq!(
+            parse_only("still-alive, accepts-valid"),
+            Ok(vec!["still-alive", "accepts-valid"])
+        );
+        let err = parse_only("accepts-valid,replays").expect_err("unknown name");
+        assert!(
+            err.contains("\"replays\"") && err.contains("survives-large"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_other_secret_differs_and_keeps_the_form() {
+        let sw = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let other = other_secret(Provider::StandardWebhooks, sw);
+        assert_ne!(other, sw);
+        crate::core::verify::standard_webhooks::key(&other).expect("a Standard Webhooks key");
+        assert_ne!(other_secret(Provider::Stripe, "whsec_x"), "whsec_x");
+    }
+}
