@@ -114,12 +114,16 @@ fn not_5xx(got: &Got) -> bool {
 
 /// `stripe payment_intent.succeeded, signed` and the like.
 fn what(ctx: &Ctx, w: &Webhook) -> String {
-    let how = match &ctx.auth {
+    format!("{} {}, {}", w.provider.name(), w.event, how(ctx))
+}
+
+/// How the requests are made genuine.
+fn how(ctx: &Ctx) -> &'static str {
+    match &ctx.auth {
         Auth::Secret(_) => "signed",
         Auth::Header(_) => "with the auth header",
         Auth::Nothing(_) => "unsigned",
-    };
-    format!("{} {}, {how}", w.provider.name(), w.event)
+    }
 }
 
 /// Runs the check called `name`. `Err` only when a request cannot be
@@ -166,9 +170,11 @@ pub async fn run(ctx: &Ctx, name: &'static str) -> Result<Graded, String> {
             };
             let got = ctx.send(&ctx.signed(&bad)?).await?;
             let sent = format!(
-                "{} cut to {} bytes (not JSON), signed",
+                "{} {} cut to {} bytes (not JSON), {}",
+                w.provider.name(),
                 w.event,
-                bad.body.len()
+                bad.body.len(),
+                how(ctx)
             );
             Ok(graded(name, is_4xx(&got), sent, got.to_string()))
         }
