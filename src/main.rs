@@ -45,7 +45,11 @@ async fn cli_main(started: hookwire::core::time::Millis) -> i32 {
     init_logs(format);
     let whole_loop = matches!(
         cli.command,
-        Command::Send(_) | Command::Resend(_) | Command::Tail(_) | Command::Wait(_)
+        Command::Send(_)
+            | Command::Resend(_)
+            | Command::Tail(_)
+            | Command::Wait(_)
+            | Command::Check(_)
     );
     match run(cli.command, started).await {
         Ok(code) => code,
@@ -193,6 +197,7 @@ async fn run(command: Command, started: hookwire::core::time::Millis) -> anyhow:
             Ok(0)
         }
         Command::Send(args) => send(args).await,
+        Command::Check(args) => hookwire::cli::check(args).await,
         Command::Resend(args) => {
             let out = hookwire::client::http::Outbound::new(args.ca_cert.as_deref())?;
             let ok = hookwire::client::resend::resend(
@@ -257,6 +262,7 @@ async fn send(args: hookwire::cli::SendArgs) -> anyhow::Result<i32> {
         anyhow::bail!("give --to URL and --as PROVIDER (or --list)");
     };
     let to = hookwire::core::pasted::app_url("--to", &to).map_err(anyhow::Error::msg)?;
+    let to = send::sign::wire_url(to);
     let mut webhook =
         send::catalogue::build(provider, args.event.as_deref()).map_err(anyhow::Error::msg)?;
     if let Some(body) = args.data()? {

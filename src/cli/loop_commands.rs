@@ -14,7 +14,7 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         .map_err(|e| format!("{e}: write a duration like 500ms, 10s or 2m"))
 }
 
-fn parse_header(text: &str) -> Result<(String, String), String> {
+pub(super) fn parse_header(text: &str) -> Result<(String, String), String> {
     let at = text
         .find(['=', ':'])
         .ok_or("write NAME=VALUE, e.g. X-Auth=s3cret")?;

@@ -2,7 +2,10 @@
 //! commands for the whole loop (`send`, `resend`, `tail`, `wait`). Most
 //! flags also read a `HOOKWIRE_*` environment variable.
 
+mod check;
 mod loop_commands;
+
+pub use check::{CheckArgs, run as check};
 
 pub use loop_commands::{ResendArgs, SendArgs, WaitArgs, WatchArgs};
 
@@ -44,6 +47,8 @@ pub enum Command {
     Tail(WatchArgs),
     /// Wait for a request matching conditions; print it as JSON.
     Wait(WaitArgs),
+    /// Grade a webhook receiver: play a provider and check what it does.
+    Check(CheckArgs),
 }
 
 /// Flags of `hookwire migrate`.

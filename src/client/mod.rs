@@ -12,8 +12,10 @@
 //! - [`send`]: `hookwire send`: providers' webhooks, signatures and retry policies.
 //! - [`resend`]: `hookwire resend`: a captured request sent again, byte for byte.
 //! - [`tail_wait`]: `hookwire tail` and `hookwire wait`.
+//! - [`check`]: `hookwire check`: grades a webhook receiver with send's events and signers.
 
 pub mod api;
+pub mod check;
 pub mod http;
 pub mod new;
 pub mod progress;

@@ -16,6 +16,7 @@ mod api;
 mod api_docs;
 mod browser;
 mod capture;
+mod check;
 mod errors;
 mod export;
 mod follow;

@@ -5,6 +5,8 @@
 pub mod catalogue;
 pub mod payloads;
 pub mod policy;
+pub mod sign;
+pub mod variants;
 
 use std::time::Duration;
 
@@ -142,41 +144,14 @@ impl SendConfig {
         let Some(secret) = &self.secret else {
             return Ok(headers);
         };
-        let body = &w.body;
-        let now = unix_now();
-        match w.provider {
-            Provider::Stripe => headers.push((
-                "stripe-signature".into(),
-                verify::stripe::sign(secret, now, body),
-            )),
-            Provider::Github => {
-                let (sha256, sha1) = verify::github::sign(secret, body);
-                headers.push(("x-hub-signature".into(), sha1));
-                headers.push(("x-hub-signature-256".into(), sha256));
-            }
-            Provider::StandardWebhooks => {
-                let sig = verify::standard_webhooks::sign(secret, &w.delivery_id, now, body)
-                    .map_err(|e| e.to_string())?;
-                headers.push(("webhook-timestamp".into(), now.to_string()));
-                headers.push(("webhook-signature".into(), sig));
-            }
-            Provider::Slack => {
-                headers.push(("x-slack-request-timestamp".into(), now.to_string()));
-                headers.push((
-                    "x-slack-signature".into(),
-                    verify::slack::sign(secret, now, body),
-                ));
-            }
-            Provider::Shopify => headers.push((
-                "x-shopify-hmac-sha256".into(),
-                verify::shopify::sign(secret, body),
-            )),
-            Provider::Twilio => headers.push((
-                "x-twilio-signature".into(),
-                verify::twilio::sign(secret, &self.to, body),
-            )),
-            Provider::Edenai | Provider::Abstrakt | Provider::Cerebrium | Provider::Assemblyai => {}
-        }
+        let signing = sign::Signing {
+            provider: w.provider,
+            secret,
+            delivery_id: &w.delivery_id,
+            url: &self.to,
+            at: unix_now(),
+        };
+        headers.extend(sign::headers(signing, &w.body)?);
         Ok(headers)
     }
 }

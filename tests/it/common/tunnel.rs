@@ -118,6 +118,35 @@ pub struct Seen {
 }
 
 impl Seen {
+    /// Reads a request whole, as an app receives it.
+    pub async fn read(req: Request<Incoming>) -> Self {
+        let (parts, body) = req.into_parts();
+        let body = body
+            .collect()
+            .await
+            .map(|c| c.to_bytes())
+            .unwrap_or_default();
+        Seen {
+            method: parts.method.as_str().to_owned(),
+            target: parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_default(),
+            headers: parts
+                .headers
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        n.as_str().to_owned(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+            body: body.to_vec(),
+        }
+    }
+
     pub fn header_values(&self, name: &str) -> Vec<&str> {
         self.headers
             .iter()
@@ -282,31 +311,7 @@ pub async fn answer(
     shared: Arc<AppShared>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let (parts, body) = req.into_parts();
-    let body = body
-        .collect()
-        .await
-        .map(|c| c.to_bytes())
-        .unwrap_or_default();
-    let seen = Seen {
-        method: parts.method.as_str().to_owned(),
-        target: parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str().to_owned())
-            .unwrap_or_default(),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
-        body: body.to_vec(),
-    };
+    let seen = Seen::read(req).await;
     use std::sync::atomic::Ordering::SeqCst;
     let now = shared.active.fetch_add(1, SeqCst) + 1;
     shared.max_active.fetch_max(now, SeqCst);
