@@ -187,6 +187,20 @@ pub struct WatchArgs {
     pub ca_cert: Option<PathBuf>,
 }
 
+/// Flags of `hookwire tail`.
+#[derive(Debug, Args)]
+pub struct TailArgs {
+    /// What to watch and match.
+    #[command(flatten)]
+    pub watch: WatchArgs,
+
+    /// Show the requests in the full-screen live view (`--ui` alone: on;
+    /// auto: when stdout is a terminal). Keys: ↑/↓ or j/k, Enter, r, /, q.
+    #[arg(long, env = "HOOKWIRE_UI", value_enum, num_args = 0..=1,
+          default_value_t = super::Ui::Off, default_missing_value = "on")]
+    pub ui: super::Ui,
+}
+
 /// Flags of `hookwire wait`.
 #[derive(Debug, Args)]
 pub struct WaitArgs {

@@ -10,6 +10,7 @@
 //! - [`send`]: `hookwire send`: providers' webhooks, signatures and retry policies.
 //! - [`resend`]: `hookwire resend`: a captured request sent again, byte for byte.
 //! - [`tail_wait`]: `hookwire tail` and `hookwire wait`.
+//! - [`view`]: the full-screen live view of `tunnel` and `tail --ui`.
 
 pub mod api;
 pub mod http;
@@ -18,3 +19,4 @@ pub mod resend;
 pub mod send;
 pub mod tail_wait;
 pub mod tunnel;
+pub mod view;

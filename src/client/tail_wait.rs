@@ -253,6 +253,31 @@ pub async fn tail(
     }
 }
 
+/// Hands each batch of new requests meeting `w.matches` to `each`, until
+/// `shutdown` (`tail --ui` draws them instead of printing them).
+pub async fn follow(
+    w: Watch,
+    start: Start,
+    mut each: impl FnMut(Vec<Captured>),
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    tokio::pin!(shutdown);
+    let mut feed = tokio::select! {
+        feed = Feed::open(w.remote, w.bin, start) => feed?,
+        () = &mut shutdown => return Ok(()),
+    };
+    loop {
+        let mut batch = tokio::select! {
+            batch = feed.next() => batch?,
+            () = &mut shutdown => return Ok(()),
+        };
+        batch.retain(|r| w.matches.holds(&r.subject()));
+        if !batch.is_empty() {
+            each(batch);
+        }
+    }
+}
+
 /// `hookwire wait`: the first matching request, or `None` at `timeout`.
 pub async fn wait(
     w: Watch,

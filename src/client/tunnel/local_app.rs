@@ -97,10 +97,20 @@ impl LocalApp {
         crate::core::urls::join(&format!("{}{}", self.origin, self.base_path), path, query)
     }
 
+    /// `http://host:port` of the app, for messages.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
     /// Relays until the app answers (any status), pausing with backoff
-    /// while it cannot be reached. Returns a failed-for-good answer only
-    /// when the request cannot be expressed at all.
-    pub async fn deliver(&self, req: &RelayRequest) -> RelayResponse {
+    /// while it cannot be reached (each pause told to `on_retry` with the
+    /// reason and its length). Returns a failed-for-good answer only when
+    /// the request cannot be expressed at all.
+    pub async fn deliver(
+        &self,
+        req: &RelayRequest,
+        on_retry: impl Fn(&str, Duration),
+    ) -> RelayResponse {
         let mut pause = RETRY_FIRST;
         loop {
             match self.try_once(req).await {
@@ -117,12 +127,7 @@ impl LocalApp {
                 }
                 Err(Unreachable(why)) => {
                     let wait = jitter(pause);
-                    eprintln!(
-                        "local app {} did not answer ({why}); retrying request {} in {:.1} s",
-                        self.origin,
-                        req.request_id,
-                        wait.as_secs_f64()
-                    );
+                    on_retry(&why, wait);
                     tokio::time::sleep(wait).await;
                     pause = (pause * 2).min(RETRY_MAX);
                 }

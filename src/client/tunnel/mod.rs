@@ -4,6 +4,7 @@
 
 pub mod local_app;
 pub mod quick_ack;
+pub mod report;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -18,12 +19,12 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use self::local_app::{LocalApp, jitter};
+use self::report::Report;
 use crate::core::protocol::{
     self, CLOSE_REPLACED, DEAD_AFTER, Frame, PING_EVERY, RelayRequest, RelayResponse,
 };
 use crate::core::routing::Streams;
 use crate::core::secret::Secret;
-use crate::core::time::{now_millis, rfc3339};
 
 /// What `hookwire tunnel` was asked to do.
 #[derive(Debug, Clone)]
@@ -75,8 +76,12 @@ enum Outcome {
 const STABLE_SESSION: Duration = Duration::from_secs(30);
 
 /// Runs until `shutdown` resolves (Ctrl-C) or a fatal error (bad token,
-/// unknown bin, unsupported version).
-pub async fn run(cfg: TunnelConfig, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+/// unknown bin, unsupported version), telling `report` what happens.
+pub async fn run(
+    cfg: TunnelConfig,
+    report: Report,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
     let (base, bin) =
         crate::core::urls::split_capture_url(&cfg.capture_url).map_err(anyhow::Error::msg)?;
     let (streams, targets) =
@@ -89,6 +94,7 @@ pub async fn run(cfg: TunnelConfig, shutdown: impl Future<Output = ()>) -> anyho
                 url: t.url.clone(),
                 app: if t.exact { app.exact() } else { app },
                 named: targets.len() > 1,
+                report: report.clone(),
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -104,7 +110,7 @@ pub async fn run(cfg: TunnelConfig, shutdown: impl Future<Output = ()>) -> anyho
                     // Only the first session starts from the bin's history.
                     from_start = false;
                     let started = Instant::now();
-                    let outcome = session(ws, &apps, &cfg, &mut shutdown).await;
+                    let outcome = session(ws, &apps, &cfg, &report, &mut shutdown).await;
                     if started.elapsed() >= STABLE_SESSION {
                         pause = Duration::from_millis(250);
                     }
@@ -119,7 +125,7 @@ pub async fn run(cfg: TunnelConfig, shutdown: impl Future<Output = ()>) -> anyho
             Outcome::Fatal(why) => bail!(why),
             Outcome::Retry(why) => {
                 let wait = jitter(pause);
-                eprintln!("{why}; reconnecting in {:.1} s", wait.as_secs_f64());
+                report.retrying(&why, wait);
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
                     () = &mut shutdown => return Ok(()),
@@ -136,6 +142,8 @@ struct Target {
     app: LocalApp,
     /// Delivery lines name the target (there are several).
     named: bool,
+    /// Where deliveries are reported.
+    report: Report,
 }
 
 fn tunnel_url(
@@ -247,6 +255,7 @@ async fn session(
     ws: Ws,
     targets: &[Target],
     cfg: &TunnelConfig,
+    report: &Report,
     shutdown: &mut (impl Future<Output = ()> + Unpin),
 ) -> Outcome {
     let (mut sink, mut stream) = ws.split();
@@ -281,11 +290,7 @@ async fn session(
                 last_heard = Instant::now();
                 match msg {
                     Some(Ok(Message::Binary(bytes))) => match Frame::decode(bytes) {
-                        Ok(Frame::Hello(h)) => eprintln!(
-                            "tunnel {:?} connected: relaying bin {} to {}{}",
-                            h.tunnel, h.bin_id, urls.join(", "),
-                            if h.passthrough { " (passthrough: senders get the app's answer)" } else { "" }
-                        ),
+                        Ok(Frame::Hello(h)) => report.connected(&h, &urls),
                         Ok(Frame::Request(req)) => {
                             let Some(target) = targets.get(req.target) else {
                                 break Outcome::Retry(format!("protocol error: no target {}", req.target));
@@ -354,7 +359,7 @@ async fn session(
         let _ = tokio::time::timeout(STOP_GRACE, finish).await;
         let _ = sink.send(Message::Close(None)).await;
         let _ = sink.flush().await;
-        eprintln!("tunnel stopped");
+        report.stopped();
     }
     workers.abort_all();
     outcome
@@ -393,12 +398,13 @@ async fn deliver_in_order(
     while running.join_next().await.is_some() {}
 }
 
-/// Delivers to one target and prints a line per delivery.
+/// Delivers to one target and reports each delivery.
 #[derive(Clone)]
 struct Deliverer {
     app: LocalApp,
     /// Named at the end of each line when the tunnel has several targets.
     label: Option<Arc<str>>,
+    report: Report,
 }
 
 impl Deliverer {
@@ -406,29 +412,21 @@ impl Deliverer {
         Self {
             app: t.app.clone(),
             label: t.named.then(|| Arc::from(t.url.as_str())),
+            report: t.report.clone(),
         }
     }
 
     async fn deliver(&self, req: RelayRequest, done: &mpsc::UnboundedSender<RelayResponse>) {
-        let resp = self.app.deliver(&req).await;
-        let target = crate::core::urls::target(&req.path, &req.query);
-        let status = resp.status.map_or_else(
-            || format!("failed: {}", resp.error.as_deref().unwrap_or("?")),
-            |s| s.to_string(),
-        );
-        println!(
-            "{} {} {} -> {} {:.1} ms{}{}",
-            rfc3339(now_millis()),
-            req.method,
-            target,
-            status,
-            resp.latency_ms,
-            if req.replay { " (replay)" } else { "" },
-            self.label
-                .as_deref()
-                .map(|url| format!(" via {url}"))
-                .unwrap_or_default()
-        );
+        let key = self.report.arrived(&req);
+        let resp = self
+            .app
+            .deliver(&req, |why, wait| {
+                self.report
+                    .app_down(key, self.app.origin(), &req, why, wait);
+            })
+            .await;
+        self.report
+            .answered(key, &req, &resp, self.label.as_deref());
         let _ = done.send(resp);
     }
 }

@@ -1,0 +1,188 @@
+//! What the tunnel tells its user, in one place: connected, retrying, a
+//! request arrived, the app answered (or the relay failed), stopped. Line
+//! mode prints one line per delivery (stdout) and the rest on stderr; the
+//! full-screen view (`crate::client::view`) gets each event through a
+//! sink instead. Reporting never waits: a delivery only formats a line or
+//! hands an event to an unbounded channel.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::client::api::printable;
+use crate::core::protocol::{Hello, RelayRequest, RelayResponse};
+use crate::core::time::{now_millis, rfc3339};
+
+/// One thing that happened to the tunnel, for the view.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// The server accepted the tunnel under this name.
+    Connected {
+        /// The name deliveries are tracked under.
+        tunnel: String,
+        /// Senders get the app's answer.
+        passthrough: bool,
+    },
+    /// The connection failed or dropped; the next attempt is in `wait`.
+    Retrying {
+        /// Why, in words.
+        why: String,
+        /// The pause before the next attempt.
+        wait: Duration,
+    },
+    /// A request to relay; `key` names this relay in later events.
+    Arrived {
+        /// This relay's key (unique in the process).
+        key: u64,
+        /// The request, as relayed.
+        req: Box<RelayRequest>,
+    },
+    /// The local app did not answer; the relay is tried again.
+    AppDown {
+        /// The relay.
+        key: u64,
+        /// Why, in words.
+        why: String,
+    },
+    /// The relay ended: the app's answer, or an error for good.
+    Answered {
+        /// The relay.
+        key: u64,
+        /// What came back.
+        resp: Box<RelayResponse>,
+    },
+    /// The tunnel stopped (after finishing the deliveries under way).
+    Stopped,
+}
+
+/// Where the tunnel's events go.
+#[derive(Clone)]
+pub enum Report {
+    /// Today's lines: one per delivery on stdout, the rest on stderr.
+    Lines,
+    /// Each event to a sink (the full-screen view).
+    Sink {
+        /// Receives every event; must not block.
+        sink: Arc<dyn Fn(Event) + Send + Sync>,
+        /// The next relay's key.
+        next: Arc<AtomicU64>,
+    },
+}
+
+impl Report {
+    /// Events to `sink` (which must return at once).
+    pub fn sink(sink: impl Fn(Event) + Send + Sync + 'static) -> Self {
+        Self::Sink {
+            sink: Arc::new(sink),
+            next: Arc::new(AtomicU64::new(1)),
+        }
+    }
+
+    /// The server accepted the tunnel.
+    pub fn connected(&self, h: &Hello, urls: &[&str]) {
+        match self {
+            Self::Lines => eprintln!(
+                "tunnel {:?} connected: relaying bin {} to {}{}",
+                h.tunnel,
+                h.bin_id,
+                urls.join(", "),
+                if h.passthrough {
+                    " (passthrough: senders get the app's answer)"
+                } else {
+                    ""
+                }
+            ),
+            Self::Sink { sink, .. } => sink(Event::Connected {
+                tunnel: h.tunnel.clone(),
+                passthrough: h.passthrough,
+            }),
+        }
+    }
+
+    /// The connection failed; trying again after `wait`.
+    pub fn retrying(&self, why: &str, wait: Duration) {
+        match self {
+            Self::Lines => eprintln!("{why}; reconnecting in {:.1} s", wait.as_secs_f64()),
+            Self::Sink { sink, .. } => sink(Event::Retrying {
+                why: why.to_owned(),
+                wait,
+            }),
+        }
+    }
+
+    /// A relay starts; its key for the events that follow (0 in line
+    /// mode, which prints nothing until the answer).
+    pub fn arrived(&self, req: &RelayRequest) -> u64 {
+        match self {
+            Self::Lines => 0,
+            Self::Sink { sink, next } => {
+                let key = next.fetch_add(1, Ordering::Relaxed);
+                sink(Event::Arrived {
+                    key,
+                    req: Box::new(req.clone()),
+                });
+                key
+            }
+        }
+    }
+
+    /// The local app at `origin` did not answer; the relay is tried again
+    /// in `wait`.
+    pub fn app_down(&self, key: u64, origin: &str, req: &RelayRequest, why: &str, wait: Duration) {
+        match self {
+            Self::Lines => eprintln!(
+                "local app {origin} did not answer ({why}); retrying request {} in {:.1} s",
+                req.request_id,
+                wait.as_secs_f64()
+            ),
+            Self::Sink { sink, .. } => sink(Event::AppDown {
+                key,
+                why: format!("{why}; retrying in {:.1} s", wait.as_secs_f64()),
+            }),
+        }
+    }
+
+    /// The relay ended with `resp`; `label` names the target when there
+    /// are several.
+    pub fn answered(
+        &self,
+        key: u64,
+        req: &RelayRequest,
+        resp: &RelayResponse,
+        label: Option<&str>,
+    ) {
+        match self {
+            Self::Lines => {
+                let target = crate::core::urls::target(&req.path, &req.query);
+                let status = resp.status.map_or_else(
+                    || format!("failed: {}", resp.error.as_deref().unwrap_or("?")),
+                    |s| s.to_string(),
+                );
+                // The method and path are the sender's: made printable so
+                // a captured escape sequence cannot drive the terminal.
+                println!(
+                    "{} {} {} -> {} {:.1} ms{}{}",
+                    rfc3339(now_millis()),
+                    printable(&req.method),
+                    printable(&target),
+                    status,
+                    resp.latency_ms,
+                    if req.replay { " (replay)" } else { "" },
+                    label.map(|url| format!(" via {url}")).unwrap_or_default()
+                );
+            }
+            Self::Sink { sink, .. } => sink(Event::Answered {
+                key,
+                resp: Box::new(resp.clone()),
+            }),
+        }
+    }
+
+    /// The tunnel stopped.
+    pub fn stopped(&self) {
+        match self {
+            Self::Lines => eprintln!("tunnel stopped"),
+            Self::Sink { sink, .. } => sink(Event::Stopped),
+        }
+    }
+}
