@@ -100,18 +100,28 @@ fn header_lines(s: &State, colour: bool) -> Vec<Line<'static>> {
             Style::new()
         },
     )];
-    let shown = s.visible_len();
-    let mut counts = if s.targets.is_empty() {
-        format!("  ·  {shown} requests")
-    } else {
+    let mut counts = format!("  ·  {}", plural(s.total(), "request"));
+    if !s.targets.is_empty() {
         let (ok, bad, pending) = s.counts();
-        format!("  ·  {shown} requests  ·  {ok} ok  ·  {bad} errors  ·  {pending} pending")
-    };
+        counts.push_str(&format!(
+            "  ·  {ok} ok  ·  {}  ·  {pending} pending",
+            plural(bad, "error")
+        ));
+    }
     if let Some(f) = s.filter() {
-        counts.push_str(&format!("  ·  filter: {}", printable(f)));
+        counts.push_str(&format!(
+            "  ·  filter: {} ({} shown)",
+            printable(f),
+            s.visible_len()
+        ));
     }
     second.push(Span::raw(counts));
     vec![Line::from(first), Line::from(second)]
+}
+
+/// `1 request`, `2 requests`.
+fn plural(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
 
 /// `HH:MM:SS` of an arrival (UTC, like every time hookwire prints).

@@ -228,6 +228,9 @@ fn key(e: TermEvent) -> Option<Key> {
     }
     Some(match k.code {
         KeyCode::Char('c') if k.modifiers.contains(KeyModifiers::CONTROL) => Key::CtrlC,
+        KeyCode::Char('u') if k.modifiers.contains(KeyModifiers::CONTROL) => Key::CtrlU,
+        // Alt+key (or Esc read together with the next key): not ours.
+        KeyCode::Char(_) if k.modifiers.contains(KeyModifiers::ALT) => return None,
         KeyCode::Char(c) => Key::Char(c),
         KeyCode::Up => Key::Up,
         KeyCode::Down => Key::Down,

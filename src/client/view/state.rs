@@ -134,6 +134,8 @@ pub enum Key {
     Esc,
     Backspace,
     CtrlC,
+    /// Clears the prompt's line, as in a shell.
+    CtrlU,
     Char(char),
 }
 
@@ -322,6 +324,11 @@ impl State {
         self.visible.iter().map(|&i| &self.rows[i])
     }
 
+    /// How many rows there are (filtered or not).
+    pub fn total(&self) -> usize {
+        self.rows.len()
+    }
+
     /// How many rows the filter lets through.
     pub fn visible_len(&self) -> usize {
         self.visible.len()
@@ -397,6 +404,7 @@ impl State {
                 Key::Backspace => {
                     text.pop();
                 }
+                Key::CtrlU => text.clear(),
                 Key::Char(c) => text.push(c),
                 Key::Enter => {
                     let text = text.clone();
