@@ -370,12 +370,11 @@ pub fn body_text(headers: &[Header], body: &[u8]) -> String {
     } else {
         String::new()
     };
-    if more == 0 {
-        if let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) {
-            if let Ok(pretty) = serde_json::to_string_pretty(&json) {
-                return pretty;
-            }
-        }
+    if more == 0
+        && let Ok(json) = serde_json::from_slice::<serde_json::Value>(body)
+        && let Ok(pretty) = serde_json::to_string_pretty(&json)
+    {
+        return pretty;
     }
     match std::str::from_utf8(shown) {
         Ok(text) => format!("{text}{tail}"),

@@ -79,10 +79,9 @@ struct Screen(ratatui::DefaultTerminal);
 
 impl Screen {
     fn enter() -> anyhow::Result<Self> {
-        let terminal = ratatui::try_init().map_err(|e| {
-            ratatui::restore();
-            e
-        });
+        // A half-done take-over (raw mode on, no alternate screen) is
+        // undone before the error is printed.
+        let terminal = ratatui::try_init().inspect_err(|_| ratatui::restore());
         terminal
             .map(Self)
             .context("cannot take over the terminal for the live view; run with --ui off")
