@@ -153,6 +153,7 @@ async fn bench(secs: u64) -> Result<()> {
         "bench-async",
         captured.ok,
         &[],
+        false,
     )
     .await?;
     // An older build (HOOKWIRE_BENCH_BIN) may not have --concurrency.
@@ -168,6 +169,7 @@ async fn bench(secs: u64) -> Result<()> {
                 "bench-wide",
                 wide_captured.ok,
                 &["--concurrency", "8"],
+                false,
             )
             .await?,
         )
@@ -195,6 +197,7 @@ async fn bench(secs: u64) -> Result<()> {
                 "--filter",
                 "!header.x-skip=*",
             ],
+            false,
         )
         .await?;
         let (fan_bin, fan_captured) =
@@ -208,6 +211,7 @@ async fn bench(secs: u64) -> Result<()> {
             "bench-fan",
             2 * fan_captured.ok,
             &["--to", &second],
+            false,
         )
         .await?;
         Some((filtered, fanned))
@@ -229,8 +233,43 @@ async fn bench(secs: u64) -> Result<()> {
         "bench-python",
         py_captured.ok,
         &[],
+        false,
     )
     .await?;
+    // The same two (--concurrency 8, and http.server) with the live view
+    // on, under a pseudo-terminal (util-linux `script`): the view must not
+    // cost delivery speed.
+    let viewed = if common::has_flag("tunnel", "--ui")? && script_available() {
+        let (v_bin, v_captured) =
+            backlog(hw_addr, &app_url, &body, "bench-view-wide", BACKLOG).await?;
+        let wide = drain_backlog(
+            hw_addr,
+            app_addr,
+            &v_bin,
+            &app_url,
+            "bench-view-wide",
+            v_captured.ok,
+            &["--concurrency", "8"],
+            true,
+        )
+        .await?;
+        let (v_bin, v_captured) =
+            backlog(hw_addr, &py_url, &body, "bench-view-python", PYTHON_BACKLOG).await?;
+        let py = drain_backlog(
+            hw_addr,
+            py_addr,
+            &v_bin,
+            &py_url,
+            "bench-view-python",
+            v_captured.ok,
+            &[],
+            true,
+        )
+        .await?;
+        Some((wide, py))
+    } else {
+        None
+    };
     let rss_after = rss_mib(hw_pid);
     drop(py);
     drop(hookwire);
@@ -272,6 +311,14 @@ async fn bench(secs: u64) -> Result<()> {
         None => println!("  --filter / fan-out     :  n/a (this build has no routing)"),
     }
     println!("to Python http.server    :  {}", py_drain.line(1_000.0));
+    match &viewed {
+        Some((wide, py)) => {
+            println!("live view on (a pty):");
+            println!("  --concurrency 8        :  {}", wide.line(20_000.0));
+            println!("  to Python http.server  :  {}", py.line(1_000.0));
+        }
+        None => println!("live view on             :  n/a (no --ui in this build, or no `script`)"),
+    }
     println!(
         "hookwire RSS             :  idle {} (target <= 30 MiB), {IDLE_TUNNELS} idle tunnels {}, \
          difference {} (target <= +50 MiB), after the run {}",
@@ -562,6 +609,8 @@ struct Tunnel {
     deliveries: Arc<AtomicU64>,
     /// Status lines, for error messages.
     stderr: Arc<Mutex<Vec<String>>>,
+    /// Runs in the view, under `script`.
+    under_script: bool,
 }
 
 impl Tunnel {
@@ -595,7 +644,62 @@ impl Tunnel {
             name: name.to_owned(),
             deliveries,
             stderr: lines,
+            under_script: false,
         })
+    }
+
+    /// The same, in the full-screen view: `script` gives it a 160x45
+    /// pseudo-terminal (its screen output is drained and dropped).
+    fn start_in_view(bin: &Bin, app_url: &str, name: &str, flags: &[&str]) -> Result<Self> {
+        let hookwire = common::hookwire_command();
+        let line = format!(
+            "stty cols 160 rows 45; exec {} tunnel {} --to {app_url} --name {name} --ui on {}",
+            hookwire.get_program().display(),
+            bin.capture_url,
+            flags.join(" ")
+        );
+        let mut cmd = Command::new("script");
+        for (var, value) in hookwire.get_envs() {
+            match value {
+                Some(v) => cmd.env(var, v),
+                None => cmd.env_remove(var),
+            };
+        }
+        let mut child = cmd
+            .args(["-qfec", &line, "/dev/null"])
+            .env("TERM", "xterm-256color")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("starting hookwire tunnel under script")?;
+        let stdout = child.stdout.take().context("script stdout")?;
+        let stderr = child.stderr.take().context("script stderr")?;
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        std::thread::spawn(move || std::io::copy(&mut { stdout }, &mut std::io::sink()));
+        let keep = lines.clone();
+        std::thread::spawn(move || drain_lines(stderr, &keep));
+        Ok(Self {
+            child: ChildGuard(child),
+            name: name.to_owned(),
+            // The view prints no lines: count the deliveries as printed.
+            deliveries: Arc::new(AtomicU64::new(u64::MAX)),
+            stderr: lines,
+            under_script: true,
+        })
+    }
+
+    /// The process to signal: the tunnel itself, not `script` around it.
+    fn tunnel_pid(&self) -> String {
+        let pid = self.child.0.id();
+        if self.under_script {
+            let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+                .unwrap_or_default();
+            if let Some(child) = children.split_whitespace().next() {
+                return child.to_owned();
+            }
+        }
+        pid.to_string()
     }
 
     fn stderr_text(&self) -> String {
@@ -628,7 +732,7 @@ impl Tunnel {
     /// SIGINT, waits for the process to exit, then (bounded) for the server
     /// to drop it from the bin's tunnels.
     async fn stop(mut self, addr: SocketAddr, bin: &str) -> Result<()> {
-        let pid = self.child.0.id().to_string();
+        let pid = self.tunnel_pid();
         let ok = Command::new("kill")
             .args(["-INT", &pid])
             .status()
@@ -755,8 +859,9 @@ async fn backlog(
     Ok((bin, captured))
 }
 
-/// Restarts the tunnel `name` and times until the app has `expected` more
-/// requests than before.
+/// Restarts the tunnel `name` (in the full-screen view under a pty when
+/// `view`) and times until the app has `expected` more requests than
+/// before.
 async fn drain_backlog(
     hw: SocketAddr,
     app_addr: SocketAddr,
@@ -765,11 +870,16 @@ async fn drain_backlog(
     name: &str,
     expected: u64,
     flags: &[&str],
+    view: bool,
 ) -> Result<Drain> {
     let mut app = connect(app_addr).await.context("connecting to the app")?;
     let before = app_count(&mut app, app_addr).await?;
     let started = Instant::now();
-    let mut tunnel = Tunnel::start(bin, app_url, name, flags)?;
+    let mut tunnel = if view {
+        Tunnel::start_in_view(bin, app_url, name, flags)?
+    } else {
+        Tunnel::start(bin, app_url, name, flags)?
+    };
     let (mut delivered, mut first, mut progress_at) = (0, None, Instant::now());
     while delivered < expected {
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -807,6 +917,14 @@ async fn drain_backlog(
         printed,
         recorded,
     })
+}
+
+/// Whether util-linux `script` (a pseudo-terminal for the view) is here.
+fn script_available() -> bool {
+    Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 /// Whether the bin's newest request shows a delivery within a few seconds

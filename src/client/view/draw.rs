@@ -35,17 +35,21 @@ pub struct Drawn {
 
 /// Draws one frame of `s`.
 pub fn draw(frame: &mut Frame<'_>, s: &State, drawn: &mut Drawn, colour: bool) {
+    let wide = frame.area().width >= SIDE_BY_SIDE;
+    let top = header_lines(s, colour, wide);
     let [header, main, status, help] = Layout::vertical([
-        Constraint::Length(2),
+        Constraint::Length(u16::try_from(top.len()).unwrap_or(2)),
         Constraint::Min(4),
         Constraint::Length(1),
         Constraint::Length(1),
     ])
     .areas(frame.area());
-    frame.render_widget(Paragraph::new(header_lines(s, colour)), header);
+    frame.render_widget(Paragraph::new(top), header);
     let (list, detail) = if main.width >= SIDE_BY_SIDE {
-        let [l, d] = Layout::horizontal([Constraint::Percentage(48), Constraint::Percentage(52)])
-            .areas(main);
+        // The list gets room for a useful path; the detail the rest.
+        let list_width = (main.width * 48 / 100).max(72);
+        let [l, d] =
+            Layout::horizontal([Constraint::Length(list_width), Constraint::Fill(1)]).areas(main);
         (l, d)
     } else {
         let [l, d] =
@@ -61,15 +65,25 @@ pub fn draw(frame: &mut Frame<'_>, s: &State, drawn: &mut Drawn, colour: bool) {
     );
 }
 
-fn header_lines(s: &State, colour: bool) -> Vec<Line<'static>> {
+/// The capture URL and targets (on a line of their own when narrow), the
+/// connection and the counts.
+fn header_lines(s: &State, colour: bool, wide: bool) -> Vec<Line<'static>> {
     let bold = Style::new().add_modifier(Modifier::BOLD);
+    let mut lines = Vec::new();
     let mut first = vec![
         Span::styled(format!(" hookwire {} ", s.command), bold),
         Span::raw(s.capture.clone()),
     ];
     if !s.targets.is_empty() {
-        first.push(Span::raw(format!(" → {}", s.targets.join(", "))));
+        let to = format!(" → {}", s.targets.join(", "));
+        if wide {
+            first.push(Span::raw(to));
+        } else {
+            lines.push(Line::from(first));
+            first = vec![Span::raw(format!("         {to}"))];
+        }
     }
+    lines.push(Line::from(first));
     let (state, tint) = match &s.conn {
         Conn::Connecting => ("connecting…".to_owned(), Color::Yellow),
         Conn::Connected { name, passthrough } => (
@@ -116,7 +130,8 @@ fn header_lines(s: &State, colour: bool) -> Vec<Line<'static>> {
         ));
     }
     second.push(Span::raw(counts));
-    vec![Line::from(first), Line::from(second)]
+    lines.push(Line::from(second));
+    lines
 }
 
 /// `1 request`, `2 requests`.
@@ -195,12 +210,13 @@ fn draw_list(frame: &mut Frame<'_>, s: &State, drawn: &mut Drawn, area: Rect, co
     }
     drawn.offset = drawn.offset.min(total.saturating_sub(height));
     let tunnel = !s.targets.is_empty();
+    // The other columns and the one-space gaps between columns.
     let fixed: u16 = if tunnel {
-        8 + 7 + 7 + 8 + 10 + 5
+        8 + 6 + 7 + 8 + 9 + 5
     } else {
-        8 + 7 + 7 + 9 + 4
+        8 + 6 + 7 + 8 + 4
     };
-    let path_width = usize::from(area.width.saturating_sub(2 + 2 + fixed)).max(4);
+    let path_width = usize::from(area.width.saturating_sub(2 + fixed)).max(4);
     let rows: Vec<TableRow<'static>> = s
         .visible()
         .enumerate()
@@ -211,6 +227,11 @@ fn draw_list(frame: &mut Frame<'_>, s: &State, drawn: &mut Drawn, area: Rect, co
             let mut path = printable(&crate::core::urls::target(&r.path, &r.query));
             if r.replay {
                 path.push_str(" (replay)");
+            }
+            if let Some(t) = &r.target {
+                // Fan-out: which target this row is (the detail has the URL).
+                let short = t.strip_prefix("http://").unwrap_or(t);
+                path.push_str(&format!(" → {}", printable(short)));
             }
             let mut cells = vec![
                 Cell::from(clock(r.at)),
