@@ -96,7 +96,7 @@ fn header_lines(s: &State, colour: bool, wide: bool) -> Vec<Line<'static>> {
         Conn::Retrying { why, .. } => {
             let secs = s.retry_in(Instant::now()).unwrap_or_default().as_secs_f64();
             (
-                format!("reconnecting in {secs:.0} s: {}", printable(why)),
+                format!("reconnecting in {secs:.1} s: {}", printable(why)),
                 Color::Red,
             )
         }

@@ -280,7 +280,7 @@ pub async fn tunnel(
     let relayed = crate::client::tunnel::run(cfg, report, stop).await;
     let shown = view.close().await;
     // Back on the normal screen: what the view showed, in one line.
-    if let Ok(s) = &shown {
+    if let (Ok(()), Ok(s)) = (&relayed, &shown) {
         let (ok, bad, pending) = s.counts();
         eprintln!(
             "tunnel stopped: {} delivered ({ok} ok, {bad} errors), {pending} not answered",
@@ -317,6 +317,9 @@ pub async fn tail(
         start,
         |batch| {
             let _ = tx.send(Input::Arrivals(batch.into_iter().map(row).collect()));
+        },
+        &|why| {
+            let _ = tx.send(Input::Note(why));
         },
         stop,
     )
