@@ -69,6 +69,33 @@ pub enum Report {
     },
 }
 
+/// Line mode's line for a delivery: `time method path -> status latency`,
+/// ` (replay)` and ` via URL` when they apply. The method and path are the
+/// sender's: made printable, so a captured escape sequence cannot drive
+/// the terminal.
+fn delivery_line(
+    at: crate::core::time::Millis,
+    req: &RelayRequest,
+    resp: &RelayResponse,
+    label: Option<&str>,
+) -> String {
+    let target = crate::core::urls::target(&req.path, &req.query);
+    let status = resp.status.map_or_else(
+        || format!("failed: {}", resp.error.as_deref().unwrap_or("?")),
+        |s| s.to_string(),
+    );
+    format!(
+        "{} {} {} -> {} {:.1} ms{}{}",
+        rfc3339(at),
+        printable(&req.method),
+        printable(&target),
+        status,
+        resp.latency_ms,
+        if req.replay { " (replay)" } else { "" },
+        label.map(|url| format!(" via {url}")).unwrap_or_default()
+    )
+}
+
 impl Report {
     /// Events to `sink` (which must return at once).
     pub fn sink(sink: impl Fn(Event) + Send + Sync + 'static) -> Self {
@@ -152,25 +179,7 @@ impl Report {
         label: Option<&str>,
     ) {
         match self {
-            Self::Lines => {
-                let target = crate::core::urls::target(&req.path, &req.query);
-                let status = resp.status.map_or_else(
-                    || format!("failed: {}", resp.error.as_deref().unwrap_or("?")),
-                    |s| s.to_string(),
-                );
-                // The method and path are the sender's: made printable so
-                // a captured escape sequence cannot drive the terminal.
-                println!(
-                    "{} {} {} -> {} {:.1} ms{}{}",
-                    rfc3339(now_millis()),
-                    printable(&req.method),
-                    printable(&target),
-                    status,
-                    resp.latency_ms,
-                    if req.replay { " (replay)" } else { "" },
-                    label.map(|url| format!(" via {url}")).unwrap_or_default()
-                );
-            }
+            Self::Lines => println!("{}", delivery_line(now_millis(), req, resp, label)),
             Self::Sink { sink, .. } => sink(Event::Answered {
                 key,
                 resp: Box::new(resp.clone()),
@@ -184,5 +193,43 @@ impl Report {
             Self::Lines => eprintln!("tunnel stopped"),
             Self::Sink { sink, .. } => sink(Event::Stopped),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_delivery_line_is_as_before_and_escapes_the_sender_s_text() {
+        let mut req = RelayRequest {
+            seq: 1,
+            request_id: 7,
+            method: "POST".into(),
+            path: "/hooks".into(),
+            query: "a=1".into(),
+            headers: Vec::new(),
+            replay: false,
+            target: 0,
+            body: Default::default(),
+        };
+        let resp = RelayResponse {
+            seq: 1,
+            status: Some(201),
+            headers: Vec::new(),
+            latency_ms: 3.25,
+            error: None,
+            body: Default::default(),
+        };
+        assert_eq!(
+            delivery_line(0, &req, &resp, None),
+            "1970-01-01T00:00:00.000Z POST /hooks?a=1 -> 201 3.2 ms"
+        );
+        req.replay = true;
+        req.path = "/\x1b[2Jx".into();
+        assert_eq!(
+            delivery_line(0, &req, &resp, Some("http://app")),
+            "1970-01-01T00:00:00.000Z POST /\\u{1b}[2Jx?a=1 -> 201 3.2 ms (replay) via http://app"
+        );
     }
 }
