@@ -153,7 +153,6 @@ async fn bench(secs: u64) -> Result<()> {
         "bench-async",
         captured.ok,
         &[],
-        false,
     )
     .await?;
     // An older build (HOOKWIRE_BENCH_BIN) may not have --concurrency.
@@ -169,7 +168,6 @@ async fn bench(secs: u64) -> Result<()> {
                 "bench-wide",
                 wide_captured.ok,
                 &["--concurrency", "8"],
-                false,
             )
             .await?,
         )
@@ -197,7 +195,6 @@ async fn bench(secs: u64) -> Result<()> {
                 "--filter",
                 "!header.x-skip=*",
             ],
-            false,
         )
         .await?;
         let (fan_bin, fan_captured) =
@@ -211,7 +208,6 @@ async fn bench(secs: u64) -> Result<()> {
             "bench-fan",
             2 * fan_captured.ok,
             &["--to", &second],
-            false,
         )
         .await?;
         Some((filtered, fanned))
@@ -233,7 +229,6 @@ async fn bench(secs: u64) -> Result<()> {
         "bench-python",
         py_captured.ok,
         &[],
-        false,
     )
     .await?;
     // The same two (--concurrency 8, and http.server) with the live view
@@ -249,8 +244,7 @@ async fn bench(secs: u64) -> Result<()> {
             &app_url,
             "bench-view-wide",
             v_captured.ok,
-            &["--concurrency", "8"],
-            true,
+            &["--concurrency", "8", "--ui", "on"],
         )
         .await?;
         let (v_bin, v_captured) =
@@ -262,8 +256,7 @@ async fn bench(secs: u64) -> Result<()> {
             &py_url,
             "bench-view-python",
             v_captured.ok,
-            &[],
-            true,
+            &["--ui", "on"],
         )
         .await?;
         Some((wide, py))
@@ -653,7 +646,7 @@ impl Tunnel {
     fn start_in_view(bin: &Bin, app_url: &str, name: &str, flags: &[&str]) -> Result<Self> {
         let hookwire = common::hookwire_command();
         let line = format!(
-            "stty cols 160 rows 45; exec {} tunnel {} --to {app_url} --name {name} --ui on {}",
+            "stty cols 160 rows 45; exec {} tunnel {} --to {app_url} --name {name} {}",
             hookwire.get_program().display(),
             bin.capture_url,
             flags.join(" ")
@@ -859,8 +852,8 @@ async fn backlog(
     Ok((bin, captured))
 }
 
-/// Restarts the tunnel `name` (in the full-screen view under a pty when
-/// `view`) and times until the app has `expected` more requests than
+/// Restarts the tunnel `name` (with `--ui on`: in the full-screen view,
+/// under a pty) and times until the app has `expected` more requests than
 /// before.
 async fn drain_backlog(
     hw: SocketAddr,
@@ -870,12 +863,11 @@ async fn drain_backlog(
     name: &str,
     expected: u64,
     flags: &[&str],
-    view: bool,
 ) -> Result<Drain> {
     let mut app = connect(app_addr).await.context("connecting to the app")?;
     let before = app_count(&mut app, app_addr).await?;
     let started = Instant::now();
-    let mut tunnel = if view {
+    let mut tunnel = if flags.windows(2).any(|f| f == ["--ui", "on"]) {
         Tunnel::start_in_view(bin, app_url, name, flags)?
     } else {
         Tunnel::start(bin, app_url, name, flags)?
