@@ -174,7 +174,13 @@ fn run(
             // An answered key is drawn at once.
             last_frame = Instant::now() - FRAME;
         }
-        let wait = FRAME.saturating_sub(last_frame.elapsed());
+        // With something to draw, until the next frame is due; otherwise a
+        // frame's time (keys are read at least that often).
+        let wait = if s.dirty {
+            FRAME.saturating_sub(last_frame.elapsed())
+        } else {
+            FRAME
+        };
         match rx.recv_timeout(wait.max(Duration::from_millis(5))) {
             Ok(input) => {
                 if apply(&mut s, input) {
