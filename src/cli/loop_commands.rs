@@ -195,8 +195,11 @@ pub struct TailArgs {
     pub watch: WatchArgs,
 
     /// Show the requests in the full-screen live view (`--ui` alone: on;
-    /// auto: when stdout is a terminal). Keys: ↑/↓ or j/k, Enter, r, /, q.
-    #[arg(long, env = "HOOKWIRE_UI", value_enum, num_args = 0..=1,
+    /// `--ui=auto`: when stdout is a terminal). Keys: ↑/↓ or j/k, Enter,
+    /// r, /, q.
+    // `=` is required so that `tail --ui CAPTURE_URL` does not read the URL
+    // as the flag's value.
+    #[arg(long, env = "HOOKWIRE_UI", value_enum, num_args = 0..=1, require_equals = true,
           default_value_t = super::Ui::Off, default_missing_value = "on")]
     pub ui: super::Ui,
 }

@@ -85,8 +85,9 @@ impl Ui {
             Ui::Auto => Ok(terminal),
             Ui::On if terminal => Ok(true),
             Ui::On => anyhow::bail!(
-                "--ui on needs a terminal, and stdout is not one: run it in a terminal, or use \
-                 --ui off (one line per request) when its output goes to a file or a pipe"
+                "the live view (--ui on) needs a terminal, and stdout is not one: run it in a \
+                 terminal, or use --ui=off (one line per request) when its output goes to a file \
+                 or a pipe"
             ),
         }
     }
