@@ -276,7 +276,7 @@ async fn ui_on_without_a_terminal_says_what_to_do() {
         assert!(!done.status.success(), "{done:?}");
         let err = done.stderr.join("\n");
         assert!(
-            err.contains("needs a terminal") && err.contains("--ui off"),
+            err.contains("needs a terminal") && err.contains("--ui=off"),
             "{err}"
         );
     }
