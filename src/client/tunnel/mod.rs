@@ -417,6 +417,7 @@ impl Deliverer {
     }
 
     async fn deliver(&self, req: RelayRequest, done: &mpsc::UnboundedSender<RelayResponse>) {
+        let req = Arc::new(req);
         let key = self.report.arrived(&req);
         let resp = self
             .app

@@ -34,8 +34,9 @@ pub enum Event {
     Arrived {
         /// This relay's key (unique in the process).
         key: u64,
-        /// The request, as relayed.
-        req: Box<RelayRequest>,
+        /// The request, as relayed (shared: the delivery copies nothing
+        /// for the view).
+        req: Arc<RelayRequest>,
     },
     /// The local app did not answer; the relay is tried again.
     AppDown {
@@ -139,14 +140,14 @@ impl Report {
 
     /// A relay starts; its key for the events that follow (0 in line
     /// mode, which prints nothing until the answer).
-    pub fn arrived(&self, req: &RelayRequest) -> u64 {
+    pub fn arrived(&self, req: &Arc<RelayRequest>) -> u64 {
         match self {
             Self::Lines => 0,
             Self::Sink { sink, next } => {
                 let key = next.fetch_add(1, Ordering::Relaxed);
                 sink(Event::Arrived {
                     key,
-                    req: Box::new(req.clone()),
+                    req: req.clone(),
                 });
                 key
             }

@@ -20,7 +20,7 @@ pub mod state;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -174,27 +174,29 @@ fn run(
             // An answered key is drawn at once.
             last_frame = Instant::now() - FRAME;
         }
-        // With something to draw, until the next frame is due; otherwise a
-        // frame's time (keys are read at least that often).
+        // Sleep on the terminal only, until the next frame is due (or a
+        // frame's time when there is nothing to draw): events wait in the
+        // channel meanwhile, so a delivery never wakes this thread (a
+        // wake-up per delivery costs the tunnel's threads a system call
+        // each).
         let wait = if s.dirty {
             FRAME.saturating_sub(last_frame.elapsed())
         } else {
             FRAME
         };
-        match rx.recv_timeout(wait.max(Duration::from_millis(5))) {
-            Ok(input) => {
-                if apply(&mut s, input) {
-                    return Ok(s);
-                }
-                // Everything else waiting goes into the same frame.
-                while let Ok(input) = rx.try_recv() {
+        if event::poll(wait)? {
+            continue;
+        }
+        loop {
+            match rx.try_recv() {
+                Ok(input) => {
                     if apply(&mut s, input) {
                         return Ok(s);
                     }
                 }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => return Ok(s),
             }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => return Ok(s),
         }
         if s.retry_in(Instant::now()).is_some() {
             // The countdown moves.

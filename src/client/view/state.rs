@@ -233,15 +233,16 @@ impl State {
                 let target = (self.targets.len() > 1)
                     .then(|| self.targets.get(req.target).cloned())
                     .flatten();
+                // The view's own copy, made here, off the delivery path.
                 self.push(Row {
                     key,
                     id: req.request_id,
                     at: now,
-                    method: req.method,
-                    path: req.path,
-                    query: req.query,
-                    headers: req.headers,
-                    body: req.body,
+                    method: req.method.clone(),
+                    path: req.path.clone(),
+                    query: req.query.clone(),
+                    headers: req.headers.clone(),
+                    body: req.body.clone(),
                     replay: req.replay,
                     target,
                     delivery: Delivery::Pending { retry: None },
