@@ -175,6 +175,30 @@ async fn bench(secs: u64) -> Result<()> {
         None
     };
 
+    // --concurrency 8 again with the live view on, under a pseudo-terminal
+    // (util-linux `script`), right after the drain it repeats (each phase
+    // runs on a larger database than the one before): the view must not
+    // cost delivery speed.
+    let view_on = common::has_flag("tunnel", "--ui")? && script_available();
+    let wide_viewed = if view_on {
+        let (v_bin, v_captured) =
+            backlog(hw_addr, &app_url, &body, "bench-view-wide", BACKLOG).await?;
+        Some(
+            drain_backlog(
+                hw_addr,
+                app_addr,
+                &v_bin,
+                &app_url,
+                "bench-view-wide",
+                v_captured.ok,
+                &["--concurrency", "8", "--ui", "on"],
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+
     // Routing, an older build may not have it: the same backlog
     // through a filter every request passes (the server evaluates it per
     // request), and fanned out to two targets (the same app under two
@@ -231,35 +255,22 @@ async fn bench(secs: u64) -> Result<()> {
         &[],
     )
     .await?;
-    // The same two (--concurrency 8, and http.server) with the live view
-    // on, under a pseudo-terminal (util-linux `script`): the view must not
-    // cost delivery speed.
-    let viewed = if common::has_flag("tunnel", "--ui")? && script_available() {
-        let (v_bin, v_captured) =
-            backlog(hw_addr, &app_url, &body, "bench-view-wide", BACKLOG).await?;
-        let wide = drain_backlog(
-            hw_addr,
-            app_addr,
-            &v_bin,
-            &app_url,
-            "bench-view-wide",
-            v_captured.ok,
-            &["--concurrency", "8", "--ui", "on"],
-        )
-        .await?;
+    // The same with the live view on, right after the drain it repeats.
+    let py_viewed = if view_on {
         let (v_bin, v_captured) =
             backlog(hw_addr, &py_url, &body, "bench-view-python", PYTHON_BACKLOG).await?;
-        let py = drain_backlog(
-            hw_addr,
-            py_addr,
-            &v_bin,
-            &py_url,
-            "bench-view-python",
-            v_captured.ok,
-            &["--ui", "on"],
+        Some(
+            drain_backlog(
+                hw_addr,
+                py_addr,
+                &v_bin,
+                &py_url,
+                "bench-view-python",
+                v_captured.ok,
+                &["--ui", "on"],
+            )
+            .await?,
         )
-        .await?;
-        Some((wide, py))
     } else {
         None
     };
@@ -304,13 +315,13 @@ async fn bench(secs: u64) -> Result<()> {
         None => println!("  --filter / fan-out     :  n/a (this build has no routing)"),
     }
     println!("to Python http.server    :  {}", py_drain.line(1_000.0));
-    match &viewed {
-        Some((wide, py)) => {
+    match (&wide_viewed, &py_viewed) {
+        (Some(wide), Some(py)) => {
             println!("live view on (a pty):");
             println!("  --concurrency 8        :  {}", wide.line(20_000.0));
             println!("  to Python http.server  :  {}", py.line(1_000.0));
         }
-        None => println!("live view on             :  n/a (no --ui in this build, or no `script`)"),
+        _ => println!("live view on             :  n/a (no --ui in this build, or no `script`)"),
     }
     println!(
         "hookwire RSS             :  idle {} (target <= 30 MiB), {IDLE_TUNNELS} idle tunnels {}, \

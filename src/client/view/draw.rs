@@ -164,7 +164,10 @@ fn outcome(row: &Row, colour: bool) -> (Cell<'static>, String) {
         }
     };
     match &row.delivery {
-        Delivery::None => (Cell::from(format!("{} B", row.body.len())), String::new()),
+        Delivery::None => (
+            Cell::from(format!("{} B", row.req.body.len())),
+            String::new(),
+        ),
         Delivery::Pending { retry: None } => (
             Cell::from("pending").style(tint(Color::Yellow)),
             String::new(),
@@ -224,8 +227,8 @@ fn draw_list(frame: &mut Frame<'_>, s: &State, drawn: &mut Drawn, area: Rect, co
         .take(height)
         .map(|(i, r)| {
             let (status, latency) = outcome(r, colour);
-            let mut path = printable(&crate::core::urls::target(&r.path, &r.query));
-            if r.replay {
+            let mut path = printable(&crate::core::urls::target(&r.req.path, &r.req.query));
+            if r.req.replay {
                 path.push_str(" (replay)");
             }
             if let Some(t) = &r.target {
@@ -235,8 +238,8 @@ fn draw_list(frame: &mut Frame<'_>, s: &State, drawn: &mut Drawn, area: Rect, co
             }
             let mut cells = vec![
                 Cell::from(clock(r.at)),
-                Cell::from(format!("#{}", r.id)),
-                Cell::from(fit(&printable(&r.method), 7)),
+                Cell::from(format!("#{}", r.req.request_id)),
+                Cell::from(fit(&printable(&r.req.method), 7)),
                 Cell::from(fit(&path, path_width)),
                 status,
             ];
@@ -286,7 +289,7 @@ fn border(focused: bool) -> Style {
 fn draw_detail(frame: &mut Frame<'_>, s: &State, area: Rect) {
     let focused = s.pane == Pane::Detail;
     let title = match s.selected() {
-        Some(r) => format!(" Request #{} ", r.id),
+        Some(r) => format!(" Request #{} ", r.req.request_id),
         None => " Request ".to_owned(),
     };
     let block = Block::new()
@@ -317,11 +320,11 @@ fn heading(text: String) -> Line<'static> {
 fn detail_lines(r: &Row) -> Vec<Line<'static>> {
     let mut lines = vec![heading(format!(
         "{} {}",
-        printable(&r.method),
-        printable(&crate::core::urls::target(&r.path, &r.query))
+        printable(&r.req.method),
+        printable(&crate::core::urls::target(&r.req.path, &r.req.query))
     ))];
     let mut about = rfc3339(r.at);
-    if r.replay {
+    if r.req.replay {
         about.push_str(" · replay");
     }
     if let Some(t) = &r.target {
@@ -329,8 +332,8 @@ fn detail_lines(r: &Row) -> Vec<Line<'static>> {
     }
     lines.push(Line::from(about));
     lines.push(Line::default());
-    header_block(&mut lines, &r.headers);
-    body_block(&mut lines, &r.headers, &r.body);
+    header_block(&mut lines, &r.req.headers);
+    body_block(&mut lines, &r.req.headers, &r.req.body);
     lines.push(Line::default());
     match &r.delivery {
         Delivery::None => {}

@@ -33,6 +33,7 @@ use crate::client::api::{Captured, Remote};
 use crate::client::tail_wait::{Start, Watch};
 use crate::client::tunnel::TunnelConfig;
 use crate::client::tunnel::report::{Event, Report};
+use crate::core::protocol::RelayRequest;
 use crate::core::time::now_millis;
 
 /// Shortest time between two frames (at most 20 a second).
@@ -340,14 +341,18 @@ pub async fn tail(
 fn row(r: Captured) -> Row {
     Row {
         key: u64::try_from(r.id).unwrap_or_default(),
-        id: r.id,
         at: r.received_at,
-        method: r.method,
-        path: r.path,
-        query: r.query,
-        headers: r.headers,
-        body: r.body.into(),
-        replay: false,
+        req: Arc::new(RelayRequest {
+            seq: 0,
+            request_id: r.id,
+            method: r.method,
+            path: r.path,
+            query: r.query,
+            headers: r.headers,
+            replay: false,
+            target: 0,
+            body: r.body.into(),
+        }),
         target: None,
         delivery: Delivery::None,
     }

@@ -3,6 +3,7 @@
 //! key does to it. No terminal here, so every rule is unit-tested.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -10,6 +11,7 @@ use bytes::Bytes;
 use crate::client::tunnel::report::Event;
 use crate::core::headers::Header;
 use crate::core::matcher::{Match, Subject};
+use crate::core::protocol::RelayRequest;
 use crate::core::time::Millis;
 
 /// Rows kept; the oldest go first (a long session must not grow without
@@ -22,22 +24,11 @@ const MAX_ROWS: usize = 5_000;
 pub struct Row {
     /// The relay's key (the tunnel's), or the request id (tail).
     pub key: u64,
-    /// The stored request's id.
-    pub id: i64,
     /// When it arrived (tunnel: when the relay reached this client).
     pub at: Millis,
-    /// Method, as sent.
-    pub method: String,
-    /// Raw sub-path.
-    pub path: String,
-    /// Raw query, without `?`.
-    pub query: String,
-    /// Headers in arrival order.
-    pub headers: Vec<Header>,
-    /// The exact body.
-    pub body: Bytes,
-    /// Sent again on request (`r`, the inspector, the API).
-    pub replay: bool,
+    /// The request: the tunnel's own, shared (the view copies nothing of
+    /// what it shows), or a captured one (`tail --ui`).
+    pub req: Arc<RelayRequest>,
     /// The target's URL, when the tunnel has several.
     pub target: Option<String>,
     /// What came of its delivery.
@@ -47,13 +38,8 @@ pub struct Row {
 impl Row {
     /// What the filter looks at.
     pub fn subject(&self) -> Subject<'_> {
-        Subject::new(
-            &self.method,
-            &self.path,
-            &self.query,
-            &self.headers,
-            &self.body,
-        )
+        let r = &self.req;
+        Subject::new(&r.method, &r.path, &r.query, &r.headers, &r.body)
     }
 }
 
@@ -233,17 +219,10 @@ impl State {
                 let target = (self.targets.len() > 1)
                     .then(|| self.targets.get(req.target).cloned())
                     .flatten();
-                // The view's own copy, made here, off the delivery path.
                 self.push(Row {
                     key,
-                    id: req.request_id,
                     at: now,
-                    method: req.method.clone(),
-                    path: req.path.clone(),
-                    query: req.query.clone(),
-                    headers: req.headers.clone(),
-                    body: req.body.clone(),
-                    replay: req.replay,
+                    req,
                     target,
                     delivery: Delivery::Pending { retry: None },
                 });
@@ -453,7 +432,7 @@ impl State {
             }
             (Key::Char('r'), _) => match self.selected() {
                 Some(row) => {
-                    let id = row.id;
+                    let id = row.req.request_id;
                     self.status = Some(format!("replaying request #{id}…"));
                     return Action::Replay(id);
                 }
@@ -482,14 +461,18 @@ mod tests {
     fn row(key: u64, method: &str, path: &str) -> Row {
         Row {
             key,
-            id: i64::try_from(key).expect("small"),
             at: 0,
-            method: method.into(),
-            path: path.into(),
-            query: String::new(),
-            headers: vec![("content-type".into(), "application/json".into())],
-            body: Bytes::from_static(b"{\"a\":1}"),
-            replay: false,
+            req: Arc::new(RelayRequest {
+                seq: key,
+                request_id: i64::try_from(key).expect("small"),
+                method: method.into(),
+                path: path.into(),
+                query: String::new(),
+                headers: vec![("content-type".into(), "application/json".into())],
+                replay: false,
+                target: 0,
+                body: Bytes::from_static(b"{\"a\":1}"),
+            }),
             target: None,
             delivery: Delivery::Pending { retry: None },
         }
