@@ -175,6 +175,30 @@ async fn bench(secs: u64) -> Result<()> {
         None
     };
 
+    // --concurrency 8 again with the live view on, under a pseudo-terminal
+    // (util-linux `script`), right after the drain it repeats (each phase
+    // runs on a larger database than the one before): the view must not
+    // cost delivery speed.
+    let view_on = common::has_flag("tunnel", "--ui")? && script_available();
+    let wide_viewed = if view_on {
+        let (v_bin, v_captured) =
+            backlog(hw_addr, &app_url, &body, "bench-view-wide", BACKLOG).await?;
+        Some(
+            drain_backlog(
+                hw_addr,
+                app_addr,
+                &v_bin,
+                &app_url,
+                "bench-view-wide",
+                v_captured.ok,
+                &["--concurrency", "8", "--ui", "on"],
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+
     // Routing, an older build may not have it: the same backlog
     // through a filter every request passes (the server evaluates it per
     // request), and fanned out to two targets (the same app under two
@@ -231,6 +255,25 @@ async fn bench(secs: u64) -> Result<()> {
         &[],
     )
     .await?;
+    // The same with the live view on, right after the drain it repeats.
+    let py_viewed = if view_on {
+        let (v_bin, v_captured) =
+            backlog(hw_addr, &py_url, &body, "bench-view-python", PYTHON_BACKLOG).await?;
+        Some(
+            drain_backlog(
+                hw_addr,
+                py_addr,
+                &v_bin,
+                &py_url,
+                "bench-view-python",
+                v_captured.ok,
+                &["--ui", "on"],
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
     let rss_after = rss_mib(hw_pid);
     drop(py);
     drop(hookwire);
@@ -272,6 +315,14 @@ async fn bench(secs: u64) -> Result<()> {
         None => println!("  --filter / fan-out     :  n/a (this build has no routing)"),
     }
     println!("to Python http.server    :  {}", py_drain.line(1_000.0));
+    match (&wide_viewed, &py_viewed) {
+        (Some(wide), Some(py)) => {
+            println!("live view on (a pty):");
+            println!("  --concurrency 8        :  {}", wide.line(20_000.0));
+            println!("  to Python http.server  :  {}", py.line(1_000.0));
+        }
+        _ => println!("live view on             :  n/a (no --ui in this build, or no `script`)"),
+    }
     println!(
         "hookwire RSS             :  idle {} (target <= 30 MiB), {IDLE_TUNNELS} idle tunnels {}, \
          difference {} (target <= +50 MiB), after the run {}",
@@ -562,6 +613,8 @@ struct Tunnel {
     deliveries: Arc<AtomicU64>,
     /// Status lines, for error messages.
     stderr: Arc<Mutex<Vec<String>>>,
+    /// Runs in the view, under `script`.
+    under_script: bool,
 }
 
 impl Tunnel {
@@ -595,7 +648,62 @@ impl Tunnel {
             name: name.to_owned(),
             deliveries,
             stderr: lines,
+            under_script: false,
         })
+    }
+
+    /// The same, in the full-screen view: `script` gives it a 160x45
+    /// pseudo-terminal (its screen output is drained and dropped).
+    fn start_in_view(bin: &Bin, app_url: &str, name: &str, flags: &[&str]) -> Result<Self> {
+        let hookwire = common::hookwire_command();
+        let line = format!(
+            "stty cols 160 rows 45; exec {} tunnel {} --to {app_url} --name {name} {}",
+            hookwire.get_program().display(),
+            bin.capture_url,
+            flags.join(" ")
+        );
+        let mut cmd = Command::new("script");
+        for (var, value) in hookwire.get_envs() {
+            match value {
+                Some(v) => cmd.env(var, v),
+                None => cmd.env_remove(var),
+            };
+        }
+        let mut child = cmd
+            .args(["-qfec", &line, "/dev/null"])
+            .env("TERM", "xterm-256color")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("starting hookwire tunnel under script")?;
+        let stdout = child.stdout.take().context("script stdout")?;
+        let stderr = child.stderr.take().context("script stderr")?;
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        std::thread::spawn(move || std::io::copy(&mut { stdout }, &mut std::io::sink()));
+        let keep = lines.clone();
+        std::thread::spawn(move || drain_lines(stderr, &keep));
+        Ok(Self {
+            child: ChildGuard(child),
+            name: name.to_owned(),
+            // The view prints no lines: count the deliveries as printed.
+            deliveries: Arc::new(AtomicU64::new(u64::MAX)),
+            stderr: lines,
+            under_script: true,
+        })
+    }
+
+    /// The process to signal: the tunnel itself, not `script` around it.
+    fn tunnel_pid(&self) -> String {
+        let pid = self.child.0.id();
+        if self.under_script {
+            let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+                .unwrap_or_default();
+            if let Some(child) = children.split_whitespace().next() {
+                return child.to_owned();
+            }
+        }
+        pid.to_string()
     }
 
     fn stderr_text(&self) -> String {
@@ -628,7 +736,7 @@ impl Tunnel {
     /// SIGINT, waits for the process to exit, then (bounded) for the server
     /// to drop it from the bin's tunnels.
     async fn stop(mut self, addr: SocketAddr, bin: &str) -> Result<()> {
-        let pid = self.child.0.id().to_string();
+        let pid = self.tunnel_pid();
         let ok = Command::new("kill")
             .args(["-INT", &pid])
             .status()
@@ -755,8 +863,9 @@ async fn backlog(
     Ok((bin, captured))
 }
 
-/// Restarts the tunnel `name` and times until the app has `expected` more
-/// requests than before.
+/// Restarts the tunnel `name` (with `--ui on`: in the full-screen view,
+/// under a pty) and times until the app has `expected` more requests than
+/// before.
 async fn drain_backlog(
     hw: SocketAddr,
     app_addr: SocketAddr,
@@ -769,7 +878,11 @@ async fn drain_backlog(
     let mut app = connect(app_addr).await.context("connecting to the app")?;
     let before = app_count(&mut app, app_addr).await?;
     let started = Instant::now();
-    let mut tunnel = Tunnel::start(bin, app_url, name, flags)?;
+    let mut tunnel = if flags.windows(2).any(|f| f == ["--ui", "on"]) {
+        Tunnel::start_in_view(bin, app_url, name, flags)?
+    } else {
+        Tunnel::start(bin, app_url, name, flags)?
+    };
     let (mut delivered, mut first, mut progress_at) = (0, None, Instant::now());
     while delivered < expected {
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -807,6 +920,14 @@ async fn drain_backlog(
         printed,
         recorded,
     })
+}
+
+/// Whether util-linux `script` (a pseudo-terminal for the view) is here.
+fn script_available() -> bool {
+    Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 /// Whether the bin's newest request shows a delivery within a few seconds

@@ -164,7 +164,36 @@ async fn run(command: Command, started: hookwire::core::time::Millis) -> anyhow:
             Ok(0)
         }
         Command::Tunnel(args) => {
-            hookwire::client::tunnel::run(args.config()?, shutdown_signal()).await?;
+            let cfg = args.config()?;
+            if args.ui.view()? {
+                let pasted =
+                    hookwire::core::pasted::parse(&cfg.capture_url).map_err(anyhow::Error::msg)?;
+                let bin = pasted.bin().map_err(anyhow::Error::msg)?.clone();
+                let remote = hookwire::client::api::Remote::new(
+                    hookwire::client::http::Outbound::new(args.ca_cert.as_deref())?,
+                    &pasted.server,
+                    args.access_token.as_deref(),
+                );
+                let targets = hookwire::core::routing::Streams::from_flags(
+                    &args.to,
+                    &args.routes,
+                    &args.filters,
+                )
+                .map_err(anyhow::Error::msg)?
+                .1
+                .into_iter()
+                .map(|t| t.url)
+                .collect();
+                hookwire::client::view::tunnel(cfg, remote, bin, targets, shutdown_signal())
+                    .await?;
+            } else {
+                hookwire::client::tunnel::run(
+                    cfg,
+                    hookwire::client::tunnel::report::Report::Lines,
+                    shutdown_signal(),
+                )
+                .await?;
+            }
             Ok(0)
         }
         Command::Migrate(args) => {
@@ -212,8 +241,15 @@ async fn run(command: Command, started: hookwire::core::time::Millis) -> anyhow:
             Ok(if ok { 0 } else { 1 })
         }
         Command::Tail(args) => {
-            let (watch, start) = watch(&args, started).await?;
-            hookwire::client::tail_wait::tail(watch, start, args.json, shutdown_signal()).await?;
+            let view = args.ui.view()?;
+            let (watch, start) = watch(&args.watch, started).await?;
+            if view {
+                let capture = args.watch.capture_url.clone();
+                hookwire::client::view::tail(watch, start, capture, shutdown_signal()).await?;
+            } else {
+                let json = args.watch.json;
+                hookwire::client::tail_wait::tail(watch, start, json, shutdown_signal()).await?;
+            }
             Ok(0)
         }
         Command::Wait(args) => {

@@ -34,6 +34,7 @@ pub const TIMEOUT: Duration = Duration::from_secs(5);
 /// with its defaults whatever the caller's environment holds.
 const HOOKWIRE_ENV: &[&str] = &[
     "HOOKWIRE_ACCESS_TOKEN",
+    "HOOKWIRE_UI",
     "HOOKWIRE_PASSTHROUGH",
     "HOOKWIRE_FROM_START",
     "HOOKWIRE_TUNNEL_NAME",

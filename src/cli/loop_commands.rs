@@ -194,6 +194,23 @@ pub struct WatchArgs {
     pub ca_cert: Option<PathBuf>,
 }
 
+/// Flags of `hookwire tail`.
+#[derive(Debug, Args)]
+pub struct TailArgs {
+    /// What to watch and match.
+    #[command(flatten)]
+    pub watch: WatchArgs,
+
+    /// Show the requests in the full-screen live view (`--ui` alone: on;
+    /// `--ui=auto`: when stdout is a terminal). Keys: ↑/↓ or j/k, Enter,
+    /// r, /, q.
+    // `=` is required so that `tail --ui CAPTURE_URL` does not read the URL
+    // as the flag's value.
+    #[arg(long, env = "HOOKWIRE_UI", value_enum, num_args = 0..=1, require_equals = true,
+          default_value_t = super::Ui::Off, default_missing_value = "on")]
+    pub ui: super::Ui,
+}
+
 /// Flags of `hookwire wait`.
 #[derive(Debug, Args)]
 pub struct WaitArgs {

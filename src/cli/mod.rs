@@ -7,7 +7,7 @@ mod loop_commands;
 
 pub use check::{CheckArgs, run as check};
 
-pub use loop_commands::{ResendArgs, SendArgs, WaitArgs, WatchArgs};
+pub use loop_commands::{ResendArgs, SendArgs, TailArgs, WaitArgs, WatchArgs};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -43,8 +43,8 @@ pub enum Command {
     Send(SendArgs),
     /// Send a captured request again, byte for byte, to any URL.
     Resend(ResendArgs),
-    /// Print each request to a bin as it arrives.
-    Tail(WatchArgs),
+    /// Print each request to a bin as it arrives (--ui: the live view).
+    Tail(TailArgs),
     /// Wait for a request matching conditions; print it as JSON.
     Wait(WaitArgs),
     /// Grade a webhook receiver: play a provider and check what it does.
@@ -67,6 +67,35 @@ pub struct MigrateArgs {
     /// CA, as for `serve`.
     #[arg(long, env = "HOOKWIRE_DB_CA_CERT")]
     pub db_ca_cert: Option<PathBuf>,
+}
+
+/// When to show the full-screen live view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Ui {
+    /// When stdout is a terminal.
+    Auto,
+    /// Always (stdout must be a terminal).
+    On,
+    /// Never: one line per delivery.
+    Off,
+}
+
+impl Ui {
+    /// True for the view, false for lines; an error when the view is asked
+    /// for and stdout is not a terminal.
+    pub fn view(self) -> anyhow::Result<bool> {
+        let terminal = crate::core::term::Stream::Stdout.is_terminal();
+        match self {
+            Ui::Off => Ok(false),
+            Ui::Auto => Ok(terminal),
+            Ui::On if terminal => Ok(true),
+            Ui::On => anyhow::bail!(
+                "the live view (--ui on) needs a terminal, and stdout is not one: run it in a \
+                 terminal, or use --ui=off (one line per request) when its output goes to a file \
+                 or a pipe"
+            ),
+        }
+    }
 }
 
 /// Flags of `hookwire tunnel`.
@@ -131,6 +160,12 @@ pub struct TunnelArgs {
     /// server with a private CA or a self-signed certificate.
     #[arg(long, env = "HOOKWIRE_CA_CERT")]
     pub ca_cert: Option<PathBuf>,
+
+    /// The full-screen live view: auto (when stdout is a terminal), on or
+    /// off (one line per delivery). Keys: ↑/↓ or j/k move, Enter or Tab
+    /// switch panes, r replay, / filter, q quit.
+    #[arg(long, env = "HOOKWIRE_UI", value_enum, default_value_t = Ui::Auto)]
+    pub ui: Ui,
 }
 
 fn parse_name(text: &str) -> Result<String, String> {

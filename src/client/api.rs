@@ -286,6 +286,39 @@ impl Remote {
         requests(page)
     }
 
+    /// Replays stored request `id` of `bin` to the bin's connected
+    /// tunnels (only to `tunnel`, when given); the tunnels it went to.
+    pub async fn replay(
+        &self,
+        bin: Uuid,
+        id: i64,
+        tunnel: Option<&str>,
+    ) -> anyhow::Result<Vec<String>> {
+        let only = tunnel.map_or(String::new(), |t| {
+            format!(
+                "?tunnel={}",
+                form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>()
+            )
+        });
+        let answer = self
+            .post(
+                &format!("/api/bins/{bin}/requests/{id}/replay{only}"),
+                String::new(),
+            )
+            .await?;
+        Ok(answer
+            .get("replayed_to")
+            .and_then(Value::as_array)
+            .map(|names| {
+                names
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(printable)
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
     /// The bin's live stream (Server-Sent Events, one per capture), its
     /// body unread.
     pub async fn events(&self, bin: Uuid) -> Result<Incoming, String> {

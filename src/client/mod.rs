@@ -12,6 +12,7 @@
 //! - [`send`]: `hookwire send`: providers' webhooks, signatures and retry policies.
 //! - [`resend`]: `hookwire resend`: a captured request sent again, byte for byte.
 //! - [`tail_wait`]: `hookwire tail` and `hookwire wait`.
+//! - [`view`]: the full-screen live view of `tunnel` and `tail --ui`.
 //! - [`check`]: `hookwire check`: grades a webhook receiver with send's events and signers.
 
 pub mod api;
@@ -24,3 +25,4 @@ pub mod resend;
 pub mod send;
 pub mod tail_wait;
 pub mod tunnel;
+pub mod view;

@@ -104,6 +104,13 @@ impl Feed {
     /// again, the cursor staying where it was; a refusal (token, bin gone)
     /// ends it.
     async fn next(&mut self) -> anyhow::Result<Vec<Captured>> {
+        self.next_telling(&|why| eprintln!("{why}")).await
+    }
+
+    /// [`Feed::next`], each failed read told to `tell` (the live view
+    /// shows it in its status line: a line on stderr would land in the
+    /// middle of its screen).
+    async fn next_telling(&mut self, tell: &dyn Fn(String)) -> anyhow::Result<Vec<Captured>> {
         let mut pause = Duration::from_millis(500);
         loop {
             tokio::select! {
@@ -128,7 +135,10 @@ impl Feed {
                 }
                 Err(e) if e.is::<Refused>() => return Err(e),
                 Err(e) => {
-                    eprintln!("{e:#}; trying again in {:.1} s", pause.as_secs_f64());
+                    tell(format!(
+                        "{e:#}; trying again in {:.1} s",
+                        pause.as_secs_f64()
+                    ));
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(RECONNECT_MAX);
                     self.wake.notify_one();
@@ -249,6 +259,33 @@ pub async fn tail(
             // The reader is gone (`tail | head`): done, not failed.
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
             Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Hands each batch of new requests meeting `w.matches` to `each`, and
+/// each failed read (tried again) to `tell`, until `shutdown` (`tail
+/// --ui` draws them instead of printing them).
+pub async fn follow(
+    w: Watch,
+    start: Start,
+    mut each: impl FnMut(Vec<Captured>),
+    tell: &dyn Fn(String),
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    tokio::pin!(shutdown);
+    let mut feed = tokio::select! {
+        feed = Feed::open(w.remote, w.bin, start) => feed?,
+        () = &mut shutdown => return Ok(()),
+    };
+    loop {
+        let mut batch = tokio::select! {
+            batch = feed.next_telling(tell) => batch?,
+            () = &mut shutdown => return Ok(()),
+        };
+        batch.retain(|r| w.matches.holds(&r.subject()));
+        if !batch.is_empty() {
+            each(batch);
         }
     }
 }

@@ -27,12 +27,14 @@ pub struct Replayed {
 }
 
 /// Sends stored request `rid` of `bin` to the bin's connected tunnels
-/// again, with `edits` applied (the stored request never changes).
+/// (only to tunnel `only`, when given) again, with `edits` applied (the
+/// stored request never changes).
 pub async fn replay(
     state: &AppState,
     bin: Uuid,
     rid: i64,
     edits: Option<Edits>,
+    only: Option<&str>,
 ) -> Result<Replayed, AppError> {
     let stored = state
         .store
@@ -46,7 +48,12 @@ pub async fn replay(
         e.apply(&mut stored.req.clone())
             .map_err(AppError::BadRequest)?;
     }
-    let asked = state.hub.replay(bin, rid, edits.map(Arc::new));
+    let asked = state.hub.replay(bin, rid, edits.map(Arc::new), only);
+    if let (Some(name), true) = (only, asked.is_empty()) {
+        return Err(AppError::Conflict(format!(
+            "no tunnel named {name:?} is connected to this bin: start `hookwire tunnel <capture-url> --name {name}` or leave out ?tunnel= to replay to every tunnel"
+        )));
+    }
     if asked.is_empty() {
         return Err(AppError::Conflict(
             "no tunnel is connected to this bin: start `hookwire tunnel <capture-url> --to http://localhost:3000` and try again"

@@ -38,5 +38,6 @@ mod rules;
 mod search;
 mod send;
 mod signatures;
+mod terminal;
 mod tls;
 mod tunnel;

@@ -553,6 +553,55 @@ async fn replay_sends_the_request_again_and_records_it() {
     assert_eq!(app.seen().len(), 2);
 }
 
+/// `?tunnel=NAME` (what the live view's `r` sends): only that tunnel gets
+/// the replay; a name not connected is 409 with what to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_can_go_to_one_named_tunnel() {
+    let s = TestServer::spawn().await;
+    let bin = s.new_bin().await;
+    let (one, two) = (LocalApp::start().await, LocalApp::start().await);
+    let t1 = Tunnel::connect(&s, &bin, &one, "one", &[]).await;
+    let t2 = Tunnel::start(&s, &bin, &two, "two", &[]);
+    wait_tunnels(&s, &bin, &["one", "two"]).await;
+    let res = s
+        .client
+        .post(s.url(&format!("/{bin}/hook")))
+        .body("x")
+        .send()
+        .await
+        .expect("capture");
+    let id = common::request_id(&res);
+    wait_deliveries(&s, &bin, id, 2).await;
+
+    let replay = s.url(&format!("/api/bins/{bin}/requests/{id}/replay"));
+    let res = s
+        .client
+        .post(format!("{replay}?tunnel=two"))
+        .send()
+        .await
+        .expect("replay");
+    assert_eq!(res.status(), 200);
+    assert_eq!(json(res).await["replayed_to"], json!(["two"]));
+    assert_eq!(two.wait_for(2).await.len(), 2);
+    assert_eq!(one.seen().len(), 1, "the other tunnel did not get it");
+
+    let res = s
+        .client
+        .post(format!("{replay}?tunnel=three"))
+        .send()
+        .await
+        .expect("replay");
+    assert_eq!(res.status(), 409);
+    let error = json(res).await["error"].as_str().expect("error").to_owned();
+    assert!(
+        error.contains("\"three\"") && error.contains("--name three"),
+        "{error}"
+    );
+    assert_eq!(one.seen().len() + two.seen().len(), 3);
+    t1.stop().await;
+    t2.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_frame_closes_only_its_own_tunnel() {
     let s = TestServer::spawn().await;

@@ -99,9 +99,14 @@ impl LocalApp {
     }
 
     /// Relays until the app answers (any status), pausing with backoff
-    /// while it cannot be reached. Returns a failed-for-good answer only
-    /// when the request cannot be expressed at all.
-    pub async fn deliver(&self, req: &RelayRequest) -> RelayResponse {
+    /// while it cannot be reached (each pause told to `on_retry` with the
+    /// reason in words and its length). Returns a failed-for-good answer only when
+    /// the request cannot be expressed at all.
+    pub async fn deliver(
+        &self,
+        req: &RelayRequest,
+        on_retry: impl Fn(&str, Duration),
+    ) -> RelayResponse {
         let mut pause = RETRY_FIRST;
         loop {
             match self.try_once(req).await {
@@ -118,15 +123,12 @@ impl LocalApp {
                 }
                 Err(Unreachable(why)) => {
                     let wait = jitter(pause);
-                    eprintln!(
-                        "{}; retrying request {} in {:.1} s",
-                        crate::client::reach::app(
-                            &format!("{}{}", self.origin, self.base_path),
-                            &why
-                        ),
-                        req.request_id,
-                        wait.as_secs_f64()
+                    // In words, with the fix: what is down and what to do.
+                    let words = crate::client::reach::app(
+                        &format!("{}{}", self.origin, self.base_path),
+                        &why,
                     );
+                    on_retry(&words, wait);
                     tokio::time::sleep(wait).await;
                     pause = (pause * 2).min(RETRY_MAX);
                 }

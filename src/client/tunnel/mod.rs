@@ -4,6 +4,7 @@
 
 pub mod local_app;
 pub mod quick_ack;
+pub mod report;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use self::local_app::{LocalApp, jitter};
+use self::report::Report;
 use crate::client::api::{Remote, Unanswered};
 use crate::client::reach;
 use crate::core::pasted::BinRef;
@@ -26,7 +28,6 @@ use crate::core::protocol::{
 };
 use crate::core::routing::Streams;
 use crate::core::secret::Secret;
-use crate::core::time::{now_millis, rfc3339};
 
 /// What `hookwire tunnel` was asked to do.
 #[derive(Debug, Clone)]
@@ -78,8 +79,12 @@ enum Outcome {
 const STABLE_SESSION: Duration = Duration::from_secs(30);
 
 /// Runs until `shutdown` resolves (Ctrl-C) or a fatal error (bad token,
-/// unknown bin, unsupported version).
-pub async fn run(cfg: TunnelConfig, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+/// unknown bin, unsupported version), telling `report` what happens.
+pub async fn run(
+    cfg: TunnelConfig,
+    report: Report,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
     // Any URL of the bin will do (capture, inspector, API; by id or alias).
     let pasted = crate::core::pasted::parse(&cfg.capture_url).map_err(anyhow::Error::msg)?;
     let bin_ref = pasted.bin().map_err(anyhow::Error::msg)?;
@@ -93,6 +98,7 @@ pub async fn run(cfg: TunnelConfig, shutdown: impl Future<Output = ()>) -> anyho
                 url: t.url.clone(),
                 app: if t.exact { app.exact() } else { app },
                 named: targets.len() > 1,
+                report: report.clone(),
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -103,7 +109,7 @@ pub async fn run(cfg: TunnelConfig, shutdown: impl Future<Output = ()>) -> anyho
         &pasted.server,
         cfg.access_token.as_ref().map(Secret::expose),
     );
-    let Some(bin) = bin_id(&remote, bin_ref, &mut shutdown).await? else {
+    let Some(bin) = bin_id(&remote, bin_ref, &report, &mut shutdown).await? else {
         return Ok(());
     };
     let base = pasted.server.clone();
@@ -117,7 +123,7 @@ pub async fn run(cfg: TunnelConfig, shutdown: impl Future<Output = ()>) -> anyho
                     // Only the first session starts from the bin's history.
                     from_start = false;
                     let started = Instant::now();
-                    let outcome = session(ws, &apps, &cfg, &mut shutdown).await;
+                    let outcome = session(ws, &apps, &cfg, &report, &mut shutdown).await;
                     if started.elapsed() >= STABLE_SESSION {
                         pause = Duration::from_millis(250);
                     }
@@ -132,7 +138,7 @@ pub async fn run(cfg: TunnelConfig, shutdown: impl Future<Output = ()>) -> anyho
             Outcome::Fatal(why) => bail!(why),
             Outcome::Retry(why) => {
                 let wait = jitter(pause);
-                eprintln!("{why}; reconnecting in {:.1} s", wait.as_secs_f64());
+                report.retrying(&why, wait);
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
                     () = &mut shutdown => return Ok(()),
@@ -149,6 +155,7 @@ pub async fn run(cfg: TunnelConfig, shutdown: impl Future<Output = ()>) -> anyho
 async fn bin_id(
     remote: &Remote,
     bin: &BinRef,
+    report: &Report,
     shutdown: &mut (impl Future<Output = ()> + Unpin),
 ) -> anyhow::Result<Option<uuid::Uuid>> {
     let mut pause = Duration::from_millis(250);
@@ -157,7 +164,7 @@ async fn bin_id(
             Ok(id) => return Ok(Some(id)),
             Err(e) if e.is::<Unanswered>() => {
                 let wait = jitter(pause);
-                eprintln!("{e}; looking up {bin} again in {:.1} s", wait.as_secs_f64());
+                report.looking_up(&e.to_string(), bin, wait);
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
                     () = &mut *shutdown => return Ok(None),
@@ -175,6 +182,8 @@ struct Target {
     app: LocalApp,
     /// Delivery lines name the target (there are several).
     named: bool,
+    /// Where deliveries are reported.
+    report: Report,
 }
 
 fn tunnel_url(
@@ -291,6 +300,7 @@ async fn session(
     ws: Ws,
     targets: &[Target],
     cfg: &TunnelConfig,
+    report: &Report,
     shutdown: &mut (impl Future<Output = ()> + Unpin),
 ) -> Outcome {
     let (mut sink, mut stream) = ws.split();
@@ -325,16 +335,7 @@ async fn session(
                 last_heard = Instant::now();
                 match msg {
                     Some(Ok(Message::Binary(bytes))) => match Frame::decode(bytes) {
-                        Ok(Frame::Hello(h)) => {
-                            eprintln!(
-                                "tunnel {:?} connected: relaying bin {} to {}{}",
-                                h.tunnel, h.bin_id, urls.join(", "),
-                                if h.passthrough { " (passthrough: senders get the app's answer)" } else { "" }
-                            );
-                            if h.history_skipped > 0 {
-                                eprintln!("{}", history_skipped(&h.tunnel, h.history_skipped));
-                            }
-                        }
+                        Ok(Frame::Hello(h)) => report.connected(&h, &urls),
                         Ok(Frame::Request(req)) => {
                             let Some(target) = targets.get(req.target) else {
                                 break Outcome::Retry(format!("protocol error: no target {}", req.target));
@@ -403,23 +404,10 @@ async fn session(
         let _ = tokio::time::timeout(STOP_GRACE, finish).await;
         let _ = sink.send(Message::Close(None)).await;
         let _ = sink.flush().await;
-        eprintln!("tunnel stopped");
+        report.stopped();
     }
     workers.abort_all();
     outcome
-}
-
-/// What a new name's user should know: it starts at the bin's end.
-fn history_skipped(name: &str, skipped: u64) -> String {
-    let requests = if skipped == 1 {
-        "the 1 request already in the bin is".to_owned()
-    } else {
-        format!("the {skipped} requests already in the bin are")
-    };
-    format!(
-        "tunnel {name} is new: it will receive requests from now on; {requests} skipped — use \
-         --from-start to receive them too"
-    )
 }
 
 /// Ordered mode: deliveries start in arrival order, at most `concurrency`
@@ -455,12 +443,13 @@ async fn deliver_in_order(
     while running.join_next().await.is_some() {}
 }
 
-/// Delivers to one target and prints a line per delivery.
+/// Delivers to one target and reports each delivery.
 #[derive(Clone)]
 struct Deliverer {
     app: LocalApp,
     /// Named at the end of each line when the tunnel has several targets.
     label: Option<Arc<str>>,
+    report: Report,
 }
 
 impl Deliverer {
@@ -468,29 +457,21 @@ impl Deliverer {
         Self {
             app: t.app.clone(),
             label: t.named.then(|| Arc::from(t.url.as_str())),
+            report: t.report.clone(),
         }
     }
 
     async fn deliver(&self, req: RelayRequest, done: &mpsc::UnboundedSender<RelayResponse>) {
-        let resp = self.app.deliver(&req).await;
-        let target = crate::core::urls::target(&req.path, &req.query);
-        let status = resp.status.map_or_else(
-            || format!("failed: {}", resp.error.as_deref().unwrap_or("?")),
-            |s| s.to_string(),
-        );
-        println!(
-            "{} {} {} -> {} {:.1} ms{}{}",
-            rfc3339(now_millis()),
-            req.method,
-            target,
-            status,
-            resp.latency_ms,
-            if req.replay { " (replay)" } else { "" },
-            self.label
-                .as_deref()
-                .map(|url| format!(" via {url}"))
-                .unwrap_or_default()
-        );
+        let req = Arc::new(req);
+        let key = self.report.arrived(&req);
+        let resp = self
+            .app
+            .deliver(&req, |why, wait| {
+                self.report.app_down(key, &req, why, wait);
+            })
+            .await;
+        self.report
+            .answered(key, &req, &resp, self.label.as_deref());
         let _ = done.send(resp);
     }
 }

@@ -301,14 +301,15 @@ impl Hub {
         self.sessions.load(Ordering::SeqCst)
     }
 
-    /// Asks each connected tunnel of the bin to relay a request again;
-    /// returns the tunnel names asked, each with a receiver of its
-    /// targets' answers.
+    /// Asks each connected tunnel of the bin (or only the one named
+    /// `only`) to relay a request again; returns the tunnel names asked,
+    /// each with a receiver of its targets' answers.
     pub fn replay(
         &self,
         bin: Uuid,
         request_id: i64,
         edits: Option<Arc<Edits>>,
+        only: Option<&str>,
     ) -> Vec<(String, mpsc::UnboundedReceiver<(String, RelayResponse)>)> {
         let inner = self.lock();
         let Some(sessions) = inner.bins.get(&bin) else {
@@ -316,6 +317,7 @@ impl Hub {
         };
         sessions
             .iter()
+            .filter(|(name, _)| only.is_none_or(|o| o == name.as_str()))
             .filter_map(|(name, s)| {
                 let (reply, rx) = mpsc::unbounded_channel();
                 s.commands

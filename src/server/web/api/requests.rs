@@ -55,6 +55,7 @@ pub struct ReplayAnswer<'a> {
     params(
         ("bin_id" = String, Path, description = "The bin id (UUID)"),
         ("id" = i64, Path, description = "The request id"),
+        ReplayParams,
     ),
     request_body(content = Option<Edits>, description = "Nothing to replay as captured, or the fields to change"),
     responses(
@@ -64,15 +65,18 @@ pub struct ReplayAnswer<'a> {
         (status = 401, description = "The server's access token is needed", body = ErrorBody),
         (status = 403, description = "A cross-site request from a browser", body = ErrorBody),
         (status = 404, description = "No such bin or request", body = ErrorBody),
-        (status = 409, description = "No tunnel is connected to the bin", body = ErrorBody),
+        (status = 409, description = "No tunnel (or not the one named) is connected to the bin", body = ErrorBody),
     )
 )]
 async fn replay(
     State(state): State<AppState>,
     Path((id, rid)): Path<(String, String)>,
+    params: Result<Query<ReplayParams>, QueryRejection>,
     body: axum::body::Bytes,
 ) -> Result<Response, AppError> {
     let (id, rid) = (bin_id(&id)?, request_id(&rid)?);
+    let Query(ReplayParams { tunnel }) =
+        params.map_err(|e| AppError::BadRequest(format!("{}; use ?tunnel=NAME", e.body_text())))?;
     let edits = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
@@ -86,7 +90,7 @@ async fn replay(
         tunnels,
         deliveries,
         complete,
-    } = replay_request(&state, id, rid, edits).await?;
+    } = replay_request(&state, id, rid, edits, tunnel.as_deref()).await?;
     let (status, pending) = if complete {
         (StatusCode::OK, false)
     } else {
@@ -98,6 +102,15 @@ async fn replay(
         pending,
     };
     Ok((status, Json(answer)).into_response())
+}
+
+/// Query of `POST …/replay`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ReplayParams {
+    /// Only this tunnel (its `--name`) gets the replay, e.g. the one
+    /// whose live view asked for it; absent, every connected tunnel.
+    tunnel: Option<String>,
 }
 
 /// Query of `GET …/requests`.

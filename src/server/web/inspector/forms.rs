@@ -273,7 +273,7 @@ async fn replay(
         }
         None => None,
     };
-    crate::server::replay::replay(&state, id, rid, edits).await?;
+    crate::server::replay::replay(&state, id, rid, edits, None).await?;
     Ok(Redirect::to(&format!("/bins/{id}?r={rid}")))
 }
 
