@@ -176,25 +176,33 @@ async fn bench(secs: u64) -> Result<()> {
     };
 
     // --concurrency 8 again with the live view on, under a pseudo-terminal
-    // (util-linux `script`), right after the drain it repeats (each phase
-    // runs on a larger database than the one before): the view must not
-    // cost delivery speed.
+    // (util-linux `script`), then with it off once more: each phase runs
+    // on a larger database than the one before, so the view is compared
+    // with the mean of the drains before and after it (A/B/A).
     let view_on = common::has_flag("tunnel", "--ui")? && script_available();
     let wide_viewed = if view_on {
-        let (v_bin, v_captured) =
-            backlog(hw_addr, &app_url, &body, "bench-view-wide", BACKLOG).await?;
-        Some(
-            drain_backlog(
-                hw_addr,
-                app_addr,
-                &v_bin,
-                &app_url,
-                "bench-view-wide",
-                v_captured.ok,
-                &["--concurrency", "8", "--ui", "on"],
-            )
-            .await?,
-        )
+        let on = &["--concurrency", "8", "--ui", "on"];
+        let viewed = fresh_drain(
+            hw_addr,
+            app_addr,
+            &app_url,
+            &body,
+            "bench-view-wide",
+            BACKLOG,
+            on,
+        );
+        let viewed = viewed.await?;
+        let off = &["--concurrency", "8"];
+        let again = fresh_drain(
+            hw_addr,
+            app_addr,
+            &app_url,
+            &body,
+            "bench-wide-2",
+            BACKLOG,
+            off,
+        );
+        Some((viewed, again.await?))
     } else {
         None
     };
@@ -255,22 +263,13 @@ async fn bench(secs: u64) -> Result<()> {
         &[],
     )
     .await?;
-    // The same with the live view on, right after the drain it repeats.
+    // The same with the live view on, then off again (A/B/A).
     let py_viewed = if view_on {
-        let (v_bin, v_captured) =
-            backlog(hw_addr, &py_url, &body, "bench-view-python", PYTHON_BACKLOG).await?;
-        Some(
-            drain_backlog(
-                hw_addr,
-                py_addr,
-                &v_bin,
-                &py_url,
-                "bench-view-python",
-                v_captured.ok,
-                &["--ui", "on"],
-            )
-            .await?,
-        )
+        let (n, on) = (PYTHON_BACKLOG, &["--ui", "on"]);
+        let viewed = fresh_drain(hw_addr, py_addr, &py_url, &body, "bench-view-python", n, on);
+        let viewed = viewed.await?;
+        let again = fresh_drain(hw_addr, py_addr, &py_url, &body, "bench-python-2", n, &[]);
+        Some((viewed, again.await?))
     } else {
         None
     };
@@ -315,11 +314,18 @@ async fn bench(secs: u64) -> Result<()> {
         None => println!("  --filter / fan-out     :  n/a (this build has no routing)"),
     }
     println!("to Python http.server    :  {}", py_drain.line(1_000.0));
-    match (&wide_viewed, &py_viewed) {
-        (Some(wide), Some(py)) => {
-            println!("live view on (a pty):");
-            println!("  --concurrency 8        :  {}", wide.line(20_000.0));
-            println!("  to Python http.server  :  {}", py.line(1_000.0));
+    match (&wide, &wide_viewed, &py_viewed) {
+        (Some(wide), Some((wide_on, wide_again)), Some((py_on, py_again))) => {
+            println!("live view on (a pty), each between two drains with it off:");
+            println!("  --concurrency 8        :  {}", wide_on.line(20_000.0));
+            println!("    then off again       :  {}", wide_again.line(20_000.0));
+            println!("  to Python http.server  :  {}", py_on.line(1_000.0));
+            println!("    then off again       :  {}", py_again.line(1_000.0));
+            println!(
+                "  view on / mean of off  :  --concurrency 8 {:.2}, http.server {:.2}   (target: within noise, ~1.00)",
+                wide_on.rate() / ((wide.rate() + wide_again.rate()) / 2.0),
+                py_on.rate() / ((py_drain.rate() + py_again.rate()) / 2.0)
+            );
         }
         _ => println!("live view on             :  n/a (no --ui in this build, or no `script`)"),
     }
@@ -805,8 +811,13 @@ struct Drain {
 }
 
 impl Drain {
+    /// Deliveries per second.
+    fn rate(&self) -> f64 {
+        self.delivered as f64 / self.elapsed.as_secs_f64()
+    }
+
     fn line(&self, target: f64) -> String {
-        let rate = self.delivered as f64 / self.elapsed.as_secs_f64();
+        let rate = self.rate();
         let first = self.first.map_or("n/a".to_owned(), |d| {
             format!("{:.0} ms", d.as_secs_f64() * 1e3)
         });
@@ -840,6 +851,20 @@ impl Drain {
 
 /// A bin whose tunnel `name` connected once and left, and `count` captures
 /// it has not had yet.
+/// A fresh bin with `count` captures, drained by a tunnel with `flags`.
+async fn fresh_drain(
+    hw: SocketAddr,
+    app_addr: SocketAddr,
+    app_url: &str,
+    body: &Bytes,
+    name: &str,
+    count: u64,
+    flags: &[&str],
+) -> Result<Drain> {
+    let (bin, captured) = backlog(hw, app_url, body, name, count).await?;
+    drain_backlog(hw, app_addr, &bin, app_url, name, captured.ok, flags).await
+}
+
 async fn backlog(
     hw: SocketAddr,
     app_url: &str,
