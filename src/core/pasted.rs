@@ -188,8 +188,11 @@ pub fn app_url(flag: &str, text: &str) -> Result<String, String> {
         Some(i) => text.split_at(i),
         None => (text, ""),
     };
+    // `:3000/hooks` and `3000/hooks` are a port on this machine (a host
+    // of digits alone would be an IPv4 number, never what was meant).
     let authority = match authority.strip_prefix(':') {
         Some(p) => format!("localhost:{p}"),
+        None if authority.bytes().all(|b| b.is_ascii_digit()) => format!("localhost:{authority}"),
         None => authority.to_owned(),
     };
     host_port(&authority).ok_or_else(wrong)?;
@@ -374,6 +377,7 @@ mod tests {
         assert_eq!(ok("3000"), "http://localhost:3000");
         assert_eq!(ok(":3000"), "http://localhost:3000");
         assert_eq!(ok(":3000/hooks"), "http://localhost:3000/hooks");
+        assert_eq!(ok("3000/hooks?x=1"), "http://localhost:3000/hooks?x=1");
         assert_eq!(ok("localhost:3000"), "http://localhost:3000");
         assert_eq!(ok("127.0.0.1:18090/a/b"), "http://127.0.0.1:18090/a/b");
         assert_eq!(ok("[::1]:3000"), "http://[::1]:3000");
