@@ -23,6 +23,7 @@ pub mod idempotency;
 pub mod matcher;
 pub mod model;
 pub mod pasted;
+pub mod payload_schema;
 pub mod protocol;
 pub mod routing;
 pub mod secret;
