@@ -176,6 +176,8 @@ pub struct Bin {
     pub alias: Option<String>,
     /// Response rules, first match wins over `response`.
     pub rules: Vec<RuleConfig>,
+    /// Payload schemas, the first whose match holds validates a request.
+    pub schemas: Vec<crate::core::payload_schema::SchemaConfig>,
 }
 
 /// A request as it arrived, before it has an id.
@@ -199,6 +201,8 @@ pub struct NewRequest {
     pub body: bytes::Bytes,
     /// The signature check against the bin's secrets, if any applied.
     pub signature: Option<Signature>,
+    /// The payload schema verdict; `None` when no schema of the bin applied.
+    pub schema: Option<crate::core::payload_schema::SchemaVerdict>,
     /// The sender's idempotency key, when it sent one: retries share it.
     pub retry_key: Option<String>,
     /// The response rule that answered it, if one did.

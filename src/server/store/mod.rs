@@ -205,6 +205,7 @@ struct Encoded {
     req: NewRequest,
     headers: String,
     signature: Option<String>,
+    schema: Option<String>,
 }
 
 impl Encoded {
@@ -212,6 +213,7 @@ impl Encoded {
         Ok(Self {
             headers: to_json(&req.headers)?,
             signature: req.signature.as_ref().map(to_json).transpose()?,
+            schema: req.schema.as_ref().map(to_json).transpose()?,
             req,
         })
     }
