@@ -171,7 +171,7 @@ pub struct WatchArgs {
 
     /// Only requests meeting this condition (repeatable: all must hold):
     /// method=POST, path=/jobs/*, header.NAME=GLOB, query.NAME=GLOB,
-    /// json:/pointer=VALUE, body~TEXT, ! to negate.
+    /// json:/pointer=VALUE, body~TEXT, schema=valid|invalid, ! to negate.
     #[arg(long = "match", value_name = "COND")]
     pub matches: Vec<String>,
 

@@ -86,7 +86,7 @@ pub struct TunnelArgs {
 
     /// Deliver only requests meeting this condition (repeatable: all must
     /// hold): method=POST, path=/jobs/*, header.NAME=GLOB, query.NAME=GLOB,
-    /// json:/pointer=VALUE, body~TEXT, ! to negate. The others are recorded
+    /// json:/pointer=VALUE, body~TEXT, schema=valid|invalid, ! to negate. The others are recorded
     /// as skipped.
     #[arg(long = "filter", value_name = "COND")]
     pub filters: Vec<String>,
