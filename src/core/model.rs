@@ -375,6 +375,24 @@ impl NewRequest {
         )
     }
 
+    /// The verdict of the first of `schemas` whose match holds for this
+    /// request; `None` when none does (or there are none).
+    pub fn verdict(
+        &self,
+        schemas: &crate::core::payload_schema::Schemas,
+    ) -> Option<crate::core::payload_schema::SchemaVerdict> {
+        if schemas.is_empty() {
+            return None;
+        }
+        schemas.check(&crate::core::matcher::Subject::new(
+            &self.method,
+            &self.path,
+            &self.query,
+            &self.headers,
+            &self.body,
+        ))
+    }
+
     /// The value of the first header named `name`.
     pub fn header(&self, name: &str) -> Option<&str> {
         crate::core::headers::get(&self.headers, name)

@@ -89,16 +89,6 @@ impl Schemas {
         Ok(Self { entries })
     }
 
-    /// The verdict on a request: [`Self::check`] on its parts.
-    pub fn verdict_of(&self, r: &crate::core::model::NewRequest) -> Option<SchemaVerdict> {
-        if self.is_empty() {
-            return None;
-        }
-        self.check(&Subject::new(
-            &r.method, &r.path, &r.query, &r.headers, &r.body,
-        ))
-    }
-
     /// True when the bin has no schemas.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()

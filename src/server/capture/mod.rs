@@ -79,7 +79,7 @@ async fn store_request(state: &AppState, req: Request) -> Result<Stored, AppErro
     let mut new = record(state, &parts, bin_id, &bin.secrets, path, body);
     // On the sender's path: measured at well under 10% of a capture
     // (docs/schemas.md), so no deferred verdict to wait for.
-    new.schema = bin.schemas.verdict_of(&new);
+    new.schema = new.verdict(&bin.schemas);
     // The guard is held until the commit where the database counts
     // arrivals (replicas).
     let (ruled, _counting) = choose_rule(state, &bin, &mut new).await?;

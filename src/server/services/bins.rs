@@ -511,7 +511,7 @@ impl Bins {
             Recheck::Verdicts(
                 requests
                     .iter()
-                    .map(|r| (r.id, compiled.verdict_of(&r.req)))
+                    .map(|r| (r.id, r.req.verdict(&compiled)))
                     .collect(),
             )
         })

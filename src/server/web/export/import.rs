@@ -434,7 +434,7 @@ pub(super) async fn import(
                 };
                 let host = new.header("host").map(str::to_owned);
                 new.derive(&secrets, || config.public_base(host.as_deref()));
-                new.schema = schemas.schemas.verdict_of(&new);
+                new.schema = new.verdict(&schemas.schemas);
                 new
             })
             .collect::<Vec<_>>();
