@@ -387,6 +387,7 @@ mod tests {
             remote_addr: "127.0.0.1:1".into(),
             body: body.as_bytes().to_vec().into(),
             signature: None,
+            schema: None,
             retry_key: None,
             rule: None,
             answer: None,
@@ -423,6 +424,7 @@ mod tests {
                 secrets: Secrets::default(),
                 alias: None,
                 rules: Vec::new(),
+                schemas: Vec::new(),
             })
             .await
             .expect("bin");
