@@ -35,6 +35,19 @@ fn parse_scale(text: &str) -> Result<f64, String> {
         })
 }
 
+/// Flags of `hookwire schema`.
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// The provider whose payloads to describe.
+    #[arg(long = "as", value_enum, value_name = "PROVIDER")]
+    pub provider: Provider,
+
+    /// Only this event's payload (default: any of the provider's events;
+    /// `hookwire send --as PROVIDER --list` shows them).
+    #[arg(long)]
+    pub event: Option<String>,
+}
+
 /// Flags of `hookwire send`.
 #[derive(Debug, Args)]
 pub struct SendArgs {

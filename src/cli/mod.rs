@@ -4,7 +4,7 @@
 
 mod loop_commands;
 
-pub use loop_commands::{ResendArgs, SendArgs, WaitArgs, WatchArgs};
+pub use loop_commands::{ResendArgs, SchemaArgs, SendArgs, WaitArgs, WatchArgs};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -44,6 +44,9 @@ pub enum Command {
     Tail(WatchArgs),
     /// Wait for a request matching conditions; print it as JSON.
     Wait(WaitArgs),
+    /// Print the JSON Schema of a provider's payloads (the ones `send`
+    /// plays), to load into a bin: PUT /api/bins/{bin_id}/schemas.
+    Schema(SchemaArgs),
 }
 
 /// Flags of `hookwire migrate`.

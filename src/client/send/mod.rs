@@ -5,6 +5,7 @@
 pub mod catalogue;
 pub mod payloads;
 pub mod policy;
+pub mod schema;
 
 use std::time::Duration;
 
