@@ -121,6 +121,31 @@ mod tests {
     }
 
     #[test]
+    fn the_seeds_documented_examples_validate() {
+        let doc: Value =
+            serde_json::from_str(include_str!("../../../tests/fixtures/seeds/examples.json"))
+                .expect("fixture JSON");
+        let examples = doc["examples"].as_array().expect("examples");
+        assert!(examples.len() >= 6);
+        for x in examples {
+            let p = PROVIDERS
+                .into_iter()
+                .find(|p| x["provider"] == p.name())
+                .expect("a provider of send");
+            let event = x["event"].as_str().expect("event");
+            let one = compile_one(&schema(p, Some(event)).expect("schema")).expect("compiles");
+            let v = verdict(&one, &x["example"]);
+            assert!(
+                v.valid,
+                "{} {event} ({}): {:?}",
+                p.name(),
+                x["seed"],
+                v.errors
+            );
+        }
+    }
+
+    #[test]
     fn an_event_validates_against_its_own_schema_only() {
         let paid = compile_one(&schema(Provider::Stripe, Some("charge.refunded")).expect("s"))
             .expect("compiles");
