@@ -346,3 +346,63 @@ async fn the_inspector_shows_the_verdict_with_its_errors() {
     let html = page(good).await;
     assert!(html.contains("&#10003; schema"), "{html}");
 }
+
+#[tokio::test]
+async fn hookwire_schema_loads_into_a_bin_and_sends_events_pass() {
+    let s = TestServer::spawn().await;
+    let bin = s.new_bin().await;
+    let printed = Proc::start(&["schema", "--as", "edenai"]).finish().await;
+    assert_eq!(printed.code(), Some(0), "{printed:#?}");
+    let schema: Value =
+        serde_json::from_str(&printed.stdout.join("\n")).expect("schema prints JSON");
+    assert_eq!(
+        schema["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
+    let (status, answer) = put_schemas(
+        &s,
+        &bin,
+        &json!({"schemas": [{"match": ["path=/hooks/eden"], "schema": schema}]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let to = format!("{}/{bin}/hooks/eden", s.base);
+    for event in ["success", "fail"] {
+        let sent = Proc::start(&["send", "--to", &to, "--as", "edenai", "--event", event])
+            .finish()
+            .await;
+        assert_eq!(sent.code(), Some(0), "{sent:#?}");
+    }
+    // A payload of another shape, sent with --data, fails.
+    let sent = Proc::start(&[
+        "send",
+        "--to",
+        &to,
+        "--as",
+        "edenai",
+        "--data",
+        r#"{"job_id":1}"#,
+    ])
+    .finish()
+    .await;
+    assert_eq!(sent.code(), Some(0), "{sent:#?}");
+    let mut verdicts: Vec<Value> = s
+        .requests(&bin)
+        .await
+        .iter()
+        .map(|r| r["schema"]["valid"].clone())
+        .collect();
+    verdicts.reverse();
+    assert_eq!(verdicts, [json!(true), json!(true), json!(false)]);
+
+    let refused = Proc::start(&["schema", "--as", "edenai", "--event", "nope"])
+        .finish()
+        .await;
+    assert_ne!(refused.code(), Some(0));
+    assert!(
+        refused
+            .stderr_text()
+            .contains("its events are success, fail"),
+        "{refused:#?}"
+    );
+}
