@@ -406,3 +406,39 @@ async fn hookwire_schema_loads_into_a_bin_and_sends_events_pass() {
         "{refused:#?}"
     );
 }
+
+/// PostgreSQL: schemas set through one replica apply to captures on
+/// another (its cached bin is dropped by the bin-changed notification).
+/// SQLite has one server per database: nothing to propagate there.
+#[tokio::test]
+async fn schemas_reach_other_replicas() {
+    if !common::pg::wanted() {
+        return;
+    }
+    let a = TestServer::spawn().await;
+    let db = a.config.db.clone();
+    let b = TestServer::spawn_with(|c| c.db = db).await;
+    let bin = a.new_bin().await;
+    // B caches the bin without schemas.
+    let first = post(&b, &bin, "/orders", r#"{"id":"o","status":"lost"}"#).await;
+    assert_eq!(stored(&b, &bin, first).await["schema"], Value::Null);
+    let (status, _) = put_schemas(
+        &a,
+        &bin,
+        &json!({"schemas": [{"match": [], "schema": order_schema()}]}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let id = post(&b, &bin, "/orders", r#"{"id":"o","status":"lost"}"#).await;
+        if stored(&b, &bin, id).await["schema"]["valid"] == false {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "replica B never applied the schema set on A"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
