@@ -442,3 +442,52 @@ async fn schemas_reach_other_replicas() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn the_request_list_filters_on_the_verdict() {
+    let s = TestServer::spawn().await;
+    let bin = s.new_bin().await;
+    let (status, _) = put_schemas(
+        &s,
+        &bin,
+        &json!({"schemas": [{"match": ["path=/orders"], "schema": order_schema()}]}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let good = post(&s, &bin, "/orders", r#"{"id":"o_1","status":"paid"}"#).await;
+    let bad = post(&s, &bin, "/orders", r#"{"id":"o_2","status":"lost"}"#).await;
+    let none = post(&s, &bin, "/other", r#"{"id":"o_3","status":"lost"}"#).await;
+    let s = &s;
+    let bin = bin.as_str();
+    let list = async |query: &str| -> Vec<i64> {
+        let v = s
+            .get_json(&format!("/api/bins/{bin}/requests?{query}"), 200)
+            .await;
+        v["requests"]
+            .as_array()
+            .expect("requests")
+            .iter()
+            .map(|r| r["id"].as_i64().expect("id"))
+            .collect()
+    };
+    assert_eq!(list("schema=invalid").await, [bad]);
+    assert_eq!(list("schema=valid").await, [good]);
+    // With text search (indexed or not yet) and a method.
+    assert_eq!(list("schema=invalid&q=lost").await, [bad]);
+    assert_eq!(list("schema=invalid&q=lost&method=post").await, [bad]);
+    assert_eq!(list("q=lost").await, [none, bad]);
+    let res = s
+        .client
+        .get(s.url(&format!("/api/bins/{bin}/requests?schema=maybe")))
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(res.status(), 400);
+    let error = common::json(res).await;
+    assert!(
+        error["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("use schema=valid or schema=invalid")),
+        "{error}"
+    );
+}

@@ -538,6 +538,7 @@ impl Bins {
                     search: None,
                     with_bodies: true,
                     method: None,
+                    schema: None,
                 })
                 .await?;
             let Some(last) = page.requests.last().map(|r| r.id) else {

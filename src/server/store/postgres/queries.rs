@@ -236,6 +236,11 @@ pub(super) async fn list(c: &impl GenericClient, q: &ListQuery) -> Result<Page, 
         params.push(m);
         sql.push_str(&format!(" AND method = ${}", params.len()));
     }
+    let valid = q.schema.map(|v| if v { "true" } else { "false" });
+    if let Some(v) = &valid {
+        params.push(v);
+        sql.push_str(&format!(" AND schema::jsonb->>'valid' = ${}", params.len()));
+    }
     sql.push_str(&format!(" ORDER BY id {order} LIMIT $2"));
     let rows = c.query(&sql, &params).await?;
     let mut requests = Vec::with_capacity(rows.len().min(q.limit));

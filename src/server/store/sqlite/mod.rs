@@ -402,6 +402,7 @@ mod tests {
             search: search.map(str::to_owned),
             with_bodies: false,
             method: method.map(str::to_owned),
+            schema: None,
         }
     }
 

@@ -344,12 +344,14 @@ pub(super) fn list(c: &Connection, q: &ListQuery) -> Result<Page, StoreError> {
             "SELECT {columns} FROM requests
              WHERE bin_id = ?1 AND ?2 = ?2 {cond} AND ?4 IS NULL AND ?5 IS NULL
                AND (?6 IS NULL OR method = ?6)
+               AND (?7 IS NULL OR json_extract(schema, '$.valid') = ?7)
              ORDER BY id {order} LIMIT ?3"
         ),
         (Some(_), None) => format!(
             "SELECT {columns} FROM requests
              WHERE bin_id = ?1 AND ?2 = ?2 {cond} AND ?5 IS NULL AND {like}
                AND (?6 IS NULL OR method = ?6)
+               AND (?7 IS NULL OR json_extract(schema, '$.valid') = ?7)
              ORDER BY id {order} LIMIT ?3"
         ),
         // The index walked in id order, joined to the bin's rows, stops
@@ -369,12 +371,14 @@ pub(super) fn list(c: &Connection, q: &ListQuery) -> Result<Page, StoreError> {
                    SELECT {indexed} FROM requests_fts f JOIN requests r ON r.id = f.rowid
                    WHERE requests_fts MATCH ?5 AND ?2 = ?2 {fts_cond} AND r.bin_id = ?1
                      AND (?6 IS NULL OR r.method = ?6)
+                     AND (?7 IS NULL OR json_extract(r.schema, '$.valid') = ?7)
                    ORDER BY f.rowid {order} LIMIT ?3)
                  UNION ALL
                  SELECT * FROM (
                    SELECT {columns} FROM requests
                    WHERE bin_id = ?1 AND id > (SELECT indexed_through FROM fts_state) {cond}
                      AND {like} AND (?6 IS NULL OR method = ?6)
+               AND (?7 IS NULL OR json_extract(schema, '$.valid') = ?7)
                    ORDER BY id {order} LIMIT ?3)
                  ORDER BY id {order} LIMIT ?3"
             )
@@ -388,7 +392,8 @@ pub(super) fn list(c: &Connection, q: &ListQuery) -> Result<Page, StoreError> {
         q.limit + 1,
         pattern,
         phrase,
-        q.method
+        q.method,
+        q.schema
     ])?;
     let mut requests = Vec::with_capacity(q.limit.min(1024));
     let mut body_sizes = Vec::with_capacity(q.limit.min(1024));

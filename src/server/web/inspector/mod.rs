@@ -398,6 +398,7 @@ async fn inspector(
             search: search.clone(),
             with_bodies: false,
             method: method.clone(),
+            schema: None,
         })
         .await?;
     let selected = params.r.or_else(|| list.requests.first().map(|r| r.id));
