@@ -64,6 +64,22 @@ async fn bench(secs: u64) -> Result<()> {
     let rss_loaded = rss_mib(hookwire.0.id());
     hw.check("hookwire")?;
 
+    // The same load on a bin with a payload schema that holds for every
+    // request (so each capture is validated, the valid path users see
+    // most), then on a fresh plain bin again: the ratio compares
+    // neighbouring phases. An older build may have no schemas.
+    let schema_path = mint_bin(hw_addr).await?;
+    let schema = if set_schema(hw_addr, &schema_path).await? {
+        let with = run(hw_addr, &schema_path, None).await?;
+        with.check("hookwire with a schema")?;
+        let plain_path = mint_bin(hw_addr).await?;
+        let without = run(hw_addr, &plain_path, None).await?;
+        without.check("hookwire without a schema")?;
+        Some((with, without))
+    } else {
+        None
+    };
+
     // The same load on a bin with a GitHub secret: every request carries a
     // valid X-Hub-Signature-256 (all requests do; bins without secrets
     // skip the check).
@@ -129,6 +145,18 @@ async fn bench(secs: u64) -> Result<()> {
         "ratio with/without secret: {:.2}   (every capture verified)",
         signed.rate() / hw.rate()
     );
+    match &schema {
+        Some((with, without)) => {
+            println!("hookwire, JSON Schema   : {}", with.line());
+            println!("  next, no schema       : {}", without.line());
+            println!(
+                "ratio with/without schema: {:.2}  (every capture validated; \
+                 target >= 0.90, else validate after the commit)",
+                with.rate() / without.rate()
+            );
+        }
+        None => println!("hookwire, JSON Schema   :  n/a (this build has no schemas)"),
+    }
     match &ruled[..] {
         [plain, counting] => {
             println!(
@@ -259,6 +287,28 @@ async fn set_rules(addr: SocketAddr, capture_path: &str, counting: bool) -> Resu
         last
     ]});
     let req = common::json_request(addr, Method::PUT, &path, Bytes::from(rules.to_string()))?;
+    let resp = connect(addr).await?.send_request(req).await?;
+    Ok(resp.status() == StatusCode::OK)
+}
+
+/// Gives the bin behind `capture_path` a JSON Schema the bench body fits
+/// (types, an enum, a pattern, a length bound: the kinds of checks
+/// provider schemas make); false when the build has no schemas.
+async fn set_schema(addr: SocketAddr, capture_path: &str) -> Result<bool> {
+    let path = format!("/api/bins{capture_path}/schemas");
+    let schemas = serde_json::json!({"schemas": [{"match": ["method=POST"], "schema": {
+        "type": "object",
+        "required": ["event", "attempt", "data"],
+        "properties": {
+            "event": {"enum": ["invoice.paid", "invoice.failed"]},
+            "attempt": {"type": "integer", "minimum": 1},
+            "data": {"type": "object", "required": ["id"], "properties": {
+                "id": {"type": "string", "pattern": "^in_[0-9]+$"},
+                "note": {"type": "string", "maxLength": 4096}
+            }}
+        }
+    }}]});
+    let req = common::json_request(addr, Method::PUT, &path, Bytes::from(schemas.to_string()))?;
     let resp = connect(addr).await?.send_request(req).await?;
     Ok(resp.status() == StatusCode::OK)
 }

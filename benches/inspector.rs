@@ -73,6 +73,7 @@ async fn main() {
                     remote_addr: "127.0.0.1:1".into(),
                     body: body.into_bytes().into(),
                     signature: None,
+                    schema: None,
                     retry_key: None,
                     rule: None,
                     answer: None,

@@ -4,6 +4,7 @@
 use anyhow::Context as _;
 use clap::Parser as _;
 use hookwire::cli::{Cli, Command, LogFormat};
+use std::io::Write as _;
 use tracing_subscriber::EnvFilter;
 
 /// Exit status of `send`/`resend`/`tail`/`wait` when they cannot do their
@@ -227,6 +228,17 @@ async fn run(command: Command, started: hookwire::core::time::Millis) -> anyhow:
         }
         Command::Send(args) => send(args).await,
         Command::Check(args) => hookwire::cli::check(args).await,
+        Command::Schema(args) => {
+            let schema =
+                hookwire::client::send::schema::schema(args.provider, args.event.as_deref())
+                    .map_err(anyhow::Error::msg)?;
+            let text = serde_json::to_string_pretty(&schema)?;
+            // `hookwire schema … | head` closing the pipe early is not an error.
+            match writeln!(std::io::stdout().lock(), "{text}") {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+                _ => Ok(0),
+            }
+        }
         Command::Resend(args) => {
             let out = hookwire::client::http::Outbound::new(args.ca_cert.as_deref())?;
             let ok = hookwire::client::resend::resend(

@@ -83,6 +83,13 @@ function listItem(bin, s) {
     const ok = s.signature.verified;
     meta.append(el("span", `sig ${ok ? "ok" : "bad"}`, `${ok ? "\u2713" : "\u2717"} ${s.signature.scheme}`));
   }
+  if (s.schema) {
+    const ok = s.schema.valid;
+    const mark = el("span", `sig schema ${ok ? "ok" : "bad"}`, `${ok ? "\u2713" : "\u2717"} schema`);
+    mark.title = ok ? "the payload fits the bin's schema"
+      : s.schema.errors.map((e) => `${e.pointer}: ${e.message}`).join("; ");
+    meta.append(mark);
+  }
   if (s.rule) {
     const mark = el("span", "rule", `rule: ${s.rule}`);
     mark.title = `answered by the response rule ${s.rule}`;

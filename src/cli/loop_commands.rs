@@ -35,6 +35,19 @@ fn parse_scale(text: &str) -> Result<f64, String> {
         })
 }
 
+/// Flags of `hookwire schema`.
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// The provider whose payloads to describe.
+    #[arg(long = "as", value_enum, value_name = "PROVIDER")]
+    pub provider: Provider,
+
+    /// Only this event's payload (default: any of the provider's events;
+    /// `hookwire send --as PROVIDER --list` shows them).
+    #[arg(long)]
+    pub event: Option<String>,
+}
+
 /// Flags of `hookwire send`.
 #[derive(Debug, Args)]
 pub struct SendArgs {
@@ -171,7 +184,7 @@ pub struct WatchArgs {
 
     /// Only requests meeting this condition (repeatable: all must hold):
     /// method=POST, path=/jobs/*, header.NAME=GLOB, query.NAME=GLOB,
-    /// json:/pointer=VALUE, body~TEXT, ! to negate.
+    /// json:/pointer=VALUE, body~TEXT, schema=valid|invalid, ! to negate.
     #[arg(long = "match", value_name = "COND")]
     pub matches: Vec<String>,
 

@@ -7,7 +7,7 @@ mod loop_commands;
 
 pub use check::{CheckArgs, run as check};
 
-pub use loop_commands::{ResendArgs, SendArgs, TailArgs, WaitArgs, WatchArgs};
+pub use loop_commands::{ResendArgs, SchemaArgs, SendArgs, TailArgs, WaitArgs, WatchArgs};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -49,6 +49,9 @@ pub enum Command {
     Wait(WaitArgs),
     /// Grade a webhook receiver: play a provider and check what it does.
     Check(CheckArgs),
+    /// Print the JSON Schema of a provider's payloads (the ones `send`
+    /// plays), to load into a bin: PUT /api/bins/{bin_id}/schemas.
+    Schema(SchemaArgs),
 }
 
 /// Flags of `hookwire migrate`.
@@ -120,7 +123,7 @@ pub struct TunnelArgs {
 
     /// Deliver only requests meeting this condition (repeatable: all must
     /// hold): method=POST, path=/jobs/*, header.NAME=GLOB, query.NAME=GLOB,
-    /// json:/pointer=VALUE, body~TEXT, ! to negate. The others are recorded
+    /// json:/pointer=VALUE, body~TEXT, schema=valid|invalid, ! to negate. The others are recorded
     /// as skipped.
     #[arg(long = "filter", value_name = "COND")]
     pub filters: Vec<String>,

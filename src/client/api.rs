@@ -16,6 +16,7 @@ use uuid::Uuid;
 use crate::client::http::{Call, Outbound, Outcome};
 use crate::core::headers::Header;
 use crate::core::pasted::{self, BinRef};
+use crate::core::payload_schema::SchemaVerdict;
 use crate::core::time::{Millis, parse_rfc3339};
 use crate::core::verify::Signature;
 use crate::core::views::{AliasBody, BinView, ErrorBody, RequestJson, RequestPage};
@@ -42,6 +43,8 @@ pub struct Captured {
     pub body: Vec<u8>,
     /// The signature check, when the bin has a secret for its scheme.
     pub signature: Option<Signature>,
+    /// The payload schema check, when one of the bin's schemas applied.
+    pub schema: Option<SchemaVerdict>,
     /// The response rule that answered it, if one did.
     pub rule: Option<String>,
     /// The whole object the API returned (what `--json` prints).
@@ -64,6 +67,7 @@ impl Captured {
                 .decode(&view.body_base64)
                 .context("a request body that is not base64")?,
             signature: view.signature.map(Cow::into_owned),
+            schema: view.schema.map(Cow::into_owned),
             rule: view.rule.map(Cow::into_owned),
             object,
         })
@@ -83,6 +87,7 @@ impl Captured {
             &self.headers,
             &self.body,
         )
+        .with_schema(self.schema.as_ref().map(|v| v.valid))
     }
 }
 

@@ -12,6 +12,7 @@
 //! - [`verify`]: signature schemes (check and sign), one file per scheme.
 //! - [`idempotency`]: the sender's id of a delivery; grouping retries.
 //! - [`matcher`]: the one match language: conditions on a request.
+//! - [`payload_schema`]: bins' JSON Schemas, compiled, and a body's verdict.
 //! - [`model`]: bins, requests, deliveries, response configs and rules as written.
 //! - [`pasted`]: what users paste (capture, inspector, request, API, server URLs; `--to 3000`).
 //! - [`views`]: the API's view types, written by the server and read by the client.
@@ -23,6 +24,7 @@ pub mod idempotency;
 pub mod matcher;
 pub mod model;
 pub mod pasted;
+pub mod payload_schema;
 pub mod protocol;
 pub mod routing;
 pub mod secret;

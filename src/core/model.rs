@@ -176,6 +176,8 @@ pub struct Bin {
     pub alias: Option<String>,
     /// Response rules, first match wins over `response`.
     pub rules: Vec<RuleConfig>,
+    /// Payload schemas, the first whose match holds validates a request.
+    pub schemas: Vec<crate::core::payload_schema::SchemaConfig>,
 }
 
 /// A request as it arrived, before it has an id.
@@ -199,6 +201,8 @@ pub struct NewRequest {
     pub body: bytes::Bytes,
     /// The signature check against the bin's secrets, if any applied.
     pub signature: Option<Signature>,
+    /// The payload schema verdict; `None` when no schema of the bin applied.
+    pub schema: Option<crate::core::payload_schema::SchemaVerdict>,
     /// The sender's idempotency key, when it sent one: retries share it.
     pub retry_key: Option<String>,
     /// The response rule that answered it, if one did.
@@ -369,6 +373,24 @@ impl NewRequest {
                 url: &url,
             },
         )
+    }
+
+    /// The verdict of the first of `schemas` whose match holds for this
+    /// request; `None` when none does (or there are none).
+    pub fn verdict(
+        &self,
+        schemas: &crate::core::payload_schema::Schemas,
+    ) -> Option<crate::core::payload_schema::SchemaVerdict> {
+        if schemas.is_empty() {
+            return None;
+        }
+        schemas.check(&crate::core::matcher::Subject::new(
+            &self.method,
+            &self.path,
+            &self.query,
+            &self.headers,
+            &self.body,
+        ))
     }
 
     /// The value of the first header named `name`.

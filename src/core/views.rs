@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::headers::Header;
 use crate::core::model::{Answer, Bin, CapturedRequest, Delivery, ResponseConfig};
+use crate::core::payload_schema::SchemaVerdict;
 use crate::core::time::{rfc3339, round_ms};
 use crate::core::verify::Signature;
 
@@ -49,6 +50,11 @@ pub struct RequestJson<'a> {
     /// The signature check; null when the bin has no secret for the scheme
     /// the headers show.
     pub signature: Option<Cow<'a, Signature>>,
+    /// The payload schema check: the verdict of the first of the bin's
+    /// schemas whose match holds; null when none applies (or the bin has
+    /// none).
+    #[serde(default)]
+    pub schema: Option<Cow<'a, SchemaVerdict>>,
     /// The sender's id for this delivery; retries share it.
     pub idempotency_key: Option<Cow<'a, str>>,
     /// The name of the response rule that answered it; null when the
@@ -207,6 +213,7 @@ impl CapturedRequest {
             body_base64: STANDARD.encode(&r.body),
             body_text: std::str::from_utf8(&r.body).ok().map(Cow::Borrowed),
             signature: r.signature.as_ref().map(Cow::Borrowed),
+            schema: r.schema.as_ref().map(Cow::Borrowed),
             idempotency_key: r.retry_key.as_deref().map(Cow::Borrowed),
             rule: r.rule.as_deref().map(Cow::Borrowed),
             response: r.answer.as_ref().map(Cow::Borrowed),

@@ -35,6 +35,7 @@ mod pasted;
 mod replicas;
 mod routing;
 mod rules;
+mod schemas;
 mod search;
 mod send;
 mod signatures;

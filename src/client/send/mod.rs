@@ -5,6 +5,7 @@
 pub mod catalogue;
 pub mod payloads;
 pub mod policy;
+pub mod schema;
 pub mod sign;
 pub mod variants;
 

@@ -12,8 +12,7 @@ use crate::core::matcher::subject::{Subject, scalar_text};
 const MAX_CONDITION: usize = 4096;
 
 /// The forms, for errors about a condition that is none of them.
-pub(super) const FORMS: &str =
-    "use method=, path=, header.NAME=, query.NAME=, json:/pointer=, body~TEXT (prefix ! to negate)";
+pub(super) const FORMS: &str = "use method=, path=, header.NAME=, query.NAME=, json:/pointer=, body~TEXT, schema=valid|invalid (prefix ! to negate)";
 
 /// One parsed condition. [`fmt::Display`] prints it back in its source
 /// form, so `Condition::parse(&c.to_string()) == Ok(c)`.
@@ -38,6 +37,8 @@ enum Test {
     Json(String, String),
     /// The raw body contains the text's bytes.
     Body(String),
+    /// The bin's payload schema verdict: `true` for `schema=valid`.
+    Schema(bool),
 }
 
 impl Condition {
@@ -107,6 +108,12 @@ impl Condition {
                 return Err(fail("body~ needs the text to find, e.g. body~completed"));
             }
             Test::Body(b.to_owned())
+        } else if let Some(v) = rest.strip_prefix("schema=") {
+            match v {
+                "valid" => Test::Schema(true),
+                "invalid" => Test::Schema(false),
+                _ => return Err(fail("schema= is valid or invalid, e.g. schema=invalid")),
+            }
         } else {
             return Err(fail(&format!("not understood; {FORMS}")));
         };
@@ -130,6 +137,10 @@ impl Condition {
                 .and_then(scalar_text)
                 .is_some_and(|t| t == *value),
             Test::Body(text) => contains(s.body, text.as_bytes()),
+            // No verdict (no schema applies, or not checked yet) is
+            // neither valid nor invalid: `schema=valid` and
+            // `schema=invalid` both fail, their negations both hold.
+            Test::Schema(valid) => s.schema == Some(*valid),
         };
         found != self.negated
     }
@@ -170,6 +181,8 @@ impl fmt::Display for Condition {
             Test::Query(n, g) => write!(f, "query.{n}={g}"),
             Test::Json(p, v) => write!(f, "json:{p}={v}"),
             Test::Body(t) => write!(f, "body~{t}"),
+            Test::Schema(true) => f.write_str("schema=valid"),
+            Test::Schema(false) => f.write_str("schema=invalid"),
         }
     }
 }

@@ -16,6 +16,8 @@ pub struct Subject<'a> {
     // Lazily: most matches never look at the body, and parsing is the
     // one costly part of matching.
     json: OnceCell<Option<serde_json::Value>>,
+    /// The payload schema verdict (`Some(true)`: valid), when one is known.
+    pub(super) schema: Option<bool>,
 }
 
 impl<'a> Subject<'a> {
@@ -35,7 +37,15 @@ impl<'a> Subject<'a> {
             headers,
             body,
             json: OnceCell::new(),
+            schema: None,
         }
+    }
+
+    /// This subject with the bin's payload schema verdict (`None`: no
+    /// schema applied, or it is not known), for `schema=valid|invalid`.
+    pub fn with_schema(mut self, valid: Option<bool>) -> Self {
+        self.schema = valid;
+        self
     }
 
     /// The request method, as sent.

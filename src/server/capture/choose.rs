@@ -50,7 +50,8 @@ pub async fn choose_rule(
     }
     let bin_id = new.bin_id;
     let mut counting = None;
-    let subject = Subject::new(&new.method, &new.path, &new.query, &new.headers, &new.body);
+    let subject = Subject::new(&new.method, &new.path, &new.query, &new.headers, &new.body)
+        .with_schema(new.schema.as_ref().map(|v| v.valid));
     let attempt = match &new.retry_key {
         Some(key) if bin.rules.counts_attempts(&subject) => {
             let (n, guard) = state.bins.arrival(bin_id, key).await?;

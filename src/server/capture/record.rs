@@ -51,6 +51,7 @@ pub fn record(
         remote_addr,
         body,
         signature: None,
+        schema: None,
         retry_key: None,
         rule: None,
         answer: None,

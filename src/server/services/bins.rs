@@ -13,9 +13,10 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use uuid::Uuid;
 
 use crate::core::headers::Header;
-use crate::core::model::{Bin, ResponseConfig, RuleConfig, validate_alias};
+use crate::core::model::{Bin, CapturedRequest, ResponseConfig, RuleConfig, validate_alias};
+use crate::core::payload_schema::{SchemaConfig, SchemaVerdict, Schemas};
 use crate::core::time::now_millis;
-use crate::core::verify::Secrets;
+use crate::core::verify::{Secrets, Signature};
 use crate::server::config::ServerConfig;
 use crate::server::services::rules::Rules;
 use crate::server::store::{Cursor, ListQuery, Store, StoreError};
@@ -115,6 +116,8 @@ pub struct CachedBin {
     pub secrets: Secrets,
     /// Response rules, compiled.
     pub rules: Rules,
+    /// Payload schemas, compiled.
+    pub schemas: Schemas,
 }
 
 /// A bin's arrivals per webhook, for rules with `attempts` (absent: not
@@ -167,7 +170,12 @@ impl BinCache {
             tracing::warn!(bin = %bin.id, error = %e, "ignoring the bin's rules");
             Rules::default()
         });
+        let schemas = Schemas::compile(&bin.schemas).unwrap_or_else(|e| {
+            tracing::warn!(bin = %bin.id, error = %e, "ignoring the bin's schemas");
+            Schemas::default()
+        });
         let cached = Arc::new(CachedBin {
+            schemas,
             response: PreparedResponse::from(&bin.response),
             secrets: bin.secrets.clone(),
             rules,
@@ -398,6 +406,7 @@ impl Bins {
             secrets: Secrets::default(),
             alias,
             rules: Vec::new(),
+            schemas: Vec::new(),
         };
         let version = self.cache.version();
         self.store.create_bin(bin.clone()).await?;
@@ -469,6 +478,54 @@ impl Bins {
             return Err(BinError::NotFound);
         }
         let secrets = Arc::new(secrets);
+        let config = self.config.clone();
+        self.recheck(id, move |requests| {
+            let checked = requests
+                .iter()
+                .map(|r| {
+                    let base = config.public_base(r.header("host"));
+                    (r.id, r.req.verify(&secrets, &base))
+                })
+                .collect();
+            Recheck::Signatures(checked)
+        })
+        .await
+    }
+
+    /// Replaces a bin's payload schemas (checked: a bad schema or match is
+    /// [`BinError::Invalid`], nothing changed) and re-checks its stored
+    /// requests against them, as [`Self::set_secrets`] does; answers how
+    /// many were re-checked.
+    pub async fn set_schemas(
+        &self,
+        id: Uuid,
+        schemas: Vec<SchemaConfig>,
+    ) -> Result<usize, BinError> {
+        let compiled = Arc::new(Schemas::compile(&schemas).map_err(BinError::Invalid)?);
+        let found = self.store.set_schemas(id, schemas).await?;
+        self.cache.remove(id);
+        if !found {
+            return Err(BinError::NotFound);
+        }
+        self.recheck(id, move |requests| {
+            Recheck::Verdicts(
+                requests
+                    .iter()
+                    .map(|r| (r.id, r.req.verdict(&compiled)))
+                    .collect(),
+            )
+        })
+        .await
+    }
+
+    /// Runs `check` over every stored request of bin `id`, a page at a
+    /// time off the async runtime (HMACs and validation of large bodies),
+    /// and stores what it found; answers how many were checked.
+    async fn recheck<F>(&self, id: Uuid, check: F) -> Result<usize, BinError>
+    where
+        F: Fn(&[CapturedRequest]) -> Recheck + Send + Sync + 'static,
+    {
+        let check = Arc::new(check);
         let mut rechecked = 0;
         let mut cursor = Cursor::After(0);
         loop {
@@ -481,26 +538,19 @@ impl Bins {
                     search: None,
                     with_bodies: true,
                     method: None,
+                    schema: None,
                 })
                 .await?;
             let Some(last) = page.requests.last().map(|r| r.id) else {
                 break;
             };
             let more = page.next.is_some();
-            let (config, secrets) = (self.config.clone(), secrets.clone());
-            // HMACs over large bodies: off the async runtime.
-            let checked = tokio::task::spawn_blocking(move || {
-                page.requests
-                    .iter()
-                    .map(|r| {
-                        let base = config.public_base(r.header("host"));
-                        (r.id, r.req.verify(&secrets, &base))
-                    })
-                    .collect::<Vec<_>>()
-            })
-            .await?;
-            rechecked += checked.len();
-            self.store.set_signatures(checked).await?;
+            rechecked += page.requests.len();
+            let check = check.clone();
+            match tokio::task::spawn_blocking(move || check(&page.requests)).await? {
+                Recheck::Signatures(s) => self.store.set_signatures(s).await?,
+                Recheck::Verdicts(v) => self.store.set_verdicts(v).await?,
+            }
             if !more {
                 break;
             }
@@ -508,6 +558,12 @@ impl Bins {
         }
         Ok(rechecked)
     }
+}
+
+/// What a re-check found, per request id.
+enum Recheck {
+    Signatures(Vec<(i64, Option<Signature>)>),
+    Verdicts(Vec<(i64, Option<SchemaVerdict>)>),
 }
 
 /// What counting an arrival in memory came to.

@@ -36,6 +36,8 @@ pub struct Summary {
     pub size: usize,
     /// Signature check, if any.
     pub signature: Option<Signature>,
+    /// Payload schema check, if a schema applied.
+    pub schema: Option<crate::core::payload_schema::SchemaVerdict>,
     /// The response rule that answered it, if one did.
     pub rule: Option<String>,
     /// What the sender got back, when known at the commit (as the API's
@@ -55,6 +57,7 @@ impl Summary {
             time: rfc3339(r.received_at),
             size: r.body.len(),
             signature: r.signature.clone(),
+            schema: r.schema.clone(),
             rule: r.rule.clone(),
             response: r.answer.clone(),
         }

@@ -142,6 +142,7 @@ impl Session {
                     &r.req.headers,
                     &r.req.body,
                 )
+                .with_schema(r.req.schema.as_ref().map(|v| v.valid))
             };
             if !owned || !self.routing.passes(&subject()) {
                 let nobody =

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::{Engine, Event, ListQuery, NameHold, Opened, Page, Record, Store, StoreError};
 use crate::core::model::{Answer, Bin, CapturedRequest, NewRequest, ResponseConfig, RuleConfig};
+use crate::core::payload_schema::{SchemaConfig, SchemaVerdict};
 use crate::core::time::Millis;
 use crate::core::verify::{Secrets, Signature};
 
@@ -167,6 +168,13 @@ operations! {
     /// Replaces a bin's verification secrets; false when the bin does not
     /// exist.
     async fn set_secrets(&self, id: Uuid, secrets: Secrets) -> Result<bool, StoreError>;
+
+    /// Replaces a bin's payload schemas; false when the bin does not exist.
+    async fn set_schemas(&self, id: Uuid, schemas: Vec<SchemaConfig>) -> Result<bool, StoreError>;
+
+    /// Stores re-checked schema verdicts of requests.
+    async fn set_verdicts(&self, checked: Vec<(i64, Option<SchemaVerdict>)>)
+        -> Result<(), StoreError>;
 
     /// Stores re-checked signatures of requests.
     async fn set_signatures(&self, checked: Vec<(i64, Option<Signature>)>)

@@ -1,6 +1,7 @@
 //! `hookwire migrate`: copies an SQLite instance into an empty PostgreSQL
 //! database, byte for byte: bins with their responses and secrets, every
-//! request with its id, body and signature, tunnel positions and
+//! request with its id, body, signature and schema verdict (bins with
+//! their schemas), tunnel positions and
 //! deliveries. Brings the SQLite file's schema up to date first (as
 //! `serve` would), reads it on a thread of its own, writes in one
 //! PostgreSQL transaction (all or nothing), then moves the id sequence past
@@ -44,6 +45,7 @@ enum Row {
         secrets: String,
         alias: Option<String>,
         rules: String,
+        schemas: String,
     },
     Request {
         id: i64,
@@ -56,6 +58,7 @@ enum Row {
         remote_addr: String,
         body: Vec<u8>,
         signature: Option<String>,
+        schema: Option<String>,
         retry_key: Option<String>,
         rule: Option<String>,
         /// What the sender got back: status, who, name (as stored).
@@ -99,7 +102,7 @@ fn read_sqlite(path: &Path, out: &mpsc::Sender<Row>) -> Result<(), rusqlite::Err
     let send = |row: Row| out.blocking_send(row).is_ok();
     let mut stmt = c.prepare(
         "SELECT id, created_at, response_status, response_headers, response_body,
-                response_delay_ms, secrets, alias, rules FROM bins",
+                response_delay_ms, secrets, alias, rules, schemas FROM bins",
     )?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
@@ -113,6 +116,7 @@ fn read_sqlite(path: &Path, out: &mpsc::Sender<Row>) -> Result<(), rusqlite::Err
             secrets: r.get(6)?,
             alias: r.get(7)?,
             rules: r.get(8)?,
+            schemas: r.get(9)?,
         };
         if !send(row) {
             return Ok(());
@@ -120,7 +124,7 @@ fn read_sqlite(path: &Path, out: &mpsc::Sender<Row>) -> Result<(), rusqlite::Err
     }
     let mut stmt = c.prepare(
         "SELECT id, bin_id, received_at, method, path, query, headers, remote_addr, body,
-                signature, retry_key, rule, response_status, response_by, response_name
+                signature, retry_key, rule, response_status, response_by, response_name, schema
          FROM requests WHERE id > ?1 ORDER BY id LIMIT ?2",
     )?;
     let mut after = 0i64;
@@ -141,6 +145,7 @@ fn read_sqlite(path: &Path, out: &mpsc::Sender<Row>) -> Result<(), rusqlite::Err
                 remote_addr: r.get(7)?,
                 body: r.get(8)?,
                 signature: r.get(9)?,
+                schema: r.get(15)?,
                 retry_key: r.get(10)?,
                 rule: r.get(11)?,
                 response: (r.get(12)?, r.get(13)?, r.get(14)?),
@@ -245,16 +250,17 @@ pub async fn copy_sqlite_to_postgres(
     let insert_bin = tx
         .prepare(
             "INSERT INTO bins (id, created_at, response_status, response_headers, response_body,
-                               response_delay_ms, secrets, alias, rules)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                               response_delay_ms, secrets, alias, rules, schemas)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .await?;
     let insert_request = tx
         .prepare(
             "INSERT INTO requests (id, bin_id, received_at, method, path, query, headers,
                                    remote_addr, body, signature, retry_key, search_doc, rule,
-                                   response_status, response_by, response_name)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                                   response_status, response_by, response_name, schema)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                     $17)",
         )
         .await?;
     let insert_tunnel = tx
@@ -285,8 +291,9 @@ pub async fn copy_sqlite_to_postgres(
                 secrets,
                 alias,
                 rules,
+                schemas,
             } => {
-                let p: [&(dyn ToSql + Sync); 9] = [
+                let p: [&(dyn ToSql + Sync); 10] = [
                     &id,
                     &created_at,
                     &status,
@@ -296,6 +303,7 @@ pub async fn copy_sqlite_to_postgres(
                     &secrets,
                     &alias,
                     &rules,
+                    &schemas,
                 ];
                 tx.execute(&insert_bin, &p).await?;
                 copied.bins += 1;
@@ -311,12 +319,13 @@ pub async fn copy_sqlite_to_postgres(
                 remote_addr,
                 body,
                 signature,
+                schema,
                 retry_key,
                 rule,
                 response: (response_status, response_by, response_name),
             } => {
                 let doc = search_doc_of(&method, &path, &query, &headers, &body);
-                let p: [&(dyn ToSql + Sync); 16] = [
+                let p: [&(dyn ToSql + Sync); 17] = [
                     &id,
                     &bin,
                     &received_at,
@@ -333,6 +342,7 @@ pub async fn copy_sqlite_to_postgres(
                     &response_status,
                     &response_by,
                     &response_name,
+                    &schema,
                 ];
                 tx.execute(&insert_request, &p).await?;
                 copied.requests += 1;

@@ -137,6 +137,9 @@ pub struct ListQuery {
     pub search: Option<String>,
     /// Only requests with this method.
     pub method: Option<String>,
+    /// Only requests whose payload schema verdict is this (`true`:
+    /// valid); requests no schema applied to are never listed with it.
+    pub schema: Option<bool>,
     /// False for listings that show only the summary (the inspector's
     /// list): bodies are then not read from disk and left empty.
     pub with_bodies: bool,
@@ -205,6 +208,7 @@ struct Encoded {
     req: NewRequest,
     headers: String,
     signature: Option<String>,
+    schema: Option<String>,
 }
 
 impl Encoded {
@@ -212,6 +216,7 @@ impl Encoded {
         Ok(Self {
             headers: to_json(&req.headers)?,
             signature: req.signature.as_ref().map(to_json).transpose()?,
+            schema: req.schema.as_ref().map(to_json).transpose()?,
             req,
         })
     }

@@ -27,6 +27,7 @@ use uuid::Uuid;
 
 use super::{Encoded, Event, ListQuery, Page, Record, StoreError, StoreOptions};
 use crate::core::model::{Answer, Bin, CapturedRequest, NewRequest, ResponseConfig, RuleConfig};
+use crate::core::payload_schema::{SchemaConfig, SchemaVerdict};
 use crate::core::time::Millis;
 use crate::core::verify::{Secrets, Signature};
 use crate::server::config::Durability;
@@ -206,6 +207,7 @@ impl Backend for Postgres {
             req,
             headers,
             signature,
+            schema,
         } = Encoded::new(req)?;
         let search_doc = queries::search_doc(&req, &headers);
         self.writer
@@ -213,6 +215,7 @@ impl Backend for Postgres {
                 req,
                 headers,
                 signature,
+                schema,
                 search_doc,
                 on_id: Box::new(on_id),
                 on_commit,
@@ -323,6 +326,33 @@ impl Backend for Postgres {
         let conn = self.pool.get().await?;
         let found = queries::update_secrets(&**conn, id, &secrets).await?;
         self.changed(&conn, id).await.map(|()| found)
+    }
+
+    async fn set_schemas(&self, id: Uuid, schemas: Vec<SchemaConfig>) -> Result<bool, StoreError> {
+        let conn = self.pool.get().await?;
+        let n = conn
+            .execute(
+                "UPDATE bins SET schemas = $2 WHERE id = $1",
+                &[&id, &super::to_json(&schemas)?],
+            )
+            .await?;
+        self.changed(&conn, id).await.map(|()| n > 0)
+    }
+
+    async fn set_verdicts(
+        &self,
+        checked: Vec<(i64, Option<SchemaVerdict>)>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let update = tx
+            .prepare("UPDATE requests SET schema = $2 WHERE id = $1")
+            .await?;
+        for (id, v) in &checked {
+            let v = v.as_ref().map(super::to_json).transpose()?;
+            tx.execute(&update, &[id, &v]).await?;
+        }
+        Ok(tx.commit().await?)
     }
 
     async fn set_signatures(

@@ -21,7 +21,7 @@ fn narrow<T: TryFrom<i64>>(v: i64) -> Result<T, StoreError> {
 }
 
 const BIN_COLUMNS: &str = "id, created_at, response_status, response_headers, response_body, \
-                           response_delay_ms, secrets, alias, rules";
+                           response_delay_ms, secrets, alias, rules, schemas";
 
 fn bin_row(r: &Row) -> Result<Bin, StoreError> {
     Ok(Bin {
@@ -36,13 +36,16 @@ fn bin_row(r: &Row) -> Result<Bin, StoreError> {
         secrets: json(r.get(6))?,
         alias: r.get(7),
         rules: json(r.get(8))?,
+        schemas: json(r.get(9))?,
     })
 }
 
 pub(super) async fn insert_bin(c: &impl GenericClient, bin: &Bin) -> Result<(), StoreError> {
     let resp = &bin.response;
     c.execute(
-        &format!("INSERT INTO bins ({BIN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"),
+        &format!(
+            "INSERT INTO bins ({BIN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ),
         &[
             &bin.id,
             &bin.created_at,
@@ -53,6 +56,7 @@ pub(super) async fn insert_bin(c: &impl GenericClient, bin: &Bin) -> Result<(), 
             &to_json(&bin.secrets)?,
             &bin.alias,
             &to_json(&bin.rules)?,
+            &to_json(&bin.schemas)?,
         ],
     )
     .await
@@ -169,7 +173,7 @@ pub(super) async fn recent_bins(
     )
     .await?
     .iter()
-    .map(|r| Ok((bin_row(r)?, narrow(r.get(9))?)))
+    .map(|r| Ok((bin_row(r)?, narrow(r.get(10))?)))
     .collect()
 }
 
@@ -178,12 +182,13 @@ pub(super) async fn recent_bins(
 pub(super) fn request_columns(body: &str) -> String {
     format!(
         "id, bin_id, received_at, method, path, query, headers, remote_addr, {body}, signature, \
-         retry_key, rule, response_status, response_by, response_name, octet_length(body)"
+         retry_key, rule, response_status, response_by, response_name, schema, octet_length(body)"
     )
 }
 
 pub(super) fn request_row(r: &Row) -> Result<CapturedRequest, StoreError> {
     let signature: Option<String> = r.get(9);
+    let schema: Option<String> = r.get(15);
     Ok(CapturedRequest {
         id: r.get(0),
         req: NewRequest {
@@ -196,6 +201,7 @@ pub(super) fn request_row(r: &Row) -> Result<CapturedRequest, StoreError> {
             remote_addr: r.get(7),
             body: r.get::<_, Vec<u8>>(8).into(),
             signature: signature.as_deref().map(json::<Signature>).transpose()?,
+            schema: schema.as_deref().map(json).transpose()?,
             retry_key: r.get(10),
             rule: r.get(11),
             answer: answer_of(r.get(12), r.get(13), r.get(14))?,
@@ -230,13 +236,18 @@ pub(super) async fn list(c: &impl GenericClient, q: &ListQuery) -> Result<Page, 
         params.push(m);
         sql.push_str(&format!(" AND method = ${}", params.len()));
     }
+    let valid = q.schema.map(|v| if v { "true" } else { "false" });
+    if let Some(v) = &valid {
+        params.push(v);
+        sql.push_str(&format!(" AND schema::jsonb->>'valid' = ${}", params.len()));
+    }
     sql.push_str(&format!(" ORDER BY id {order} LIMIT $2"));
     let rows = c.query(&sql, &params).await?;
     let mut requests = Vec::with_capacity(rows.len().min(q.limit));
     let mut body_sizes = Vec::with_capacity(rows.len().min(q.limit));
     for row in rows.iter().take(q.limit) {
         requests.push(request_row(row)?);
-        body_sizes.push(narrow(i64::from(row.get::<_, i32>(15)))?);
+        body_sizes.push(narrow(i64::from(row.get::<_, i32>(16)))?);
     }
     let next = (rows.len() > q.limit)
         .then(|| requests.last().map(|r: &CapturedRequest| r.id))

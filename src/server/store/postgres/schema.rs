@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_one_delivery_per_name.sql"),
     include_str!("migrations/0003_rules_routes_aliases.sql"),
     include_str!("migrations/0004_answers.sql"),
+    include_str!("migrations/0005_schemas.sql"),
 ];
 
 /// The advisory lock migrations run under (any constant no other user of

@@ -45,6 +45,8 @@ pub(super) struct Capture {
     /// looks in, prepared by the caller.
     pub headers: String,
     pub signature: Option<String>,
+    /// `req.schema` as JSON.
+    pub schema: Option<String>,
     pub search_doc: String,
     /// Runs with the new id before the commit (see `Store::capture`).
     pub on_id: Box<dyn FnOnce(i64) + Send>,
@@ -119,14 +121,15 @@ impl Conn {
             .prepare(
                 "INSERT INTO requests (id, bin_id, received_at, method, path, query, headers,
                                        remote_addr, body, signature, retry_key, search_doc, rule,
-                                       response_status, response_by, response_name)
+                                       response_status, response_by, response_name, schema)
                  SELECT u.* FROM unnest($1::bigint[], $2::uuid[], $3::bigint[], $4::text[],
                                         $5::text[], $6::text[], $7::text[], $8::text[],
                                         $9::bytea[], $10::text[], $11::text[], $12::text[],
-                                        $13::text[], $14::integer[], $15::text[], $16::text[])
+                                        $13::text[], $14::integer[], $15::text[], $16::text[],
+                                        $17::text[])
                    AS u(id, bin_id, received_at, method, path, query, headers, remote_addr,
                         body, signature, retry_key, search_doc, rule, response_status,
-                        response_by, response_name)
+                        response_by, response_name, schema)
                  WHERE EXISTS (SELECT 1 FROM bins b WHERE b.id = u.bin_id)
                  RETURNING id",
             )
@@ -272,6 +275,7 @@ async fn commit(
     let received: Vec<i64> = batch.iter().map(|c| c.req.received_at).collect();
     let bodies: Vec<&[u8]> = batch.iter().map(|c| &c.req.body[..]).collect();
     let signatures: Vec<Option<&str>> = batch.iter().map(|c| c.signature.as_deref()).collect();
+    let schemas: Vec<Option<&str>> = batch.iter().map(|c| c.schema.as_deref()).collect();
     let retry_keys: Vec<Option<&str>> = batch.iter().map(|c| c.req.retry_key.as_deref()).collect();
     let rules: Vec<Option<&str>> = batch.iter().map(|c| c.req.rule.as_deref()).collect();
     let answers: Vec<_> = batch
@@ -307,6 +311,7 @@ async fn commit(
                 &statuses,
                 &answered_by,
                 &answer_names,
+                &schemas,
             ],
         )
         .await?

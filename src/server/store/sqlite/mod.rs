@@ -38,6 +38,7 @@ use crate::server::store::backend::Backend;
 use writer::Writer;
 
 use crate::core::model::{Answer, Bin, CapturedRequest, NewRequest, ResponseConfig, RuleConfig};
+use crate::core::payload_schema::{SchemaConfig, SchemaVerdict};
 use crate::core::time::Millis;
 use crate::core::verify::{Secrets, Signature};
 
@@ -115,6 +116,7 @@ impl Backend for Sqlite {
             req,
             headers,
             signature,
+            schema,
         } = Encoded::new(req)?;
         let after = on_commit.map(|f| -> writer::AfterCommit<Option<i64>> {
             Box::new(move |id: &Option<i64>| {
@@ -126,8 +128,14 @@ impl Backend for Sqlite {
         self.writer
             .run_then(
                 move |tx, state| {
-                    let id =
-                        writer::insert_request(tx, state, &req, &headers, signature.as_deref())?;
+                    let id = writer::insert_request(
+                        tx,
+                        state,
+                        &req,
+                        &headers,
+                        signature.as_deref(),
+                        schema.as_deref(),
+                    )?;
                     if let Some(id) = id {
                         on_id(id);
                     }
@@ -207,6 +215,21 @@ impl Backend for Sqlite {
     async fn set_secrets(&self, id: Uuid, secrets: Secrets) -> Result<bool, StoreError> {
         self.writer
             .run(move |tx, _| queries::update_secrets(tx, id, &secrets))
+            .await
+    }
+
+    async fn set_schemas(&self, id: Uuid, schemas: Vec<SchemaConfig>) -> Result<bool, StoreError> {
+        self.writer
+            .run(move |tx, _| queries::update_json_column(tx, id, "schemas", &schemas))
+            .await
+    }
+
+    async fn set_verdicts(
+        &self,
+        checked: Vec<(i64, Option<SchemaVerdict>)>,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .run(move |tx, _| queries::update_verdicts(tx, &checked))
             .await
     }
 
@@ -364,6 +387,7 @@ mod tests {
             remote_addr: "127.0.0.1:1".into(),
             body: body.as_bytes().to_vec().into(),
             signature: None,
+            schema: None,
             retry_key: None,
             rule: None,
             answer: None,
@@ -378,6 +402,7 @@ mod tests {
             search: search.map(str::to_owned),
             with_bodies: false,
             method: method.map(str::to_owned),
+            schema: None,
         }
     }
 
@@ -400,6 +425,7 @@ mod tests {
                 secrets: Secrets::default(),
                 alias: None,
                 rules: Vec::new(),
+                schemas: Vec::new(),
             })
             .await
             .expect("bin");

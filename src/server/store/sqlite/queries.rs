@@ -17,7 +17,7 @@ use crate::server::store::{
 pub(super) fn insert_bin(c: &Connection, bin: &Bin) -> Result<(), StoreError> {
     let resp = &bin.response;
     c.prepare_cached(&format!(
-        "INSERT INTO bins ({BIN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+        "INSERT INTO bins ({BIN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
     ))?
     .execute(params![
         bin.id.hyphenated().to_string(),
@@ -28,7 +28,8 @@ pub(super) fn insert_bin(c: &Connection, bin: &Bin) -> Result<(), StoreError> {
         resp.delay_ms,
         to_json(&bin.secrets)?,
         bin.alias,
-        to_json(&bin.rules)?
+        to_json(&bin.rules)?,
+        to_json(&bin.schemas)?
     ])
     .map_err(alias_taken)?;
     Ok(())
@@ -189,6 +190,32 @@ pub(super) fn update_secrets(
     Ok(n > 0)
 }
 
+/// Sets a bin's JSON column `column` (a constant of ours, never user
+/// text); false when the bin does not exist.
+pub(super) fn update_json_column<T: serde::Serialize>(
+    c: &Connection,
+    id: Uuid,
+    column: &'static str,
+    value: &T,
+) -> Result<bool, StoreError> {
+    let n = c
+        .prepare_cached(&format!("UPDATE bins SET {column} = ?2 WHERE id = ?1"))?
+        .execute(params![id.hyphenated().to_string(), to_json(value)?])?;
+    Ok(n > 0)
+}
+
+/// Stores re-checked schema verdicts.
+pub(super) fn update_verdicts(
+    c: &Connection,
+    checked: &[(i64, Option<crate::core::payload_schema::SchemaVerdict>)],
+) -> Result<(), StoreError> {
+    let mut stmt = c.prepare_cached("UPDATE requests SET schema = ?2 WHERE id = ?1")?;
+    for (id, v) in checked {
+        stmt.execute(params![id, v.as_ref().map(to_json).transpose()?])?;
+    }
+    Ok(())
+}
+
 /// Stores re-checked signatures.
 pub(super) fn update_signatures(
     c: &Connection,
@@ -276,7 +303,7 @@ pub(super) fn recent_bins(c: &Connection, limit: usize) -> Result<Vec<(Bin, u64)
             (SELECT COUNT(*) FROM requests r WHERE r.bin_id = bins.id)
          FROM bins ORDER BY created_at DESC LIMIT ?1"
     ))?;
-    let rows = stmt.query_map([limit], |r| Ok(bin_row(r).map(|b| (b, r.get(9)))))?;
+    let rows = stmt.query_map([limit], |r| Ok(bin_row(r).map(|b| (b, r.get(10)))))?;
     let mut out = Vec::new();
     for row in rows {
         let (bin, count) = row??;
@@ -310,19 +337,21 @@ pub(super) fn list(c: &Connection, q: &ListQuery) -> Result<Page, StoreError> {
         .map(|t| format!("\"{}\"", t.replace('"', "\"\"")));
     let columns = format!(
         "id, bin_id, received_at, method, path, query, headers, remote_addr, {body}, signature,
-         retry_key, rule, response_status, response_by, response_name, length(body)"
+         retry_key, rule, response_status, response_by, response_name, schema, length(body)"
     );
     let sql = match (&q.search, &phrase) {
         (None, _) => format!(
             "SELECT {columns} FROM requests
              WHERE bin_id = ?1 AND ?2 = ?2 {cond} AND ?4 IS NULL AND ?5 IS NULL
                AND (?6 IS NULL OR method = ?6)
+               AND (?7 IS NULL OR json_extract(schema, '$.valid') = ?7)
              ORDER BY id {order} LIMIT ?3"
         ),
         (Some(_), None) => format!(
             "SELECT {columns} FROM requests
              WHERE bin_id = ?1 AND ?2 = ?2 {cond} AND ?5 IS NULL AND {like}
                AND (?6 IS NULL OR method = ?6)
+               AND (?7 IS NULL OR json_extract(schema, '$.valid') = ?7)
              ORDER BY id {order} LIMIT ?3"
         ),
         // The index walked in id order, joined to the bin's rows, stops
@@ -334,7 +363,7 @@ pub(super) fn list(c: &Connection, q: &ListQuery) -> Result<Page, StoreError> {
             let indexed = format!(
                 "r.id, r.bin_id, r.received_at, r.method, r.path, r.query, r.headers,
                  r.remote_addr, {}, r.signature, r.retry_key, r.rule, r.response_status,
-                 r.response_by, r.response_name, length(r.body)",
+                 r.response_by, r.response_name, r.schema, length(r.body)",
                 if q.with_bodies { "r.body" } else { "x''" }
             );
             format!(
@@ -342,12 +371,14 @@ pub(super) fn list(c: &Connection, q: &ListQuery) -> Result<Page, StoreError> {
                    SELECT {indexed} FROM requests_fts f JOIN requests r ON r.id = f.rowid
                    WHERE requests_fts MATCH ?5 AND ?2 = ?2 {fts_cond} AND r.bin_id = ?1
                      AND (?6 IS NULL OR r.method = ?6)
+                     AND (?7 IS NULL OR json_extract(r.schema, '$.valid') = ?7)
                    ORDER BY f.rowid {order} LIMIT ?3)
                  UNION ALL
                  SELECT * FROM (
                    SELECT {columns} FROM requests
                    WHERE bin_id = ?1 AND id > (SELECT indexed_through FROM fts_state) {cond}
                      AND {like} AND (?6 IS NULL OR method = ?6)
+               AND (?7 IS NULL OR json_extract(schema, '$.valid') = ?7)
                    ORDER BY id {order} LIMIT ?3)
                  ORDER BY id {order} LIMIT ?3"
             )
@@ -361,7 +392,8 @@ pub(super) fn list(c: &Connection, q: &ListQuery) -> Result<Page, StoreError> {
         q.limit + 1,
         pattern,
         phrase,
-        q.method
+        q.method,
+        q.schema
     ])?;
     let mut requests = Vec::with_capacity(q.limit.min(1024));
     let mut body_sizes = Vec::with_capacity(q.limit.min(1024));
@@ -375,7 +407,7 @@ pub(super) fn list(c: &Connection, q: &ListQuery) -> Result<Page, StoreError> {
             });
         }
         requests.push(request_row(row)?);
-        body_sizes.push(row.get(15)?);
+        body_sizes.push(row.get(16)?);
     }
     Ok(Page {
         requests,

@@ -21,7 +21,7 @@ pub(super) fn uuid(text: &str) -> Result<Uuid, StoreError> {
 
 /// The columns [`bin_row`] reads, in order.
 pub(super) const BIN_COLUMNS: &str = "id, created_at, response_status, response_headers, response_body, \
-                           response_delay_ms, secrets, alias, rules";
+                           response_delay_ms, secrets, alias, rules, schemas";
 
 /// A bin, from a row of [`BIN_COLUMNS`].
 pub(super) fn bin_row(r: &Row<'_>) -> Result<Bin, StoreError> {
@@ -39,11 +39,12 @@ pub(super) fn bin_row(r: &Row<'_>) -> Result<Bin, StoreError> {
         secrets: json(&r.get::<_, String>(6)?)?,
         alias: r.get(7)?,
         rules: json(&r.get::<_, String>(8)?)?,
+        schemas: json(&r.get::<_, String>(9)?)?,
     })
 }
 
 /// The columns [`request_row`] reads, in order.
-pub(super) const REQUEST_COLUMNS: &str = "id, bin_id, received_at, method, path, query, headers, remote_addr, body, signature, retry_key, rule, response_status, response_by, response_name";
+pub(super) const REQUEST_COLUMNS: &str = "id, bin_id, received_at, method, path, query, headers, remote_addr, body, signature, retry_key, rule, response_status, response_by, response_name, schema";
 
 /// A request (its deliveries left empty), from a row of
 /// [`REQUEST_COLUMNS`].
@@ -54,6 +55,7 @@ pub(super) fn request_row(r: &Row<'_>) -> Result<CapturedRequest, StoreError> {
     let signature: Option<String> = r.get(9)?;
     let retry_key: Option<String> = r.get(10)?;
     let answered_by: Option<String> = r.get(13)?;
+    let schema: Option<String> = r.get(15)?;
     Ok(CapturedRequest {
         id: r.get(0)?,
         req: NewRequest {
@@ -66,6 +68,7 @@ pub(super) fn request_row(r: &Row<'_>) -> Result<CapturedRequest, StoreError> {
             remote_addr: r.get(7)?,
             body: body.into(),
             signature: signature.as_deref().map(json).transpose()?,
+            schema: schema.as_deref().map(json).transpose()?,
             retry_key,
             rule: r.get(11)?,
             answer: answer_of(r.get(12)?, answered_by.as_deref(), r.get(14)?)?,

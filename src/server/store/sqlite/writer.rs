@@ -217,6 +217,7 @@ pub(super) fn insert_request(
     r: &NewRequest,
     headers: &str,
     signature: Option<&str>,
+    schema: Option<&str>,
 ) -> Result<Option<i64>, StoreError> {
     let bin = r.bin_id.hyphenated().to_string();
     let (status, by, name) = answer_columns(r.answer.as_ref());
@@ -224,8 +225,8 @@ pub(super) fn insert_request(
         .prepare_cached(
             "INSERT INTO requests
                (bin_id, received_at, method, path, query, headers, remote_addr, body, signature,
-                retry_key, rule, response_status, response_by, response_name)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                retry_key, rule, response_status, response_by, response_name, schema)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         )?
         .execute(params![
             bin,
@@ -241,7 +242,8 @@ pub(super) fn insert_request(
             r.rule,
             status,
             by,
-            name
+            name,
+            schema
         ]);
     match inserted {
         Ok(_) => {}

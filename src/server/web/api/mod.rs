@@ -5,6 +5,7 @@
 //! upgrade are `/api` routes too, owned by `web::export` and `web::tunnel`
 //! and described in the same document.
 
+pub mod bin_schemas;
 pub mod bins;
 pub mod openapi;
 pub mod requests;
@@ -21,4 +22,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(bins::router())
         .merge(requests::router())
         .merge(rules::router())
+        .merge(bin_schemas::router())
 }

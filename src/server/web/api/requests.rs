@@ -129,6 +129,10 @@ struct ListParams {
     q: Option<String>,
     /// Only this method.
     method: Option<String>,
+    /// Only requests whose payload schema verdict is `valid` or `invalid`
+    /// (requests no schema applied to are in neither).
+    #[param(pattern = "^(valid|invalid)$")]
+    schema: Option<String>,
 }
 
 /// A bin's requests, newest first (`?after=` oldest first), with search.
@@ -164,6 +168,16 @@ async fn list_requests(
         (None, Some(a)) => Cursor::After(a),
         (None, None) => Cursor::Newest,
     };
+    let schema = match p.schema.as_deref() {
+        None | Some("") => None,
+        Some("valid") => Some(true),
+        Some("invalid") => Some(false),
+        Some(other) => {
+            return Err(AppError::BadRequest(format!(
+                "schema={other:?}: use schema=valid or schema=invalid"
+            )));
+        }
+    };
     // Existence check first: an unknown bin is a 404, not an empty list.
     state.bins.cached(id).await?;
     let page = state
@@ -178,6 +192,7 @@ async fn list_requests(
                 .method
                 .filter(|m| !m.is_empty())
                 .map(|m| m.to_ascii_uppercase()),
+            schema,
         })
         .await?;
     let requests = page.requests.iter().map(|r| r.to_json()).collect();

@@ -18,6 +18,7 @@ use serde_json::{Map, Value};
 use utoipa::openapi::{RefOr, Schema};
 
 use crate::core::model::{Action, Edits, ResponseConfig, RuleConfig};
+use crate::core::payload_schema::{SchemaConfig, SchemaError, SchemaVerdict, SchemasBody};
 use crate::core::verify::Signature;
 use crate::core::verify::secrets::{HeaderRule, Secrets};
 use crate::core::views::{AliasBody, BinView, DeliveryJson, ErrorBody, RequestJson, RequestPage};
@@ -69,6 +70,10 @@ core_schemas!(
     RequestJson<'_>,
     DeliveryJson<'_>,
     RequestPage<'_>,
+    SchemasBody,
+    SchemaConfig,
+    SchemaVerdict,
+    SchemaError,
 );
 
 /// Replaces the placeholders of the core types in a serialised OpenAPI

@@ -400,6 +400,8 @@ pub(super) async fn import(
     // Parsing and signature checks of up to 10,000 bodies: off the runtime.
     let config = state.config.clone();
     let secrets = bin.secrets.clone();
+    // The bin's compiled schemas, shared with captures.
+    let schemas = bin.clone();
     let requests = tokio::task::spawn_blocking(move || {
         let doc: Value = serde_json::from_slice(&bytes).map_err(|e| {
             AppError::BadRequest(format!(
@@ -422,6 +424,7 @@ pub(super) async fn import(
                     remote_addr: IMPORTED_ADDR.to_owned(),
                     body: r.body,
                     signature: None,
+                    schema: None,
                     retry_key: None,
                     // Imported requests were answered elsewhere: no rule,
                     // and no answer of this server's to record (an export's
@@ -431,6 +434,7 @@ pub(super) async fn import(
                 };
                 let host = new.header("host").map(str::to_owned);
                 new.derive(&secrets, || config.public_base(host.as_deref()));
+                new.schema = new.verdict(&schemas.schemas);
                 new
             })
             .collect::<Vec<_>>();

@@ -218,6 +218,7 @@ impl Walk {
                 search: None,
                 with_bodies: true,
                 method: None,
+                schema: None,
             })
             .await?;
         let mut out = self.head.take().unwrap_or_default();
@@ -277,6 +278,7 @@ async fn export_bin(
             search: None,
             with_bodies: false,
             method: None,
+            schema: None,
         })
         .await?;
     let through = newest.requests.first().map_or(0, |r| r.id);

@@ -21,6 +21,7 @@ use super::layout::{Layout, render};
 use crate::core::headers::Header;
 use crate::core::idempotency;
 use crate::core::model::{Answer, CapturedRequest, Delivery};
+use crate::core::payload_schema::SchemaVerdict;
 use crate::core::time::rfc3339;
 use crate::core::verify::{Secrets, Signature};
 use crate::server::state::AppState;
@@ -51,6 +52,8 @@ struct ListItem {
     size: String,
     selected: bool,
     signature: Option<Signature>,
+    /// The payload schema check, if a schema applied.
+    schema: Option<SchemaVerdict>,
     /// Another listed request carries the same idempotency key.
     retry: bool,
     /// The response rule that answered it.
@@ -84,6 +87,8 @@ struct Detail {
     truncated: bool,
     deliveries: Vec<DeliveryView>,
     signature: Option<Signature>,
+    /// The payload schema check, if a schema applied.
+    schema: Option<SchemaVerdict>,
     retry_key: Option<String>,
     /// The response rule that answered it.
     rule: Option<String>,
@@ -164,6 +169,7 @@ impl Detail {
             truncated,
             deliveries: r.deliveries.iter().map(DeliveryView::new).collect(),
             signature: r.req.signature.clone(),
+            schema: r.req.schema.clone(),
             retry_key: r.req.retry_key.clone(),
             rule: r.req.rule.clone(),
             response: r.req.answer.clone(),
@@ -392,6 +398,7 @@ async fn inspector(
             search: search.clone(),
             with_bodies: false,
             method: method.clone(),
+            schema: None,
         })
         .await?;
     let selected = params.r.or_else(|| list.requests.first().map(|r| r.id));
@@ -427,6 +434,7 @@ async fn inspector(
             size: body_view::human_size(*size),
             selected: Some(r.id) == selected,
             signature: r.req.signature.clone(),
+            schema: r.req.schema.clone(),
             retry: retried.contains(&r.id),
             rule: r.req.rule.clone(),
             response: r.req.answer.clone(),
