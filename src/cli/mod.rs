@@ -16,8 +16,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::client::tunnel::TunnelConfig;
+use crate::core::scope::Scope;
 use crate::core::secret::Secret;
-use crate::server::config::{Database, Durability, ServerConfig};
+use crate::server::config::{AuthProxy, Database, Durability, ServerConfig};
 
 /// Capture, inspect and relay webhooks.
 #[derive(Debug, Parser)]
@@ -309,6 +310,21 @@ pub struct ServeArgs {
     #[arg(long, env = "HOOKWIRE_ACCESS_TOKEN", hide_env_values = true)]
     pub access_token: Option<String>,
 
+    /// Behind a login proxy (oauth2-proxy, Cloudflare Access, Tailscale):
+    /// take the signed-in user from this header (e.g. X-Forwarded-Email),
+    /// on connections from --trusted-proxies only.
+    #[arg(long, env = "HOOKWIRE_AUTH_PROXY_HEADER", requires = "trusted_proxies", value_parser = parse_header_name)]
+    pub auth_proxy_header: Option<String>,
+
+    /// Addresses the login proxy connects from, as CIDRs
+    /// (127.0.0.1/32,10.0.0.0/8): the header is ignored from any other.
+    #[arg(long, env = "HOOKWIRE_TRUSTED_PROXIES", value_delimiter = ',', requires = "auth_proxy_header", value_parser = parse_cidr)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// What users the login proxy signs in may do.
+    #[arg(long, env = "HOOKWIRE_AUTH_PROXY_SCOPE", value_enum, default_value_t = Scope::Read, requires = "auth_proxy_header")]
+    pub auth_proxy_scope: Scope,
+
     /// Captures a bin accepts per second, bursts up to twice that; more get
     /// 429 with Retry-After. 0 = no limit.
     #[arg(long, env = "HOOKWIRE_RATE_LIMIT", default_value_t = 0)]
@@ -386,6 +402,21 @@ fn parse_retention(text: &str) -> Result<Retention, String> {
     Ok(Retention(Some(d)))
 }
 
+fn parse_header_name(text: &str) -> Result<String, String> {
+    axum::http::HeaderName::try_from(text)
+        .map(|h| h.as_str().to_owned())
+        .map_err(|_| "not a header name: write one like X-Forwarded-Email".into())
+}
+
+fn parse_cidr(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| {
+            format!("{text:?} is not an address or CIDR: write e.g. 127.0.0.1/32,10.0.0.0/8")
+        })
+}
+
 fn parse_public_url(text: &str) -> Result<String, String> {
     if !crate::core::urls::is_http(text) {
         return Err("must start with http:// or https://, e.g. https://hooks.example.com".into());
@@ -421,6 +452,11 @@ impl ServeArgs {
                 .as_deref()
                 .filter(|t| !t.is_empty())
                 .map(Secret::new),
+            auth_proxy: self.auth_proxy_header.clone().map(|header| AuthProxy {
+                header,
+                trusted: self.trusted_proxies.clone(),
+                scope: self.auth_proxy_scope,
+            }),
             rate_limit: self.rate_limit,
             max_stored_bytes: self.max_stored_bytes,
             max_connections: self.max_connections.max(1),

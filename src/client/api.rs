@@ -176,11 +176,7 @@ impl Remote {
                 return Err(Unanswered(crate::client::reach::server(&self.base, &why)).into());
             }
         };
-        let detail = || {
-            serde_json::from_slice::<ErrorBody>(&answer.body)
-                .map(|e| e.error)
-                .unwrap_or_else(|_| String::from_utf8_lossy(&answer.body).trim().to_owned())
-        };
+        let detail = || ErrorBody::message_of(&answer.body);
         match answer.status {
             200..=299 => serde_json::from_slice(&answer.body)
                 .with_context(|| format!("{url} did not answer like a hookwire server")),

@@ -7,6 +7,7 @@
 //! - [`time`]: timestamps as stored (`Millis`) and shown (RFC 3339).
 //! - [`urls`]: a sub-path and query appended to a base URL, one rule.
 //! - [`secret`]: a secret whose `Debug` prints a mask.
+//! - [`scope`]: what a token may do (read, tunnel, write, admin).
 //! - [`term`]: what an output stream may carry: colour and progress on a terminal only.
 //! - [`tls`]: the trust roots of outgoing TLS connections (rustls).
 //! - [`verify`]: signature schemes (check and sign), one file per scheme.
@@ -27,6 +28,7 @@ pub mod pasted;
 pub mod payload_schema;
 pub mod protocol;
 pub mod routing;
+pub mod scope;
 pub mod secret;
 pub mod term;
 pub mod time;

@@ -83,6 +83,10 @@ pub const SOCKET_BUFFER: usize = 8 * 1024;
 /// than reconnect and displace the newer one in turn.
 pub const CLOSE_REPLACED: u16 = 4000;
 
+/// Close code of a tunnel whose token was revoked (`hookwire token
+/// revoke`): the client stops, since the token is refused from then on.
+pub const CLOSE_REVOKED: u16 = 4001;
+
 /// Header naming the stored request's id: on every capture's answer, and on
 /// every request the client relays to the local app.
 pub const REQUEST_ID_HEADER: &str = "x-hookwire-request-id";

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::core::headers::Header;
 use crate::core::model::{Answer, Bin, CapturedRequest, Delivery, ResponseConfig};
 use crate::core::payload_schema::SchemaVerdict;
+use crate::core::scope::Scope;
 use crate::core::time::{rfc3339, round_ms};
 use crate::core::verify::Signature;
 
@@ -107,6 +108,16 @@ pub struct ErrorBody {
         example = &"no such bin: check the URL, or create a new one with POST /api/bins or on the home page"
     )]
     pub error: String,
+}
+
+impl ErrorBody {
+    /// The message of an error answer: its `error`, or the body as text
+    /// when it is not one (a proxy's page).
+    pub fn message_of(body: &[u8]) -> String {
+        serde_json::from_slice::<ErrorBody>(body)
+            .map(|e| e.error)
+            .unwrap_or_else(|_| String::from_utf8_lossy(body).trim().to_owned())
+    }
 }
 
 /// What `POST /api/bins` and `PUT …/alias` take (an empty body mints a
@@ -220,4 +231,104 @@ impl CapturedRequest {
             deliveries: self.deliveries.iter().map(Delivery::to_json).collect(),
         }
     }
+}
+
+/// What `POST /api/tokens` takes.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    /// Whose token: a person or a machine (1-64 of `A-Z a-z 0-9 . _ @ -`;
+    /// not `operator` or `anonymous`, which the audit log uses). Unique.
+    #[schemars(length(min = 1, max = 64), pattern(r"^[A-Za-z0-9._@-]+$"), example = &"alice")]
+    pub name: String,
+    /// What it may do.
+    pub scope: Scope,
+}
+
+impl NewToken {
+    /// Why the name cannot be a token's, if it cannot.
+    pub fn name_problem(name: &str) -> Option<String> {
+        let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'@' | b'-');
+        if name.is_empty() || name.len() > 64 || !name.bytes().all(allowed) {
+            return Some(format!(
+                "token name {name:?}: use 1-64 letters, digits, '.', '_', '@' or '-' (e.g. alice or ci-bot)"
+            ));
+        }
+        if matches!(name, "operator" | "anonymous") {
+            return Some(format!(
+                "token name {name:?} is what the audit log calls someone without a token: pick another"
+            ));
+        }
+        None
+    }
+}
+
+/// A token as listed: never the token itself.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct TokenView {
+    /// Whose token.
+    pub name: String,
+    /// What it may do.
+    pub scope: Scope,
+    /// When it was made (RFC 3339).
+    pub created_at: String,
+    /// When it last signed a request in (RFC 3339; to the minute on other
+    /// replicas); null if never.
+    pub last_used_at: Option<String>,
+}
+
+/// Every token.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct TokenList {
+    /// By name.
+    pub tokens: Vec<TokenView>,
+}
+
+/// What making a token answers: the token, shown this once (the server
+/// keeps only a hash of it).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct CreatedToken {
+    /// Whose token.
+    pub name: String,
+    /// What it may do.
+    pub scope: Scope,
+    /// When it was made (RFC 3339).
+    pub created_at: String,
+    /// The token: `Authorization: Bearer <token>`, `--access-token`, or
+    /// the login page.
+    pub token: String,
+}
+
+/// One change in the audit log.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct AuditEntry {
+    /// Increasing; pass as `before` for older entries.
+    pub id: i64,
+    /// When (RFC 3339).
+    pub at: String,
+    /// The token's name, the login proxy's user, `operator` (the
+    /// `--access-token`) or `anonymous` (a server without one).
+    pub who: String,
+    /// How they signed in: `token`, `operator`, `proxy` or `open`.
+    pub via: String,
+    /// The client's address.
+    pub address: String,
+    /// What was done: `bin.mint`, `bin.delete`, `bin.clear`, `bin.import`,
+    /// `response.set`, `rules.set`, `rules.add`, `rules.delete`,
+    /// `secrets.set`, `secrets.remove`, `schemas.set`, `alias.set`,
+    /// `request.replay`, `request.delete`, `token.create`, `token.revoke`,
+    /// `login`.
+    pub action: String,
+    /// What it was done to: a bin id, `BIN/requests/ID`, or a token's
+    /// name; null for a login.
+    pub target: Option<String>,
+}
+
+/// A page of the audit log, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct AuditPage {
+    /// Newest first.
+    pub entries: Vec<AuditEntry>,
+    /// The cursor for older entries (`before=` it), or null.
+    pub next: Option<i64>,
 }

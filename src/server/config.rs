@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::core::scope::Scope;
 use crate::core::secret::Secret;
 
 /// Everything `serve` needs beyond the bound listener.
@@ -22,6 +23,8 @@ pub struct ServerConfig {
     pub retention: Option<Duration>,
     /// Protects the inspector, the API and tunnels; captures stay public.
     pub access_token: Option<Secret>,
+    /// A login proxy in front (`--auth-proxy-header`): who is signed in.
+    pub auth_proxy: Option<AuthProxy>,
     /// Captures a bin accepts per second (bursts up to twice that); 0 = no limit.
     pub rate_limit: u32,
     /// Body bytes all bins may store together; 0 = no quota.
@@ -37,6 +40,30 @@ pub struct ServerConfig {
     /// Certificates to trust, besides the public roots, when PostgreSQL
     /// speaks TLS (`--db-ca-cert`).
     pub db_ca_cert: Option<PathBuf>,
+}
+
+/// A login proxy (oauth2-proxy, Cloudflare Access…) that signs users in
+/// and names them in a header.
+#[derive(Debug, Clone)]
+pub struct AuthProxy {
+    /// The header naming the user (lowercase).
+    pub header: String,
+    /// Where the proxy connects from; the header is ignored from elsewhere.
+    pub trusted: Vec<ipnet::IpNet>,
+    /// What its users may do.
+    pub scope: Scope,
+}
+
+impl AuthProxy {
+    /// True when `peer` is one of the proxy's addresses.
+    pub fn trusts(&self, peer: std::net::IpAddr) -> bool {
+        // An IPv4 client on a dual-stack socket shows as ::ffff:a.b.c.d.
+        let peer = match peer {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(peer, std::net::IpAddr::V4),
+            v4 => v4,
+        };
+        self.trusted.iter().any(|net| net.contains(&peer))
+    }
 }
 
 /// Where the data lives: an SQLite file (the embedded default) or a
@@ -119,6 +146,7 @@ impl Default for ServerConfig {
             max_requests_per_bin: 10_000,
             retention: Some(Duration::from_secs(7 * 24 * 3600)),
             access_token: None,
+            auth_proxy: None,
             rate_limit: 0,
             max_stored_bytes: 0,
             max_connections: 1024,

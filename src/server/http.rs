@@ -145,6 +145,9 @@ pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<O
     if let Some(quota) = &state.quota {
         retention::recount(&state.store, quota).await;
     }
+    if let Err(e) = state.tokens.reload().await {
+        tracing::error!(error = %e, "reading the tokens: only --access-token is accepted until they are read");
+    }
     // Background work holds the store; dropping the set (when this future
     // ends or is dropped) aborts it.
     let mut background = JoinSet::new();
@@ -160,7 +163,9 @@ pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<O
         state.bins.clone(),
         state.hub.clone(),
         state.live.clone(),
+        state.tokens.clone(),
     ));
+    background.spawn(state.tokens.clone().run(state.stopping.subscribe()));
     let stopping = state.stopping.clone();
     let max_connections = state.config.max_connections;
     let tls = state

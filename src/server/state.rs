@@ -13,6 +13,7 @@ use crate::server::metrics::Metrics;
 use crate::server::services::bins::Bins;
 use crate::server::services::hub::Hub;
 use crate::server::services::live::Live;
+use crate::server::services::tokens::Tokens;
 use crate::server::store::Store;
 
 /// Everything a handler can reach.
@@ -30,6 +31,8 @@ pub struct AppState {
     pub assets: Arc<Assets>,
     /// Connected tunnels.
     pub hub: Hub,
+    /// The tokens of a team instance (SPEC §16).
+    pub tokens: Tokens,
     /// `--rate-limit`, when set.
     pub rate: Option<Arc<RateLimiter>>,
     /// `--max-stored-bytes`, when set.
@@ -49,6 +52,7 @@ impl AppState {
         let config = Arc::new(config);
         Self {
             bins: Bins::new(store.clone(), config.clone()),
+            tokens: Tokens::new(store.clone()),
             store,
             metrics: Arc::default(),
             assets: Arc::new(Assets::new()),

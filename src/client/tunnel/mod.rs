@@ -24,10 +24,11 @@ use crate::client::api::{Remote, Unanswered};
 use crate::client::reach;
 use crate::core::pasted::BinRef;
 use crate::core::protocol::{
-    self, CLOSE_REPLACED, DEAD_AFTER, Frame, PING_EVERY, RelayRequest, RelayResponse,
+    self, CLOSE_REPLACED, CLOSE_REVOKED, DEAD_AFTER, Frame, PING_EVERY, RelayRequest, RelayResponse,
 };
 use crate::core::routing::Streams;
 use crate::core::secret::Secret;
+use crate::core::views::ErrorBody;
 
 /// What `hookwire tunnel` was asked to do.
 #[derive(Debug, Clone)]
@@ -275,8 +276,12 @@ async fn connect(url: &str, base: &str, cfg: &TunnelConfig) -> anyhow::Result<Re
                 .unwrap_or_default()
                 .into_owned();
             match status.as_u16() {
-                401 | 403 => bail!(
+                401 => bail!(
                     "the server refused the access token ({status}): pass the right one with --access-token or HOOKWIRE_ACCESS_TOKEN"
+                ),
+                403 => bail!(
+                    "the server refused the tunnel ({status}): {}",
+                    ErrorBody::message_of(body.as_bytes())
                 ),
                 404 => bail!(
                     "the server has no such bin ({status}): check the capture URL, or mint one with `hookwire new`"
@@ -351,8 +356,15 @@ async fn session(
                         Err(e) => break Outcome::Retry(format!("protocol error: {e}")),
                     },
                     Some(Ok(Message::Close(frame))) => {
-                        let replaced = frame.as_ref().is_some_and(|f| u16::from(f.code) == CLOSE_REPLACED);
+                        let code = frame.as_ref().map(|f| u16::from(f.code));
+                        let replaced = code == Some(CLOSE_REPLACED);
                         let why = frame.map(|f| f.reason.to_string()).unwrap_or_default();
+                        if code == Some(CLOSE_REVOKED) {
+                            break Outcome::Fatal(format!(
+                                "the server closed the tunnel: {why}; ask an admin for a new token \
+                                 (hookwire token create) and pass it with --access-token"
+                            ));
+                        }
                         if replaced {
                             break Outcome::Fatal(format!(
                                 "another `hookwire tunnel --name {}` connected to this bin and took over; \

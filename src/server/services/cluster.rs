@@ -3,7 +3,7 @@
 //! database) and reaches its open inspector pages. A single SQLite process
 //! has nothing to listen to. A tunnel name claimed on another replica ends
 //! this replica's session of that name; a bin changed on another replica
-//! is read again.
+//! is read again, and so are the tokens when one is made or revoked.
 
 use tokio::sync::broadcast::error::RecvError;
 
@@ -11,11 +11,12 @@ use crate::core::protocol::RelayResponse;
 use crate::server::services::bins::Bins;
 use crate::server::services::hub::Hub;
 use crate::server::services::live::Live;
+use crate::server::services::tokens::Tokens;
 use crate::server::store::{Event, Store, StoreError};
 
 /// Relays other replicas' captures until the store's events end; returns
 /// at once on a store that has none.
-pub async fn run(store: Store, bins: Bins, hub: Hub, live: Live) {
+pub async fn run(store: Store, bins: Bins, hub: Hub, live: Live, tokens: Tokens) {
     let Some(mut events) = store.events() else {
         return;
     };
@@ -46,14 +47,23 @@ pub async fn run(store: Store, bins: Bins, hub: Hub, live: Live) {
             Ok(Event::Claimed { bin, name, ticket }) => hub.kick(bin, &name, ticket),
             // Its response, secrets, rules or alias changed elsewhere.
             Ok(Event::BinChanged { bin }) => bins.forget(bin),
+            // A token made or revoked elsewhere: refused here at once.
+            Ok(Event::TokensChanged) => reload(&tokens).await,
             // Missed notifications: every session looks at the database,
             // every bin is read again.
             Ok(Event::Resync) | Err(RecvError::Lagged(_)) => {
                 bins.forget_all();
                 hub.notify_all();
+                reload(&tokens).await;
             }
             Err(RecvError::Closed) => return,
         }
+    }
+}
+
+async fn reload(tokens: &Tokens) {
+    if let Err(e) = tokens.reload().await {
+        tracing::warn!(error = %e, "reading the tokens another replica changed");
     }
 }
 

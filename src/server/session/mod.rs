@@ -23,11 +23,13 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::core::protocol::{
-    CLOSE_REPLACED, DEAD_AFTER, Frame, Hello, MAX_IN_FLIGHT, PING_EVERY, ProtocolError,
+    CLOSE_REPLACED, CLOSE_REVOKED, DEAD_AFTER, Frame, Hello, MAX_IN_FLIGHT, PING_EVERY,
+    ProtocolError,
 };
 use crate::core::routing::Routing;
 use crate::server::metrics::Metrics;
 use crate::server::services::hub::{Attached, Command, Reply};
+use crate::server::services::tokens::Revocation;
 use crate::server::state::AppState;
 use crate::server::store::{Record, Store};
 use deliver::Stream;
@@ -60,6 +62,8 @@ pub struct Params {
     pub targets: Vec<String>,
     /// Which target gets which request, and the filter.
     pub routing: Routing,
+    /// The session ends when the token that connected it is revoked.
+    pub revocation: Revocation,
 }
 
 /// A relay the client has not answered yet.
@@ -79,6 +83,7 @@ enum End {
     Protocol(ProtocolError),
     Store(String),
     ServerStopping,
+    Revoked,
 }
 
 struct Session {
@@ -94,6 +99,7 @@ struct Session {
     /// of [`MAX_IN_FLIGHT`] (all targets together stay within it).
     window: usize,
     routing: Routing,
+    revocation: Revocation,
     in_flight: HashMap<u64, InFlight>,
     next_seq: u64,
     /// Set by the hub when a live capture did not fit in the session's
@@ -185,6 +191,7 @@ pub async fn run(state: AppState, socket: WebSocket, p: Params) {
         window: (MAX_IN_FLIGHT / streams.len().max(1)).max(4),
         streams,
         routing: p.routing,
+        revocation: p.revocation,
         in_flight: HashMap::new(),
         next_seq: 0,
         dropped: attached.dropped.clone(),
@@ -211,6 +218,7 @@ pub async fn run(state: AppState, socket: WebSocket, p: Params) {
             "replaced by a newer connection with the same --name".into(),
         ),
         End::ServerStopping => (Some(CLOSE_NORMAL), "server shutting down".into()),
+        End::Revoked => (Some(CLOSE_REVOKED), "its token was revoked".into()),
         End::Dead => (
             None,
             format!(
@@ -350,6 +358,7 @@ impl Session {
                     }
                 }
                 _ = stopping.changed() => return End::ServerStopping,
+                () = self.revocation.wait() => return End::Revoked,
             }
         }
     }

@@ -6,7 +6,10 @@
 
 use uuid::Uuid;
 
-use super::{Engine, Event, ListQuery, NameHold, Opened, Page, Record, Store, StoreError};
+use super::{
+    AuditRecord, Engine, Event, ListQuery, NameHold, Opened, Page, Record, Store, StoreError,
+    TokenRow,
+};
 use crate::core::model::{Answer, Bin, CapturedRequest, NewRequest, ResponseConfig, RuleConfig};
 use crate::core::payload_schema::{SchemaConfig, SchemaVerdict};
 use crate::core::time::Millis;
@@ -265,6 +268,27 @@ operations! {
     fn sole_writer(&self) -> bool {
         true
     }
+
+    /// Stores a new token; false when its name is taken. Other replicas
+    /// hear of it (PostgreSQL).
+    async fn create_token(&self, token: TokenRow) -> Result<bool, StoreError>;
+
+    /// Every token, by name.
+    async fn tokens(&self) -> Result<Vec<TokenRow>, StoreError>;
+
+    /// Deletes a token; false when there was none of that name. Other
+    /// replicas hear of it at the commit and refuse it from then on.
+    async fn delete_token(&self, name: String) -> Result<bool, StoreError>;
+
+    /// Moves tokens' `last_used_at` forward (never back).
+    async fn touch_tokens(&self, used: Vec<(String, Millis)>) -> Result<(), StoreError>;
+
+    /// Appends an entry to the audit log.
+    async fn add_audit(&self, entry: AuditRecord) -> Result<(), StoreError>;
+
+    /// Audit entries older than `before` (all when `None`), newest first.
+    async fn audit(&self, before: Option<i64>, limit: usize)
+        -> Result<Vec<AuditRecord>, StoreError>;
 
     /// True when a read query succeeds: what `/healthz` reports.
     async fn healthy(&self) -> bool;

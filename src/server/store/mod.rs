@@ -25,6 +25,8 @@ use std::path::Path;
 
 use uuid::Uuid;
 
+use crate::core::time::Millis;
+
 use crate::core::model::{Answer, AnsweredBy, CapturedRequest, Delivery, NewRequest};
 use crate::server::config::{Database, Durability};
 
@@ -268,9 +270,52 @@ pub enum Event {
         /// The bin.
         bin: Uuid,
     },
+    /// A token was created or revoked on another replica: the tokens are
+    /// read again (a revoked one is refused from then on).
+    TokensChanged,
     /// Notifications may have been missed (the listening connection was
     /// re-established): whoever waits for captures should look again.
     Resync,
+}
+
+/// A token of a team instance as stored: its hashes, never the token
+/// (see `services::tokens` for how they are made).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRow {
+    /// Unique; what the audit log names.
+    pub name: String,
+    /// What it may do.
+    pub scope: crate::core::scope::Scope,
+    /// The token's keyed hash: what a bearer token is looked up by.
+    pub hash: String,
+    /// The keyed hash of its inspector session cookie.
+    pub session_hash: String,
+    /// When it was made.
+    pub created_at: Millis,
+    /// When it last authorised a request, as last written (written at
+    /// most once a minute per replica, not per request).
+    pub last_used_at: Option<Millis>,
+}
+
+/// One entry of the audit log: who changed what, when, from where. Never
+/// a secret or a token: `action` is a fixed name and `target` an id or a
+/// token's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// Increasing; 0 for an entry not stored yet.
+    pub id: i64,
+    /// When.
+    pub at: Millis,
+    /// The token's name, the proxy's user, `operator` or `anonymous`.
+    pub who: String,
+    /// How `who` signed in: `token`, `operator`, `proxy` or `open`.
+    pub via: String,
+    /// The client's address.
+    pub address: String,
+    /// What was done (`bin.mint`, `rules.set`, `token.revoke`, …).
+    pub action: String,
+    /// What it was done to: a bin id, `BIN/requests/ID`, a token's name.
+    pub target: Option<String>,
 }
 
 /// A tunnel name held cluster-wide (see [`Store::hold_name`]); released

@@ -18,6 +18,7 @@ use crate::core::model::CapturedRequest;
 use crate::core::time::rfc3339;
 use crate::server::error::AppError;
 use crate::server::state::AppState;
+use crate::server::web::auth::Principal;
 
 /// The route.
 pub fn router() -> Router<AppState> {
@@ -128,6 +129,7 @@ fn comparable(r: &CapturedRequest) -> String {
 /// `GET /bins/{bin_id}/compare?a=&b=`.
 async fn page(
     State(state): State<AppState>,
+    principal: Principal,
     Path(id): Path<String>,
     Query(p): Query<CompareParams>,
 ) -> Result<Response, PageError> {
@@ -157,7 +159,7 @@ async fn page(
         })
         .collect();
     Ok(render(&ComparePage {
-        layout: Layout::new(&state),
+        layout: Layout::new(&state, &principal),
         bin_id: id.to_string(),
         headers: header_rows(&a.req.headers, &b.req.headers),
         same_body: a.req.body == b.req.body,

@@ -18,6 +18,7 @@ use super::bin_id;
 use crate::server::error::AppError;
 use crate::server::services::live::Update;
 use crate::server::state::AppState;
+use crate::server::web::auth::Principal;
 
 /// The route.
 pub fn router() -> Router<AppState> {
@@ -27,17 +28,19 @@ pub fn router() -> Router<AppState> {
 /// `GET /bins/{bin_id}/events`.
 async fn events(
     State(state): State<AppState>,
+    principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
     let bin = bin_id(&id)?;
     state.bins.cached(bin).await?;
     let sub = state.live.subscribe(bin);
     let stopping = state.stopping.subscribe();
-    // State: the subscription, the shutdown signal, and whether the stream
-    // has said its last word (a reload order).
+    // State: the subscription, the shutdown signal, the token's
+    // revocation, and whether the stream has said its last word (a reload
+    // order).
     let stream = futures_util::stream::unfold(
-        (sub, stopping, false),
-        move |(mut sub, mut stopping, done)| async move {
+        (sub, stopping, principal.revocation, false),
+        move |(mut sub, mut stopping, revocation, done)| async move {
             if done {
                 return None;
             }
@@ -53,17 +56,19 @@ async fn events(
                                     .event("answered")
                                     .data(json!({ "id": id, "response": response }).to_string()),
                             };
-                            return Some((Ok(event), (sub, stopping, false)));
+                            return Some((Ok(event), (sub, stopping, revocation, false)));
                         }
                         Ok(_) => {}
                         // Too far behind: the page reloads to catch up.
                         Err(broadcast::error::RecvError::Lagged(_)) => {
                             let event = Event::default().event("reload").data("lagged");
-                            return Some((Ok(event), (sub, stopping, true)));
+                            return Some((Ok(event), (sub, stopping, revocation, true)));
                         }
                         Err(broadcast::error::RecvError::Closed) => return None,
                     },
                     _ = stopping.changed() => return None,
+                    // A revoked token's page stops hearing of captures.
+                    () = revocation.wait() => return None,
                 }
             }
         },

@@ -4,13 +4,14 @@ use askama::Template;
 use axum::Router;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::{Redirect, Response};
+use axum::response::{IntoResponse as _, Redirect, Response};
 use axum::routing::{get, post};
 
 use super::error_page::PageError;
 use super::layout::{Layout, render};
 use crate::core::time::rfc3339;
 use crate::server::state::AppState;
+use crate::server::web::auth::{AuditTarget, Principal};
 
 /// The routes.
 pub fn router() -> Router<AppState> {
@@ -37,7 +38,11 @@ struct HomePage {
 const RECENT_BINS: usize = 20;
 
 /// `GET /`.
-async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
+async fn home(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
     let bins = state
         .store
         .recent_bins(RECENT_BINS)
@@ -50,14 +55,16 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
         })
         .collect();
     Ok(render(&HomePage {
-        layout: Layout::new(&state),
+        layout: Layout::new(&state, &principal),
         bins,
         base_url: state.base_url(&headers),
     }))
 }
 
 /// `POST /bins`: the "New URL" button; lands on the new bin's inspector.
-async fn create_bin(State(state): State<AppState>) -> Result<Redirect, PageError> {
+async fn create_bin(State(state): State<AppState>) -> Result<Response, PageError> {
     let bin = state.bins.mint(None).await?;
-    Ok(Redirect::to(&format!("/bins/{}", bin.id)))
+    let mut res = Redirect::to(&format!("/bins/{}", bin.id)).into_response();
+    res.extensions_mut().insert(AuditTarget(bin.id.to_string()));
+    Ok(res)
 }

@@ -4,7 +4,9 @@
 use askama::Template;
 use axum::response::{Html, IntoResponse, Response};
 
+use crate::core::scope::Scope;
 use crate::server::state::AppState;
+use crate::server::web::auth::{Principal, protected};
 
 /// What every page's `base.html` needs.
 pub struct Layout {
@@ -12,17 +14,28 @@ pub struct Layout {
     pub css: String,
     /// Hashed URL of the script.
     pub js: String,
-    /// The server has an access token: show "Sign out".
+    /// The server signs people in: show who and "Sign out".
     pub auth: bool,
+    /// Who is signed in (empty on the login page).
+    pub who: String,
+    /// They may see the audit log: link it.
+    pub admin: bool,
+    /// They may change bins: pages show the forms that do.
+    pub can_write: bool,
 }
 
 impl Layout {
-    /// The layout with the current asset URLs.
-    pub fn new(state: &AppState) -> Self {
+    /// The layout with the current asset URLs, for `principal`: a page
+    /// offers only what they may do (a read-only user sees no forms that
+    /// would be refused).
+    pub fn new(state: &AppState, principal: &Principal) -> Self {
         Self {
             css: state.assets.url("style.css"),
             js: state.assets.url("app.js"),
-            auth: state.config.access_token.is_some(),
+            auth: protected(state),
+            who: principal.actor.who.clone(),
+            admin: principal.can(Scope::Admin),
+            can_write: principal.can_write(),
         }
     }
 
@@ -31,7 +44,20 @@ impl Layout {
     pub fn signed_out(state: &AppState) -> Self {
         Self {
             auth: false,
-            ..Self::new(state)
+            ..Self::for_everyone(state)
+        }
+    }
+
+    /// The layout of a page rendered once for everyone (the API
+    /// reference): it names nobody and offers no forms.
+    pub fn for_everyone(state: &AppState) -> Self {
+        Self {
+            css: state.assets.url("style.css"),
+            js: state.assets.url("app.js"),
+            auth: protected(state),
+            who: String::new(),
+            admin: false,
+            can_write: false,
         }
     }
 }

@@ -18,6 +18,7 @@ use crate::core::views::ErrorBody;
 use crate::server::error::AppError;
 use crate::server::session::{self, Params};
 use crate::server::state::AppState;
+use crate::server::web::auth::Principal;
 
 /// The route.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -65,6 +66,7 @@ fn flag(v: Option<&str>) -> bool {
 )]
 async fn upgrade(
     State(state): State<AppState>,
+    principal: Principal,
     Path(id): Path<String>,
     Query(p): Query<UpgradeParams>,
     headers: HeaderMap,
@@ -113,6 +115,7 @@ async fn upgrade(
         passthrough: flag(p.passthrough.as_deref()),
         targets: streams.targets,
         routing,
+        revocation: principal.revocation,
     };
     // The session runs in a task of its own, outside the connection's
     // span: its events say which tunnel they are about.

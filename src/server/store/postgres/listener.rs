@@ -59,6 +59,11 @@ pub(super) fn bin_payload(replica: u64, bin: Uuid) -> String {
     format!("b {replica:x} {bin}")
 }
 
+/// The payload announcing created or revoked tokens: `t`, the replica.
+pub(super) fn tokens_payload(replica: u64) -> String {
+    format!("t {replica:x}")
+}
+
 fn parse(replica: u64, payload: &str) -> Vec<Event> {
     let mut parts = payload.split(' ');
     let kind = parts.next();
@@ -94,6 +99,7 @@ fn parse(replica: u64, payload: &str) -> Vec<Event> {
             .map(|bin| Event::BinChanged { bin })
             .into_iter()
             .collect(),
+        Some("t") => vec![Event::TokensChanged],
         Some("k") => {
             let bin = parts.next().and_then(|b| Uuid::parse_str(b).ok());
             let name = parts.next();

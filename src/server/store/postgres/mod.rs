@@ -17,6 +17,7 @@ mod listener;
 mod names;
 mod queries;
 mod schema;
+mod team;
 mod tunnels;
 mod writer;
 
@@ -25,7 +26,9 @@ use std::collections::HashMap;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use uuid::Uuid;
 
-use super::{Encoded, Event, ListQuery, Page, Record, StoreError, StoreOptions};
+use super::{
+    AuditRecord, Encoded, Event, ListQuery, Page, Record, StoreError, StoreOptions, TokenRow,
+};
 use crate::core::model::{Answer, Bin, CapturedRequest, NewRequest, ResponseConfig, RuleConfig};
 use crate::core::payload_schema::{SchemaConfig, SchemaVerdict};
 use crate::core::time::Millis;
@@ -192,6 +195,19 @@ impl Postgres {
         }
         Ok(())
     }
+
+    /// Tells the other replicas that the tokens changed (after the change
+    /// committed): they read them again, so a revoked token is refused
+    /// everywhere at once. A failure is logged: the change committed.
+    async fn tokens_changed(&self, conn: &deadpool_postgres::Client) {
+        let payload = listener::tokens_payload(self.replica);
+        let sent = conn
+            .execute("SELECT pg_notify($1, $2)", &[&listener::CHANNEL, &payload])
+            .await;
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, "telling other replicas of changed tokens");
+        }
+    }
 }
 
 /// The operations, as [`Backend`] documents them.
@@ -284,6 +300,40 @@ impl Backend for Postgres {
         let conn = self.pool.get().await?;
         let found = queries::update_rules(&**conn, id, &rules).await?;
         self.changed(&conn, id).await.map(|()| found)
+    }
+
+    async fn create_token(&self, token: TokenRow) -> Result<bool, StoreError> {
+        let conn = self.pool.get().await?;
+        let created = team::insert_token(&**conn, &token).await?;
+        self.tokens_changed(&conn).await;
+        Ok(created)
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenRow>, StoreError> {
+        team::tokens(&**self.pool.get().await?).await
+    }
+
+    async fn delete_token(&self, name: String) -> Result<bool, StoreError> {
+        let conn = self.pool.get().await?;
+        let deleted = team::delete_token(&**conn, &name).await?;
+        self.tokens_changed(&conn).await;
+        Ok(deleted)
+    }
+
+    async fn touch_tokens(&self, used: Vec<(String, Millis)>) -> Result<(), StoreError> {
+        team::touch_tokens(&**self.pool.get().await?, &used).await
+    }
+
+    async fn add_audit(&self, entry: AuditRecord) -> Result<(), StoreError> {
+        team::insert_audit(&**self.pool.get().await?, &entry).await
+    }
+
+    async fn audit(
+        &self,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        team::audit(&**self.pool.get().await?, before, limit).await
     }
 
     async fn bin_by_alias(&self, alias: String) -> Result<Option<Uuid>, StoreError> {

@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_rules_routes_aliases.sql"),
     include_str!("migrations/0004_answers.sql"),
     include_str!("migrations/0005_schemas.sql"),
+    include_str!("migrations/0006_tokens_audit.sql"),
 ];
 
 /// The advisory lock migrations run under (any constant no other user of

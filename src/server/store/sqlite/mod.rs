@@ -20,6 +20,7 @@ mod queries;
 mod readers;
 mod rows;
 mod schema;
+mod team;
 mod tunnels;
 mod writer;
 
@@ -31,7 +32,7 @@ use uuid::Uuid;
 
 use readers::Readers;
 
-use super::{Encoded, ListQuery, Page, Record, StoreError, StoreOptions};
+use super::{AuditRecord, Encoded, ListQuery, Page, Record, StoreError, StoreOptions, TokenRow};
 #[cfg(test)]
 use crate::server::config::Durability;
 use crate::server::store::backend::Backend;
@@ -191,6 +192,44 @@ impl Backend for Sqlite {
     async fn set_rules(&self, id: Uuid, rules: Vec<RuleConfig>) -> Result<bool, StoreError> {
         self.writer
             .run(move |tx, _| queries::update_rules(tx, id, &rules))
+            .await
+    }
+
+    async fn create_token(&self, token: TokenRow) -> Result<bool, StoreError> {
+        self.writer
+            .run(move |tx, _| team::insert_token(tx, &token))
+            .await
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenRow>, StoreError> {
+        self.readers.run(team::tokens).await
+    }
+
+    async fn delete_token(&self, name: String) -> Result<bool, StoreError> {
+        self.writer
+            .run(move |tx, _| team::delete_token(tx, &name))
+            .await
+    }
+
+    async fn touch_tokens(&self, used: Vec<(String, Millis)>) -> Result<(), StoreError> {
+        self.writer
+            .run(move |tx, _| team::touch_tokens(tx, &used))
+            .await
+    }
+
+    async fn add_audit(&self, entry: AuditRecord) -> Result<(), StoreError> {
+        self.writer
+            .run(move |tx, _| team::insert_audit(tx, &entry))
+            .await
+    }
+
+    async fn audit(
+        &self,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        self.readers
+            .run(move |c| team::audit(c, before, limit))
             .await
     }
 

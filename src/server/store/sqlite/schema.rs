@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_rules_routes_aliases.sql"),
     include_str!("migrations/0009_answers.sql"),
     include_str!("migrations/0010_schemas.sql"),
+    include_str!("migrations/0011_tokens_audit.sql"),
 ];
 
 /// Settings the writer's connection needs. WAL lets readers run beside the

@@ -1,11 +1,11 @@
 //! `/api/bins[/{bin_id}]`: mint, read and delete a bin; set its response,
 //! its verification secrets and its alias.
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::{Extension, Json};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -17,6 +17,7 @@ use crate::core::views::ErrorBody;
 use crate::core::views::{AliasBody, BinView};
 use crate::server::error::AppError;
 use crate::server::state::AppState;
+use crate::server::web::auth::AuditTarget;
 use crate::server::web::bin_id;
 
 /// The routes, with their descriptions.
@@ -59,10 +60,11 @@ async fn create_bin(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<(StatusCode, Json<BinView>), AppError> {
+) -> Result<(StatusCode, Extension<AuditTarget>, Json<BinView>), AppError> {
     let bin = state.bins.mint(alias_body(&body)?).await?;
     Ok((
         StatusCode::CREATED,
+        Extension(AuditTarget(bin.id.to_string())),
         Json(BinView::new(&state.base_url(&headers), &bin)),
     ))
 }

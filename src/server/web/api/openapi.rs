@@ -34,6 +34,7 @@ use crate::server::web::api_docs::ApiDocs;
         (name = "requests", description = "Captured requests"),
         (name = "export", description = "Export as curl, HAR 1.2 or JSON; import"),
         (name = "tunnel", description = "The WebSocket of `hookwire tunnel`"),
+        (name = "tokens", description = "A team instance's tokens and audit log (admin scope)"),
         (name = "meta", description = "This description"),
     ),
     components(schemas(ErrorBody)),

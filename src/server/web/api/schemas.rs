@@ -19,9 +19,13 @@ use utoipa::openapi::{RefOr, Schema};
 
 use crate::core::model::{Action, Edits, ResponseConfig, RuleConfig};
 use crate::core::payload_schema::{SchemaConfig, SchemaError, SchemaVerdict, SchemasBody};
+use crate::core::scope::Scope;
 use crate::core::verify::Signature;
 use crate::core::verify::secrets::{HeaderRule, Secrets};
-use crate::core::views::{AliasBody, BinView, DeliveryJson, ErrorBody, RequestJson, RequestPage};
+use crate::core::views::{
+    AliasBody, AuditEntry, AuditPage, BinView, CreatedToken, DeliveryJson, ErrorBody, NewToken,
+    RequestJson, RequestPage, TokenList, TokenView,
+};
 
 macro_rules! core_schemas {
     ($($ty:ty),* $(,)?) => {
@@ -74,6 +78,13 @@ core_schemas!(
     SchemaConfig,
     SchemaVerdict,
     SchemaError,
+    Scope,
+    NewToken,
+    TokenView,
+    TokenList,
+    CreatedToken,
+    AuditEntry,
+    AuditPage,
 );
 
 /// Replaces the placeholders of the core types in a serialised OpenAPI

@@ -78,7 +78,7 @@ async fn api_docs(State(state): State<AppState>, Extension(docs): Extension<ApiD
         Some(html) => html.clone(),
         None => {
             let page = Page {
-                layout: Layout::new(&state),
+                layout: Layout::for_everyone(&state),
                 css: state.assets.url("api_docs.css"),
                 m: &docs.0.model,
             };

@@ -9,6 +9,7 @@ use axum::response::{Redirect, Response};
 use super::{InspectorPage, PageParams, inspector, render};
 use crate::core::model::Bin;
 use crate::server::state::AppState;
+use crate::server::web::auth::Principal;
 use crate::server::web::error_page::PageError;
 
 /// The secret schemes the form offers: value and label.
@@ -188,6 +189,7 @@ pub(super) fn saved_redirect(
 /// `fill` putting the typed values back.
 pub(super) async fn failed_page(
     state: &AppState,
+    principal: &Principal,
     id: uuid::Uuid,
     r: Option<i64>,
     headers: &HeaderMap,
@@ -198,7 +200,7 @@ pub(super) async fn failed_page(
         r,
         ..PageParams::default()
     };
-    let mut page = inspector(state, id, params, headers, Some(form)).await?;
+    let mut page = inspector(state, principal, id, params, headers, Some(form)).await?;
     fill(&mut page);
     let mut res = render(&page);
     *res.status_mut() = StatusCode::BAD_REQUEST;

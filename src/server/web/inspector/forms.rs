@@ -16,6 +16,7 @@ use crate::core::verify::Secrets;
 use crate::server::error::AppError;
 use crate::server::services::bins::BinError;
 use crate::server::state::AppState;
+use crate::server::web::auth::Principal;
 use crate::server::web::bin_id;
 use crate::server::web::error_page::PageError;
 
@@ -64,6 +65,7 @@ fn with_secret(
 async fn set_secret(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    principal: Principal,
     headers: HeaderMap,
     Form(form): Form<SecretForm>,
 ) -> Result<Response, PageError> {
@@ -92,7 +94,7 @@ async fn set_secret(
                 header_name: form.header_name,
                 ..FormState::failed("secrets", field, plain(&m))
             };
-            failed_page(&state, id, form.r, &headers, state_, |_| ()).await
+            failed_page(&state, &principal, id, form.r, &headers, state_, |_| ()).await
         }
         Err(e) => Err(e.into()),
     }
@@ -202,6 +204,7 @@ pub(super) fn parse_header_lines(text: &str) -> Result<Vec<Header>, AppError> {
 async fn set_response(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    principal: Principal,
     headers: HeaderMap,
     Form(form): Form<ResponseForm>,
 ) -> Result<Response, PageError> {
@@ -218,7 +221,7 @@ async fn set_response(
     };
     let r = form.r;
     let fs = FormState::failed("response", error.0, error.1);
-    failed_page(&state, id, r, &headers, fs, move |p| {
+    failed_page(&state, &principal, id, r, &headers, fs, move |p| {
         p.status = form.status;
         p.headers_text = form.headers;
         p.body = form.body;

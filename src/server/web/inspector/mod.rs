@@ -26,6 +26,7 @@ use crate::core::time::rfc3339;
 use crate::core::verify::{Secrets, Signature};
 use crate::server::state::AppState;
 use crate::server::store::{Cursor, ListQuery};
+use crate::server::web::auth::Principal;
 use crate::server::web::bin_id;
 use forms::header_lines;
 
@@ -206,6 +207,8 @@ fn attempt_list(found: &[(i64, i64)], current: Option<i64>) -> Vec<Attempt> {
 #[template(path = "inspector.html")]
 struct InspectorPage {
     layout: Layout,
+    /// The viewer may change the bin: its forms are shown.
+    can_write: bool,
     bin_id: String,
     capture_url: String,
     count: u64,
@@ -256,6 +259,8 @@ struct DetailFragment {
     attempts: Vec<Attempt>,
     tunnels: Vec<String>,
     compare_with: Option<i64>,
+    /// The viewer may change the bin: replay and delete are shown.
+    can_write: bool,
 }
 
 /// A response rule as the settings list shows it.
@@ -360,13 +365,14 @@ pub struct PageParams {
 /// `GET /bins/{bin_id}`.
 async fn page(
     State(state): State<AppState>,
+    principal: Principal,
     Path(id): Path<String>,
     Query(params): Query<PageParams>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let id = bin_id(&id)?;
     Ok(render(
-        &inspector(&state, id, params, &headers, None).await?,
+        &inspector(&state, &principal, id, params, &headers, None).await?,
     ))
 }
 
@@ -374,6 +380,7 @@ async fn page(
 /// submission (none: the stored settings and any `?saved=` notice).
 async fn inspector(
     state: &AppState,
+    principal: &Principal,
     id: uuid::Uuid,
     params: PageParams,
     headers: &HeaderMap,
@@ -445,7 +452,8 @@ async fn inspector(
     let resp = bin.response;
     let base = state.base_url(headers);
     Ok(InspectorPage {
-        layout: Layout::new(state),
+        layout: Layout::new(state, principal),
+        can_write: principal.can_write(),
         bin_id: id.to_string(),
         capture_url: format!("{base}/{id}"),
         count: state.store.count(id).await?,
@@ -502,6 +510,7 @@ async fn retry_attempts(
 /// request, read by id (the bin is not listed), for `static/app.js`.
 async fn detail_fragment(
     State(state): State<AppState>,
+    principal: Principal,
     Path((id, rid)): Path<(String, i64)>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
@@ -522,6 +531,7 @@ async fn detail_fragment(
         attempts,
         tunnels: crate::server::services::cluster::connected(&state.store, &state.hub, id).await?,
         compare_with: None,
+        can_write: principal.can_write(),
     });
     res.headers_mut().insert(
         axum::http::header::CACHE_CONTROL,

@@ -17,6 +17,7 @@ use super::forms::parse_header_lines;
 use crate::core::model::{Action, ResponseConfig, RuleConfig};
 use crate::server::services::bins::BinError;
 use crate::server::state::AppState;
+use crate::server::web::auth::Principal;
 use crate::server::web::bin_id;
 use crate::server::web::error_page::PageError;
 
@@ -152,6 +153,7 @@ fn rule_field(msg: &str) -> &'static str {
 async fn add_rule(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    principal: Principal,
     headers: HeaderMap,
     Form(form): Form<RuleForm>,
 ) -> Result<Response, PageError> {
@@ -188,7 +190,7 @@ async fn add_rule(
         rule: form.input(),
         ..FormState::failed("rules", error.0, error.1)
     };
-    failed_page(&state, id, r, &headers, fs, |_| ()).await
+    failed_page(&state, &principal, id, r, &headers, fs, |_| ()).await
 }
 
 /// The delete button of one rule.
@@ -226,6 +228,7 @@ pub struct RulesJsonForm {
 async fn replace_rules(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    principal: Principal,
     headers: HeaderMap,
     Form(form): Form<RulesJsonForm>,
 ) -> Result<Response, PageError> {
@@ -253,7 +256,7 @@ async fn replace_rules(
         rules_json: Some(form.rules),
         ..FormState::failed("rules", "rules-json", error)
     };
-    failed_page(&state, id, None, &headers, fs, |_| ()).await
+    failed_page(&state, &principal, id, None, &headers, fs, |_| ()).await
 }
 
 /// The alias form; empty removes it.
@@ -268,6 +271,7 @@ pub struct AliasForm {
 async fn set_alias(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    principal: Principal,
     headers: HeaderMap,
     Form(form): Form<AliasForm>,
 ) -> Result<Response, PageError> {
@@ -285,5 +289,5 @@ async fn set_alias(
         alias: Some(form.alias),
         ..FormState::failed("alias", "alias-input", error)
     };
-    failed_page(&state, id, form.r, &headers, fs, |_| ()).await
+    failed_page(&state, &principal, id, form.r, &headers, fs, |_| ()).await
 }

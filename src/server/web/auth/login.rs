@@ -1,22 +1,23 @@
-//! Access control for a team instance (`--access-token`): the inspector asks
-//! for the token on a login page and then holds a session cookie; the API
-//! and tunnels send `Authorization: Bearer`. Capture URLs stay public.
+//! The inspector's sign-in: a login page that takes any token (the
+//! operator's `--access-token` or one made with `hookwire token create`)
+//! and answers with a session cookie derived from it.
+
+use std::net::SocketAddr;
 
 use askama::Template;
-use axum::extract::{Query, Request, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
-use subtle::ConstantTimeEq as _;
 
-use super::layout::{Layout, render};
 use crate::core::secret::Secret;
-use crate::server::error::AppError;
+use crate::server::services::audit::{self, Actor};
+use crate::server::services::tokens::session_cookie;
 use crate::server::state::AppState;
+use crate::server::web::layout::{Layout, render};
 
 /// The sign-in routes (open to anyone).
 pub fn router() -> Router<AppState> {
@@ -28,71 +29,24 @@ pub fn router() -> Router<AppState> {
 /// The session cookie's name.
 pub const COOKIE: &str = "hookwire_session";
 
-/// The cookie value for a token: a hash, so the cookie (and whatever logs
-/// or stores it) never holds the token itself.
-fn session_value(token: &Secret) -> String {
+/// The session cookie of the operator's token: a hash, so the cookie (and
+/// whatever logs or stores it) never holds the token itself. (Made tokens
+/// have theirs from `services::tokens::session_cookie`.)
+pub(super) fn operator_session(token: &Secret) -> String {
     hex::encode(Sha256::digest(format!(
         "hookwire-session-v1:{}",
         token.expose()
     )))
 }
 
-fn equal(a: &str, b: &str) -> bool {
-    a.as_bytes().ct_eq(b.as_bytes()).into()
-}
-
 /// The session cookie's value, if the request carries one.
-fn cookie(headers: &HeaderMap) -> Option<&str> {
+pub(super) fn cookie(headers: &HeaderMap) -> Option<&str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .find_map(|pair| pair.trim().strip_prefix(COOKIE)?.strip_prefix('='))
-}
-
-/// True when the server has no token, or the request proves it knows it.
-pub fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
-    let Some(token) = &state.config.access_token else {
-        return true;
-    };
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if bearer.is_some_and(|b| equal(b.trim(), token.expose())) {
-        return true;
-    }
-    cookie(headers).is_some_and(|c| equal(c, &session_value(token)))
-}
-
-/// Middleware: lets authorized requests through; others get 401 (API,
-/// metrics, tunnel) or the login page (inspector).
-pub async fn require(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if authorized(&state, req.headers()) {
-        return next.run(req).await;
-    }
-    let path = req.uri().path();
-    if path.starts_with("/api/") || path == "/metrics" {
-        let mut res = AppError::Unauthorized(
-            "this hookwire server needs its access token: send Authorization: Bearer <token> \
-             (hookwire tunnel/new: --access-token or HOOKWIRE_ACCESS_TOKEN)"
-                .into(),
-        )
-        .into_response();
-        res.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return res;
-    }
-    let next_url = req
-        .uri()
-        .path_and_query()
-        .map_or("/", |pq| pq.as_str())
-        .to_owned();
-    let target: String = form_urlencoded::Serializer::new(String::new())
-        .append_pair("next", &next_url)
-        .finish();
-    Redirect::to(&format!("/login?{target}")).into_response()
 }
 
 /// Only same-site paths are followed after a login (no open redirect).
@@ -127,7 +81,7 @@ pub struct LoginQuery {
 
 /// `GET /login`.
 async fn login_page(State(state): State<AppState>, Query(q): Query<LoginQuery>) -> Response {
-    if state.config.access_token.is_none() {
+    if !super::protected(&state) {
         return Redirect::to("/").into_response();
     }
     render(&LoginPage {
@@ -144,25 +98,47 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
-/// `POST /login`: sets the session cookie when the token is right.
+/// `POST /login`: sets the session cookie when the token is one the
+/// server knows, and writes the sign-in to the audit log.
 async fn login(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
     let next = safe_next(form.next.as_deref()).to_owned();
-    let Some(token) = &state.config.access_token else {
+    if !super::protected(&state) {
         return Redirect::to(&next).into_response();
+    }
+    let token = form.token.trim();
+    let operator = state.config.access_token.as_ref();
+    let signed_in = if operator.is_some_and(|op| super::equal(token, op.expose())) {
+        operator.map(|op| ("operator".to_owned(), "operator", operator_session(op)))
+    } else {
+        state
+            .tokens
+            .by_token(token)
+            .map(|known| (known.name.clone(), "token", session_cookie(token)))
     };
-    if !equal(form.token.trim(), token.expose()) {
+    let Some((who, via, session)) = signed_in else {
         let mut res = render(&LoginPage {
             layout: Layout::signed_out(&state),
             next,
-            error: Some("That is not this server's access token. Ask whoever runs it.".into()),
+            error: Some(
+                "This server does not know that token: it may be mistyped or revoked. \
+                 Ask whoever runs it for one."
+                    .into(),
+            ),
         });
         *res.status_mut() = StatusCode::UNAUTHORIZED;
         return res;
-    }
+    };
+    let actor = Actor {
+        who,
+        via,
+        address: super::client_address(&state, &headers, Some(peer.ip())),
+    };
+    audit::record(&state.store, &actor, "login", None).await;
     let https = state.config.tls.is_some()
         || state
             .config
@@ -173,8 +149,7 @@ async fn login(
             .get("x-forwarded-proto")
             .is_some_and(|p| p.as_bytes().eq_ignore_ascii_case(b"https"));
     let cookie = format!(
-        "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age=2592000{}",
-        session_value(token),
+        "{COOKIE}={session}; Path=/; HttpOnly; SameSite=Strict; Max-Age=2592000{}",
         if https { "; Secure" } else { "" }
     );
     let mut res = Redirect::to(&next).into_response();
