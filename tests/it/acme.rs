@@ -202,9 +202,13 @@ async fn a_certificate_from_pebble_serves_https_with_h2_and_survives_a_restart()
     };
     let cache = dir.path().join("acme-cache");
     let mut server = serve(port, &db, &pebble.directory, &pebble.ca_cert, &cache).await;
-    // The server starts before it has a certificate, and says what it waits for.
+    // The server starts before it has a certificate, and says what it waits
+    // for; the URL it offers is the certificate's name.
     server
         .stderr_line(&format!("no certificate for {DOMAIN} yet"))
+        .await;
+    server
+        .stderr_line(&format!("open https://{DOMAIN}:{port}/"))
         .await;
 
     // Issued by Pebble for DOMAIN: curl trusts only Pebble's root and

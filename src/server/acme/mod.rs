@@ -97,6 +97,11 @@ impl Acme {
         }))
     }
 
+    /// The name the certificate is for.
+    pub fn domain(&self) -> &str {
+        &self.settings.domain
+    }
+
     /// The TLS configuration that serves these certificates.
     pub fn server_config(&self) -> Arc<rustls::ServerConfig> {
         self.server.clone()
