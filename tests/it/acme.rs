@@ -72,7 +72,8 @@ fn pebble_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     paths
 }
 
-/// Pebble and its DNS, validating TLS-ALPN-01 on `tls_port`; killed on drop.
+/// Pebble and its DNS, validating TLS-ALPN-01 on `tls_port` of whatever
+/// address the DNS answers for every name; killed on drop.
 struct Pebble {
     _dns: Daemon,
     _ca: Daemon,
@@ -82,11 +83,11 @@ struct Pebble {
 }
 
 impl Pebble {
-    async fn start(dir: &Path, tls_port: u16) -> Self {
+    async fn start(dir: &Path, answer: &str, tls_port: u16) -> Self {
         let (ca_cert, cert, key) = pebble_certificates(dir);
         let dns_port = free_port();
         let dns = pebble_program("pebble-challtestsrv", &dir.join("dns.log"))
-            .args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""])
+            .args(["-defaultIPv4", answer, "-defaultIPv6", ""])
             .args(["-dns01", &format!("127.0.0.1:{dns_port}")])
             .args(["-http01", "", "-https01", "", "-tlsalpn01", ""])
             .args(["-management", &format!("127.0.0.1:{}", free_port())])
@@ -194,7 +195,7 @@ async fn serve(port: u16, db: &str, directory: &str, ca: &Path, cache: &Path) ->
 async fn a_certificate_from_pebble_serves_https_with_h2_and_survives_a_restart() {
     let dir = tempfile::tempdir().expect("dir");
     let port = free_port();
-    let pebble = Pebble::start(dir.path(), port).await;
+    let pebble = Pebble::start(dir.path(), "127.0.0.1", port).await;
     let db = if common::pg::wanted() {
         common::pg::database()
     } else {
@@ -291,6 +292,36 @@ async fn a_certificate_from_pebble_serves_https_with_h2_and_survives_a_restart()
     let log = done.stderr_text();
     assert!(!log.contains("no certificate"), "{log}");
     assert!(!log.contains("could not obtain"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_validation_is_logged_with_what_to_check() {
+    let dir = tempfile::tempdir().expect("dir");
+    let port = free_port();
+    // The name resolves to 127.0.0.2, where nothing listens: as when DNS
+    // points elsewhere or port 443 does not reach the server.
+    let pebble = Pebble::start(dir.path(), "127.0.0.2", port).await;
+    let db = dir.path().join("h.db").display().to_string();
+    let cache = dir.path().join("acme-cache");
+    let mut server = serve(port, &db, &pebble.directory, &pebble.ca_cert, &cache).await;
+    let line = eventually_within("the failure logged", ORDER_LIMIT, || {
+        let found = (server.stderr().into_iter()).find(|l| l.contains("could not obtain"));
+        async move { found }
+    })
+    .await;
+    for says in [
+        &format!("the CA could not validate {DOMAIN} with TLS-ALPN-01") as &str,
+        "127.0.0.2",
+        "resolves (DNS A/AAAA) to this machine",
+        "port 443 there reaches",
+        "Trying again in 2m",
+    ] {
+        assert!(line.contains(says), "says {says:?}: {line}");
+    }
+    // Still serving: plain HTTP is told to use HTTPS.
+    let plain = curl(vec![format!("http://127.0.0.1:{port}/")], None).await;
+    assert_eq!(plain.status, 400);
+    server.stop_with("TERM").await;
 }
 
 #[tokio::test]
