@@ -153,10 +153,14 @@ async fn run(command: Command, started: hookwire::core::time::Millis) -> anyhow:
             } else {
                 "http"
             };
-            let base = config
-                .public_url
-                .clone()
-                .unwrap_or_else(|| format!("{scheme}://{addr}"));
+            // The certificate from --acme-domain is for that name, not for
+            // the address: the URL to open is the name's.
+            let origin = match &config.acme {
+                Some(acme) if addr.port() == 443 => format!("https://{}", acme.domain()),
+                Some(acme) => format!("https://{}:{}", acme.domain(), addr.port()),
+                None => format!("{scheme}://{addr}"),
+            };
+            let base = config.public_url.clone().unwrap_or(origin);
             // The database opens before the listening line: a script that
             // waits for that line never waits on a server that cannot start.
             let ready = hookwire::server::http::open(config).await?;

@@ -2,6 +2,7 @@
 //! commands for the whole loop (`send`, `resend`, `tail`, `wait`). Most
 //! flags also read a `HOOKWIRE_*` environment variable.
 
+mod acme;
 mod check;
 mod loop_commands;
 
@@ -347,6 +348,35 @@ pub struct ServeArgs {
     #[arg(long, env = "HOOKWIRE_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
+    /// Serve HTTPS with a certificate for this domain from Let's Encrypt
+    /// (or --acme-directory), obtained with the TLS-ALPN-01 challenge on
+    /// the listening port (the CA connects to DOMAIN:443, which must reach
+    /// --listen) and renewed before it expires. Not with --tls-cert.
+    #[arg(long, env = "HOOKWIRE_ACME_DOMAIN")]
+    pub acme_domain: Option<String>,
+
+    /// Contact address of the ACME account (optional; the CA may write
+    /// about problems with the certificate).
+    #[arg(long, env = "HOOKWIRE_ACME_EMAIL")]
+    pub acme_email: Option<String>,
+
+    /// The ACME directory URL. Default: Let's Encrypt's production
+    /// directory; its staging one, or a private CA (Pebble, step-ca) for
+    /// trials.
+    #[arg(long, env = "HOOKWIRE_ACME_DIRECTORY")]
+    pub acme_directory: Option<String>,
+
+    /// PEM root certificate(s) to trust, besides the public roots, when
+    /// talking to the ACME directory (a private or test CA).
+    #[arg(long, env = "HOOKWIRE_ACME_CA_CERT")]
+    pub acme_ca_cert: Option<PathBuf>,
+
+    /// Folder keeping the ACME account and certificate, so a restart does
+    /// not order again. Default: hookwire-acme beside an SQLite --db
+    /// (required with PostgreSQL).
+    #[arg(long, env = "HOOKWIRE_ACME_CACHE")]
+    pub acme_cache: Option<PathBuf>,
+
     /// Log format on stderr: text for people, or json (one object per
     /// line: level, target, fields, spans) for log collectors.
     #[arg(long, env = "HOOKWIRE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -435,8 +465,13 @@ impl ServeArgs {
                 path.display()
             );
         }
-        let tls = match (&self.tls_cert, &self.tls_key) {
-            (Some(cert), Some(key)) => Some(crate::server::tls::server_config(cert, key)?),
+        let acme = match self.acme_settings(&db)? {
+            Some(settings) => Some(crate::server::acme::Acme::new(settings)?),
+            None => None,
+        };
+        let tls = match (&self.tls_cert, &self.tls_key, &acme) {
+            (Some(cert), Some(key), _) => Some(crate::server::tls::server_config(cert, key)?),
+            (_, _, Some(acme)) => Some(acme.server_config()),
             _ => None,
         };
         Ok(ServerConfig {
@@ -461,6 +496,7 @@ impl ServeArgs {
             max_stored_bytes: self.max_stored_bytes,
             max_connections: self.max_connections.max(1),
             tls,
+            acme,
             ..ServerConfig::default()
         })
     }

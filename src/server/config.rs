@@ -33,8 +33,11 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// How long a capture's body may take to arrive once its head has.
     pub body_deadline: Duration,
-    /// Serve HTTPS with this certificate and key (`--tls-cert`, `--tls-key`).
+    /// Serve HTTPS with this certificate and key (`--tls-cert`, `--tls-key`),
+    /// or with the certificates of `acme`.
     pub tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
+    /// Obtains and renews the certificate `tls` serves (`--acme-domain`).
+    pub acme: Option<std::sync::Arc<crate::server::acme::Acme>>,
     /// When a capture counts as stored, and so may be acknowledged.
     pub durability: Durability,
     /// Certificates to trust, besides the public roots, when PostgreSQL
@@ -152,6 +155,7 @@ impl Default for ServerConfig {
             max_connections: 1024,
             body_deadline: Duration::from_secs(60),
             tls: None,
+            acme: None,
             durability: Durability::Process,
             db_ca_cert: None,
         }

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::sync::Arc;
-use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
 use tokio::sync::{Semaphore, mpsc};
@@ -26,6 +26,7 @@ use tokio::task::JoinSet;
 use tower::ServiceExt as _;
 use tracing::Instrument as _;
 
+use crate::server::acme::resolver::ACME_TLS_ALPN;
 use crate::server::capture::DropConnection;
 use crate::server::config::ServerConfig;
 use crate::server::services::{cluster, indexer, retention};
@@ -166,6 +167,9 @@ pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<O
         state.tokens.clone(),
     ));
     background.spawn(state.tokens.clone().run(state.stopping.subscribe()));
+    if let (Some(acme), Ok(addr)) = (&state.config.acme, listener.local_addr()) {
+        background.spawn(acme.clone().run(addr));
+    }
     let stopping = state.stopping.clone();
     let max_connections = state.config.max_connections;
     let tls = state
@@ -279,9 +283,15 @@ pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<O
                             Ok(Ok(None)) => {
                                 tracing::debug!("plain HTTP on the TLS port: answered 400")
                             }
-                            Ok(Ok(Some(stream))) => {
+                            Ok(Ok(Some(mut stream))) => {
                                 let version = match stream.get_ref().1.alpn_protocol() {
                                     Some(b"h2") => Version::Http2,
+                                    // An ACME CA validating TLS-ALPN-01: it has
+                                    // seen the challenge certificate; no HTTP.
+                                    Some(ACME_TLS_ALPN) => {
+                                        let _ = stream.shutdown().await;
+                                        return;
+                                    }
                                     _ => Version::Http1,
                                 };
                                 serve_connection(&builders, version, stream, service, stop).await;

@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! Modules depend one way, down this list:
+//! - [`acme`]: HTTPS by itself: certificates from an ACME CA (`--acme-domain`).
 //! - [`config`]: [`config::ServerConfig`]: what `serve` was asked to do.
 //! - [`tls`]: the certificate for `--tls-cert` / `--tls-key`.
 //! - [`assets`]: the embedded static files and their hashed URLs.
@@ -18,6 +19,7 @@
 //! - [`web`]: inspector pages, JSON API, export/import, tunnel upgrade, static files.
 //! - [`http`]: the router, the accept loop with hyper's limits, shutdown.
 
+pub mod acme;
 pub mod assets;
 pub mod capture;
 pub mod config;

@@ -10,7 +10,7 @@ use crate::common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::TestServer;
+use common::{TestServer, free_port};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
@@ -25,13 +25,6 @@ impl Drop for Driver {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
 }
 
 pub(crate) async fn driver() -> Driver {

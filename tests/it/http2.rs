@@ -14,13 +14,13 @@ use serde_json::json;
 
 /// What curl got: the HTTP version and status it reports, the response
 /// headers and body.
-struct Curled {
-    version: String,
-    status: u16,
-    headers: String,
-    body: Vec<u8>,
+pub(crate) struct Curled {
+    pub(crate) version: String,
+    pub(crate) status: u16,
+    pub(crate) headers: String,
+    pub(crate) body: Vec<u8>,
     /// curl's complaints, for failure messages.
-    stderr: String,
+    pub(crate) stderr: String,
 }
 
 impl Curled {
@@ -34,7 +34,7 @@ impl Curled {
             .next_back()
     }
 
-    fn request_id(&self) -> i64 {
+    pub(crate) fn request_id(&self) -> i64 {
         self.header("x-hookwire-request-id")
             .unwrap_or_else(|| panic!("no request id in {}", self.headers))
             .parse()
@@ -43,8 +43,9 @@ impl Curled {
 }
 
 /// Runs curl with `args` and then the URL, off the runtime's threads (the
-/// server runs on them); `stdin` is piped in when given.
-async fn curl(args: Vec<String>, stdin: Option<Vec<u8>>) -> Curled {
+/// server runs on them); `stdin` is piped in when given. Also used by
+/// tests/it/acme.rs.
+pub(crate) async fn curl(args: Vec<String>, stdin: Option<Vec<u8>>) -> Curled {
     tokio::task::spawn_blocking(move || {
         let dir = tempfile::tempdir().expect("dir");
         let (headers, body) = (dir.path().join("headers"), dir.path().join("body"));

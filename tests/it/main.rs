@@ -11,6 +11,7 @@
 mod common;
 
 mod access;
+mod acme;
 mod answers;
 mod api;
 mod api_docs;

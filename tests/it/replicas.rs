@@ -8,30 +8,14 @@
 //! delivers every one.
 
 use crate::common;
+use common::{Daemon, free_port};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// A child process, killed (`kill -9`) on drop.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
 
 async fn wait_until(what: &str, limit: Duration, mut ok: impl AsyncFnMut() -> bool) {
     let deadline = Instant::now() + limit;
@@ -42,7 +26,7 @@ async fn wait_until(what: &str, limit: Duration, mut ok: impl AsyncFnMut() -> bo
 }
 
 /// A replica on `port` until dropped.
-async fn replica(db: &str, port: u16, log: &Path) -> Proc {
+async fn replica(db: &str, port: u16, log: &Path) -> Daemon {
     let log = std::fs::File::create(log).expect("replica log");
     let child = Command::new(common::binary())
         .args([
@@ -70,11 +54,11 @@ async fn replica(db: &str, port: u16, log: &Path) -> Proc {
         },
     )
     .await;
-    Proc(child)
+    Daemon(child)
 }
 
 /// nginx in front of the replicas, configured as the README shows.
-async fn nginx(dir: &Path, port: u16, upstreams: &[u16]) -> Proc {
+async fn nginx(dir: &Path, port: u16, upstreams: &[u16]) -> Daemon {
     let servers: String = upstreams
         .iter()
         .map(|p| format!("server 127.0.0.1:{p} max_fails=0;"))
@@ -121,7 +105,7 @@ async fn nginx(dir: &Path, port: u16, upstreams: &[u16]) -> Proc {
         tokio::net::TcpStream::connect(addr).await.is_ok()
     })
     .await;
-    Proc(child)
+    Daemon(child)
 }
 
 /// The local app: records the request id of every delivery, answers 200.
@@ -184,7 +168,7 @@ async fn three_replicas_behind_nginx_lose_nothing_when_killed_and_rolled() {
     let dir = tempfile::tempdir().expect("dir");
     let db = common::pg::database();
     let ports = [free_port(), free_port(), free_port()];
-    let mut replicas: Vec<Option<Proc>> = Vec::new();
+    let mut replicas: Vec<Option<Daemon>> = Vec::new();
     for (i, port) in ports.iter().enumerate() {
         let log = dir.path().join(format!("replica{i}.log"));
         replicas.push(Some(replica(&db, *port, &log).await));
@@ -204,7 +188,7 @@ async fn three_replicas_behind_nginx_lose_nothing_when_killed_and_rolled() {
     let bin = minted["id"].as_str().expect("id").to_owned();
 
     let (app_url, seen) = app().await;
-    let _tunnel = Proc(
+    let _tunnel = Daemon(
         Command::new(common::binary())
             .args(["tunnel", &format!("{base}/{bin}"), "--to", &app_url])
             .args(["--name", "laptop"])

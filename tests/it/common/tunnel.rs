@@ -41,19 +41,29 @@ pub const HOP_BY_HOP: [&str; 8] = [
 // ---------------------------------------------------------------------------
 
 /// Polls `check` until it yields a value; panics with `what` after [`WAIT`].
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let deadline = Instant::now() + WAIT;
+    eventually_within(what, WAIT, check).await
+}
+
+/// Polls `check` until it yields a value; panics with `what` after `limit`
+/// (for what another program takes its time over, such as a CA's order).
+pub async fn eventually_within<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
     loop {
         if let Some(v) = check().await {
             return v;
         }
         assert!(
             Instant::now() < deadline,
-            "timed out after {WAIT:?} waiting for {what}"
+            "timed out after {limit:?} waiting for {what}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
