@@ -9,6 +9,7 @@
 //! - [`secret`]: a secret whose `Debug` prints a mask.
 //! - [`term`]: what an output stream may carry: colour and progress on a terminal only.
 //! - [`tls`]: the trust roots of outgoing TLS connections (rustls).
+//! - [`shapes`]: what the API accepts, as JSON Schema fragments beside the checks they describe.
 //! - [`verify`]: signature schemes (check and sign), one file per scheme.
 //! - [`idempotency`]: the sender's id of a delivery; grouping retries.
 //! - [`matcher`]: the one match language: conditions on a request.
@@ -28,6 +29,7 @@ pub mod payload_schema;
 pub mod protocol;
 pub mod routing;
 pub mod secret;
+pub mod shapes;
 pub mod term;
 pub mod time;
 pub mod tls;

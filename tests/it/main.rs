@@ -13,6 +13,7 @@ mod common;
 mod access;
 mod answers;
 mod api;
+mod api_contract;
 mod api_docs;
 mod browser;
 mod capture;

@@ -7,7 +7,9 @@
 
 pub mod bin_schemas;
 pub mod bins;
+pub mod contract;
 pub mod openapi;
+pub mod refine;
 pub mod requests;
 pub mod rules;
 pub mod schemas;

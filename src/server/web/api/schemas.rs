@@ -21,7 +21,9 @@ use crate::core::model::{Action, Edits, ResponseConfig, RuleConfig};
 use crate::core::payload_schema::{SchemaConfig, SchemaError, SchemaVerdict, SchemasBody};
 use crate::core::verify::Signature;
 use crate::core::verify::secrets::{HeaderRule, Secrets};
-use crate::core::views::{AliasBody, BinView, DeliveryJson, ErrorBody, RequestJson, RequestPage};
+use crate::core::views::{
+    AliasBody, AliasChange, BinView, DeliveryJson, ErrorBody, RequestJson, RequestPage,
+};
 
 macro_rules! core_schemas {
     ($($ty:ty),* $(,)?) => {
@@ -67,6 +69,8 @@ core_schemas!(
     BinView,
     ErrorBody,
     AliasBody,
+    AliasChange,
+    super::rules::RuleList,
     RequestJson<'_>,
     DeliveryJson<'_>,
     RequestPage<'_>,
