@@ -564,3 +564,98 @@ async fn every_operation_takes_what_its_document_allows_and_refuses_what_it_forb
         );
     }
 }
+
+/// The mismatches an independent run found, each now as the document says:
+/// refused with a JSON reason and nothing changed, or taken.
+#[tokio::test]
+async fn the_mismatches_found_are_settled() {
+    let s = TestServer::spawn().await;
+    let bin = s.new_bin().await;
+    let call = |method: reqwest::Method, path: String, body: Option<String>| {
+        let s = &s;
+        async move {
+            let mut req = s.client.request(method, s.url(&path));
+            if let Some(body) = body {
+                req = req.header("content-type", "application/json").body(body);
+            }
+            let res = req.send().await.expect("call");
+            (res.status().as_u16(), common::json(res).await)
+        }
+    };
+    let put = |path: &str, body: Option<&str>| {
+        call(
+            reqwest::Method::PUT,
+            format!("/api/bins/{bin}/{path}"),
+            body.map(str::to_owned),
+        )
+    };
+    let rules = r#"{"rules":[{"name":"flaky","match":["method=POST"]}]}"#;
+    assert_eq!(put("rules", Some(rules)).await.0, 200);
+    assert_eq!(put("alias", Some(r#"{"alias":"kept"}"#)).await.0, 200);
+    let before = s.get_json(&format!("/api/bins/{bin}"), 200).await;
+
+    for (path, body, says) in [
+        ("rules", Some("[[]]"), "is not of type \"object\""),
+        ("schemas", Some("[[]]"), "is not of type \"object\""),
+        ("alias", None, "a JSON body is required"),
+        ("alias", Some("{}"), "\"alias\" is a required property"),
+        (
+            "alias",
+            Some(r#"{"alias":"Not An Alias"}"#),
+            "does not match",
+        ),
+        ("response", Some(r#"{"headers":[[]]}"#), "less than 2 items"),
+        (
+            "secrets",
+            Some(r#"{"header":{"name":"","value":"x"}}"#),
+            "body /header/name",
+        ),
+    ] {
+        let (status, answer) = put(path, body).await;
+        assert_eq!(status, 400, "{path} {body:?}: {answer}");
+        let error = answer["error"].as_str().expect("a reason");
+        assert!(
+            error.contains(says) && error.contains("nothing was changed"),
+            "{error}"
+        );
+    }
+    for query in [
+        "requests?limit=0",
+        "requests/-1",
+        "export?to=",
+        "requests?before=2&after=1",
+    ] {
+        s.get_json(&format!("/api/bins/{bin}/{query}"), 400).await;
+    }
+    let import = |body: &str| {
+        call(
+            reqwest::Method::POST,
+            format!("/api/bins/{bin}/import"),
+            Some(body.to_owned()),
+        )
+    };
+    assert_eq!(import("{}").await.0, 400);
+    assert_eq!(import("[]").await.0, 200, "an empty list imports nothing");
+    let after = s.get_json(&format!("/api/bins/{bin}"), 200).await;
+    assert_eq!(after, before, "a refused call changed the bin");
+    let kept = s.get_json(&format!("/api/bins/{bin}/rules"), 200).await;
+    assert_eq!(kept["rules"][0]["name"], "flaky");
+
+    // No body, null or {} mint a bin; a body past 2 MiB is 413, in JSON.
+    for body in [None, Some("null"), Some("{}")] {
+        let minted = call(
+            reqwest::Method::POST,
+            "/api/bins".into(),
+            body.map(str::to_owned),
+        )
+        .await;
+        assert_eq!(minted.0, 201, "{body:?}");
+    }
+    let big = format!("{{\"rules\":[],\"x\":\"{}\"}}", "y".repeat(3 << 20));
+    let (status, answer) = put("rules", Some(&big)).await;
+    assert_eq!(status, 413);
+    assert!(
+        answer["error"].as_str().is_some_and(|e| e.contains("over")),
+        "{answer}"
+    );
+}

@@ -6,7 +6,12 @@
 //! Which is which is decided afterwards by [`Schemas::verdict`], never by
 //! the intent of the generator.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
 use proptest::strategy::{Strategy, ValueTree};
+use proptest::string::RegexGeneratorStrategy;
 use proptest::test_runner::TestRunner;
 use serde_json::{Map, Value, json};
 
@@ -48,25 +53,39 @@ fn pick<'a, T>(runner: &mut TestRunner, items: &'a [T]) -> Option<&'a T> {
 /// The document's components, for resolving `$ref`s.
 pub struct Schemas {
     root: Value,
+    /// Validators by schema text: each is compiled once.
+    compiled: RefCell<HashMap<String, Rc<jsonschema::Validator>>>,
+    /// String generators by pattern (`None`: proptest cannot read it).
+    patterns: RefCell<HashMap<String, Option<Rc<RegexGeneratorStrategy<String>>>>>,
 }
 
 impl Schemas {
     pub fn new(doc: &Value) -> Self {
         Self {
             root: json!({ "components": doc["components"].clone() }),
+            compiled: RefCell::default(),
+            patterns: RefCell::default(),
         }
     }
 
     /// A validator of `schema`, its references resolved in the document.
-    pub fn validator(&self, schema: &Value) -> jsonschema::Validator {
+    pub fn validator(&self, schema: &Value) -> Rc<jsonschema::Validator> {
+        let key = schema.to_string();
+        if let Some(v) = self.compiled.borrow().get(&key) {
+            return v.clone();
+        }
         let mut rooted = schema.clone();
         if let Some(obj) = rooted.as_object_mut() {
             obj.insert("components".into(), self.root["components"].clone());
         }
-        jsonschema::options()
-            .with_draft(jsonschema::Draft::Draft202012)
-            .build(&rooted)
-            .unwrap_or_else(|e| panic!("the document's schema {schema} does not compile: {e}"))
+        let v = Rc::new(
+            jsonschema::options()
+                .with_draft(jsonschema::Draft::Draft202012)
+                .build(&rooted)
+                .unwrap_or_else(|e| panic!("the document's schema {schema} does not compile: {e}")),
+        );
+        self.compiled.borrow_mut().insert(key, v.clone());
+        v
     }
 
     fn resolve<'a>(&'a self, mut schema: &'a Value) -> &'a Value {
@@ -205,9 +224,17 @@ impl Schemas {
             .map_or(min + 12, |m| m as usize);
         let max = max.min(min + 40);
         if let Some(pattern) = schema["pattern"].as_str() {
-            let full = pattern.strip_prefix('^').unwrap_or(pattern);
-            let full = full.strip_suffix('$').unwrap_or(full);
-            if let Ok(strategy) = proptest::string::string_regex(full) {
+            let strategy = self
+                .patterns
+                .borrow_mut()
+                .entry(pattern.to_owned())
+                .or_insert_with(|| {
+                    let full = pattern.strip_prefix('^').unwrap_or(pattern);
+                    let full = full.strip_suffix('$').unwrap_or(full);
+                    proptest::string::string_regex(full).ok().map(Rc::new)
+                })
+                .clone();
+            if let Some(strategy) = strategy {
                 for _ in 0..8 {
                     let s = strategy.new_tree(runner).expect("a string").current();
                     // Lengths the schema states; the pattern's own otherwise.

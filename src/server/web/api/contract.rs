@@ -20,7 +20,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::refine::EXCLUSIVE_KEY;
+use super::refine::{EXCLUSIVE_KEY, LARGE_BODY_KEY};
 use crate::server::capture::{BodyError, read_limited};
 use crate::server::error::AppError;
 
@@ -55,6 +55,8 @@ struct Param {
 
 struct BodyRule {
     required: bool,
+    /// The most bytes read to check it.
+    limit: usize,
     /// The root the validator was built from: the schema with the
     /// document's components, for finding a property's description.
     root: Value,
@@ -70,9 +72,12 @@ struct Operation {
 /// Every described operation, by method and path template.
 pub struct Contract {
     ops: HashMap<(String, String), Operation>,
-    body_limit: usize,
     deadline: Duration,
 }
+
+/// The body limit of an operation not marked [`LARGE_BODY_KEY`]: axum's
+/// default, which the handlers' extractors apply anyway.
+const BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 /// `schema` with the document's components beside it, so that its
 /// `#/components/…` references resolve.
@@ -125,9 +130,10 @@ fn kind(root: &Value, schema: &Value) -> Kind {
 }
 
 impl Contract {
-    /// Reads the serialised document; `body_limit` and `deadline` bound
-    /// the bodies it reads to check them.
-    pub fn new(doc: &Value, body_limit: usize, deadline: Duration) -> Result<Self, String> {
+    /// Reads the serialised document; `large_body_limit` (for operations
+    /// marked [`LARGE_BODY_KEY`]) and `deadline` bound the bodies it reads
+    /// to check them.
+    pub fn new(doc: &Value, large_body_limit: usize, deadline: Duration) -> Result<Self, String> {
         let components = doc.get("components").cloned().unwrap_or(Value::Null);
         let rootdoc = serde_json::json!({ "components": components });
         let mut ops = HashMap::new();
@@ -168,8 +174,10 @@ impl Contract {
                             .pointer("/content/application~1json/schema")
                             .unwrap_or(&Value::Bool(true));
                         let root = rooted(schema, &components);
+                        let large = op.get(LARGE_BODY_KEY) == Some(&Value::Bool(true));
                         Some(BodyRule {
                             required: b["required"].as_bool().unwrap_or(false),
+                            limit: if large { large_body_limit } else { BODY_LIMIT },
                             validator: compile(&root).map_err(|e| format!("{at}: {e}"))?,
                             root,
                         })
@@ -186,11 +194,7 @@ impl Contract {
                 );
             }
         }
-        Ok(Self {
-            ops,
-            body_limit,
-            deadline,
-        })
+        Ok(Self { ops, deadline })
     }
 }
 
@@ -404,6 +408,17 @@ fn check_body(rule: &BodyRule, body: &[u8]) -> Vec<String> {
         .collect()
 }
 
+fn too_large(limit: usize) -> Response {
+    let error = format!(
+        "the body is over {limit} bytes: send a smaller one (an import: split it into several)"
+    );
+    (
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+        axum::Json(crate::core::views::ErrorBody { error }),
+    )
+        .into_response()
+}
+
 fn refusal(method: &str, path: &str, reasons: &[String]) -> Response {
     let shown: Vec<&str> = reasons
         .iter()
@@ -460,22 +475,21 @@ pub async fn enforce(contract: Arc<Contract>, req: Request, next: Next) -> Respo
     let body = match &op.body {
         None => body,
         Some(rule) => {
-            let bytes: Bytes =
-                match read_limited(body, contract.body_limit, contract.deadline).await {
-                    Ok(b) => b,
-                    Err(BodyError::TooLarge) => {
-                        return AppError::PayloadTooLarge(contract.body_limit).into_response();
-                    }
-                    Err(BodyError::TimedOut) => {
-                        return AppError::BodyTimeout(contract.deadline.as_secs()).into_response();
-                    }
-                    Err(BodyError::Broken(e)) => {
-                        return AppError::BadRequest(format!(
-                            "the body could not be read ({e}); send it again"
-                        ))
-                        .into_response();
-                    }
-                };
+            let bytes: Bytes = match read_limited(body, rule.limit, contract.deadline).await {
+                Ok(b) => b,
+                Err(BodyError::TooLarge) => {
+                    return too_large(rule.limit);
+                }
+                Err(BodyError::TimedOut) => {
+                    return AppError::BodyTimeout(contract.deadline.as_secs()).into_response();
+                }
+                Err(BodyError::Broken(e)) => {
+                    return AppError::BadRequest(format!(
+                        "the body could not be read ({e}); send it again"
+                    ))
+                    .into_response();
+                }
+            };
             // Parameters first: a bad id says so before the body is read
             // through.
             if reasons.is_empty() {

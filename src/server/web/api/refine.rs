@@ -13,6 +13,10 @@ use crate::server::web::export::MAX_IMPORT_REQUESTS;
 /// one may be given.
 pub const EXCLUSIVE_KEY: &str = "x-hookwire-exclusive";
 
+/// An operation extension: its body may be as large as an import
+/// (`openapi::body_limit`), not only axum's default 2 MiB.
+pub const LARGE_BODY_KEY: &str = "x-hookwire-large-body";
+
 /// Adds to `doc` what the attributes cannot say.
 pub fn refine(doc: &mut Value) {
     if let Some(schemas) = doc
@@ -45,6 +49,7 @@ pub fn refine(doc: &mut Value) {
                 ("post", "/api/bins/{bin_id}/import") => {
                     op["requestBody"]["content"]["application/json"]["schema"] =
                         json!({ "$ref": "#/components/schemas/ImportDocument" });
+                    op.insert(LARGE_BODY_KEY.into(), Value::Bool(true));
                 }
                 _ => {}
             }
