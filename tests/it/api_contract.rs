@@ -533,10 +533,14 @@ async fn every_operation_takes_what_its_document_allows_and_refuses_what_it_forb
             }
         }
     }
-    let calls: usize = tally.values().flatten().sum();
+    let total = |i: usize| tally.values().map(|c| c[i]).sum::<usize>();
     eprintln!(
-        "api_contract: {} operations, {calls} calls (valid, invalid, checked in words per operation: {tally:?}), {} mismatches",
+        "api_contract: {} operations, {} calls: {} allowed, {} forbidden, {} checked in words; {} mismatches\n  per operation (allowed, forbidden, in words): {tally:?}",
         tally.len(),
+        total(0) + total(1) + total(2),
+        total(0),
+        total(1),
+        total(2),
         mismatches.len()
     );
     for m in &mismatches {

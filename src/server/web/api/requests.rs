@@ -121,9 +121,10 @@ struct ListParams {
     /// Page size, 1 to 1000 (default 50).
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
-    /// Requests older than this id (newest first).
+    /// Requests older than this id (newest first); not with `after`.
     before: Option<i64>,
-    /// Requests newer than this id, oldest first (for tailing).
+    /// Requests newer than this id, oldest first (for tailing); not with
+    /// `before`.
     after: Option<i64>,
     /// Text search: a case-insensitive substring of the path, query,
     /// headers or body.
