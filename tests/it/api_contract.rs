@@ -628,6 +628,7 @@ async fn the_mismatches_found_are_settled() {
         "requests/-1",
         "export?to=",
         "requests?before=2&after=1",
+        "requests?limit=5&limit=7",
     ] {
         s.get_json(&format!("/api/bins/{bin}/{query}"), 400).await;
     }

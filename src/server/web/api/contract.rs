@@ -454,13 +454,15 @@ pub async fn enforce(contract: Arc<Contract>, req: Request, next: Next) -> Respo
                 .collect()
         })
         .unwrap_or_default();
-    let query: HashMap<String, String> = {
-        let mut q = HashMap::new();
-        for (k, v) in form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()) {
-            q.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+    let mut query: HashMap<String, String> = HashMap::new();
+    let mut repeated = Vec::new();
+    for (k, v) in form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()) {
+        if query.contains_key(k.as_ref()) {
+            repeated.push(k.into_owned());
+        } else {
+            query.insert(k.into_owned(), v.into_owned());
         }
-        q
-    };
+    }
     let given = |p: &Param| -> Option<String> {
         match p.place {
             Place::Path => path_params.get(&p.name).cloned(),
@@ -472,6 +474,21 @@ pub async fn enforce(contract: Arc<Contract>, req: Request, next: Next) -> Respo
         }
     };
     let mut reasons = check_params(op, &given);
+    // A described parameter names one value; the handlers would refuse a
+    // second one anyway, in less clear words.
+    for name in repeated {
+        let described = op
+            .params
+            .iter()
+            .any(|p| p.place == Place::Query && p.name == name);
+        if described
+            && !reasons
+                .iter()
+                .any(|r| r.starts_with(&format!("give {name} once")))
+        {
+            reasons.push(format!("give {name} once"));
+        }
+    }
     let body = match &op.body {
         None => body,
         Some(rule) => {
