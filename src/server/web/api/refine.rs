@@ -187,3 +187,89 @@ fn import_schemas() -> Map<String, Value> {
     .map(|(k, v)| (k.to_owned(), v))
     .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_the_attributes_cannot_say_is_added() {
+        let mut doc = json!({
+            "paths": {
+                "/api/bins": { "post": { "requestBody": { "content": {} } } },
+                "/api/bins/{bin_id}/tunnel": { "get": { "parameters": [
+                    { "name": "streams", "in": "query", "schema": { "type": "string" } },
+                ]}},
+                "/api/bins/{bin_id}/requests": { "get": {} },
+                "/api/bins/{bin_id}/import": { "post": { "requestBody": { "required": true,
+                    "content": { "application/json": { "schema": { "type": "object" } } } } } },
+            },
+            "components": { "schemas": {} },
+        });
+        refine(&mut doc);
+        assert_eq!(
+            doc["paths"]["/api/bins"]["post"]["requestBody"]["required"],
+            false
+        );
+        let tunnel = &doc["paths"]["/api/bins/{bin_id}/tunnel"]["get"]["parameters"];
+        let headers: Vec<&str> = tunnel
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .filter(|p| p["in"] == "header")
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        assert_eq!(
+            headers,
+            [
+                "Connection",
+                "Upgrade",
+                "Sec-WebSocket-Version",
+                "Sec-WebSocket-Key"
+            ]
+        );
+        assert!(tunnel[0]["schema"][CHECKED_KEY].is_string());
+        assert_eq!(
+            doc["paths"]["/api/bins/{bin_id}/requests"]["get"][EXCLUSIVE_KEY],
+            json!([["before", "after"]])
+        );
+        let import = &doc["paths"]["/api/bins/{bin_id}/import"]["post"];
+        assert_eq!(import[LARGE_BODY_KEY], true);
+        assert_eq!(import["requestBody"]["required"], true);
+        for name in ["ImportDocument", "ImportRequest", "HarEntry"] {
+            assert!(doc["components"]["schemas"][name].is_object(), "{name}");
+        }
+    }
+
+    #[test]
+    fn the_import_document_takes_the_four_forms_and_nothing_else() {
+        let doc = json!({ "components": { "schemas": import_schemas() } });
+        let mut root = json!({ "$ref": "#/components/schemas/ImportDocument" });
+        root["components"] = doc["components"].clone();
+        let v = jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft202012)
+            .build(&root)
+            .expect("compiles");
+        let request = json!({ "method": "POST", "path": "/x" });
+        for ok in [
+            json!([]),
+            json!([request]),
+            json!({ "requests": [request] }),
+            request.clone(),
+            json!({ "log": { "entries": [{ "request": { "method": "GET", "url": "http://h/x" } }] } }),
+        ] {
+            assert!(v.is_valid(&ok), "{ok}");
+        }
+        for bad in [
+            json!({}),
+            json!({ "foo": 1 }),
+            json!({ "log": {} }),
+            json!({ "requests": 3 }),
+            json!({ "log": 5, "method": "GET" }),
+            json!([{ "path": "/x" }]),
+            json!(7),
+        ] {
+            assert!(!v.is_valid(&bad), "{bad}");
+        }
+    }
+}
