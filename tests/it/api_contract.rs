@@ -45,6 +45,9 @@ struct Operation {
     exclusive: Vec<Vec<String>>,
     /// Whether a body is required, and its schema.
     body: Option<(bool, Value)>,
+    /// Every documented status, with the JSON schema of its answer when
+    /// it has one.
+    answers: BTreeMap<u16, Option<Value>>,
 }
 
 fn operations(doc: &Value) -> Vec<Operation> {
@@ -79,6 +82,15 @@ fn operations(doc: &Value) -> Vec<Operation> {
                     .and_then(|v| serde_json::from_value(v.clone()).ok())
                     .unwrap_or_default(),
                 body,
+                answers: op["responses"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|(status, r)| {
+                        let schema = r.pointer("/content/application~1json/schema").cloned();
+                        Some((status.parse().ok()?, schema))
+                    })
+                    .collect(),
             });
         }
     }
@@ -490,6 +502,23 @@ async fn every_operation_takes_what_its_document_allows_and_refuses_what_it_forb
             let Some((status, text)) = run.send(&op, &call).await else {
                 continue;
             };
+            // Every answer is a documented one, of the documented shape.
+            if !op.answers.contains_key(&status) {
+                mismatches.push(format!(
+                    "an undocumented status: {name} {status} {}",
+                    short(&text)
+                ));
+            }
+            if let (Some(Some(schema)), Ok(answer)) = (
+                op.answers.get(&status),
+                serde_json::from_str::<Value>(&text),
+            ) && run.schemas.verdict(schema, &answer) == Verdict::Invalid
+            {
+                mismatches.push(format!(
+                    "an answer not of its documented shape: {name} {status} {}",
+                    short(&text)
+                ));
+            }
             let counts = tally.entry(name.clone()).or_default();
             counts[verdict as usize] += 1;
             let refused = status == 400 || status == 422;

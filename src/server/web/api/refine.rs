@@ -41,6 +41,7 @@ pub fn refine(doc: &mut Value) {
             if let Some(body) = op.get_mut("requestBody").and_then(Value::as_object_mut) {
                 body.entry("required").or_insert(Value::Bool(false));
             }
+            documented_refusals(op);
             match (method.as_str(), path.as_str()) {
                 ("get", "/api/bins/{bin_id}/tunnel") => tunnel(op),
                 ("get", "/api/bins/{bin_id}/requests") => {
@@ -54,6 +55,34 @@ pub fn refine(doc: &mut Value) {
                 _ => {}
             }
         }
+    }
+}
+
+/// The answers of `api::contract` itself: 400 for a call the document
+/// forbids (on every operation that takes input), 413 for a body past
+/// its limit; an operation's own words for them are kept.
+fn documented_refusals(op: &mut Map<String, Value>) {
+    let takes_params = op
+        .get("parameters")
+        .and_then(Value::as_array)
+        .is_some_and(|p| !p.is_empty());
+    let takes_body = op.contains_key("requestBody");
+    let error =
+        json!({ "application/json": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } });
+    let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+        return;
+    };
+    if takes_params || takes_body {
+        responses.entry("400").or_insert_with(|| json!({
+            "description": "A parameter or body the document forbids: the reasons, in words; nothing was changed",
+            "content": error.clone(),
+        }));
+    }
+    if takes_body {
+        responses.entry("413").or_insert_with(|| json!({
+            "description": "The body is too large (2 MiB; an import: the server's import limit)",
+            "content": error,
+        }));
     }
 }
 
