@@ -510,3 +510,51 @@ impl Edits {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The alias check against the API document's alias schema
+    //! (`core::shapes::alias`): the two take the same aliases.
+
+    use super::validate_alias;
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    fn documented(alias: &Value) -> bool {
+        let schema = crate::core::shapes::alias(&mut schemars::SchemaGenerator::default());
+        jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft202012)
+            .build(&schema.to_value())
+            .expect("a valid schema")
+            .is_valid(alias)
+    }
+
+    #[test]
+    fn aliases_are_documented_exactly_as_checked() {
+        for alias in [
+            "stripe-dev",
+            "ab",
+            "a-b",
+            "Stripe",
+            "api",
+            "bins",
+            "0123456789abcdef0123456789abcdef",
+            "2f0b8f6e-8c4f-4d51-9d1c-7f2b1d2c3a4b",
+            &"a".repeat(65),
+        ] {
+            assert_eq!(
+                documented(&json!(alias)),
+                validate_alias(alias).is_ok(),
+                "{alias:?}"
+            );
+        }
+        assert!(documented(&Value::Null), "null: no alias");
+    }
+
+    proptest! {
+        #[test]
+        fn random_aliases_are_documented_exactly_as_checked(alias in "[a-z0-9A-Z_-]{0,70}") {
+            prop_assert_eq!(documented(&json!(alias)), validate_alias(&alias).is_ok());
+        }
+    }
+}
