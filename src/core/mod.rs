@@ -10,6 +10,7 @@
 //! - [`scope`]: what a token may do (read, tunnel, write, admin).
 //! - [`term`]: what an output stream may carry: colour and progress on a terminal only.
 //! - [`tls`]: the trust roots of outgoing TLS connections (rustls).
+//! - [`shapes`]: what the API accepts, as JSON Schema fragments beside the checks they describe.
 //! - [`verify`]: signature schemes (check and sign), one file per scheme.
 //! - [`idempotency`]: the sender's id of a delivery; grouping retries.
 //! - [`matcher`]: the one match language: conditions on a request.
@@ -30,6 +31,7 @@ pub mod protocol;
 pub mod routing;
 pub mod scope;
 pub mod secret;
+pub mod shapes;
 pub mod term;
 pub mod time;
 pub mod tls;

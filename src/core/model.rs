@@ -15,13 +15,14 @@ use crate::core::verify::{Secrets, Signature, Signed};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ResponseConfig {
-    /// HTTP status, 200..=599.
+    /// HTTP status, 200 to 599.
     #[schemars(range(min = 200, max = 599), example = 200)]
     pub status: u16,
     /// Headers in the order they are sent, as `[name, value]` pairs.
-    #[schemars(with = "Vec<Vec<String>>", example = serde_json::json!([["content-type", "application/json"]]))]
+    #[schemars(schema_with = "crate::core::shapes::response_headers")]
     pub headers: Vec<Header>,
-    /// Body text.
+    /// Body text, at most 1 MiB characters.
+    #[schemars(length(max = 1048576))]
     pub body: String,
     /// Milliseconds to wait after the capture is stored before answering.
     #[schemars(range(max = 30000))]
@@ -54,9 +55,10 @@ impl ResponseConfig {
                 self.delay_ms
             ));
         }
-        if self.body.len() > MAX_RESPONSE_BODY {
+        // Characters, as the API document's maxLength counts them.
+        if self.body.chars().count() > MAX_RESPONSE_BODY {
             return Err(format!(
-                "the response body is over {MAX_RESPONSE_BODY} bytes"
+                "the response body is over {MAX_RESPONSE_BODY} characters"
             ));
         }
         for (name, value) in &self.headers {
@@ -71,10 +73,7 @@ impl ResponseConfig {
             }
             // Framing headers are the server's to set; a wrong one breaks the
             // sender's connection.
-            if matches!(
-                lower.as_str(),
-                "content-length" | "transfer-encoding" | "connection" | "x-hookwire-request-id"
-            ) {
+            if crate::core::shapes::RESERVED_RESPONSE_HEADERS.contains(&lower.as_str()) {
                 return Err(format!(
                     "header {name:?} is set by hookwire itself; remove it"
                 ));
@@ -84,7 +83,7 @@ impl ResponseConfig {
     }
 }
 
-/// Largest response body a bin may be configured with.
+/// Largest response body a bin may be configured with, in characters.
 pub const MAX_RESPONSE_BODY: usize = 1024 * 1024;
 
 /// The longest delay a bin's response may have: a sender waiting longer
@@ -111,30 +110,26 @@ pub enum Action {
 #[serde(deny_unknown_fields)]
 pub struct RuleConfig {
     /// Unique within the bin; requests it answered carry it as `rule`.
-    #[schemars(example = &"flaky")]
+    #[schemars(schema_with = "crate::core::shapes::rule_name")]
     pub name: String,
     /// Conditions that must all hold (the match language, docs/rules.md);
     /// empty matches every request.
     #[serde(default, rename = "match")]
-    #[schemars(example = serde_json::json!(["method=POST", "json:/status=completed"]))]
+    #[schemars(schema_with = "crate::core::shapes::rule_conditions")]
     pub conditions: Vec<String>,
     /// Which arrivals of the same webhook (same idempotency key) it
     /// applies to: `"1-2"`, `"3"`, `"2-"`; absent: every arrival.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(example = &"1-2")]
+    #[schemars(schema_with = "crate::core::shapes::attempts")]
     pub attempts: Option<String>,
     /// The answer; body and header values are templates.
     #[serde(default)]
+    #[schemars(schema_with = "crate::core::shapes::rule_response")]
     pub response: ResponseConfig,
     /// `respond` (default), `close` or `hang`.
     #[serde(default)]
     pub action: Action,
 }
-
-/// First path segments the server's own routes use: never aliases.
-const RESERVED_ALIASES: [&str; 9] = [
-    "api", "bins", "static", "login", "logout", "healthz", "metrics", "events", "new",
-];
 
 /// Checks an alias: 3-64 of `a-z 0-9 -`, not shaped like a UUID (bin ids
 /// are), not one of the server's route names.
@@ -153,7 +148,7 @@ pub fn validate_alias(alias: &str) -> Result<(), String> {
             "alias {alias:?} looks like a bin id; pick a readable name"
         ));
     }
-    if RESERVED_ALIASES.contains(&alias) {
+    if crate::core::shapes::RESERVED_ALIASES.contains(&alias) {
         return Err(format!(
             "alias {alias:?} is one of hookwire's own paths; pick another"
         ));
@@ -449,17 +444,22 @@ impl CapturedRequest {
 #[serde(deny_unknown_fields)]
 pub struct Edits {
     /// Another method.
+    #[serde(default)]
+    #[schemars(schema_with = "crate::core::shapes::optional_method")]
     pub method: Option<String>,
     /// Another sub-path.
     pub path: Option<String>,
     /// Another raw query string.
     pub query: Option<String>,
     /// Other headers (all of them, in order), as `[name, value]` pairs.
-    #[schemars(with = "Option<Vec<Vec<String>>>")]
+    #[serde(default)]
+    #[schemars(schema_with = "crate::core::shapes::optional_header_list")]
     pub headers: Option<Vec<Header>>,
     /// Another body, as text.
     pub body: Option<String>,
     /// Another body, base64 (for binary).
+    #[serde(default)]
+    #[schemars(schema_with = "crate::core::shapes::optional_base64")]
     pub body_base64: Option<String>,
 }
 
@@ -508,5 +508,53 @@ impl Edits {
                 .into();
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The alias check against the API document's alias schema
+    //! (`core::shapes::alias`): the two take the same aliases.
+
+    use super::validate_alias;
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    fn documented(alias: &Value) -> bool {
+        let schema = crate::core::shapes::alias(&mut schemars::SchemaGenerator::default());
+        jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft202012)
+            .build(&schema.to_value())
+            .expect("a valid schema")
+            .is_valid(alias)
+    }
+
+    #[test]
+    fn aliases_are_documented_exactly_as_checked() {
+        for alias in [
+            "stripe-dev",
+            "ab",
+            "a-b",
+            "Stripe",
+            "api",
+            "bins",
+            "0123456789abcdef0123456789abcdef",
+            "2f0b8f6e-8c4f-4d51-9d1c-7f2b1d2c3a4b",
+            &"a".repeat(65),
+        ] {
+            assert_eq!(
+                documented(&json!(alias)),
+                validate_alias(alias).is_ok(),
+                "{alias:?}"
+            );
+        }
+        assert!(documented(&Value::Null), "null: no alias");
+    }
+
+    proptest! {
+        #[test]
+        fn random_aliases_are_documented_exactly_as_checked(alias in "[a-z0-9A-Z_-]{0,70}") {
+            prop_assert_eq!(documented(&json!(alias)), validate_alias(&alias).is_ok());
+        }
     }
 }

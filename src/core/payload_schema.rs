@@ -23,9 +23,10 @@ pub struct SchemaConfig {
     /// Conditions of the match language (all must hold; empty: every
     /// request), e.g. `["path=/hooks/eden"]`.
     #[serde(rename = "match", default)]
-    #[schemars(length(max = 64), example = vec!["path=/hooks/eden".to_owned()])]
+    #[schemars(schema_with = "crate::core::shapes::schema_conditions")]
     pub matches: Vec<String>,
     /// A JSON Schema (2020-12) object.
+    #[schemars(schema_with = "crate::core::shapes::payload_schema")]
     pub schema: serde_json::Value,
 }
 

@@ -280,6 +280,12 @@ impl Frame {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_request_id_header_is_one_a_response_may_not_set() {
+        assert!(crate::core::shapes::RESERVED_RESPONSE_HEADERS.contains(&super::REQUEST_ID_HEADER));
+    }
+
     use super::*;
 
     fn request() -> RelayRequest {

@@ -120,13 +120,25 @@ impl ErrorBody {
     }
 }
 
-/// What `POST /api/bins` and `PUT …/alias` take (an empty body mints a
-/// bin without an alias).
+/// What `POST /api/bins` takes (no body, `null` or `{}` mint a bin
+/// without an alias).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AliasBody {
     /// 3-64 of `a-z 0-9 -`, not UUID-shaped, not a route name; unique.
-    #[schemars(example = &"stripe-dev")]
+    #[serde(default)]
+    #[schemars(schema_with = "crate::core::shapes::alias")]
+    pub alias: Option<String>,
+}
+
+/// What `PUT …/alias` takes: the new alias, or `null` to remove it (the
+/// key is required, so that `{}` cannot remove an alias by accident).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AliasChange {
+    /// 3-64 of `a-z 0-9 -`, not UUID-shaped, not a route name; unique;
+    /// `null`: no alias.
+    #[schemars(schema_with = "crate::core::shapes::alias", required)]
     pub alias: Option<String>,
 }
 

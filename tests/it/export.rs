@@ -482,28 +482,32 @@ async fn import_errors_say_what_is_wrong() {
     assert_400(import(&s, &bin, "not json").await, "not JSON").await;
     assert_400(
         import(&s, &bin, "{\"foo\": 1}").await,
-        "expected a HAR document",
+        "A HAR document, a list of request objects",
     )
     .await;
-    assert_400(import(&s, &bin, "{\"log\": {}}").await, "log.entries").await;
+    assert_400(
+        import(&s, &bin, "{\"log\": {}}").await,
+        "\"entries\" is a required property",
+    )
+    .await;
     assert_400(
         import(&s, &bin, "{\"requests\": 3}").await,
-        "requests must be a list",
+        "body /requests: 3 is not of type",
     )
     .await;
     assert_400(
         import(&s, &bin, "[{\"path\": \"/x\"}]").await,
-        "[0]: method is missing",
+        "body /0: \"method\" is a required property",
     )
     .await;
     assert_400(
         import(&s, &bin, "[{\"method\": \"GET\"}, 7]").await,
-        "[1]: expected a request object",
+        "body /1: 7 is not of type \"object\"",
     )
     .await;
     assert_400(
         import(&s, &bin, "[{\"method\": \"G T\"}]").await,
-        "not an HTTP method",
+        "body /0/method: \"G T\" does not match",
     )
     .await;
     assert_400(
@@ -513,7 +517,7 @@ async fn import_errors_say_what_is_wrong() {
     .await;
     assert_400(
         import(&s, &bin, "[{\"method\": \"GET\", \"path\": \"x\"}]").await,
-        "must start with /",
+        "body /0/path: \"x\" does not match",
     )
     .await;
     assert_400(
@@ -523,7 +527,7 @@ async fn import_errors_say_what_is_wrong() {
             "[{\"method\": \"GET\", \"headers\": [[\"a b\", \"1\"]]}]",
         )
         .await,
-        "not a valid header name",
+        "body /0/headers/0/0: \"a b\" does not match",
     )
     .await;
     assert_400(
@@ -533,12 +537,12 @@ async fn import_errors_say_what_is_wrong() {
             "[{\"method\": \"GET\", \"headers\": {\"a\": \"1\"}}]",
         )
         .await,
-        "headers must be a list",
+        "body /0/headers: {\"a\":\"1\"} is not of types",
     )
     .await;
     assert_400(
         import(&s, &bin, "[{\"method\": \"GET\", \"body_base64\": \"!!\"}]").await,
-        "not valid base64",
+        "body /0/body_base64",
     )
     .await;
     assert_400(
@@ -575,9 +579,13 @@ async fn import_errors_say_what_is_wrong() {
     )
     .await;
     let har = json!({"log": {"entries": [{"request": {"url": "/x"}}]}});
-    assert_400(import(&s, &bin, har.to_string()).await, "request.method").await;
+    assert_400(
+        import(&s, &bin, har.to_string()).await,
+        "body /log/entries/0/request: \"method\" is a required property",
+    )
+    .await;
     let many = Value::Array(vec![json!({"method": "GET"}); 10_001]).to_string();
-    assert_400(import(&s, &bin, many).await, "at most 10000").await;
+    assert_400(import(&s, &bin, many).await, "has more than 10000 items").await;
 
     // Nothing was stored by the refused imports, including the valid
     // entries before a bad one.
@@ -593,13 +601,25 @@ async fn unknown_bins_requests_and_formats() {
     for path in [
         format!("/api/bins/{gone}/requests/{id}/export?format=har"),
         format!("/api/bins/{bin}/requests/999999/export?format=json"),
-        format!("/api/bins/{bin}/requests/nope/export?format=curl"),
         format!("/api/bins/{gone}/export?format=har"),
         "/api/bins/not-a-bin/export".to_owned(),
     ] {
         s.get_json(&path, 404).await;
     }
     assert_eq!(import(&s, gone, "[]").await.status(), 404);
+    // Not an id at all: the document says an id is a whole number from 1.
+    let error = s
+        .get_json(
+            &format!("/api/bins/{bin}/requests/nope/export?format=curl"),
+            400,
+        )
+        .await;
+    assert!(
+        error["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not a whole number")),
+        "{error}"
+    );
     s.get_json(
         &format!("/api/bins/{bin}/requests/{id}/export?format=xml"),
         400,

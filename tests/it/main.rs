@@ -14,6 +14,7 @@ mod access;
 mod acme;
 mod answers;
 mod api;
+mod api_contract;
 mod api_docs;
 mod browser;
 mod capture;

@@ -72,7 +72,7 @@ async fn rules_are_set_read_and_checked() {
         (json!([{"name": "a"}, {"name": "a"}]), "taken"),
         (
             json!([{"name": "a", "action": "explode"}]),
-            "unknown variant",
+            "`respond` (default), `close` or `hang`",
         ),
         (json!([{"match": []}]), "name"),
     ] {

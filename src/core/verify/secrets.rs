@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct HeaderRule {
     /// Header name (matched case-insensitively).
+    #[schemars(schema_with = "crate::core::shapes::static_header_name")]
     pub name: String,
     /// The exact value.
+    #[schemars(schema_with = "crate::core::shapes::static_header_value")]
     pub value: String,
 }
 
@@ -18,22 +20,32 @@ pub struct HeaderRule {
 #[serde(deny_unknown_fields)]
 pub struct Secrets {
     /// `whsec_<base64>` (Standard Webhooks, Svix).
-    #[serde(rename = "standard-webhooks", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "standard-webhooks",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(schema_with = "crate::core::shapes::standard_webhooks_secret")]
     pub standard_webhooks: Option<String>,
     /// `whsec_…` endpoint secret.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::core::shapes::secret")]
     pub stripe: Option<String>,
     /// The webhook secret.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::core::shapes::secret")]
     pub github: Option<String>,
     /// The app's signing secret.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::core::shapes::secret")]
     pub slack: Option<String>,
     /// The app's client secret.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::core::shapes::secret")]
     pub shopify: Option<String>,
     /// The account's auth token.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::core::shapes::secret")]
     pub twilio: Option<String>,
     /// A static header (AssemblyAI's webhook_auth_header_name/value).
     #[serde(skip_serializing_if = "Option::is_none")]

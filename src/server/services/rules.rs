@@ -119,7 +119,9 @@ impl Rules {
 
 impl Rule {
     fn compile(c: &RuleConfig) -> Result<Self, String> {
-        if c.name.is_empty() || c.name.len() > 64 || c.name.chars().any(char::is_control) {
+        // Characters, as the API document's maxLength counts them.
+        let chars = c.name.chars().count();
+        if chars == 0 || chars > 64 || c.name.chars().any(char::is_control) {
             return Err("a rule needs a name of 1-64 characters".into());
         }
         c.response.validate()?;

@@ -33,7 +33,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(inspector::router())
         .merge(events::router())
         .merge(compare::router())
-        .merge(api::openapi::router(api_routes()))
+        .merge(api::openapi::router(api_routes(), &state.config))
         .merge(ops::protected())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

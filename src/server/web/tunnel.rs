@@ -30,8 +30,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct UpgradeParams {
     /// Protocol version the client speaks (this server: 1 or 2).
-    v: Option<u8>,
+    #[param(minimum = 1, maximum = 2)]
+    v: u8,
     /// Tunnel name: 1-64 letters, digits, `-`, `_` or `.` (default `default`).
+    #[param(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     name: Option<String>,
     /// `1`: start with the bin's whole history.
     #[serde(default)]
@@ -80,9 +82,9 @@ async fn upgrade(
             "cross-site WebSocket refused: tunnels connect with `hookwire tunnel`".into(),
         ));
     }
-    if !p.v.is_some_and(|v| protocol::ACCEPTED.contains(&v)) {
+    if !protocol::ACCEPTED.contains(&p.v) {
         return Err(AppError::BadRequest(format!(
-            "tunnel protocol version {:?} is not supported; this server speaks {}: use the same hookwire version on both sides",
+            "tunnel protocol version {} is not supported; this server speaks {}: use the same hookwire version on both sides",
             p.v,
             protocol::VERSION
         )));

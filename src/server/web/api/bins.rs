@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 use crate::core::model::ResponseConfig;
 use crate::core::verify::{SCHEMES, STATIC_HEADER, Secrets};
 use crate::core::views::ErrorBody;
-use crate::core::views::{AliasBody, BinView};
+use crate::core::views::{AliasBody, AliasChange, BinView};
 use crate::server::error::AppError;
 use crate::server::state::AppState;
 use crate::server::web::auth::AuditTarget;
@@ -30,14 +30,27 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(set_alias))
 }
 
-/// The alias body, read leniently: empty means none.
-fn alias_body(body: &[u8]) -> Result<Option<String>, AppError> {
+/// The optional alias of a new bin: no body, `null`, `{}` or
+/// `{"alias":null}` mean none. The body has been checked against the
+/// API document (`api::contract`); this reads it.
+fn new_alias(body: &[u8]) -> Result<Option<String>, AppError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    let parsed: AliasBody = serde_json::from_slice(body).map_err(|e| {
+    let parsed: Option<AliasBody> = serde_json::from_slice(body).map_err(|e| {
         AppError::BadRequest(format!(
             "{e}; expected {{\"alias\":\"stripe-dev\"}} or no body"
+        ))
+    })?;
+    Ok(parsed.and_then(|p| p.alias))
+}
+
+/// The alias of `PUT …/alias`: `{"alias":"stripe-dev"}`, or
+/// `{"alias":null}` to remove it.
+fn changed_alias(body: &[u8]) -> Result<Option<String>, AppError> {
+    let parsed: AliasChange = serde_json::from_slice(body).map_err(|e| {
+        AppError::BadRequest(format!(
+            "{e}; expected {{\"alias\":\"stripe-dev\"}}, or {{\"alias\":null}} to remove it"
         ))
     })?;
     Ok(parsed.alias)
@@ -47,7 +60,7 @@ fn alias_body(body: &[u8]) -> Result<Option<String>, AppError> {
 /// `{"alias":"stripe-dev"}` it also captures at `/stripe-dev`.
 #[utoipa::path(
     post, path = "/api/bins", tag = "bins",
-    request_body(content = Option<AliasBody>, description = "Optional: an alias"),
+    request_body(content = Option<AliasBody>, description = "Optional: an alias (no body, `null` or `{}` mint a bin without one)"),
     responses(
         (status = 201, description = "The new bin", body = BinView),
         (status = 400, description = "Not a valid alias: the message says what to fix", body = ErrorBody),
@@ -61,7 +74,7 @@ async fn create_bin(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Extension<AuditTarget>, Json<BinView>), AppError> {
-    let bin = state.bins.mint(alias_body(&body)?).await?;
+    let bin = state.bins.mint(new_alias(&body)?).await?;
     Ok((
         StatusCode::CREATED,
         Extension(AuditTarget(bin.id.to_string())),
@@ -143,12 +156,12 @@ async fn set_response(
     Ok(Json(resp))
 }
 
-/// Set or clear (`{"alias":null}`) the bin's alias. The UUID capture URL
+/// Set or clear (`{"alias":null}`; the body is required) the bin's alias. The UUID capture URL
 /// keeps working either way.
 #[utoipa::path(
     put, path = "/api/bins/{bin_id}/alias", tag = "bins",
     params(("bin_id" = String, Path, description = "The bin id (UUID)")),
-    request_body = AliasBody,
+    request_body = AliasChange,
     responses(
         (status = 200, description = "The bin, with its alias now", body = BinView),
         (status = 400, description = "Not a valid alias: the message says what to fix", body = ErrorBody),
@@ -165,7 +178,7 @@ async fn set_alias(
     body: Bytes,
 ) -> Result<Json<BinView>, AppError> {
     let id = bin_id(&id)?;
-    state.bins.set_alias(id, alias_body(&body)?).await?;
+    state.bins.set_alias(id, changed_alias(&body)?).await?;
     let bin = state.bins.get(id).await?;
     Ok(Json(BinView::new(&state.base_url(&headers), &bin)))
 }

@@ -9,7 +9,9 @@
 pub mod audit;
 pub mod bin_schemas;
 pub mod bins;
+pub mod contract;
 pub mod openapi;
+pub mod refine;
 pub mod requests;
 pub mod rules;
 pub mod schemas;

@@ -14,8 +14,13 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use std::sync::Arc;
+
+use super::contract::{self, Contract};
+use super::refine::refine;
 use super::schemas::add_core_schemas;
 use crate::core::views::ErrorBody;
+use crate::server::config::ServerConfig;
 use crate::server::state::AppState;
 use crate::server::web::api_docs::ApiDocs;
 
@@ -80,16 +85,39 @@ fn described(api: OpenApiRouter<AppState>) -> (Router<AppState>, Document) {
 }
 
 /// The `/api` routes (`api` holds every one but this document's) and
-/// `GET /api/openapi.json`.
-pub fn router(api: OpenApiRouter<AppState>) -> Router<AppState> {
+/// `GET /api/openapi.json`, each call checked against the document
+/// (`contract`), bodies read up to [`body_limit`] within the server's body
+/// deadline.
+pub fn router(api: OpenApiRouter<AppState>, config: &ServerConfig) -> Router<AppState> {
     let (router, doc) = described(api);
     // Serialised once: the document never changes while the server runs.
     let mut doc = serde_json::to_value(&doc).unwrap_or_default();
     add_core_schemas(&mut doc);
+    refine(&mut doc);
+    let contract = match Contract::new(
+        &doc,
+        body_limit(config.max_body_bytes),
+        config.body_deadline,
+    ) {
+        Ok(c) => Arc::new(c),
+        // The document is the code's own: a schema that does not compile
+        // is a bug every test meets at once.
+        Err(e) => panic!("the API document does not compile: {e}"),
+    };
     let json = serde_json::to_vec(&doc).unwrap_or_default();
     // The page for people (`GET /api/docs`) reads the same document.
     let docs = ApiDocs::new(&doc);
     router
+        .route_layer(axum::middleware::from_fn(move |req, next| {
+            contract::enforce(contract.clone(), req, next)
+        }))
         .route_layer(Extension(Serialized(Bytes::from(json))))
         .route_layer(Extension(docs))
+}
+
+/// The largest body an API call may have: room for an import of a body of
+/// `--max-body-bytes` written both as base64 and as escaped text, and never
+/// under 64 MiB.
+pub fn body_limit(max_body_bytes: usize) -> usize {
+    max_body_bytes.saturating_mul(8).max(64 * 1024 * 1024)
 }

@@ -54,7 +54,7 @@ pub struct ReplayAnswer<'a> {
     post, path = "/api/bins/{bin_id}/requests/{id}/replay", tag = "requests",
     params(
         ("bin_id" = String, Path, description = "The bin id (UUID)"),
-        ("id" = i64, Path, description = "The request id"),
+        ("id" = i64, Path, description = "The request id", minimum = 1),
         ReplayParams,
     ),
     request_body(content = Option<Edits>, description = "Nothing to replay as captured, or the fields to change"),
@@ -80,11 +80,12 @@ async fn replay(
     let edits = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
-        Some(serde_json::from_slice::<Edits>(&body).map_err(|e| {
+        // `null` is nothing to change, as the document allows.
+        serde_json::from_slice::<Option<Edits>>(&body).map_err(|e| {
             AppError::BadRequest(format!(
                 "{e}; send nothing, or edits as {{\"method\",\"path\",\"query\",\"headers\":[[n,v]],\"body\" or \"body_base64\"}}"
             ))
-        })?)
+        })?
     };
     let Replayed {
         tunnels,
@@ -120,9 +121,10 @@ struct ListParams {
     /// Page size, 1 to 1000 (default 50).
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
-    /// Requests older than this id (newest first).
+    /// Requests older than this id (newest first); not with `after`.
     before: Option<i64>,
-    /// Requests newer than this id, oldest first (for tailing).
+    /// Requests newer than this id, oldest first (for tailing); not with
+    /// `before`.
     after: Option<i64>,
     /// Text search: a case-insensitive substring of the path, query,
     /// headers or body.
@@ -130,7 +132,8 @@ struct ListParams {
     /// Only this method.
     method: Option<String>,
     /// Only requests whose payload schema verdict is `valid` or `invalid`
-    /// (requests no schema applied to are in neither).
+    /// (requests no schema applied to are in neither): use schema=valid or
+    /// schema=invalid.
     #[param(pattern = "^(valid|invalid)$")]
     schema: Option<String>,
 }
@@ -236,7 +239,7 @@ async fn clear_requests(
     get, path = "/api/bins/{bin_id}/requests/{id}", tag = "requests",
     params(
         ("bin_id" = String, Path, description = "The bin id (UUID)"),
-        ("id" = i64, Path, description = "The request id"),
+        ("id" = i64, Path, description = "The request id", minimum = 1),
     ),
     responses(
         (status = 200, description = "The request", body = RequestJson),
@@ -262,7 +265,7 @@ async fn get_request(
     delete, path = "/api/bins/{bin_id}/requests/{id}", tag = "requests",
     params(
         ("bin_id" = String, Path, description = "The bin id (UUID)"),
-        ("id" = i64, Path, description = "The request id"),
+        ("id" = i64, Path, description = "The request id", minimum = 1),
     ),
     responses(
         (status = 204, description = "Deleted"),
@@ -289,7 +292,7 @@ async fn delete_request(
     get, path = "/api/bins/{bin_id}/requests/{id}/body", tag = "requests",
     params(
         ("bin_id" = String, Path, description = "The bin id (UUID)"),
-        ("id" = i64, Path, description = "The request id"),
+        ("id" = i64, Path, description = "The request id", minimum = 1),
     ),
     responses(
         (status = 200, description = "The body, byte for byte", content_type = "application/octet-stream", body = Vec<u8>),

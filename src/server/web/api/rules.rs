@@ -5,7 +5,6 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -21,12 +20,13 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// A bin's response rules, in the order they are tried.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleList {
     /// The first rule whose `match` holds (and whose `attempts` range
     /// holds the webhook's arrival number) answers; else the bin's
     /// response.
+    #[schemars(schema_with = "crate::core::shapes::rule_list")]
     rules: Vec<RuleConfig>,
 }
 

@@ -23,8 +23,8 @@ use crate::core::scope::Scope;
 use crate::core::verify::Signature;
 use crate::core::verify::secrets::{HeaderRule, Secrets};
 use crate::core::views::{
-    AliasBody, AuditEntry, AuditPage, BinView, CreatedToken, DeliveryJson, ErrorBody, NewToken,
-    RequestJson, RequestPage, TokenList, TokenView,
+    AliasBody, AliasChange, AuditEntry, AuditPage, BinView, CreatedToken, DeliveryJson, ErrorBody,
+    NewToken, RequestJson, RequestPage, TokenList, TokenView,
 };
 
 macro_rules! core_schemas {
@@ -71,6 +71,8 @@ core_schemas!(
     BinView,
     ErrorBody,
     AliasBody,
+    AliasChange,
+    super::rules::RuleList,
     RequestJson<'_>,
     DeliveryJson<'_>,
     RequestPage<'_>,

@@ -5,6 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::text::Text;
+use crate::core::shapes::CHECKED_KEY;
 
 /// Where named schemas live in the document.
 const COMPONENT: &str = "#/components/schemas/";
@@ -106,7 +107,17 @@ impl Ty {
     fn one_type(&mut self, t: &str, schema: &Value, depth: usize) {
         match t {
             "array" => {
-                if let Some(items) = schema.get("items").filter(|i| i.is_object()) {
+                if let Some(tuple) = schema.get("prefixItems").and_then(Value::as_array) {
+                    // A fixed-size tuple, e.g. a `[name, value]` pair.
+                    self.word("[");
+                    for (i, item) in tuple.iter().enumerate() {
+                        if i > 0 {
+                            self.word(", ");
+                        }
+                        self.describe(item, depth + 1);
+                    }
+                    self.word("]");
+                } else if let Some(items) = schema.get("items").filter(|i| i.is_object()) {
                     self.word("array of ");
                     let mut inner = Ty::default();
                     inner.describe(items, depth + 1);
@@ -269,7 +280,33 @@ pub fn notes(schema: &Value) -> Vec<String> {
     {
         out.push("no other fields".to_owned());
     }
+    if let Some(not) = get("not") {
+        let mut refused = Vec::new();
+        patterns(not, &mut refused);
+        if !refused.is_empty() {
+            out.push(format!("not matching {}", refused.join(" or ")));
+        }
+    }
+    if let Some(words) = get(CHECKED_KEY).and_then(Value::as_str) {
+        out.push(format!("checked: {words}"));
+    }
     out
+}
+
+/// Every `pattern` in a schema (those of a `not`, for its note).
+fn patterns(schema: &Value, out: &mut Vec<String>) {
+    match schema {
+        Value::Object(map) => {
+            for (k, v) in map {
+                match (k.as_str(), v) {
+                    ("pattern", Value::String(p)) => out.push(p.clone()),
+                    _ => patterns(v, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| patterns(v, out)),
+        _ => {}
+    }
 }
 
 /// A named schema's variants (`oneOf`/`anyOf`), each with its description.
@@ -299,4 +336,30 @@ pub fn variants(schema: &Value) -> Vec<Variant> {
 pub fn components(doc: &Value) -> Option<&Map<String, Value>> {
     doc.pointer("/components/schemas")
         .and_then(Value::as_object)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn words(ty: &Ty) -> String {
+        ty.parts.iter().map(|p| p.text.as_str()).collect()
+    }
+
+    #[test]
+    fn pairs_refusals_and_checks_in_words_are_shown() {
+        let pairs = json!({"type": "array", "items": {"type": "array",
+            "prefixItems": [{"type": "string"}, {"type": "string"}], "minItems": 2, "maxItems": 2}});
+        assert_eq!(words(&Ty::of(&pairs)), "array of [string, string]");
+        let alias = json!({"type": "string", "pattern": "^[a-z]+$",
+            "not": {"anyOf": [{"pattern": "^api$"}, {"pattern": "^new$"}]},
+            CHECKED_KEY: "unique"});
+        let notes = notes(&alias);
+        assert!(
+            notes.contains(&"not matching ^api$ or ^new$".to_owned()),
+            "{notes:?}"
+        );
+        assert!(notes.contains(&"checked: unique".to_owned()), "{notes:?}");
+    }
 }

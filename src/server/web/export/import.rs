@@ -29,11 +29,8 @@ const IMPORTED_ADDR: &str = "imported";
 /// Most requests one import may hold (a bin keeps 10,000 by default).
 pub const MAX_IMPORT_REQUESTS: usize = 10_000;
 
-/// Largest import document: room for a body of `--max-body-bytes` written
-/// both as base64 and as escaped text, and never under 64 MiB.
-fn import_limit(max_body_bytes: usize) -> usize {
-    max_body_bytes.saturating_mul(8).max(64 * 1024 * 1024)
-}
+/// Largest import document: any API body's limit.
+use crate::server::web::api::openapi::body_limit as import_limit;
 
 /// A request read from an import document, before it has a bin.
 struct Imported {
@@ -365,7 +362,7 @@ pub struct ImportAnswer {
 #[utoipa::path(
     post, path = "/api/bins/{bin_id}/import", tag = "export",
     params(("bin_id" = String, Path, description = "The bin id (UUID)")),
-    request_body(content = Object, description = "A HAR document or hookwire JSON export", content_type = "application/json"),
+    request_body(content = Object, description = "A HAR document or hookwire JSON export (the ImportDocument schema)", content_type = "application/json"),
     responses(
         (status = 200, description = "Stored", body = ImportAnswer),
         (status = 400, description = "Not such a document: the message says where and what", body = ErrorBody),

@@ -23,6 +23,8 @@ mod curl;
 mod har;
 mod import;
 
+pub use import::MAX_IMPORT_REQUESTS;
+
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -58,24 +60,64 @@ enum Format {
     Json,
 }
 
-/// Query of the export routes.
+/// An `http://` or `https://` URL: a host name or IPv4 address, a port,
+/// a path and a query of the characters a URI takes (`%` only as an
+/// escape). Narrower than what the export would read, so that every URL
+/// it allows is one the export takes.
+#[cfg(test)]
+const HTTP_URL: &str = "^https?://[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})(?::(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?(?:[/?](?:[A-Za-z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-Fa-f]{2})*)?$";
+
+/// Query of the export of one request.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ExportParams {
     /// `curl`, `har` or `json` (default `json`).
+    #[param(pattern = "^(curl|har|json)$")]
     format: Option<String>,
     /// Base URL that replaces the capture URL in curl commands and HAR
     /// urls, e.g. `http://localhost:3000/hooks` (the sub-path is appended).
+    // HTTP_URL, written out: utoipa takes a literal here.
+    #[param(
+        pattern = "^https?://[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})(?::(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?(?:[/?](?:[A-Za-z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-Fa-f]{2})*)?$"
+    )]
     to: Option<String>,
 }
 
-fn params(p: Result<Query<ExportParams>, QueryRejection>) -> Result<ExportParams, AppError> {
+/// Query of the export of a whole bin: no curl.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BinExportParams {
+    /// `har` or `json` (default `json`); curl exports one request only.
+    #[param(pattern = "^(har|json)$")]
+    format: Option<String>,
+    /// Base URL that replaces the capture URL in HAR urls, e.g.
+    /// `http://localhost:3000/hooks` (the sub-path is appended).
+    // HTTP_URL, written out: utoipa takes a literal here.
+    #[param(
+        pattern = "^https?://[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})(?::(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?(?:[/?](?:[A-Za-z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-Fa-f]{2})*)?$"
+    )]
+    to: Option<String>,
+}
+
+impl From<BinExportParams> for ExportParams {
+    fn from(p: BinExportParams) -> Self {
+        Self {
+            format: p.format,
+            to: p.to,
+        }
+    }
+}
+
+fn params<P: Into<ExportParams>>(
+    p: Result<Query<P>, QueryRejection>,
+) -> Result<ExportParams, AppError> {
     let Query(p) = p.map_err(|e| {
         AppError::BadRequest(format!(
             "{}; use ?format=curl|har|json and optionally &to=http://host/path",
             e.body_text()
         ))
     })?;
+    let p: ExportParams = p.into();
     if let Some(to) = &p.to {
         let ok = crate::core::urls::is_http(to) && to.parse::<axum::http::Uri>().is_ok();
         if !ok {
@@ -118,7 +160,7 @@ fn target(state: &AppState, headers: &HeaderMap, bin: Uuid, p: &ExportParams) ->
     get, path = "/api/bins/{bin_id}/requests/{id}/export", tag = "export",
     params(
         ("bin_id" = String, Path, description = "The bin id (UUID)"),
-        ("id" = i64, Path, description = "The request id"),
+        ("id" = i64, Path, description = "The request id", minimum = 1),
         ExportParams,
     ),
     responses(
@@ -251,7 +293,7 @@ impl Walk {
 /// `{"bin_id","exported_at","requests":[…]}`; streamed a page at a time.
 #[utoipa::path(
     get, path = "/api/bins/{bin_id}/export", tag = "export",
-    params(("bin_id" = String, Path, description = "The bin id (UUID)"), ExportParams),
+    params(("bin_id" = String, Path, description = "The bin id (UUID)"), BinExportParams),
     responses(
         (status = 200, description = "The whole bin (format=har or json; curl exports one request only)", body = Object, content_type = "application/json"),
         (status = 400, description = "An unknown format, or `to` is not an http(s) URL", body = ErrorBody),
@@ -263,7 +305,7 @@ async fn export_bin(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    query: Result<Query<ExportParams>, QueryRejection>,
+    query: Result<Query<BinExportParams>, QueryRejection>,
 ) -> Result<Response, AppError> {
     let p = params(query)?;
     let fmt = format(&p, false)?;
@@ -326,4 +368,70 @@ async fn export_bin(
         format!("bin-{id}.{ext}"),
         Body::from_stream(stream),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    //! The `to` parameter: what the document allows, the export takes.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    fn documented(url: &str) -> bool {
+        jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft202012)
+            .build(&serde_json::json!({ "pattern": HTTP_URL }))
+            .expect("pattern")
+            .is_valid(&serde_json::json!(url))
+    }
+
+    fn taken(url: &str) -> bool {
+        params::<ExportParams>(Ok(Query(ExportParams {
+            format: None,
+            to: Some(url.to_owned()),
+        })))
+        .is_ok()
+    }
+
+    #[test]
+    fn both_routes_document_the_same_url_pattern() {
+        let patterns: Vec<String> = [
+            ExportParams::into_params(|| None),
+            BinExportParams::into_params(|| None),
+        ]
+        .iter()
+        .flatten()
+        .filter(|p| p.name == "to")
+        .map(|p| serde_json::to_value(&p.schema).expect("json")["pattern"].to_string())
+        .collect();
+        assert_eq!(patterns, vec![serde_json::json!(HTTP_URL).to_string(); 2]);
+    }
+
+    #[test]
+    fn documented_urls_are_taken() {
+        for url in [
+            "http://localhost:3000/hooks",
+            "https://api.example.com",
+            "http://127.0.0.1:65535/a?b=c%20d",
+        ] {
+            assert!(documented(url) && taken(url), "{url}");
+        }
+        for url in [
+            "",
+            "localhost:3000",
+            "HTTP://x",
+            "http://",
+            "http://a:65536",
+            "http://a/ b",
+        ] {
+            assert!(!documented(url), "{url}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn every_documented_url_is_taken(url in "https?://[a-z0-9.:-]{0,12}[/?]?[ -~]{0,12}") {
+            prop_assert!(!documented(&url) || taken(&url), "{} is documented but refused", url);
+        }
+    }
 }
