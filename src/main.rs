@@ -243,6 +243,49 @@ async fn run(command: Command, started: hookwire::core::time::Millis) -> anyhow:
                 _ => Ok(0),
             }
         }
+        Command::Token(args) => {
+            use hookwire::cli::TokenAction;
+            use hookwire::client::tokens;
+            let out = hookwire::client::http::Outbound::new(args.ca_cert.as_deref())?;
+            let (server, token) = (&args.server, args.access_token.as_deref());
+            match &args.action {
+                TokenAction::Create { name, scope } => {
+                    let made = tokens::create(out, server, token, name, *scope).await?;
+                    if args.json {
+                        println!("{}", serde_json::to_string(&made)?);
+                    } else {
+                        // The token alone on stdout, for `$(hookwire token create …)`.
+                        println!("{}", made.token);
+                        eprintln!(
+                            "token {} (scope {}) made; it is shown this once (the server keeps only \
+                             a hash). Use it with --access-token, Authorization: Bearer, or the \
+                             login page.",
+                            made.name, made.scope
+                        );
+                    }
+                }
+                TokenAction::List => {
+                    let list = tokens::list(out, server, token).await?;
+                    if args.json {
+                        println!("{}", serde_json::to_string(&list)?);
+                    } else {
+                        print!("{}", tokens::table(&list));
+                    }
+                }
+                TokenAction::Revoke { name } => {
+                    tokens::revoke(out, server, token, name).await?;
+                    if args.json {
+                        println!("{}", serde_json::json!({ "revoked": name }));
+                    } else {
+                        println!(
+                            "token {name} revoked: refused from now on; its open tunnels and \
+                             inspector sessions are closed"
+                        );
+                    }
+                }
+            }
+            Ok(0)
+        }
         Command::Resend(args) => {
             let out = hookwire::client::http::Outbound::new(args.ca_cert.as_deref())?;
             let ok = hookwire::client::resend::resend(

@@ -54,6 +54,67 @@ pub enum Command {
     /// Print the JSON Schema of a provider's payloads (the ones `send`
     /// plays), to load into a bin: PUT /api/bins/{bin_id}/schemas.
     Schema(SchemaArgs),
+    /// Make, list and revoke the tokens of a team instance (admin).
+    Token(TokenArgs),
+}
+
+/// `hookwire token`: the tokens of a team instance, through the API of a
+/// running server (as an admin: the operator's --access-token or an admin
+/// token).
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: TokenAction,
+
+    /// The hookwire server (any of its URLs will do).
+    #[arg(
+        long,
+        global = true,
+        env = "HOOKWIRE_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub server: String,
+
+    /// An admin token: the server's --access-token, or a token of the
+    /// admin scope.
+    #[arg(
+        long,
+        global = true,
+        env = "HOOKWIRE_ACCESS_TOKEN",
+        hide_env_values = true
+    )]
+    pub access_token: Option<String>,
+
+    /// PEM certificate(s) to trust for an https:// server with a private CA.
+    #[arg(long, global = true, env = "HOOKWIRE_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Print JSON instead of lines for people.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// What `hookwire token` does.
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Make a token and print it, this once (the server keeps only a hash).
+    Create {
+        /// Whose token: a person or a machine (alice, ci-bot).
+        name: String,
+        /// What it may do: read (inspector, API reads, tail, wait), tunnel
+        /// (read + tunnels), write (tunnel + every change to bins), admin
+        /// (write + tokens and the audit log).
+        #[arg(long, value_enum)]
+        scope: Scope,
+    },
+    /// List the tokens: names, scopes, when made and last used.
+    List,
+    /// Revoke a token: refused from now on, its tunnels and sessions end.
+    Revoke {
+        /// The token's name.
+        name: String,
+    },
 }
 
 /// Flags of `hookwire migrate`.

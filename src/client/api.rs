@@ -19,7 +19,9 @@ use crate::core::pasted::{self, BinRef};
 use crate::core::payload_schema::SchemaVerdict;
 use crate::core::time::{Millis, parse_rfc3339};
 use crate::core::verify::Signature;
-use crate::core::views::{AliasBody, BinView, ErrorBody, RequestJson, RequestPage};
+use crate::core::views::{
+    AliasBody, BinView, CreatedToken, ErrorBody, NewToken, RequestJson, RequestPage, TokenList,
+};
 
 /// An API call that has not answered by then failed.
 const API_TIMEOUT: Duration = Duration::from_secs(30);
@@ -178,6 +180,8 @@ impl Remote {
         };
         let detail = || ErrorBody::message_of(&answer.body);
         match answer.status {
+            // 204 (a deletion) has no body.
+            200..=299 if answer.body.is_empty() => Ok(Value::Null),
             200..=299 => serde_json::from_slice(&answer.body)
                 .with_context(|| format!("{url} did not answer like a hookwire server")),
             401 => Err(Refused(format!(
@@ -189,6 +193,29 @@ impl Remote {
             403 | 404 => Err(Refused(format!("{url}: {}", detail())).into()),
             status => bail!("{url} answered {status}: {}", detail()),
         }
+    }
+
+    /// Makes a token (admin).
+    pub async fn create_token(&self, new: &NewToken) -> anyhow::Result<CreatedToken> {
+        let answer = self
+            .post("/api/tokens", serde_json::to_string(new)?)
+            .await?;
+        CreatedToken::deserialize(&answer)
+            .with_context(|| format!("{} did not answer like a hookwire server", self.base))
+    }
+
+    /// Every token (admin).
+    pub async fn tokens(&self) -> anyhow::Result<TokenList> {
+        TokenList::deserialize(&self.get("/api/tokens").await?)
+            .with_context(|| format!("{} did not answer like a hookwire server", self.base))
+    }
+
+    /// Revokes a token (admin).
+    pub async fn revoke_token(&self, name: &str) -> anyhow::Result<()> {
+        let name: String = form_urlencoded::byte_serialize(name.as_bytes()).collect();
+        self.call_json("DELETE", &format!("/api/tokens/{name}"), Bytes::new())
+            .await
+            .map(|_| ())
     }
 
     /// One request.

@@ -9,6 +9,7 @@
 //! - [`api`]: the hookwire API as the commands call it.
 //! - [`tunnel`]: `hookwire tunnel`: one WebSocket to the server, relays to the local app.
 //! - [`new`]: `hookwire new`: mints a bin through the API.
+//! - [`tokens`]: `hookwire token`: a team instance's tokens through the API.
 //! - [`send`]: `hookwire send`: providers' webhooks, signatures and retry policies.
 //! - [`resend`]: `hookwire resend`: a captured request sent again, byte for byte.
 //! - [`tail_wait`]: `hookwire tail` and `hookwire wait`.
@@ -24,5 +25,6 @@ pub mod reach;
 pub mod resend;
 pub mod send;
 pub mod tail_wait;
+pub mod tokens;
 pub mod tunnel;
 pub mod view;

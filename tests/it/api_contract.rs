@@ -238,6 +238,13 @@ impl Run<'_> {
         let Some(p) = op.params.get(below(r, op.params.len())) else {
             return call;
         };
+        // A named path segment (a token's name) is broken where its pattern
+        // says: with a space (an empty segment would be another route).
+        if p.place == "path" && p.name != "bin_id" && p.name != "id" {
+            let old = call.params.get(&p.name).cloned().unwrap_or_default();
+            call.params.insert(p.name.clone(), format!("{old} X"));
+            return call;
+        }
         match below(r, 8) {
             0 if !p.required || p.place != "path" => {
                 call.params.remove(&p.name);

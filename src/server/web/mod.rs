@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod api_docs;
+pub mod audit_page;
 pub mod auth;
 mod body_view;
 mod compare;
@@ -33,6 +34,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(inspector::router())
         .merge(events::router())
         .merge(compare::router())
+        .merge(audit_page::router())
         .merge(api::openapi::router(api_routes(), &state.config))
         .merge(ops::protected())
         .route_layer(axum::middleware::from_fn_with_state(

@@ -12,6 +12,7 @@
 //! - [`writer`]: the group-committing capture writer task.
 //! - [`queries`]: row mapping and the SQL of bins and requests.
 //! - [`tunnels`]: the SQL of tunnel positions and deliveries (reads rows through [`queries`]).
+//! - [`team`]: the SQL of tokens and the audit log.
 
 mod listener;
 mod names;

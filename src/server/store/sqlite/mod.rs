@@ -14,6 +14,7 @@
 //! - [`rows`]: the columns of bins, requests and deliveries, and their row mapping.
 //! - [`queries`]: the SQL of bins and requests.
 //! - [`tunnels`]: the SQL of tunnel positions and deliveries.
+//! - [`team`]: the SQL of tokens and the audit log.
 
 mod checkpoint;
 mod queries;

@@ -2,10 +2,10 @@
 //! team instance. The token itself is answered once, on creation; the
 //! server keeps only its hash (see `services::tokens`).
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -13,6 +13,7 @@ use crate::core::time::rfc3339;
 use crate::core::views::{CreatedToken, ErrorBody, NewToken, TokenList, TokenView};
 use crate::server::error::AppError;
 use crate::server::state::AppState;
+use crate::server::web::auth::AuditTarget;
 
 /// The routes, with their descriptions.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -62,7 +63,7 @@ async fn list_tokens(State(state): State<AppState>) -> Result<Json<TokenList>, A
 async fn create_token(
     State(state): State<AppState>,
     body: Bytes,
-) -> Result<(StatusCode, Json<CreatedToken>), AppError> {
+) -> Result<(StatusCode, Extension<AuditTarget>, Json<CreatedToken>), AppError> {
     let new: NewToken = serde_json::from_slice(&body).map_err(|e| {
         AppError::BadRequest(format!(
             "{e}; expected {{\"name\":\"alice\",\"scope\":\"read|tunnel|write|admin\"}}"
@@ -79,6 +80,7 @@ async fn create_token(
     };
     Ok((
         StatusCode::CREATED,
+        Extension(AuditTarget(created.row.name.clone())),
         Json(CreatedToken {
             name: created.row.name,
             scope: created.row.scope,
@@ -92,7 +94,7 @@ async fn create_token(
 /// tunnels and inspector sessions end.
 #[utoipa::path(
     delete, path = "/api/tokens/{name}", tag = "tokens",
-    params(("name" = String, Path, description = "The token's name")),
+    params(("name" = String, Path, description = "The token's name", pattern = r"^[A-Za-z0-9._@-]{1,64}$")),
     responses(
         (status = 204, description = "Revoked"),
         (status = 401, description = "A token is needed", body = ErrorBody),
