@@ -112,17 +112,26 @@ fn announce(
         (true, false) => tracing::info!("{text}"),
         (true, true) => tracing::warn!("{text}"),
     };
-    match (&config.access_token, addr.ip().is_loopback()) {
-        (Some(_), _) => note(
+    let signs_in = config.access_token.is_some() || config.auth_proxy.is_some();
+    match (signs_in, addr.ip().is_loopback()) {
+        (true, _) => note(
             false,
-            "access token required for the inspector, API and tunnels; capture URLs are public"
-                .into(),
+            match &config.auth_proxy {
+                Some(p) => format!(
+                    "the inspector, API and tunnels need a token or the login proxy's {} header \
+                     (scope {}); capture URLs are public",
+                    p.header, p.scope
+                ),
+                None => "access token required for the inspector, API and tunnels; capture URLs \
+                         are public"
+                    .into(),
+            },
         ),
-        (None, true) => note(
+        (false, true) => note(
             false,
             format!("no access token: only this machine can reach the server (--listen {addr})"),
         ),
-        (None, false) => note(
+        (false, false) => note(
             true,
             format!(
                 "WARNING: listening on {addr} with no access token: anyone who can reach it \
