@@ -18,6 +18,9 @@ pub struct Layout {
     pub auth: bool,
     /// Who is signed in (empty on the login page).
     pub who: String,
+    /// Signed in with a session cookie, which "Sign out" forgets (a login
+    /// proxy's users sign out at the proxy).
+    pub signout: bool,
     /// They may see the audit log: link it.
     pub admin: bool,
     /// They may change bins: pages show the forms that do.
@@ -34,6 +37,7 @@ impl Layout {
             js: state.assets.url("app.js"),
             auth: protected(state),
             who: principal.actor.who.clone(),
+            signout: matches!(principal.actor.via, "token" | "operator"),
             admin: principal.can(Scope::Admin),
             can_write: principal.can_write(),
         }
@@ -56,6 +60,7 @@ impl Layout {
             js: state.assets.url("app.js"),
             auth: protected(state),
             who: String::new(),
+            signout: protected(state),
             admin: false,
             can_write: false,
         }
