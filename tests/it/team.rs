@@ -340,6 +340,8 @@ async fn revoking_closes_the_tunnel_and_the_stream_and_refuses_the_token() {
     assert_eq!(res.status(), 303, "the revoked session goes to the login");
     let to = res.headers()["location"].to_str().expect("location");
     assert!(to.starts_with("/login"), "{to}");
+    let bearer_page = call(&s, Method::GET, &page, &token);
+    assert_eq!(status(bearer_page).await, 303, "the revoked token's page");
     assert_eq!(status(revoke()).await, 404, "revoked twice");
 }
 
