@@ -41,6 +41,7 @@ mod schemas;
 mod search;
 mod send;
 mod signatures;
+mod team;
 mod terminal;
 mod tls;
 mod tunnel;
