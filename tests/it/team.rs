@@ -700,3 +700,98 @@ async fn read_only_pages_offer_no_forms_and_writers_get_them() {
         }
     }
 }
+
+/// `hookwire token` against the server, as an operator would run it.
+async fn token_cli(s: &TestServer, token: &str, args: &[&str]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(common::binary());
+    cmd.arg("token")
+        .args(args)
+        .args(["--server", &s.base, "--access-token", token])
+        .env_remove("HOOKWIRE_ACCESS_TOKEN")
+        .env_remove("HOOKWIRE_SERVER");
+    tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .expect("join")
+        .expect("hookwire token")
+}
+
+#[tokio::test]
+async fn the_token_command_creates_lists_and_revokes() {
+    let s = team().await;
+    let made = token_cli(&s, OP, &["create", "ci-bot", "--scope", "tunnel"]).await;
+    assert!(made.status.success(), "{made:?}");
+    let token = String::from_utf8(made.stdout).expect("utf-8");
+    let token = token.trim();
+    assert!(
+        token.starts_with("hwk_") && !token.contains('\n'),
+        "only the token on stdout: {token:?}"
+    );
+    let told = String::from_utf8_lossy(&made.stderr);
+    assert!(told.contains("shown this once"), "{told}");
+    // The token works, with its scope.
+    assert_eq!(
+        status(call(&s, Method::GET, "/api/tokens", token)).await,
+        403
+    );
+    let bin = minted(
+        call(&s, Method::POST, "/api/bins", OP)
+            .send()
+            .await
+            .expect("mint"),
+    )
+    .await;
+    assert_eq!(
+        status(call(&s, Method::GET, &format!("/api/bins/{bin}"), token)).await,
+        200
+    );
+
+    let list = token_cli(&s, OP, &["list"]).await;
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(list.status.success(), "{list:?}");
+    assert!(
+        text.starts_with("NAME") && text.contains("ci-bot") && text.contains("tunnel"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(token),
+        "the list never shows a token: {text}"
+    );
+    let json = token_cli(&s, OP, &["list", "--json"]).await;
+    let v: Value = serde_json::from_slice(&json.stdout).expect("json list");
+    assert_eq!(v["tokens"][0]["name"], "ci-bot");
+    assert!(v["tokens"][0]["last_used_at"].is_string(), "{v}");
+
+    // Refusals say what to do, and exit non-zero.
+    let dup = token_cli(&s, OP, &["create", "ci-bot", "--scope", "read"]).await;
+    assert!(!dup.status.success());
+    assert!(
+        String::from_utf8_lossy(&dup.stderr).contains("revoke it first"),
+        "{dup:?}"
+    );
+    let bad = token_cli(&s, OP, &["create", "two words", "--scope", "read"]).await;
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("letters, digits"),
+        "{bad:?}"
+    );
+    let not_admin = token_cli(&s, token, &["list"]).await;
+    assert!(!not_admin.status.success());
+    assert!(
+        String::from_utf8_lossy(&not_admin.stderr).contains("admin scope"),
+        "{not_admin:?}"
+    );
+
+    let revoked = token_cli(&s, OP, &["revoke", "ci-bot"]).await;
+    assert!(revoked.status.success(), "{revoked:?}");
+    assert!(String::from_utf8_lossy(&revoked.stdout).contains("revoked"));
+    assert_eq!(
+        status(call(&s, Method::GET, &format!("/api/bins/{bin}"), token)).await,
+        401
+    );
+    let again = token_cli(&s, OP, &["revoke", "ci-bot"]).await;
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("token list"),
+        "{again:?}"
+    );
+}
