@@ -9,6 +9,7 @@
 
 use std::future::Future;
 use std::io::Write as _;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -221,28 +222,20 @@ fn line(r: &Captured) -> String {
     line
 }
 
-/// `hookwire tail`: prints each matching request until `shutdown`.
+/// `hookwire tail`: prints each matching request until `shutdown`, or
+/// until its reader is gone (`tail | head`: done, not failed).
 pub async fn tail(
     w: Watch,
     start: Start,
     json: bool,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    tokio::pin!(shutdown);
-    let mut feed = tokio::select! {
-        feed = Feed::open(w.remote, w.bin, start) => feed?,
-        () = &mut shutdown => return Ok(()),
-    };
-    eprintln!("tailing bin {}; Ctrl-C stops", w.bin);
-    loop {
-        let batch = tokio::select! {
-            batch = feed.next() => batch?,
-            () = &mut shutdown => return Ok(()),
-        };
+    let bin = w.bin;
+    let print = |batch: Vec<Captured>| -> anyhow::Result<ControlFlow<()>> {
         // One write per batch: a line-buffered stdout would make one
         // system call per request of a burst.
         let mut out = String::new();
-        for r in batch.iter().filter(|r| w.matches.holds(&r.subject())) {
+        for r in &batch {
             if json {
                 out.push_str(&serde_json::to_string(&r.object)?);
             } else {
@@ -255,21 +248,24 @@ pub async fn tail(
             .write_all(out.as_bytes())
             .and_then(|()| stdout.flush())
         {
-            Ok(()) => {}
-            // The reader is gone (`tail | head`): done, not failed.
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
-            Err(e) => return Err(e.into()),
+            Ok(()) => Ok(ControlFlow::Continue(())),
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ControlFlow::Break(())),
+            Err(e) => Err(e.into()),
         }
-    }
+    };
+    let opened = || eprintln!("tailing bin {bin}; Ctrl-C stops");
+    follow(w, start, opened, print, &|why| eprintln!("{why}"), shutdown).await
 }
 
-/// Hands each batch of new requests meeting `w.matches` to `each`, and
-/// each failed read (tried again) to `tell`, until `shutdown` (`tail
-/// --ui` draws them instead of printing them).
+/// Hands each batch of new requests meeting `w.matches` to `each` until it
+/// breaks or fails, and each failed read (tried again) to `tell`, until
+/// `shutdown`; `opened` runs once the feed is open. `tail` prints the
+/// batches, `tail --ui` draws them.
 pub async fn follow(
     w: Watch,
     start: Start,
-    mut each: impl FnMut(Vec<Captured>),
+    opened: impl FnOnce(),
+    mut each: impl FnMut(Vec<Captured>) -> anyhow::Result<ControlFlow<()>>,
     tell: &dyn Fn(String),
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
@@ -278,14 +274,15 @@ pub async fn follow(
         feed = Feed::open(w.remote, w.bin, start) => feed?,
         () = &mut shutdown => return Ok(()),
     };
+    opened();
     loop {
         let mut batch = tokio::select! {
             batch = feed.next_telling(tell) => batch?,
             () = &mut shutdown => return Ok(()),
         };
         batch.retain(|r| w.matches.holds(&r.subject()));
-        if !batch.is_empty() {
-            each(batch);
+        if !batch.is_empty() && each(batch)?.is_break() {
+            return Ok(());
         }
     }
 }

@@ -330,8 +330,10 @@ pub async fn tail(
     let followed = crate::client::tail_wait::follow(
         w,
         start,
+        || {},
         |batch| {
             let _ = tx.send(Input::Arrivals(batch.into_iter().map(row).collect()));
+            Ok(std::ops::ControlFlow::Continue(()))
         },
         &|why| {
             let _ = tx.send(Input::Note(why));
