@@ -244,6 +244,30 @@ async fn a_tunnel_by_alias_waits_for_its_server() {
         l.local_addr().expect("addr").port()
     };
     let base = format!("http://127.0.0.1:{port}");
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("x.db");
+    let listen = format!("127.0.0.1:{port}");
+    let serve_args = [
+        "serve",
+        "--listen",
+        &listen,
+        "--db",
+        db.to_str().expect("utf-8"),
+    ];
+    // The alias exists before the tunnel starts (a server that answered
+    // 404 to the lookup would rightly stop the tunnel): mint it on a first
+    // run of the server, then stop that.
+    let mut serve = Proc::start(&serve_args);
+    serve.stderr_line("hookwire is listening on").await;
+    let client = reqwest::Client::new();
+    let res = client
+        .post(format!("{base}/api/bins"))
+        .json_body(&json!({ "alias": "late-dev" }))
+        .send()
+        .await
+        .expect("mint");
+    assert_eq!(res.status(), 201);
+    serve.stop_with("TERM").await;
     let app = LocalApp::start().await;
     let mut t = Proc::start(&[
         "tunnel",
@@ -254,25 +278,8 @@ async fn a_tunnel_by_alias_waits_for_its_server() {
         "early",
     ]);
     t.stderr_line("looking up late-dev again in").await;
-    let dir = tempfile::tempdir().expect("dir");
-    let db = dir.path().join("x.db");
-    let listen = format!("127.0.0.1:{port}");
-    let mut serve = Proc::start(&[
-        "serve",
-        "--listen",
-        &listen,
-        "--db",
-        db.to_str().expect("utf-8"),
-    ]);
+    let mut serve = Proc::start(&serve_args);
     serve.stderr_line("hookwire is listening on").await;
-    let client = reqwest::Client::new();
-    let res = client
-        .post(format!("{base}/api/bins"))
-        .json_body(&json!({ "alias": "late-dev" }))
-        .send()
-        .await
-        .expect("mint");
-    assert_eq!(res.status(), 201);
     t.stderr_line("connected: relaying bin").await;
     client
         .post(format!("{base}/late-dev/x"))
